@@ -1,0 +1,229 @@
+"""The lab file: lab, benches, instruments and journal, validated by pydantic.
+
+Every problem is reported at once as ``file: path.to.field: message``. Secrets never live in
+the file: settings that need one name an environment variable instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from drivers.registry import DRIVERS, driver_class
+from drivers.transports.settings import Connection, LineConnection, ModbusConnection
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+
+LAB_ENV = "DAQ_LAB"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LabInfo(_Strict):
+    id: Identifier
+    name: str = ""
+    address: str = ""
+
+
+class JournalConfig(_Strict):
+    path: Path = Path("data/daq.sqlite")
+    batch_interval: float = Field(
+        0.5, gt=0, le=60, description="seconds between commits; at most this much is lost on kill"
+    )
+
+
+class InstrumentConfig(_Strict):
+    id: Identifier
+    driver: str
+    role: str
+    connection: Connection
+    poll_interval: float = Field(1.0, gt=0, le=86400, description="seconds between readings")
+    simulate: bool = Field(False, description="served by the built-in simulator")
+    description: str = ""
+    settings: dict[str, Any] = Field(default_factory=dict, description="driver settings")
+    simulator: dict[str, Any] = Field(default_factory=dict, description="simulator settings")
+
+
+class BenchConfig(_Strict):
+    id: Identifier
+    name: str = ""
+    instruments: list[InstrumentConfig] = Field(default_factory=list)
+
+
+class LabConfig(_Strict):
+    lab: LabInfo
+    journal: JournalConfig = Field(default_factory=JournalConfig)
+    benches: list[BenchConfig] = Field(min_length=1)
+
+    def instruments(self) -> Iterator[tuple[BenchConfig, InstrumentConfig]]:
+        for bench in self.benches:
+            for instrument in bench.instruments:
+                yield bench, instrument
+
+    def instrument(self, instrument_id: str) -> InstrumentConfig:
+        for _, instrument in self.instruments():
+            if instrument.id == instrument_id:
+                return instrument
+        known = ", ".join(i.id for _, i in self.instruments())
+        raise KeyError(f"no instrument {instrument_id!r} in the lab file; configured: {known}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.message}" if self.path else f"{self.file}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The lab file has problems; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+def _path(raw: Any, loc: tuple[int | str, ...]) -> str:
+    """``benches[bench-1].instruments[balance-1].connection.baudrate`` from a pydantic loc."""
+    text = ""
+    node = raw
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            label = item.get("id") if isinstance(item, dict) else None
+            text += f"[{label}]" if isinstance(label, str) else f"[{part}]"
+            node = item
+        else:
+            # discriminated unions insert the tag (e.g. "serial") into the location
+            if index > 0 and loc[index - 1] == "connection" and isinstance(node, dict):
+                if node.get("type") == part:
+                    continue
+            text += f".{part}" if text else part
+            node = node.get(part) if isinstance(node, dict) else None
+    return text
+
+
+def _message(error: Any) -> str:
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        return "unknown field (check the spelling)"
+    if error["type"] == "union_tag_invalid":
+        return "type must be one of serial, tcp, visa, modbus_tcp, modbus_rtu"
+    return message.removeprefix("Value error, ")
+
+
+def _instrument_problems(
+    file: str, raw: Any, bench: int, index: int, instrument: dict[str, Any]
+) -> list[Problem]:
+    """Checks that need the driver: its name, roles, transport kind and own settings."""
+    from simulators.registry import simulator_class
+
+    base: tuple[int | str, ...] = ("benches", bench, "instruments", index)
+    problems: list[Problem] = []
+
+    def add(loc: tuple[int | str, ...], message: str) -> None:
+        problems.append(Problem(file, _path(raw, base + loc), message))
+
+    family = instrument.get("driver")
+    if not isinstance(family, str) or family not in DRIVERS:
+        if isinstance(family, str):
+            add(("driver",), f"unknown driver {family!r}; known: {', '.join(sorted(DRIVERS))}")
+        return problems
+    cls = driver_class(family)
+    role = instrument.get("role")
+    if isinstance(role, str) and role not in cls.roles:
+        add(("role",), f"driver {family} can be {', '.join(sorted(cls.roles))}, not {role!r}")
+    connection = instrument.get("connection")
+    kind = connection.get("type") if isinstance(connection, dict) else None
+    line_kinds = {"serial", "tcp", "visa"}
+    if isinstance(kind, str) and kind in line_kinds | {"modbus_tcp", "modbus_rtu"}:
+        wanted = line_kinds if cls.link == "line" else {"modbus_tcp", "modbus_rtu"}
+        if kind not in wanted:
+            add(("connection", "type"), f"driver {family} talks over {', '.join(sorted(wanted))}")
+    for field, model in (("settings", cls.Settings), ("simulator", simulator_class(family).Settings)):
+        try:
+            model.model_validate(instrument.get(field) or {})
+        except ValidationError as exc:
+            for error in exc.errors():
+                add((field, *error["loc"]), _message(error))
+    return problems
+
+
+def _semantic_problems(file: str, raw: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    benches = raw.get("benches") if isinstance(raw, dict) else None
+    for b, bench in enumerate(benches if isinstance(benches, list) else []):
+        instruments = bench.get("instruments") if isinstance(bench, dict) else None
+        for i, instrument in enumerate(instruments if isinstance(instruments, list) else []):
+            if not isinstance(instrument, dict):
+                continue
+            problems += _instrument_problems(file, raw, b, i, instrument)
+            ident = instrument.get("id")
+            path = _path(raw, ("benches", b, "instruments", i, "id"))
+            if isinstance(ident, str):
+                if ident in seen:
+                    problems.append(Problem(file, path, f"duplicate id {ident!r} (also {seen[ident]})"))
+                seen.setdefault(ident, path)
+    return problems
+
+
+def parse_lab(text: str, file: str) -> LabConfig:
+    """Validate a lab file's text; raises ConfigError listing every problem found."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError([Problem(file, "", f"{where}not valid YAML: {exc}")]) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(file, "", "expected a mapping with lab, benches, journal")])
+    problems: list[Problem] = []
+    config: LabConfig | None = None
+    try:
+        config = LabConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems += [Problem(file, _path(raw, e["loc"]), _message(e)) for e in exc.errors()]
+    problems += _semantic_problems(file, raw)
+    if problems or config is None:
+        raise ConfigError(problems)
+    return config
+
+
+def default_lab_text() -> str:
+    """The embedded default lab: simulated instruments on all three transports."""
+    packaged = resources.files("daq") / "data" / "lab.yaml"
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "config" / "lab.yaml").read_text("utf-8")
+
+
+def load_lab(path: str | Path | None = None) -> LabConfig:
+    """Load the lab file given, else ``$DAQ_LAB``, else the embedded default."""
+    chosen = path or os.environ.get(LAB_ENV)
+    if chosen is None:
+        return parse_lab(default_lab_text(), "<embedded default lab>")
+    file = Path(chosen)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(str(file), "", f"cannot read the lab file: {exc.strerror}")]) from exc
+    return parse_lab(text, str(file))
+
+
+def line_connection(instrument: InstrumentConfig) -> LineConnection:
+    connection = instrument.connection
+    assert not isinstance(connection, ModbusConnection)
+    return connection

@@ -1,0 +1,1 @@
+"""Instrument drivers: transports to the wire and one module per instrument family."""

@@ -1,0 +1,221 @@
+"""Modbus transport: every pymodbus call of the project lives in this module.
+
+One client per physical port (a TCP endpoint or an RS-485 line), shared by every device id on
+it and guarded by the port's lock; reconnect with backoff; register conversions for float32
+in both word orders and int16 values scaled by a decimals register.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from pymodbus import FramerType
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.client.mixin import ModbusClientMixin
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+
+from drivers.errors import ConnectionLost, InstrumentReportedError, InstrumentTimeout
+from drivers.transports.base import Backoff, loop_registry, port_lock, trace_log
+
+WordOrder = Literal["big", "little"]
+
+logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+EXCEPTION_NAMES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "device failure",
+    5: "acknowledge",
+    6: "device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target failed to respond",
+}
+
+_DT = ModbusClientMixin.DATATYPE
+
+
+def decode_float32(registers: list[int], word_order: WordOrder = "big") -> float:
+    """Two registers to an IEEE-754 float; ``big`` is high word first (ABCD)."""
+    value = ModbusClientMixin.convert_from_registers(registers, _DT.FLOAT32, word_order)
+    assert isinstance(value, float)
+    return value
+
+
+def encode_float32(value: float, word_order: WordOrder = "big") -> list[int]:
+    return ModbusClientMixin.convert_to_registers(value, _DT.FLOAT32, word_order)
+
+
+def decode_uint32(registers: list[int], word_order: WordOrder = "big") -> int:
+    value = ModbusClientMixin.convert_from_registers(registers, _DT.UINT32, word_order)
+    assert isinstance(value, int)
+    return value
+
+
+def encode_uint32(value: int, word_order: WordOrder = "big") -> list[int]:
+    return ModbusClientMixin.convert_to_registers(value, _DT.UINT32, word_order)
+
+
+def decode_int16(register: int) -> int:
+    value = ModbusClientMixin.convert_from_registers([register], _DT.INT16)
+    assert isinstance(value, int)
+    return value
+
+
+def encode_int16(value: int) -> int:
+    return ModbusClientMixin.convert_to_registers(value, _DT.INT16)[0]
+
+
+def scaled_int16(raw_register: int, decimals: int) -> float:
+    """A signed int16 register divided by 10**decimals (the common transmitter map)."""
+    if not 0 <= decimals <= 6:
+        raise ValueError(f"decimals register holds {decimals}, expected 0..6")
+    return decode_int16(raw_register) / 10**decimals
+
+
+class ModbusPort:
+    """One pymodbus client for one physical port, shared by all device ids on it."""
+
+    def __init__(
+        self,
+        key: str,
+        client: AsyncModbusTcpClient | AsyncModbusSerialClient,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.key = key
+        self.client = client
+        self.lock = port_lock(key)
+        self.backoff = backoff or Backoff()
+
+    async def ensure_connected(self) -> None:
+        if self.client.connected:
+            return
+        self.backoff.check(self.key)
+        if not await self.client.connect():
+            self.backoff.failed()
+            raise ConnectionLost(f"cannot connect to Modbus port {self.key}")
+        self.backoff.succeeded()
+
+
+def _tracer(key: str) -> object:
+    def trace(sending: bool, data: bytes) -> bytes:
+        trace_log.debug("%s %s %s", key, ">" if sending else "<", data.hex(" "))
+        return data
+
+    return trace
+
+
+def tcp_port(host: str, port: int, *, timeout: float, trace: bool = False) -> ModbusPort:
+    key = f"modbus-tcp://{host}:{port}"
+    ports = loop_registry()
+    if key not in ports:
+        client = AsyncModbusTcpClient(
+            host,
+            port=port,
+            timeout=timeout,
+            retries=0,
+            reconnect_delay=0,
+            trace_packet=_tracer(key) if trace else None,  # type: ignore[arg-type]
+        )
+        ports[key] = ModbusPort(key, client)
+    port_object = ports[key]
+    assert isinstance(port_object, ModbusPort)
+    return port_object
+
+
+def rtu_port(
+    port: str,
+    *,
+    baudrate: int,
+    bytesize: int,
+    parity: str,
+    stopbits: float,
+    timeout: float,
+    trace: bool = False,
+) -> ModbusPort:
+    """An RS-485 line (device path, pty or pyserial URL such as socket://) speaking RTU."""
+    key = f"modbus-rtu:{port}"
+    ports = loop_registry()
+    if key not in ports:
+        client = AsyncModbusSerialClient(
+            port,
+            framer=FramerType.RTU,
+            baudrate=baudrate,
+            bytesize=bytesize,
+            parity=parity,
+            stopbits=int(stopbits),
+            timeout=timeout,
+            retries=0,
+            reconnect_delay=0,
+            trace_packet=_tracer(key) if trace else None,  # type: ignore[arg-type]
+        )
+        ports[key] = ModbusPort(key, client)
+    port_object = ports[key]
+    assert isinstance(port_object, ModbusPort)
+    return port_object
+
+
+class ModbusTransport:
+    """Register reads and writes to one device id on a shared port, with bounded retries."""
+
+    def __init__(self, name: str, port: ModbusPort, device_id: int, *, retries: int = 1) -> None:
+        self.name = name
+        self.port = port
+        self.device_id = device_id
+        self.retries = retries
+
+    async def open(self) -> None:
+        async with self.port.lock:
+            await self.port.ensure_connected()
+
+    async def close(self) -> None:
+        self.port.client.close()
+
+    async def read_holding_registers(self, address: int, count: int) -> list[int]:
+        return await self._request("read_holding_registers", address, count)
+
+    async def read_input_registers(self, address: int, count: int) -> list[int]:
+        return await self._request("read_input_registers", address, count)
+
+    async def write_registers(self, address: int, values: list[int]) -> None:
+        await self._request("write_registers", address, values)
+
+    async def _request(self, function: str, address: int, arg: int | list[int]) -> list[int]:
+        attempts = 1 + self.retries
+        for attempt in range(attempts):
+            try:
+                async with self.port.lock:
+                    return await self._request_once(function, address, arg)
+            except (InstrumentTimeout, ConnectionLost):
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _request_once(self, function: str, address: int, arg: int | list[int]) -> list[int]:
+        await self.port.ensure_connected()
+        client = self.port.client
+        where = f"{self.name}: {function} at 0x{address:04X} (device {self.device_id})"
+        try:
+            if function == "write_registers":
+                assert isinstance(arg, list)
+                response = await client.write_registers(address, arg, device_id=self.device_id)
+            else:
+                assert isinstance(arg, int)
+                call = getattr(client, function)
+                response = await call(address, count=arg, device_id=self.device_id)
+        except ModbusIOException as exc:
+            raise InstrumentTimeout(f"{where}: no reply") from exc
+        except ConnectionException as exc:
+            client.close()
+            raise ConnectionLost(f"{where}: connection lost") from exc
+        except ModbusException as exc:
+            client.close()
+            raise ConnectionLost(f"{where}: {exc}") from exc
+        if response.isError():
+            code = getattr(response, "exception_code", None)
+            text = EXCEPTION_NAMES.get(code or 0, "unknown exception")
+            raise InstrumentReportedError(f"{where}: Modbus exception {code} ({text})", code)
+        return list(response.registers) if function != "write_registers" else []
+

@@ -1,0 +1,170 @@
+"""Line transport over a byte stream: serial ports, ptys, pyserial URLs and raw TCP sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import serial
+import serial_asyncio_fast
+
+from drivers.errors import ConnectionLost, InstrumentTimeout, ProtocolError
+from drivers.transports.base import Backoff, port_lock, trace_log
+
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+Opener = Callable[[], Awaitable[Streams]]
+
+MAX_LINE = 4096
+
+
+def serial_opener(
+    port: str, *, baudrate: int = 9600, bytesize: int = 8, parity: str = "N", stopbits: float = 1
+) -> Opener:
+    """Open a serial port, a pty or any pyserial URL (socket://, rfc2217://, loop://)."""
+
+    async def open_serial() -> Streams:
+        return await serial_asyncio_fast.open_serial_connection(
+            url=port,
+            baudrate=baudrate,
+            bytesize=bytesize,
+            parity=parity,
+            stopbits=stopbits,
+            limit=MAX_LINE,
+        )
+
+    return open_serial
+
+
+def tcp_opener(host: str, port: int) -> Opener:
+    """Open a raw TCP socket (instrument LAN ports, serial device servers)."""
+
+    async def open_tcp() -> Streams:
+        return await asyncio.open_connection(host, port, limit=MAX_LINE)
+
+    return open_tcp
+
+
+class StreamTransport:
+    """Commands out, reply lines in, over one stream; one exchange at a time per port.
+
+    After a timeout or a garbled reply the link is closed and reopened on the next call, so a
+    late or partial reply can never be taken as the answer to the next command.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        opener: Opener,
+        *,
+        port_key: str,
+        read_termination: str = "\r\n",
+        write_termination: str = "\r\n",
+        timeout: float = 1.0,
+        retries: int = 1,
+        encoding: str = "ascii",
+        trace: bool = False,
+        backoff: Backoff | None = None,
+    ) -> None:
+        if not read_termination:
+            raise ValueError("read_termination must not be empty")
+        self.name = name
+        self._opener = opener
+        self._lock = port_lock(port_key)
+        self._split = read_termination[-1].encode(encoding)
+        self._strip = "\r\n" + read_termination
+        self._write_termination = write_termination
+        self.timeout = timeout
+        self.retries = retries
+        self._encoding = encoding
+        self._trace = trace
+        self._backoff = backoff or Backoff()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None
+
+    async def open(self) -> None:
+        if self._writer is not None:
+            return
+        self._backoff.check(self.name)
+        try:
+            self._reader, self._writer = await asyncio.wait_for(self._opener(), self.timeout)
+        except (OSError, serial.SerialException, TimeoutError, ValueError) as exc:
+            self._backoff.failed()
+            raise ConnectionLost(f"cannot open {self.name}: {exc or type(exc).__name__}") from exc
+        self._backoff.succeeded()
+
+    async def close(self) -> None:
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is not None:
+            writer.close()
+            try:
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            except (OSError, TimeoutError, serial.SerialException):
+                pass
+
+    async def write(self, command: str) -> None:
+        async with self._lock:
+            await self._write(command)
+
+    async def read_line(self) -> str:
+        async with self._lock:
+            return await self._read_line()
+
+    async def query(self, command: str, *, retries: int | None = None) -> str:
+        """Send a command and return its reply line; retries timeouts and lost links."""
+        attempts = 1 + (self.retries if retries is None else retries)
+        for attempt in range(attempts):
+            try:
+                async with self._lock:
+                    await self._write(command)
+                    return await self._read_line()
+            except (InstrumentTimeout, ConnectionLost):
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def query_lines(self, command: str, count: int) -> list[str]:
+        """Send a command whose reply is ``count`` lines (no retry: it may have side effects)."""
+        async with self._lock:
+            await self._write(command)
+            return [await self._read_line() for _ in range(count)]
+
+    async def _write(self, command: str) -> None:
+        await self.open()
+        assert self._writer is not None
+        data = (command + self._write_termination).encode(self._encoding)
+        if self._trace:
+            trace_log.debug("%s > %r", self.name, data)
+        try:
+            self._writer.write(data)
+            await asyncio.wait_for(self._writer.drain(), self.timeout)
+        except (OSError, TimeoutError, serial.SerialException) as exc:
+            await self.close()
+            raise ConnectionLost(f"{self.name}: write failed: {exc}") from exc
+
+    async def _read_line(self) -> str:
+        assert self._reader is not None
+        try:
+            data = await asyncio.wait_for(self._reader.readuntil(self._split), self.timeout)
+        except TimeoutError as exc:
+            await self.close()
+            raise InstrumentTimeout(f"{self.name}: no reply within {self.timeout:g} s") from exc
+        except asyncio.IncompleteReadError as exc:
+            await self.close()
+            raise ConnectionLost(f"{self.name}: connection closed by the instrument") from exc
+        except asyncio.LimitOverrunError as exc:
+            await self.close()
+            raise ProtocolError(f"{self.name}: reply longer than {MAX_LINE} bytes") from exc
+        except (OSError, serial.SerialException) as exc:
+            await self.close()
+            raise ConnectionLost(f"{self.name}: read failed: {exc}") from exc
+        if self._trace:
+            trace_log.debug("%s < %r", self.name, data)
+        try:
+            return data.decode(self._encoding).rstrip(self._strip)
+        except UnicodeDecodeError as exc:
+            await self.close()
+            raise ProtocolError(f"{self.name}: garbled reply {data!r}") from exc

@@ -1,0 +1,1 @@
+"""Protocol-accurate instrument simulators: device physics behind real protocol front ends."""

@@ -1,0 +1,64 @@
+"""Device physics shared by the simulators: settling, noise and drift on the shared clock."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from daq.clock import Clock
+
+
+class ProcessValue:
+    """A physical quantity that settles toward its target with first-order lag.
+
+    The true value is ``target + (start - target)·exp(-t/τ) + drift·t``; each observation adds
+    Gaussian noise. Time is the clock's process time, so a scaled clock settles faster.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        value: float,
+        *,
+        time_constant: float = 1.0,
+        noise: float = 0.0,
+        drift_per_hour: float = 0.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.clock = clock
+        self.time_constant = time_constant
+        self.noise = noise
+        self.drift_per_hour = drift_per_hour
+        self._rng = rng or random.Random()
+        self._start_time = clock.elapsed()
+        self._from = value
+        self._target = value
+        self._since = self._start_time
+
+    @property
+    def target(self) -> float:
+        return self._target
+
+    def set_target(self, target: float) -> None:
+        """Start settling from wherever the value is now toward ``target``."""
+        self._from = self._settling_value()
+        self._since = self.clock.elapsed()
+        self._target = target
+
+    def _settling_value(self) -> float:
+        age = self.clock.elapsed() - self._since
+        if self.time_constant <= 0:
+            return self._target
+        return self._target + (self._from - self._target) * math.exp(-age / self.time_constant)
+
+    def true_value(self) -> float:
+        drift = self.drift_per_hour * (self.clock.elapsed() - self._start_time) / 3600.0
+        return self._settling_value() + drift
+
+    def observe(self) -> float:
+        """One noisy observation of the value, as a sensor would see it."""
+        return self.true_value() + (self._rng.gauss(0.0, self.noise) if self.noise else 0.0)
+
+    def settled_within(self, band: float) -> bool:
+        """True once the settling transient is smaller than ``band``."""
+        return abs(self._settling_value() - self._target) <= band

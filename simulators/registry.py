@@ -1,0 +1,20 @@
+"""Simulator families by driver name; modules load only when used."""
+
+from __future__ import annotations
+
+import importlib
+
+from simulators.base import SimulatedInstrument
+
+SIMULATORS: dict[str, str] = {
+    "mt_sics": "simulators.mettler_toledo:MtSicsSimulator",
+    "fluke_1529": "simulators.fluke_1529:Fluke1529Simulator",
+    "keller_s30": "simulators.keller:KellerSeries30Simulator",
+}
+
+
+def simulator_class(family: str) -> type[SimulatedInstrument]:
+    module_name, class_name = SIMULATORS[family].split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    assert issubclass(cls, SimulatedInstrument)
+    return cls
