@@ -1,0 +1,287 @@
+"""The ``daq`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import signal
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from daq import __version__
+from daq.clock import Clock, default_clock
+from daq.config import ConfigError, LabConfig, load_lab
+from daq.journal import JournalError, Severity
+from daq.monitor import Health, Monitor
+from daq.reading import Reading, Status
+from daq.session import lab_session
+from drivers.errors import InstrumentError
+from drivers.transports.settings import describe
+from simulators.runtime import Simulation, SimulationError
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Instrument data acquisition and automated calibration agent.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Check lab files.", no_args_is_help=True)
+instruments_app = typer.Typer(help="Configured instruments.")
+app.add_typer(config_app, name="config")
+app.add_typer(instruments_app, name="instruments")
+
+console = Console()
+errors = Console(stderr=True)
+
+LabOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--lab",
+        "-l",
+        envvar="DAQ_LAB",
+        help="Lab file (YAML). Default: the embedded demo lab of simulated instruments.",
+    ),
+]
+SimulateOption = Annotated[
+    bool,
+    typer.Option(
+        "--simulate",
+        help="Start the simulators of instruments marked 'simulate: true' in this process.",
+    ),
+]
+TimeScaleOption = Annotated[
+    float,
+    typer.Option(help="Run waits and simulated physics this many times faster.", min=0.001),
+]
+
+def _fail(message: str, hint: str = "", code: int = 1) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}")
+    if hint:
+        errors.print(f"[dim]{hint}[/]")
+    return typer.Exit(code)
+
+def _load(path: Path | None) -> LabConfig:
+    try:
+        return load_lab(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            errors.print(Text(str(problem), style="red"))
+        raise _fail(
+            f"{len(exc.problems)} problem(s) in the lab file",
+            "Fix the fields named above; `daq config check FILE` re-checks the file.",
+            2,
+        ) from None
+
+def _clock(time_scale: float | None) -> Clock:
+    return Clock(time_scale) if time_scale is not None else default_clock()
+
+def _run(coroutine: Awaitable[T]) -> T:
+    try:
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    except JournalError as exc:
+        raise _fail(str(exc), "Check the journal path in the lab file and free disk space.") from None
+    except SimulationError as exc:
+        raise _fail(str(exc), "Give the simulated instrument a loopback or device-path address.") from None
+
+def _format(reading: Reading) -> str:
+    if math.isnan(reading.value):
+        return f"{reading.quantity} {reading.status.value}"
+    text = f"{reading.value:.6g} {reading.unit}"
+    return text if reading.status is Status.OK else f"{text} ({reading.status.value})"
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+@config_app.command("check")
+def config_check(file: Annotated[Path, typer.Argument(help="Lab file to check.")]) -> None:
+    """Validate a lab file and print every problem as `file: path.to.field: message`."""
+    lab = _load(file)
+    count = sum(1 for _ in lab.instruments())
+    console.print(f"[green]{file}: OK[/] — {count} instruments on {len(lab.benches)} benches")
+
+@instruments_app.callback(invoke_without_command=True)
+def instruments(
+    ctx: typer.Context,
+    lab: LabOption = None,
+    simulate: SimulateOption = False,
+    time_scale: TimeScaleOption = 1.0,
+) -> None:
+    """Identify every configured instrument."""
+    if ctx.invoked_subcommand is not None:
+        return
+    config = _load(lab)
+
+    async def identify_all() -> Table:
+        table = Table(title=f"Instruments of {config.lab.id}")
+        for column in ("id", "bench", "driver", "role", "connection", "identity"):
+            table.add_column(column)
+        benches = {i.id: b.id for b, i in config.instruments()}
+        async with lab_session(config, _clock(time_scale), simulate=simulate) as session:
+            pairs = session.drivers()
+
+            async def identify(driver: Any) -> str:
+                try:
+                    who = await driver.identify()
+                    return f"[green]{who.manufacturer} {who.model} s/n {who.serial}[/]"
+                except InstrumentError as exc:
+                    session.journal.event("instrument_failed", str(exc), Severity.ERROR, driver.id)
+                    return f"[red]{exc}[/]"
+                finally:
+                    await driver.close()
+
+            found = await asyncio.gather(*(identify(driver) for _, driver in pairs))
+            for (instrument, _), identity in zip(pairs, found, strict=True):
+                table.add_row(
+                    instrument.id,
+                    benches[instrument.id],
+                    instrument.driver,
+                    instrument.role,
+                    describe(instrument.connection),
+                    identity,
+                )
+        return table
+
+    console.print(_run(identify_all()))
+
+@app.command()
+def read(
+    instrument: Annotated[str, typer.Argument(help="Instrument id from the lab file.")],
+    lab: LabOption = None,
+    simulate: SimulateOption = False,
+    time_scale: TimeScaleOption = 1.0,
+) -> None:
+    """Take one reading from one instrument (also kept in the journal)."""
+    config = _load(lab)
+    try:
+        config.instrument(instrument)
+    except KeyError as exc:
+        raise _fail(str(exc.args[0]), "`daq instruments` lists the configured ids.") from None
+
+    async def take() -> list[Reading] | str:
+        async with lab_session(config, _clock(time_scale), simulate=simulate) as session:
+            [(_, driver)] = session.drivers(only=instrument)
+            try:
+                readings = await driver.read()
+            except InstrumentError as exc:
+                session.journal.event("instrument_failed", str(exc), Severity.ERROR, instrument)
+                return str(exc)
+            finally:
+                await driver.close()
+            session.journal.record_many(readings)
+            return readings
+
+    result = _run(take())
+    if isinstance(result, str):
+        raise _fail(result, "Check the connection and that the instrument is on; see `daq instruments`.")
+    for reading in result:
+        console.print(f"{reading.instrument} {reading.quantity}: [bold]{_format(reading)}[/]")
+
+def _monitor_table(monitor: Monitor, started: float) -> Table:
+    table = Table(title=f"daq monitor — {time.time() - started:.0f} s, Ctrl-C stops")
+    for column in ("instrument", "state", "last reading", "readings", "last error"):
+        table.add_column(column)
+    colours = {Health.OK: "green", Health.FAILING: "red", Health.STARTING: "yellow"}
+    for state in monitor.states.values():
+        table.add_row(
+            state.id,
+            f"[{colours[state.health]}]{state.health.value}[/]",
+            ", ".join(_format(r) for r in state.last),
+            str(state.readings),
+            state.last_error if state.health is Health.FAILING else "",
+        )
+    return table
+
+async def _until_signal(stop: asyncio.Event, duration: float | None) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+
+@app.command()
+def monitor(
+    lab: LabOption = None,
+    simulate: SimulateOption = False,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
+    ] = None,
+    time_scale: TimeScaleOption = 1.0,
+) -> None:
+    """Poll every instrument on its interval into the journal, with a live table."""
+    config = _load(lab)
+
+    async def watch() -> tuple[Monitor, int, int]:
+        async with lab_session(config, _clock(time_scale), simulate=simulate) as session:
+            journal = session.journal
+            journal.event("monitor_started", f"monitoring {len(session.drivers())} instruments")
+            poller = Monitor(session.drivers(), journal, session.clock)
+            stop = asyncio.Event()
+            await _until_signal(stop, duration)
+            started = time.time()
+            with Live(_monitor_table(poller, started), console=console, refresh_per_second=2) as live:
+                run = asyncio.create_task(poller.run(stop))
+                while not run.done():
+                    await asyncio.wait({run}, timeout=0.5)
+                    live.update(_monitor_table(poller, started))
+                run.result()
+            journal.event("monitor_stopped", "monitor stopped")
+            await journal.flush()
+            return poller, journal.committed_readings, len(await journal.events(limit=100000))
+
+    poller, committed, events = _run(watch())
+    failing = [s.id for s in poller.states.values() if s.health is Health.FAILING]
+    console.print(
+        f"[bold]{committed}[/] readings committed to [bold]{config.journal.path}[/]"
+        f" ({events} events in the journal)."
+    )
+    if failing:
+        errors.print(f"[yellow]still failing at stop:[/] {', '.join(failing)}")
+
+@app.command()
+def simulate(
+    lab: Annotated[
+        Path | None, typer.Argument(help="Lab file; default: the embedded demo lab.")
+    ] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    time_scale: TimeScaleOption = 1.0,
+) -> None:
+    """Serve a simulator for each instrument marked 'simulate: true', where the lab file says."""
+    config = _load(lab)
+
+    async def serve() -> None:
+        simulation = Simulation(config, _clock(time_scale), ephemeral=False)
+        await simulation.start()
+        try:
+            table = Table(title="Simulators (Ctrl-C stops)")
+            table.add_column("instrument")
+            table.add_column("driver")
+            table.add_column("listening on")
+            drivers = {i.id: i.driver for _, i in config.instruments()}
+            for ident, where in simulation.where().items():
+                table.add_row(ident, drivers[ident], where)
+            console.print(table)
+            stop = asyncio.Event()
+            await _until_signal(stop, duration)
+            await stop.wait()
+        finally:
+            await simulation.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(serve())
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

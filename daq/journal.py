@@ -1,0 +1,254 @@
+"""The journal: the local system of record (SQLite in WAL mode).
+
+Readings and events are queued in memory and committed in batches every
+``batch_interval`` seconds on a thread of their own, so the event loop never waits on the
+disk. A ``kill -9`` loses at most the batch not yet committed. When a commit fails (disk
+full, file locked) the batch stays queued and is retried: nothing already taken is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import sqlite3
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from daq.clock import Clock
+from daq.reading import Reading, Status
+
+log = logging.getLogger("daq.journal")
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    id INTEGER PRIMARY KEY,
+    instrument TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    value REAL,
+    unit TEXT NOT NULL,
+    timestamp REAL NOT NULL,
+    status TEXT NOT NULL,
+    raw TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS readings_by_instrument ON readings (instrument, timestamp);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    timestamp REAL NOT NULL,
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    instrument TEXT,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (timestamp);
+"""
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened: an instrument failed or recovered, the agent started..."""
+
+    timestamp: float
+    kind: str
+    severity: Severity
+    message: str
+    instrument: str | None = None
+
+
+class JournalError(Exception):
+    """The journal file cannot be opened or used."""
+
+
+class Journal:
+    """Append readings and events; they are committed in batches by a background task."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        batch_interval: float = 0.5,
+        clock: Clock | None = None,
+        synchronous: str = "FULL",
+    ) -> None:
+        self.path = Path(path)
+        self.batch_interval = batch_interval
+        self.clock = clock or Clock()
+        self._synchronous = synchronous
+        self._readings: list[Reading] = []
+        self._events: list[Event] = []
+        self._db: sqlite3.Connection | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._flusher: asyncio.Task[None] | None = None
+        self._flush_lock: asyncio.Lock | None = None
+        self.committed_readings = 0
+        self.last_error: str | None = None
+
+    async def _run(self, function: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    def _open_blocking(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self._synchronous}")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JournalError(
+                    f"{self.path} was written by a newer version (schema {version}); upgrade daq"
+                )
+            db.executescript(SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (sqlite3.Error, OSError) as exc:
+            raise JournalError(f"cannot open the journal {self.path}: {exc}") from exc
+        self._db = db
+
+    async def open(self) -> Journal:
+        await self._run(self._open_blocking)
+        self._flush_lock = asyncio.Lock()
+        self._flusher = asyncio.create_task(self._flush_periodically())
+        return self
+
+    async def __aenter__(self) -> Journal:
+        return await self.open()
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    def record(self, reading: Reading) -> None:
+        self._readings.append(reading)
+
+    def record_many(self, readings: Iterable[Reading]) -> None:
+        self._readings.extend(readings)
+
+    def event(
+        self,
+        kind: str,
+        message: str,
+        severity: Severity = Severity.INFO,
+        instrument: str | None = None,
+    ) -> Event:
+        event = Event(self.clock.now(), kind, severity, message, instrument)
+        self._events.append(event)
+        return event
+
+    @property
+    def pending(self) -> int:
+        return len(self._readings) + len(self._events)
+
+    def _commit_blocking(self, readings: list[Reading], events: list[Event]) -> None:
+        assert self._db is not None
+        db = self._db
+        try:
+            db.execute("BEGIN")
+            db.executemany(
+                "INSERT INTO readings (instrument, quantity, value, unit, timestamp, status, raw)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.instrument,
+                        r.quantity,
+                        None if math.isnan(r.value) else r.value,
+                        r.unit,
+                        r.timestamp,
+                        r.status.value,
+                        r.raw,
+                    )
+                    for r in readings
+                ],
+            )
+            db.executemany(
+                "INSERT INTO events (timestamp, kind, severity, instrument, message)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(e.timestamp, e.kind, e.severity.value, e.instrument, e.message) for e in events],
+            )
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    async def flush(self) -> None:
+        """Commit everything queued so far; on failure it stays queued for the next try."""
+        assert self._flush_lock is not None, "journal not opened"
+        async with self._flush_lock:
+            readings, events = self._readings, self._events
+            if not readings and not events:
+                return
+            self._readings, self._events = [], []
+            try:
+                await self._run(self._commit_blocking, readings, events)
+            except sqlite3.Error as exc:
+                self._readings[:0], self._events[:0] = readings, events
+                message = f"cannot write the journal {self.path}: {exc}; readings are kept in memory"
+                if self.last_error is None:
+                    self.event("journal_write_failed", message, Severity.ERROR)
+                if message != self.last_error:
+                    log.error("%s", message)
+                self.last_error = message
+                return
+            self.committed_readings += len(readings)
+            if self.last_error is not None:
+                self.last_error = None
+                self.event("journal_recovered", f"journal {self.path} writable again")
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.batch_interval)
+            await self.flush()
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        if self._db is not None:
+            await self.flush()
+            db, self._db = self._db, None
+            await self._run(db.close)
+        self._executor.shutdown(wait=True)
+
+    def _query_blocking(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        assert self._db is not None
+        return self._db.execute(sql, params).fetchall()
+
+    async def readings(self, instrument: str | None = None, limit: int = 1000) -> list[Reading]:
+        """The newest committed readings (of one instrument), oldest first."""
+        where, params = ("WHERE instrument = ?", (instrument,)) if instrument else ("", ())
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT instrument, quantity, value, unit, timestamp, status, raw FROM readings "
+            f"{where} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [
+            Reading(i, q, math.nan if v is None else v, u, t, Status(s), raw)
+            for i, q, v, u, t, s, raw in reversed(rows)
+        ]
+
+    async def events(self, kind: str | None = None, limit: int = 1000) -> list[Event]:
+        where, params = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+        rows = await self._run(
+            self._query_blocking,
+            f"SELECT timestamp, kind, severity, instrument, message FROM events {where} "
+            "ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [Event(t, k, Severity(s), m, i) for t, k, s, i, m in reversed(rows)]
+
+    async def count_readings(self) -> int:
+        rows = await self._run(self._query_blocking, "SELECT COUNT(*) FROM readings", ())
+        return int(rows[0][0])

@@ -1,0 +1,146 @@
+"""Poll every instrument on its own interval into the journal.
+
+Each instrument runs in its own task on a fixed schedule (no drift from slow replies). A
+failing instrument is retried with exponential backoff and its outage is recorded as events;
+it never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from daq.clock import Clock
+from daq.config import InstrumentConfig
+from daq.journal import Journal, Severity
+from daq.reading import Reading, Status
+from drivers.base import Driver
+from drivers.errors import InstrumentError
+
+log = logging.getLogger("daq.monitor")
+
+MAX_BACKOFF = 60.0
+"""Longest wait (process seconds) between attempts to reach a failing instrument."""
+
+
+class Health(StrEnum):
+    STARTING = "starting"
+    OK = "ok"
+    FAILING = "failing"
+
+
+@dataclass
+class InstrumentState:
+    """What the live table shows about one instrument."""
+
+    id: str
+    health: Health = Health.STARTING
+    last: list[Reading] = field(default_factory=list)
+    readings: int = 0
+    failures: int = 0
+    last_error: str = ""
+    outage_since: float | None = None
+    lateness: list[float] = field(default_factory=list)
+    """Seconds each poll started after its scheduled time (for jitter figures)."""
+
+
+class Monitor:
+    def __init__(
+        self,
+        instruments: list[tuple[InstrumentConfig, Driver[Any]]],
+        journal: Journal,
+        clock: Clock,
+        *,
+        keep_lateness: bool = False,
+    ) -> None:
+        self._instruments = instruments
+        self.journal = journal
+        self.clock = clock
+        self._keep_lateness = keep_lateness
+        self.states = {config.id: InstrumentState(config.id) for config, _ in instruments}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set, then close every driver."""
+        tasks = [
+            asyncio.create_task(self._poll(config, driver), name=f"poll-{config.id}")
+            for config, driver in self._instruments
+        ]
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for _, driver in self._instruments:
+                with contextlib.suppress(Exception):
+                    await driver.close()
+
+    async def _poll(self, config: InstrumentConfig, driver: Driver[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        state = self.states[config.id]
+        interval = self.clock.to_real(config.poll_interval)
+        due = loop.time()
+        while True:
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self._keep_lateness:
+                state.lateness.append(loop.time() - due)
+            try:
+                readings = await driver.read()
+            except InstrumentError as exc:
+                self._failed(state, exc)
+            except Exception as exc:  # a driver bug must not stop the other instruments
+                log.exception("unexpected error reading %s", config.id)
+                self._failed(state, exc)
+            else:
+                self._succeeded(state, readings)
+            if state.health is Health.FAILING:
+                backoff = min(MAX_BACKOFF, config.poll_interval * 2 ** min(state.failures, 16))
+                due = loop.time() + self.clock.to_real(backoff)
+            else:
+                due += interval
+                if due < loop.time():  # fell behind (slow replies): skip, don't burst
+                    due = loop.time()
+
+    def _failed(self, state: InstrumentState, exc: Exception) -> None:
+        message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, InstrumentError) else str(exc)
+        state.failures += 1
+        if state.health is not Health.FAILING:
+            state.outage_since = self.clock.now()
+            self.journal.event("instrument_failed", message, Severity.ERROR, state.id)
+        elif message != state.last_error:
+            self.journal.event("instrument_error", message, Severity.WARNING, state.id)
+        state.health = Health.FAILING
+        state.last_error = message
+
+    def _succeeded(self, state: InstrumentState, readings: list[Reading]) -> None:
+        if state.health is Health.FAILING and state.outage_since is not None:
+            outage = self.clock.now() - state.outage_since
+            self.journal.event(
+                "instrument_recovered",
+                f"{state.id} answering again after {outage:.1f} s out "
+                f"({state.failures} failed attempts)",
+                Severity.INFO,
+                state.id,
+            )
+        previous = {r.quantity: r.status for r in state.last}
+        for reading in readings:
+            was = previous.get(reading.quantity, Status.OK)
+            if reading.status in (Status.ERROR, Status.OVERLOAD, Status.UNDERLOAD) and was != reading.status:
+                self.journal.event(
+                    f"reading_{reading.status.value}",
+                    f"{state.id} {reading.quantity}: {reading.status.value} ({reading.raw})",
+                    Severity.WARNING,
+                    state.id,
+                )
+        state.health = Health.OK
+        state.failures = 0
+        state.outage_since = None
+        state.last = readings
+        state.readings += len(readings)
+        self.journal.record_many(readings)

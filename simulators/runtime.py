@@ -1,0 +1,241 @@
+"""Start a simulator for every instrument marked ``simulate: true`` in a lab file.
+
+Simulation is only a different address: drivers and procedures never know. In fixed mode
+(``daq simulate``) each simulator listens where the lab file says, so a separate agent can
+connect; in ephemeral mode (``--simulate``) it takes a free port or a new pty and the lab is
+rewritten to point there.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from daq.clock import Clock
+from daq.config import InstrumentConfig, LabConfig
+from drivers.transports.settings import (
+    ModbusRtuConnection,
+    ModbusTcpConnection,
+    SerialConnection,
+    TcpConnection,
+    VisaConnection,
+)
+from simulators.base import LineSimulator, ModbusSimulator, SimulatedInstrument
+from simulators.registry import simulator_class
+from simulators.servers import ModbusServer, PtyLineServer, Server, TcpLineServer
+
+_VISA_SOCKET = re.compile(r"^TCPIP\d*::([^:]+)::(\d+)::SOCKET$", re.IGNORECASE)
+_VISA_SERIAL = re.compile(r"^ASRL(.+)::INSTR$", re.IGNORECASE)
+_SOCKET_URL = re.compile(r"^socket://([^:/]+):(\d+)")
+
+
+class SimulationError(Exception):
+    """An instrument marked for simulation has an address no simulator can serve."""
+
+
+@dataclass
+class _Served:
+    """One server and the instruments behind it; restartable at the same address."""
+
+    instruments: list[str]
+    starter: Callable[[], Awaitable[Server]]
+    server: Server | None = None
+
+
+@dataclass
+class Simulation:
+    lab: LabConfig
+    clock: Clock
+    ephemeral: bool = True
+    simulators: dict[str, SimulatedInstrument] = field(default_factory=dict)
+    _served: list[_Served] = field(default_factory=list)
+    _rewritten: dict[str, InstrumentConfig] = field(default_factory=dict)
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def where(self) -> dict[str, str]:
+        """Instrument id -> where its simulator listens."""
+        return {
+            ident: served.server.where
+            for served in self._served
+            if served.server is not None
+            for ident in served.instruments
+        }
+
+    async def start(self) -> LabConfig:
+        """Start every simulator; returns the lab with connections pointing at them."""
+        if self.ephemeral:
+            self._tmp = tempfile.TemporaryDirectory(prefix="daq-sim-")
+        modbus_buses: dict[str, list[InstrumentConfig]] = {}
+        try:
+            for _, instrument in self.lab.instruments():
+                if not instrument.simulate:
+                    continue
+                sim_cls = simulator_class(instrument.driver)
+                sim = sim_cls(sim_cls.Settings.model_validate(instrument.simulator), self.clock)
+                self.simulators[instrument.id] = sim
+                if isinstance(sim, LineSimulator):
+                    await self._serve_line(instrument, sim)
+                else:
+                    connection = instrument.connection
+                    assert isinstance(connection, ModbusTcpConnection | ModbusRtuConnection)
+                    key = (
+                        f"{connection.host}:{connection.port}"
+                        if isinstance(connection, ModbusTcpConnection)
+                        else connection.port
+                    )
+                    modbus_buses.setdefault(key, []).append(instrument)
+            for instruments in modbus_buses.values():
+                await self._serve_modbus(instruments)
+        except BaseException:
+            await self.stop()
+            raise
+        return self._lab_with_rewrites()
+
+    def _lab_with_rewrites(self) -> LabConfig:
+        benches = [
+            bench.model_copy(
+                update={"instruments": [self._rewritten.get(i.id, i) for i in bench.instruments]}
+            )
+            for bench in self.lab.benches
+        ]
+        return self.lab.model_copy(update={"benches": benches})
+
+    def _link_path(self, instrument: InstrumentConfig, configured: str) -> str:
+        if self._tmp is not None:
+            return str(Path(self._tmp.name) / instrument.id)
+        return configured
+
+    async def _serve(self, instruments: list[str], starter: Callable[[], Awaitable[Server]]) -> Server:
+        served = _Served(instruments, starter)
+        served.server = await starter()
+        self._served.append(served)
+        return served.server
+
+    async def _serve_line(self, instrument: InstrumentConfig, sim: LineSimulator) -> None:
+        connection = instrument.connection
+        tcp: tuple[str, int] | None = None
+        serial_path: str | None = None
+        if isinstance(connection, TcpConnection):
+            tcp = (connection.host, connection.port)
+        elif isinstance(connection, SerialConnection):
+            if match := _SOCKET_URL.match(connection.port):
+                tcp = (match[1], int(match[2]))
+            elif "://" in connection.port:
+                raise SimulationError(
+                    f"{instrument.id}: cannot simulate on {connection.port}; use a device "
+                    "path (a pty is made there) or socket://host:port"
+                )
+            else:
+                serial_path = connection.port
+        elif isinstance(connection, VisaConnection):
+            if match := _VISA_SOCKET.match(connection.resource):
+                tcp = (match[1], int(match[2]))
+            elif (match := _VISA_SERIAL.match(connection.resource)) and (
+                socket_url := _SOCKET_URL.match(match[1])
+            ):
+                tcp = (socket_url[1], int(socket_url[2]))
+            elif match:
+                serial_path = match[1]
+        if tcp is not None:
+            host, port = tcp
+            first = await TcpLineServer(sim).start(host, 0 if self.ephemeral else port)
+            bound = first.port
+
+            async def restart_tcp() -> Server:
+                return await TcpLineServer(sim).start(host, bound)
+
+            self._served.append(_Served([instrument.id], restart_tcp, first))
+            self._rewrite_address(instrument, host=host, port=bound)
+        elif serial_path is not None:
+            link = self._link_path(instrument, serial_path)
+
+            async def start_pty() -> Server:
+                return await PtyLineServer(sim).start(link)
+
+            await self._serve([instrument.id], start_pty)
+            self._rewrite_address(instrument, path=link)
+        else:
+            raise SimulationError(f"{instrument.id}: no simulator can serve {connection!r}")
+
+    def _rewrite_address(
+        self, instrument: InstrumentConfig, *, host: str = "", port: int = 0, path: str = ""
+    ) -> None:
+        connection = instrument.connection
+        update: dict[str, object]
+        match connection:
+            case TcpConnection() | ModbusTcpConnection():
+                update = {"port": port}
+            case SerialConnection():
+                update = {"port": path or f"socket://{host}:{port}"}
+            case VisaConnection():
+                resource = f"ASRL{path}::INSTR" if path else f"TCPIP::{host}::{port}::SOCKET"
+                update = {"resource": resource}
+            case ModbusRtuConnection():
+                update = {"port": path}
+        self._rewritten[instrument.id] = instrument.model_copy(
+            update={"connection": connection.model_copy(update=update)}
+        )
+
+    async def _serve_modbus(self, instruments: list[InstrumentConfig]) -> None:
+        devices = []
+        for instrument in instruments:
+            sim = self.simulators[instrument.id]
+            assert isinstance(sim, ModbusSimulator)
+            connection = instrument.connection
+            assert isinstance(connection, ModbusTcpConnection | ModbusRtuConnection)
+            devices.append(sim.sim_device(connection.device_id))
+        ids = [i.id for i in instruments]
+        first = instruments[0].connection
+        if isinstance(first, ModbusTcpConnection):
+            host = first.host
+            server = await ModbusServer(devices).start_tcp(host, 0 if self.ephemeral else first.port)
+            bound = server.port
+
+            async def restart_tcp() -> Server:
+                return await ModbusServer(devices).start_tcp(host, bound)
+
+            self._served.append(_Served(ids, restart_tcp, server))
+            for instrument in instruments:
+                self._rewrite_address(instrument, port=bound)
+        else:
+            assert isinstance(first, ModbusRtuConnection)
+            link = self._link_path(instruments[0], first.port)
+            baudrate, parity = first.baudrate, first.parity
+
+            async def start_rtu() -> Server:
+                return await ModbusServer(devices).start_rtu(link, baudrate=baudrate, parity=parity)
+
+            await self._serve(ids, start_rtu)
+            for instrument in instruments:
+                self._rewrite_address(instrument, path=link)
+
+    def _served_for(self, instrument_id: str) -> _Served:
+        for served in self._served:
+            if instrument_id in served.instruments:
+                return served
+        raise KeyError(f"{instrument_id} is not simulated")
+
+    async def stop_instrument(self, instrument_id: str) -> None:
+        """Cut the simulator serving ``instrument_id`` (and any sharing its port) off."""
+        served = self._served_for(instrument_id)
+        if served.server is not None:
+            await served.server.stop()
+            served.server = None
+
+    async def restart_instrument(self, instrument_id: str) -> None:
+        """Bring a stopped simulator back at the same address."""
+        served = self._served_for(instrument_id)
+        if served.server is None:
+            served.server = await served.starter()
+
+    async def stop(self) -> None:
+        for served in self._served:
+            if served.server is not None:
+                await served.server.stop()
+                served.server = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
