@@ -14,7 +14,7 @@ from typing import Any, cast
 from daq.clock import Clock
 from drivers.base import Driver
 from drivers.errors import InstrumentReportedError
-from drivers.transports.stream import Streams, StreamTransport
+from drivers.transports.stream import MAX_LINE, Streams, StreamTransport
 
 Exchange = tuple[bytes, bytes | None]
 
@@ -50,7 +50,7 @@ class ScriptedStream:
         self.opened = 0
 
     async def opener(self) -> Streams:
-        self._reader = asyncio.StreamReader()
+        self._reader = asyncio.StreamReader(limit=MAX_LINE)
         self.connected = True
         self.opened += 1
         return self._reader, cast(asyncio.StreamWriter, _ScriptedWriter(self))

@@ -1,0 +1,108 @@
+"""The `daq` command as a user runs it, in real processes with real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+DAQ = [sys.executable, "-m", "daq"]
+
+
+def run(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [*DAQ, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def test_monitor_simulate_on_embedded_default(tmp_path: Path) -> None:
+    result = run("monitor", "--simulate", "--duration", "4", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "readings committed to data/daq.sqlite" in result.stdout
+    db = sqlite3.connect(tmp_path / "data" / "daq.sqlite")
+    instruments = {i for (i,) in db.execute("SELECT DISTINCT instrument FROM readings")}
+    assert instruments == {"balance-1", "readout-1", "transmitter-1", "transmitter-2"}
+    kinds = [k for (k,) in db.execute("SELECT kind FROM events ORDER BY id")]
+    assert kinds[0] == "monitor_started" and kinds[-1] == "monitor_stopped"
+
+
+def test_instruments_and_read(lab_file: Path, tmp_path: Path) -> None:
+    listed = run("instruments", "--simulate", "--lab", str(lab_file), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    for expected in ("Mettler Toledo", "HART 1529", "KELLER", "balance-1", "transmitter-2"):
+        assert expected in listed.stdout
+    reading = run("read", "readout-1", "--simulate", "--lab", str(lab_file), cwd=tmp_path)
+    assert reading.returncode == 0, reading.stderr
+    assert "readout-1 temperature:" in reading.stdout and "°C" in reading.stdout
+
+
+def test_read_unknown_instrument_says_what_to_do(lab_file: Path, tmp_path: Path) -> None:
+    result = run("read", "nope", "--lab", str(lab_file), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no instrument 'nope'" in result.stderr and "daq instruments" in result.stderr
+
+
+def test_read_of_an_absent_instrument_fails_clearly_and_is_recorded(
+    lab_file: Path, tmp_path: Path
+) -> None:
+    result = run("read", "transmitter-1", "--lab", str(lab_file), cwd=tmp_path)  # no simulator
+    assert result.returncode == 1
+    assert "cannot connect" in result.stderr and "Check the connection" in result.stderr
+    db = sqlite3.connect(tmp_path / "daq.sqlite")
+    [(kind, instrument)] = db.execute("SELECT kind, instrument FROM events").fetchall()
+    assert (kind, instrument) == ("instrument_failed", "transmitter-1")
+
+
+def test_simulate_serves_the_lab_file_addresses_for_a_separate_agent(
+    lab_file: Path, tmp_path: Path
+) -> None:
+    server = subprocess.Popen(
+        [*DAQ, "simulate", str(lab_file)], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        banner = ""
+        deadline = time.monotonic() + 20
+        while "transmitter-2" not in banner and time.monotonic() < deadline:
+            banner += server.stdout.readline()
+        assert "transmitter-2" in banner and "modbus-rtu" in banner
+        for instrument in ("balance-1", "readout-1", "transmitter-1", "transmitter-2"):
+            result = run("read", instrument, "--lab", str(lab_file), cwd=tmp_path)
+            assert result.returncode == 0, (instrument, result.stderr)
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(10) == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_monitor_stops_cleanly_on_signal(lab_file: Path, tmp_path: Path, sig: int) -> None:
+    monitor = subprocess.Popen(
+        [*DAQ, "monitor", "--simulate", "--lab", str(lab_file)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    db_path = tmp_path / "daq.sqlite"
+    deadline = time.monotonic() + 20
+    count = 0
+    while time.monotonic() < deadline and count < 5:
+        time.sleep(0.3)
+        if db_path.exists():
+            try:
+                count = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+            except sqlite3.OperationalError:
+                count = 0
+    monitor.send_signal(sig)
+    out, err = monitor.communicate(timeout=15)
+    assert monitor.returncode == 0, err
+    assert "readings committed" in out
+    kinds = [k for (k,) in sqlite3.connect(db_path).execute("SELECT kind FROM events ORDER BY id")]
+    assert kinds[-1] == "monitor_stopped"

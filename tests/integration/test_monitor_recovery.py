@@ -1,0 +1,80 @@
+"""The monitor over all three transports; a killed simulator is recovered from without restart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from daq.clock import Clock
+from daq.config import LabConfig
+from daq.monitor import Health, Monitor
+from daq.session import lab_session
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+async def test_monitor_survives_a_dead_instrument_and_records_the_outage(
+    fast_lab: LabConfig,
+) -> None:
+    async with lab_session(fast_lab, Clock(), simulate=True) as session:
+        assert session.simulation is not None
+        monitor = Monitor(session.drivers(), session.journal, session.clock)
+        stop = asyncio.Event()
+        task = asyncio.create_task(monitor.run(stop))
+        states = monitor.states
+        await until(lambda: all(s.health is Health.OK for s in states.values()))
+
+        await session.simulation.stop_instrument("readout-1")
+        await until(lambda: states["readout-1"].health is Health.FAILING)
+        others_before = {i: s.readings for i, s in states.items() if i != "readout-1"}
+        await asyncio.sleep(1.0)
+        assert all(states[i].readings > n for i, n in others_before.items())
+
+        await session.simulation.restart_instrument("readout-1")
+        await until(lambda: states["readout-1"].health is Health.OK)
+        stop.set()
+        await task
+        await session.journal.flush()
+        events = await session.journal.events()
+        readings = await session.journal.readings(limit=100000)
+
+    readout_events = [e.kind for e in events if e.instrument == "readout-1"]
+    assert readout_events[0] == "instrument_failed"
+    assert readout_events[-1] == "instrument_recovered"
+    recovered = [e for e in events if e.kind == "instrument_recovered"][-1]
+    assert "answering again after" in recovered.message
+    kinds = {(r.instrument, r.quantity) for r in readings}
+    assert {
+        ("balance-1", "mass"),
+        ("readout-1", "temperature"),
+        ("transmitter-1", "pressure"),
+        ("transmitter-1", "temperature"),
+        ("transmitter-2", "pressure"),
+    } <= kinds
+
+
+async def test_shared_rs485_bus_serves_two_transmitters(fast_lab: LabConfig) -> None:
+    bus_lab = fast_lab.model_copy(deep=True)
+    second = bus_lab.benches[2].instruments[1]
+    first = second.model_copy(
+        update={
+            "id": "transmitter-3",
+            "connection": second.connection.model_copy(update={"device_id": 3}),
+            "simulator": {"pressure": 7.0},
+        }
+    )
+    bus_lab.benches[2].instruments.append(first)
+    async with lab_session(bus_lab, Clock(), simulate=True) as session:
+        pairs = dict((c.id, d) for c, d in session.drivers())
+        readings = await asyncio.gather(
+            *(pairs[i].read() for i in ["transmitter-2", "transmitter-3"] * 3)
+        )
+        for driver in pairs.values():
+            await driver.close()
+    pressures = [batch[0].value for batch in readings]
+    assert all(abs(p - 2.5) < 0.05 for p in pressures[0::2])
+    assert all(abs(p - 7.0) < 0.05 for p in pressures[1::2])

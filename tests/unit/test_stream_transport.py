@@ -1,0 +1,101 @@
+"""The stream transport seam: terminators, timeouts, reconnect with backoff, locks, trace."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from drivers.errors import ConnectionLost, InstrumentTimeout, ProtocolError
+from drivers.testing import ScriptedStream
+from drivers.transports.base import Backoff
+from drivers.transports.stream import StreamTransport, tcp_opener
+from simulators.servers import free_tcp_port
+
+
+def transport(script: ScriptedStream, **options: object) -> StreamTransport:
+    return StreamTransport("dev", script.opener, port_key=f"k{id(script)}", timeout=0.1, **options)  # type: ignore[arg-type]
+
+
+async def test_query_writes_terminator_and_strips_reply() -> None:
+    script = ScriptedStream([(b"S\r\n", b"S S     100.00 g\r\n")])
+    assert await transport(script).query("S") == "S S     100.00 g"
+    script.assert_done()
+
+
+async def test_lf_terminated_reply_accepted_when_crlf_configured() -> None:
+    script = ScriptedStream([(b"*IDN?\n", b"HART,1529,A1,1.0\n")])
+    t = transport(script, write_termination="\n")
+    assert await t.query("*IDN?") == "HART,1529,A1,1.0"
+
+
+async def test_timeout_is_retried_then_raised_and_link_reopened() -> None:
+    script = ScriptedStream([(b"S\r\n", None), (b"S\r\n", None)])
+    t = transport(script, retries=1)
+    with pytest.raises(InstrumentTimeout, match="no reply within 0.1 s"):
+        await t.query("S")
+    assert script.opened == 2  # closed after the first timeout, reopened for the retry
+    script.assert_done()
+
+
+async def test_retry_after_timeout_returns_the_late_answer_of_a_fresh_exchange() -> None:
+    script = ScriptedStream([(b"SI\r\n", None), (b"SI\r\n", b"S D      1.00 g\r\n")])
+    assert await transport(script, retries=1).query("SI") == "S D      1.00 g"
+
+
+async def test_garbled_reply_is_a_protocol_error() -> None:
+    script = ScriptedStream([(b"S\r\n", b"\xff\xfe\r\n")])
+    with pytest.raises(ProtocolError, match="garbled reply"):
+        await transport(script).query("S")
+
+
+async def test_overlong_reply_is_a_protocol_error() -> None:
+    script = ScriptedStream([(b"S\r\n", b"9" * 10000 + b"\r\n")])
+    with pytest.raises(ProtocolError, match="longer than"):
+        await transport(script).query("S")
+
+
+async def test_refused_connection_backs_off_exponentially() -> None:
+    port = free_tcp_port()
+    backoff = Backoff(initial=0.2, maximum=1.0)
+    t = StreamTransport(
+        "nobody", tcp_opener("127.0.0.1", port), port_key="x", timeout=0.2, retries=0, backoff=backoff
+    )
+    with pytest.raises(ConnectionLost, match="cannot open nobody"):
+        await t.query("S")
+    with pytest.raises(ConnectionLost, match="next reconnect attempt in"):
+        await t.query("S")  # inside the backoff window: no new attempt
+    assert backoff.failures == 1
+    await asyncio.sleep(0.25)
+    with pytest.raises(ConnectionLost, match="cannot open"):
+        await t.query("S")
+    assert backoff.failures == 2 and backoff.delay() == 0.4
+
+
+async def test_peer_closing_is_connection_lost() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    t = StreamTransport("dev", tcp_opener("127.0.0.1", port), port_key="y", timeout=1, retries=0)
+    with pytest.raises(ConnectionLost, match="closed by the instrument"):
+        await t.query("S")
+    server.close()
+
+
+async def test_one_exchange_at_a_time_per_port() -> None:
+    script = ScriptedStream([(b"A\r\n", b"a\r\n"), (b"B\r\n", b"b\r\n")] * 5)
+    t = transport(script)
+    replies = await asyncio.gather(*(t.query(c) for c in "AB" * 5))
+    assert replies == ["a", "b"] * 5
+    script.assert_done()
+
+
+async def test_trace_logs_bytes(caplog: pytest.LogCaptureFixture) -> None:
+    script = ScriptedStream([(b"Z\r\n", b"Z A\r\n")])
+    with caplog.at_level(logging.DEBUG, logger="daq.io"):
+        await transport(script, trace=True).query("Z")
+    assert "dev > b'Z\\r\\n'" in caplog.text and "dev < b'Z A\\r\\n'" in caplog.text
