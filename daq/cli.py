@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -65,11 +65,13 @@ TimeScaleOption = Annotated[
     typer.Option(help="Run waits and simulated physics this many times faster.", min=0.001),
 ]
 
+
 def _fail(message: str, hint: str = "", code: int = 1) -> typer.Exit:
     errors.print(f"[bold red]error:[/] {message}")
     if hint:
         errors.print(f"[dim]{hint}[/]")
     return typer.Exit(code)
+
 
 def _load(path: Path | None) -> LabConfig:
     try:
@@ -83,16 +85,23 @@ def _load(path: Path | None) -> LabConfig:
             2,
         ) from None
 
+
 def _clock(time_scale: float | None) -> Clock:
     return Clock(time_scale) if time_scale is not None else default_clock()
+
 
 def _run(coroutine: Awaitable[T]) -> T:
     try:
         return asyncio.run(coroutine)  # type: ignore[arg-type]
     except JournalError as exc:
-        raise _fail(str(exc), "Check the journal path in the lab file and free disk space.") from None
+        raise _fail(
+            str(exc), "Check the journal path in the lab file and free disk space."
+        ) from None
     except SimulationError as exc:
-        raise _fail(str(exc), "Give the simulated instrument a loopback or device-path address.") from None
+        raise _fail(
+            str(exc), "Give the simulated instrument a loopback or device-path address."
+        ) from None
+
 
 def _format(reading: Reading) -> str:
     if math.isnan(reading.value):
@@ -100,10 +109,12 @@ def _format(reading: Reading) -> str:
     text = f"{reading.value:.6g} {reading.unit}"
     return text if reading.status is Status.OK else f"{text} ({reading.status.value})"
 
+
 @app.command()
 def version() -> None:
     """Print the version."""
     console.print(__version__)
+
 
 @config_app.command("check")
 def config_check(file: Annotated[Path, typer.Argument(help="Lab file to check.")]) -> None:
@@ -111,6 +122,7 @@ def config_check(file: Annotated[Path, typer.Argument(help="Lab file to check.")
     lab = _load(file)
     count = sum(1 for _ in lab.instruments())
     console.print(f"[green]{file}: OK[/] — {count} instruments on {len(lab.benches)} benches")
+
 
 @instruments_app.callback(invoke_without_command=True)
 def instruments(
@@ -156,6 +168,7 @@ def instruments(
 
     console.print(_run(identify_all()))
 
+
 @app.command()
 def read(
     instrument: Annotated[str, typer.Argument(help="Instrument id from the lab file.")],
@@ -185,9 +198,12 @@ def read(
 
     result = _run(take())
     if isinstance(result, str):
-        raise _fail(result, "Check the connection and that the instrument is on; see `daq instruments`.")
+        raise _fail(
+            result, "Check the connection and that the instrument is on; see `daq instruments`."
+        )
     for reading in result:
         console.print(f"{reading.instrument} {reading.quantity}: [bold]{_format(reading)}[/]")
+
 
 def _monitor_table(monitor: Monitor, started: float) -> Table:
     table = Table(title=f"daq monitor — {time.time() - started:.0f} s, Ctrl-C stops")
@@ -204,12 +220,14 @@ def _monitor_table(monitor: Monitor, started: float) -> Table:
         )
     return table
 
+
 async def _until_signal(stop: asyncio.Event, duration: float | None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     if duration is not None:
         loop.call_later(duration, stop.set)
+
 
 @app.command()
 def monitor(
@@ -231,7 +249,9 @@ def monitor(
             stop = asyncio.Event()
             await _until_signal(stop, duration)
             started = time.time()
-            with Live(_monitor_table(poller, started), console=console, refresh_per_second=2) as live:
+            with Live(
+                _monitor_table(poller, started), console=console, refresh_per_second=2
+            ) as live:
                 run = asyncio.create_task(poller.run(stop))
                 while not run.done():
                     await asyncio.wait({run}, timeout=0.5)
@@ -249,6 +269,7 @@ def monitor(
     )
     if failing:
         errors.print(f"[yellow]still failing at stop:[/] {', '.join(failing)}")
+
 
 @app.command()
 def simulate(
@@ -281,6 +302,7 @@ def simulate(
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(serve())
+
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -84,7 +84,11 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.path}: {self.message}" if self.path else f"{self.file}: {self.message}"
+        return (
+            f"{self.file}: {self.path}: {self.message}"
+            if self.path
+            else f"{self.file}: {self.message}"
+        )
 
 
 class ConfigError(Exception):
@@ -107,9 +111,9 @@ def _path(raw: Any, loc: tuple[int | str, ...]) -> str:
             node = item
         else:
             # discriminated unions insert the tag (e.g. "serial") into the location
-            if index > 0 and loc[index - 1] == "connection" and isinstance(node, dict):
-                if node.get("type") == part:
-                    continue
+            after_connection = index > 0 and loc[index - 1] == "connection"
+            if after_connection and isinstance(node, dict) and node.get("type") == part:
+                continue
             text += f".{part}" if text else part
             node = node.get(part) if isinstance(node, dict) else None
     return text
@@ -152,7 +156,10 @@ def _instrument_problems(
         wanted = line_kinds if cls.link == "line" else {"modbus_tcp", "modbus_rtu"}
         if kind not in wanted:
             add(("connection", "type"), f"driver {family} talks over {', '.join(sorted(wanted))}")
-    for field, model in (("settings", cls.Settings), ("simulator", simulator_class(family).Settings)):
+    for field, model in (
+        ("settings", cls.Settings),
+        ("simulator", simulator_class(family).Settings),
+    ):
         try:
             model.model_validate(instrument.get(field) or {})
         except ValidationError as exc:
@@ -175,7 +182,9 @@ def _semantic_problems(file: str, raw: Any) -> list[Problem]:
             path = _path(raw, ("benches", b, "instruments", i, "id"))
             if isinstance(ident, str):
                 if ident in seen:
-                    problems.append(Problem(file, path, f"duplicate id {ident!r} (also {seen[ident]})"))
+                    problems.append(
+                        Problem(file, path, f"duplicate id {ident!r} (also {seen[ident]})")
+                    )
                 seen.setdefault(ident, path)
     return problems
 
@@ -219,7 +228,9 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([Problem(str(file), "", f"cannot read the lab file: {exc.strerror}")]) from exc
+        raise ConfigError(
+            [Problem(str(file), "", f"cannot read the lab file: {exc.strerror}")]
+        ) from exc
     return parse_lab(text, str(file))
 
 

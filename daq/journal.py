@@ -192,7 +192,9 @@ class Journal:
                 await self._run(self._commit_blocking, readings, events)
             except sqlite3.Error as exc:
                 self._readings[:0], self._events[:0] = readings, events
-                message = f"cannot write the journal {self.path}: {exc}; readings are kept in memory"
+                message = (
+                    f"cannot write the journal {self.path}: {exc}; readings are kept in memory"
+                )
                 if self.last_error is None:
                     self.event("journal_write_failed", message, Severity.ERROR)
                 if message != self.last_error:

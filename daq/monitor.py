@@ -108,7 +108,9 @@ class Monitor:
                     due = loop.time()
 
     def _failed(self, state: InstrumentState, exc: Exception) -> None:
-        message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, InstrumentError) else str(exc)
+        message = (
+            f"{type(exc).__name__}: {exc}" if not isinstance(exc, InstrumentError) else str(exc)
+        )
         state.failures += 1
         if state.health is not Health.FAILING:
             state.outage_since = self.clock.now()
@@ -131,7 +133,10 @@ class Monitor:
         previous = {r.quantity: r.status for r in state.last}
         for reading in readings:
             was = previous.get(reading.quantity, Status.OK)
-            if reading.status in (Status.ERROR, Status.OVERLOAD, Status.UNDERLOAD) and was != reading.status:
+            if (
+                reading.status in (Status.ERROR, Status.OVERLOAD, Status.UNDERLOAD)
+                and was != reading.status
+            ):
                 self.journal.event(
                     f"reading_{reading.status.value}",
                     f"{state.id} {reading.quantity}: {reading.status.value} ({reading.raw})",

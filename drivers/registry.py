@@ -20,6 +20,6 @@ def driver_class(family: str) -> type[Driver[Any]]:
     except KeyError:
         known = ", ".join(sorted(DRIVERS))
         raise KeyError(f"unknown driver {family!r}; known drivers: {known}") from None
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls: type[Driver[Any]] = getattr(importlib.import_module(module_name), class_name)
     assert issubclass(cls, Driver)
     return cls

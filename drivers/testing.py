@@ -62,9 +62,7 @@ class ScriptedStream:
             self._buffer = self._buffer[len(sent) :]
             if answer is not None and self._reader is not None:
                 self._reader.feed_data(answer)
-        if self._buffer and not any(
-            sent.startswith(self._buffer) for sent, _ in self._pending[:1]
-        ):
+        if self._buffer and not any(sent.startswith(self._buffer) for sent, _ in self._pending[:1]):
             expected = self._pending[0][0] if self._pending else b"nothing"
             raise AssertionError(f"host sent {self._buffer!r}, script expected {expected!r}")
 
@@ -122,7 +120,7 @@ class ScriptedRegisters:
     async def close(self) -> None:
         return None
 
-    def _answer(self, call: RegisterCall) -> RegisterReply:
+    def _answer(self, call: RegisterCall) -> list[int]:
         if not self._pending:
             raise AssertionError(f"host sent {call!r}, script expected nothing")
         expected, reply = self._pending.pop(0)
@@ -130,13 +128,13 @@ class ScriptedRegisters:
             raise AssertionError(f"host sent {call!r}, script expected {expected!r}")
         if isinstance(reply, int):
             raise InstrumentReportedError(f"Modbus exception {reply}", reply)
-        return reply
+        return reply or []
 
     async def read_holding_registers(self, address: int, count: int) -> list[int]:
-        return list(self._answer(("read_holding", address, count)) or [])
+        return self._answer(("read_holding", address, count))
 
     async def read_input_registers(self, address: int, count: int) -> list[int]:
-        return list(self._answer(("read_input", address, count)) or [])
+        return self._answer(("read_input", address, count))
 
     async def write_registers(self, address: int, values: list[int]) -> None:
         self._answer(("write", address, list(values)))

@@ -15,6 +15,6 @@ SIMULATORS: dict[str, str] = {
 
 def simulator_class(family: str) -> type[SimulatedInstrument]:
     module_name, class_name = SIMULATORS[family].split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls: type[SimulatedInstrument] = getattr(importlib.import_module(module_name), class_name)
     assert issubclass(cls, SimulatedInstrument)
     return cls

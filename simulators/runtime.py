@@ -108,7 +108,9 @@ class Simulation:
             return str(Path(self._tmp.name) / instrument.id)
         return configured
 
-    async def _serve(self, instruments: list[str], starter: Callable[[], Awaitable[Server]]) -> Server:
+    async def _serve(
+        self, instruments: list[str], starter: Callable[[], Awaitable[Server]]
+    ) -> Server:
         served = _Served(instruments, starter)
         served.server = await starter()
         self._served.append(served)
@@ -191,7 +193,9 @@ class Simulation:
         first = instruments[0].connection
         if isinstance(first, ModbusTcpConnection):
             host = first.host
-            server = await ModbusServer(devices).start_tcp(host, 0 if self.ephemeral else first.port)
+            server = await ModbusServer(devices).start_tcp(
+                host, 0 if self.ephemeral else first.port
+            )
             bound = server.port
 
             async def restart_tcp() -> Server:

@@ -25,8 +25,10 @@ from pymodbus.simulator import SimDevice
 class LineProtocol(Protocol):
     """A device's command interpreter: one command line in, exact reply bytes out."""
 
-    terminators: bytes
-    """Any of these bytes ends a command (e.g. b"\\r\\n" accepts CR, LF and CR LF)."""
+    @property
+    def terminators(self) -> bytes:
+        """Any of these bytes ends a command (e.g. b"\\r\\n" accepts CR, LF and CR LF)."""
+        ...
 
     async def handle(self, command: bytes) -> bytes:
         """Answer one command; b"" when the device sends nothing back."""
@@ -34,7 +36,8 @@ class LineProtocol(Protocol):
 
 
 class Server(Protocol):
-    where: str
+    @property
+    def where(self) -> str: ...
 
     async def stop(self) -> None: ...
 
@@ -290,7 +293,7 @@ class ModbusServer:
 
     async def stop(self) -> None:
         if self._server is not None:
-            await self._server.shutdown()
+            await self._server.shutdown()  # type: ignore[no-untyped-call]
             self._server = None
         if self._task is not None:
             self._task.cancel()

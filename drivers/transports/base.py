@@ -43,7 +43,7 @@ class Backoff:
     retry_at: float = field(default=0.0)
 
     def delay(self) -> float:
-        return min(self.maximum, self.initial * 2 ** max(0, self.failures - 1))
+        return min(self.maximum, self.initial * 2.0 ** max(0, self.failures - 1))
 
     def failed(self) -> None:
         self.failures += 1

@@ -72,7 +72,7 @@ def scaled_int16(raw_register: int, decimals: int) -> float:
     """A signed int16 register divided by 10**decimals (the common transmitter map)."""
     if not 0 <= decimals <= 6:
         raise ValueError(f"decimals register holds {decimals}, expected 0..6")
-    return decode_int16(raw_register) / 10**decimals
+    return decode_int16(raw_register) / 10.0**decimals
 
 
 class ModbusPort:
@@ -218,4 +218,3 @@ class ModbusTransport:
             text = EXCEPTION_NAMES.get(code or 0, "unknown exception")
             raise InstrumentReportedError(f"{where}: Modbus exception {code} ({text})", code)
         return list(response.registers) if function != "write_registers" else []
-

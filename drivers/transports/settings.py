@@ -1,11 +1,11 @@
-"""Connection settings of an instrument, as written in the lab file, and the transports they open."""
+"""Connection settings of an instrument, as written in the lab file, and their transports."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from drivers.transports.base import LineTransport
 from drivers.transports.modbus import ModbusTransport, rtu_port, tcp_port
@@ -16,7 +16,15 @@ STANDARD_BAUD_RATES = (300, 600, 1200, 2400, 4800, 9600, 14400, 19200, 38400, 57
 _VISA_RESOURCE = re.compile(r"^(TCPIP\d*::|ASRL|GPIB\d*::|USB\d*::|PRLGX-)", re.IGNORECASE)
 
 Parity = Literal["N", "E", "O", "M", "S"]
-StopBits = Literal[1, 1.5, 2]
+
+
+def _stop_bits(value: float) -> float:
+    if value not in (1, 1.5, 2):
+        raise ValueError("stop bits must be 1, 1.5 or 2")
+    return value
+
+
+StopBits = Annotated[float, AfterValidator(_stop_bits)]
 Timeout = Annotated[float, Field(gt=0, le=300, description="seconds to wait for a reply")]
 Retries = Annotated[int, Field(ge=0, le=10, description="extra attempts after a timeout")]
 

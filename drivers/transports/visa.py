@@ -7,6 +7,7 @@ an instrument.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -111,10 +112,8 @@ class VisaTransport:
     async def close(self) -> None:
         instrument, self._instrument = self._instrument, None
         if instrument is not None:
-            try:
+            with contextlib.suppress(pyvisa.Error, OSError):
                 await self._call(instrument.close)
-            except (pyvisa.Error, OSError):
-                pass
 
     async def write(self, command: str) -> None:
         async with self._lock:

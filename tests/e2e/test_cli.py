@@ -97,7 +97,9 @@ def test_monitor_stops_cleanly_on_signal(lab_file: Path, tmp_path: Path, sig: in
         time.sleep(0.3)
         if db_path.exists():
             try:
-                count = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+                count = (
+                    sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+                )
             except sqlite3.OperationalError:
                 count = 0
     monitor.send_signal(sig)

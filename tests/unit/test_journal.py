@@ -29,7 +29,7 @@ async def test_readings_are_batched_and_round_trip(tmp_path: Path) -> None:
         await journal.flush()
         assert await journal.count_readings() == 3
         back = await journal.readings("balance-1")
-    assert [r.value for r in back][0] == 1.5
+    assert back[0].value == 1.5
     assert math.isnan(back[1].value) and back[1].status is Status.OVERLOAD
     assert back[0].raw == "S S 1.5 g"
 

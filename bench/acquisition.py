@@ -1,0 +1,238 @@
+"""Acquisition benchmark: the agent's monitor machinery against a bare protocol-library loop.
+
+Simulators run in a separate process (`daq simulate`) pinned to the second core; the measured
+process is pinned to the first. Two figures:
+
+1. throughput: N instruments (a third each MT-SICS over TCP, Fluke 1529 over VISA socket,
+   KELLER over Modbus TCP) polled back to back for a fixed time, by the agent (drivers,
+   monitor, journal commits) and by a bare loop that uses asyncio streams, pyvisa and the
+   pymodbus client directly with no agent; readings/s and CPU share of each, and the ratio;
+2. schedule: 500 instruments at 1 Hz each through the agent; p50/p99 sampling jitter (how
+   late each poll starts against its schedule) and CPU share.
+
+Run: `make bench` or `python bench/acquisition.py [--instruments 100] [--seconds 10]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pyvisa
+import yaml
+from pymodbus.client import AsyncModbusTcpClient
+
+from daq.clock import Clock
+from daq.config import LabConfig, parse_lab
+from daq.instruments import build_driver
+from daq.journal import Journal
+from daq.monitor import Monitor
+from simulators.servers import free_tcp_port
+
+KINDS = ("mt_sics", "fluke_1529", "keller_s30")
+
+
+def lab_yaml(count: int, interval: float, journal: Path) -> str:
+    instruments: list[dict[str, Any]] = []
+    for n in range(count):
+        kind = KINDS[n % 3]
+        port = free_tcp_port()
+        connection: dict[str, Any] = {
+            "mt_sics": {"type": "tcp", "host": "127.0.0.1", "port": port, "timeout": 5},
+            "fluke_1529": {
+                "type": "visa",
+                "resource": f"TCPIP::127.0.0.1::{port}::SOCKET",
+                "timeout": 5,
+            },
+            "keller_s30": {"type": "modbus_tcp", "host": "127.0.0.1", "port": port, "timeout": 5},
+        }[kind]
+        role = {"mt_sics": "balance", "fluke_1529": "thermometer", "keller_s30": "pressure_gauge"}
+        instruments.append(
+            {
+                "id": f"{kind}-{n}",
+                "driver": kind,
+                "role": role[kind],
+                "simulate": True,
+                "poll_interval": interval,
+                "connection": connection,
+            }
+        )
+    lab = {
+        "lab": {"id": "bench"},
+        "journal": {"path": str(journal), "batch_interval": 0.5},
+        "benches": [{"id": "b", "instruments": instruments}],
+    }
+    return yaml.safe_dump(lab)
+
+
+class Simulators:
+    """`daq simulate` in a child process on the second core."""
+
+    def __init__(self, lab_file: Path) -> None:
+        self.lab_file = lab_file
+        self.process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> Simulators:
+        cores = sorted(os.sched_getaffinity(0))
+        command = [sys.executable, "-m", "daq", "simulate", str(self.lab_file)]
+        if len(cores) > 1:
+            command = ["taskset", "-c", str(cores[-1]), *command]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"}
+        )
+        assert self.process.stdout is not None
+        for line in self.process.stdout:  # the table is printed once everything listens
+            if line.startswith("└"):
+                break
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def measure(work: Callable[[], Awaitable[int]]) -> tuple[int, float, float]:
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    count = await work()
+    return count, time.perf_counter() - wall, cpu_seconds() - cpu
+
+
+async def agent_run(lab: LabConfig, seconds: float, lateness: bool = False) -> tuple[int, Monitor]:
+    clock = Clock()
+    async with Journal(lab.journal.path, batch_interval=lab.journal.batch_interval) as journal:
+        pairs = [(i, build_driver(i, clock)) for _, i in lab.instruments()]
+        monitor = Monitor(pairs, journal, clock, keep_lateness=lateness)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(seconds, stop.set)
+        await monitor.run(stop)
+        await journal.flush()
+        return journal.committed_readings, monitor
+
+
+async def bare_run(lab: LabConfig, seconds: float) -> int:
+    """The same exchanges with the protocol libraries directly: no drivers, monitor, journal."""
+    deadline = time.perf_counter() + seconds
+    counts = [0]
+    manager = pyvisa.ResourceManager("@py")
+    loop = asyncio.get_running_loop()
+
+    async def sics(host: str, port: int) -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        while time.perf_counter() < deadline:
+            writer.write(b"SI\r\n")
+            line = await reader.readuntil(b"\n")
+            float(line.split()[2])
+            counts[0] += 1
+        writer.close()
+
+    async def visa(resource_name: str) -> None:
+        instrument = await loop.run_in_executor(
+            None, lambda: manager.open_resource(resource_name, read_termination="\n")
+        )
+        while time.perf_counter() < deadline:
+            float(await loop.run_in_executor(None, instrument.query, "FETC? 1"))
+            counts[0] += 1
+        instrument.close()
+
+    async def modbus(host: str, port: int) -> None:
+        client = AsyncModbusTcpClient(host, port=port)
+        await client.connect()
+        while time.perf_counter() < deadline:
+            response = await client.read_holding_registers(0x0100, count=4, device_id=1)
+            client.convert_from_registers(response.registers[:2], client.DATATYPE.FLOAT32)
+            client.convert_from_registers(response.registers[2:], client.DATATYPE.FLOAT32)
+            counts[0] += 2
+        client.close()
+
+    tasks = []
+    for _, instrument in lab.instruments():
+        c: Any = instrument.connection
+        if instrument.driver == "mt_sics":
+            tasks.append(sics(c.host, c.port))
+        elif instrument.driver == "fluke_1529":
+            tasks.append(visa(c.resource))
+        else:
+            tasks.append(modbus(c.host, c.port))
+    from concurrent.futures import ThreadPoolExecutor
+
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=32))
+    await asyncio.gather(*tasks)
+    return counts[0]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instruments", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--schedule-instruments", type=int, default=500)
+    parser.add_argument("--schedule-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        lab_file = folder / "throughput.yaml"
+        lab_file.write_text(lab_yaml(args.instruments, 0.0001, folder / "t.sqlite"))
+        lab = parse_lab(lab_file.read_text(), str(lab_file))
+        with Simulators(lab_file):
+            bare, bare_wall, bare_cpu = asyncio.run(measure(lambda: bare_run(lab, args.seconds)))
+
+            async def agent() -> int:
+                return (await agent_run(lab, args.seconds))[0]
+
+            done, agent_wall, agent_cpu = asyncio.run(measure(agent))
+        bare_rate, agent_rate = bare / bare_wall, done / agent_wall
+        print(f"throughput, {args.instruments} instruments, {args.seconds:g} s each:")
+        print(f"  bare loop : {bare_rate:9.0f} readings/s, CPU {bare_cpu / bare_wall:5.0%}")
+        print(f"  agent     : {agent_rate:9.0f} readings/s, CPU {agent_cpu / agent_wall:5.0%}")
+        print(f"  ratio     : {agent_rate / bare_rate:9.0%} of the bare loop")
+
+        lab_file = folder / "schedule.yaml"
+        lab_file.write_text(lab_yaml(args.schedule_instruments, 1.0, folder / "s.sqlite"))
+        lab = parse_lab(lab_file.read_text(), str(lab_file))
+        with Simulators(lab_file):
+
+            async def scheduled() -> int:
+                count, monitor = await agent_run(lab, args.schedule_seconds, lateness=True)
+                late = [x for s in monitor.states.values() for x in s.lateness[1:]]
+                scheduled.jitter = late  # type: ignore[attr-defined]
+                failing = sum(1 for s in monitor.states.values() if s.failures)
+                scheduled.failing = failing  # type: ignore[attr-defined]
+                return count
+
+            done, wall, cpu = asyncio.run(measure(scheduled))
+        jitter: list[float] = scheduled.jitter  # type: ignore[attr-defined]
+        print(f"schedule, {args.schedule_instruments} instruments at 1 Hz, {wall:.0f} s:")
+        print(f"  readings/s {done / wall:.0f}, CPU {cpu / wall:.0%} of one core")
+        print(
+            f"  jitter p50 {statistics.median(jitter) * 1000:.1f} ms, "
+            f"p99 {percentile(jitter, 0.99) * 1000:.1f} ms, max {max(jitter) * 1000:.1f} ms "
+            f"over {len(jitter)} polls; instruments with failures: {scheduled.failing}"  # type: ignore[attr-defined]
+        )
+
+
+if __name__ == "__main__":
+    main()
