@@ -264,7 +264,7 @@ def monitor(
     poller, committed, events = _run(watch())
     failing = [s.id for s in poller.states.values() if s.health is Health.FAILING]
     console.print(
-        f"[bold]{committed}[/] readings committed to [bold]{config.journal.path}[/]"
+        f"\n[bold]{committed}[/] readings committed to [bold]{config.journal.path}[/]"
         f" ({events} events in the journal)."
     )
     if failing:

@@ -41,11 +41,13 @@ class Backoff:
     maximum: float = 30.0
     failures: int = 0
     retry_at: float = field(default=0.0)
+    reason: str = ""
 
     def delay(self) -> float:
         return min(self.maximum, self.initial * 2.0 ** max(0, self.failures - 1))
 
-    def failed(self) -> None:
+    def failed(self, reason: str) -> None:
+        self.reason = reason
         self.failures += 1
         self.retry_at = time.monotonic() + self.delay()
 
@@ -53,11 +55,11 @@ class Backoff:
         self.failures = 0
         self.retry_at = 0.0
 
-    def check(self, what: str) -> None:
+    def check(self) -> None:
         """Refuse an attempt while the backoff window after a failure is still open."""
         wait = self.retry_at - time.monotonic()
         if wait > 0:
-            raise ConnectionLost(f"{what} is unreachable; next reconnect attempt in {wait:.1f} s")
+            raise ConnectionLost(f"{self.reason}; next reconnect attempt in {wait:.1f} s")
 
 
 class LineTransport(Protocol):

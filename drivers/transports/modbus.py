@@ -92,10 +92,11 @@ class ModbusPort:
     async def ensure_connected(self) -> None:
         if self.client.connected:
             return
-        self.backoff.check(self.key)
+        self.backoff.check()
         if not await self.client.connect():
-            self.backoff.failed()
-            raise ConnectionLost(f"cannot connect to Modbus port {self.key}")
+            reason = f"cannot connect to Modbus port {self.key}"
+            self.backoff.failed(reason)
+            raise ConnectionLost(reason)
         self.backoff.succeeded()
 
 

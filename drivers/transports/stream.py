@@ -89,12 +89,13 @@ class StreamTransport:
     async def open(self) -> None:
         if self._writer is not None:
             return
-        self._backoff.check(self.name)
+        self._backoff.check()
         try:
             self._reader, self._writer = await asyncio.wait_for(self._opener(), self.timeout)
         except (OSError, serial.SerialException, TimeoutError, ValueError) as exc:
-            self._backoff.failed()
-            raise ConnectionLost(f"cannot open {self.name}: {exc or type(exc).__name__}") from exc
+            reason = f"cannot open {self.name}: {exc or type(exc).__name__}"
+            self._backoff.failed(reason)
+            raise ConnectionLost(reason) from exc
         self._backoff.succeeded()
 
     async def close(self) -> None:

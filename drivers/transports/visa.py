@@ -101,12 +101,13 @@ class VisaTransport:
     async def open(self) -> None:
         if self._instrument is not None:
             return
-        self._backoff.check(self.name)
+        self._backoff.check()
         try:
             self._instrument = await self._call(self._open_blocking)
         except (pyvisa.Error, OSError, ValueError) as exc:
-            self._backoff.failed()
-            raise ConnectionLost(f"cannot open {self.name} ({self.resource}): {exc}") from exc
+            reason = f"cannot open {self.name} ({self.resource}): {exc}"
+            self._backoff.failed(reason)
+            raise ConnectionLost(reason) from exc
         self._backoff.succeeded()
 
     async def close(self) -> None:
