@@ -106,7 +106,7 @@ def _run(coroutine: Awaitable[T]) -> T:
 def _format(reading: Reading) -> str:
     if math.isnan(reading.value):
         return f"{reading.quantity} {reading.status.value}"
-    text = f"{reading.value:.6g} {reading.unit}"
+    text = f"{reading.value:.7g} {reading.unit}"
     return text if reading.status is Status.OK else f"{text} ({reading.status.value})"
 
 

@@ -40,7 +40,7 @@ def test_instruments_and_read(lab_file: Path, tmp_path: Path) -> None:
         assert expected in listed.stdout
     reading = run("read", "readout-1", "--simulate", "--lab", str(lab_file), cwd=tmp_path)
     assert reading.returncode == 0, reading.stderr
-    assert "readout-1 temperature:" in reading.stdout and "°C" in reading.stdout
+    assert "readout-1 temperature_ch1:" in reading.stdout and "°C" in reading.stdout
 
 
 def test_read_unknown_instrument_says_what_to_do(lab_file: Path, tmp_path: Path) -> None:

@@ -50,7 +50,8 @@ async def test_monitor_survives_a_dead_instrument_and_records_the_outage(
     kinds = {(r.instrument, r.quantity) for r in readings}
     assert {
         ("balance-1", "mass"),
-        ("readout-1", "temperature"),
+        ("readout-1", "temperature_ch1"),
+        ("readout-1", "temperature_ch2"),
         ("transmitter-1", "pressure"),
         ("transmitter-1", "temperature"),
         ("transmitter-2", "pressure"),
