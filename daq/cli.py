@@ -78,7 +78,7 @@ def _load(path: Path | None) -> LabConfig:
         return load_lab(path)
     except ConfigError as exc:
         for problem in exc.problems:
-            errors.print(Text(str(problem), style="red"))
+            errors.print(Text(str(problem), style="red"), soft_wrap=True)
         raise _fail(
             f"{len(exc.problems)} problem(s) in the lab file",
             "Fix the fields named above; `daq config check FILE` re-checks the file.",

@@ -35,11 +35,11 @@ class MtSicsSettings(SimulatorSettings):
     noise: float = Field(2e-5, ge=0)
     """Standard deviation of an indication."""
     drift_per_hour: float = 0.0
-    time_constant: float = Field(1.0, ge=0)
+    time_constant: float = Field(0.5, ge=0)
     """Settling time constant after a load change, process seconds."""
     stability_band: float = Field(2, gt=0)
     """The weight counts as stable once settled within this many d."""
-    stable_timeout: float = Field(5.0, gt=0)
+    stable_timeout: float = Field(10.0, gt=0)
     """``S``, ``Z`` and ``T`` answer with status I when not stable within this time."""
     zero_range: float = Field(2.0, ge=0)
     """Zeroing range, percent of capacity around the power-on zero."""
