@@ -123,7 +123,7 @@ async def test_monitor_read_keeps_overload_as_a_reading_status() -> None:
 
 async def test_weigh_module_error() -> None:
     async with expected_protocol(MtSicsBalance, [(b"S\r\n", b"S S Error 10e\r\n")]) as b:
-        with pytest.raises(InstrumentReportedError, match="EEPROM error.*electronics"):
+        with pytest.raises(InstrumentReportedError, match=r"EEPROM error.*electronics"):
             await b.weigh()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from hypothesis import given
@@ -16,10 +17,8 @@ from drivers.testing import expected_protocol
 @given(st.text(max_size=40))
 def test_parsers_on_any_text(text: str) -> None:
     for parse in (parse_number, parse_idn, parse_error, parse_unit):
-        try:
+        with contextlib.suppress(ProtocolError):
             parse(text)  # type: ignore[operator]
-        except ProtocolError:
-            pass
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))
@@ -42,9 +41,7 @@ def test_any_reply_bytes_through_the_transport(reply: bytes) -> None:
             read_termination="\r\n",
             write_termination="\n",
         ) as readout:
-            try:
+            with contextlib.suppress(InstrumentError):
                 await readout.read()
-            except InstrumentError:
-                pass
 
     asyncio.run(exchange())

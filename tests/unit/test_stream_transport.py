@@ -69,7 +69,7 @@ async def test_refused_connection_backs_off_exponentially() -> None:
     )
     with pytest.raises(ConnectionLost, match="cannot open nobody"):
         await t.query("S")
-    with pytest.raises(ConnectionLost, match="cannot open nobody.*; next reconnect attempt in"):
+    with pytest.raises(ConnectionLost, match=r"cannot open nobody.*; next reconnect attempt in"):
         await t.query("S")  # inside the backoff window: no new attempt
     assert backoff.failures == 1
     await asyncio.sleep(0.25)
