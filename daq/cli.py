@@ -306,4 +306,5 @@ def simulate(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("daq.io").setLevel(logging.DEBUG)  # shown for connections with trace: true
     app()
