@@ -47,9 +47,13 @@ KINDS = ("mt_sics", "fluke_1529", "keller_s30")
 
 def lab_yaml(count: int, interval: float, journal: Path) -> str:
     instruments: list[dict[str, Any]] = []
+    ports: set[int] = set()
     for n in range(count):
         kind = KINDS[n % 3]
         port = free_tcp_port()
+        while port in ports:  # the OS may offer a port it offered a moment ago
+            port = free_tcp_port()
+        ports.add(port)
         connection: dict[str, Any] = {
             "mt_sics": {"type": "tcp", "host": "127.0.0.1", "port": port, "timeout": 5},
             "fluke_1529": {
@@ -96,8 +100,8 @@ class Simulators:
         assert self.process.stdout is not None
         for line in self.process.stdout:  # the table is printed once everything listens
             if line.startswith("└"):
-                break
-        return self
+                return self
+        raise RuntimeError("the simulators did not start; see the error above")
 
     def __exit__(self, *_: object) -> None:
         assert self.process is not None

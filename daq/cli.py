@@ -99,7 +99,9 @@ def _run(coroutine: Awaitable[T]) -> T:
         ) from None
     except SimulationError as exc:
         raise _fail(
-            str(exc), "Give the simulated instrument a loopback or device-path address."
+            str(exc),
+            "Give each simulated instrument a free loopback port or a device path, "
+            "or stop the program using that address.",
         ) from None
 
 

@@ -62,6 +62,7 @@ class Monitor:
         self.clock = clock
         self._keep_lateness = keep_lateness
         self.states = {config.id: InstrumentState(config.id) for config, _ in instruments}
+        self._stopping = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set, then close every driver."""
@@ -72,6 +73,7 @@ class Monitor:
         try:
             await stop.wait()
         finally:
+            self._stopping = True
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -84,7 +86,9 @@ class Monitor:
         state = self.states[config.id]
         interval = self.clock.to_real(config.poll_interval)
         due = loop.time()
-        while True:
+        # Not only cancellation: on Python 3.11 a library's asyncio.wait_for (pymodbus uses
+        # it) can swallow a cancel that arrives with the reply, and the loop would go on.
+        while not self._stopping:
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)

@@ -1,8 +1,9 @@
 """Fluke/Hart 1529 Chub-E4 thermometer readout (SCPI-like, four channels).
 
 Over RS-232 and raw sockets a bad command or query gets no reply at all, only an entry in
-the error queue; so when a query times out the driver reads ``SYST:ERR?`` to tell an
-instrument-reported error from a silent instrument.
+the 10-deep error queue; so when a query times out the driver reads ``SYST:ERR?`` to tell
+an instrument-reported error from a silent instrument. Commands (no reply) are followed by
+the same check, since the queue is the only way to learn they were refused.
 """
 
 from __future__ import annotations
@@ -20,16 +21,22 @@ from drivers.roles import THERMOMETER
 from drivers.transports.base import LineTransport
 
 UNITS = {"C": "°C", "F": "°F", "K": "K"}
+"""``UNIT:TEMP?`` letters and the pint unit each stands for."""
 ERROR_QUEUE_DEPTH = 10
-_ERROR = re.compile(r'^([+-]?\d+),"(.*)"$')
+EXTENDED_FIELDS = 10
+"""``FORM:STAM ON`` replies: new, channel, value, unit, hh, mm, ss, yyyy, mm, dd."""
+
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_ERROR = re.compile(r'([+-]?\d+),"([^"]*)"', re.ASCII)
 
 
 class Fluke1529Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channels: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=4)
-    """Channels that ``read()`` reports."""
+    channels: list[int] = Field(default_factory=lambda: [1], min_length=1)
+    """Channels that ``read()`` reports, in this order."""
     query: Literal["FETC?", "MEAS?"] = "FETC?"
+    """Both return the channel's latest reading on the 1529; neither starts a measurement."""
 
     @field_validator("channels")
     @classmethod
@@ -37,19 +44,37 @@ class Fluke1529Settings(BaseModel):
         if any(not 1 <= channel <= 4 for channel in channels):
             raise ValueError("the 1529 has channels 1 to 4")
         if len(set(channels)) != len(channels):
-            raise ValueError("each channel once")
+            raise ValueError("list each channel once")
         return channels
 
 
 def parse_number(text: str) -> float:
-    """A measurement reply: one finite decimal number."""
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise ProtocolError(f"reply {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ProtocolError(f"reply {text!r} is not a finite number")
+    """A measurement: one plain decimal number (what the 1529 sends, no inf/nan/words)."""
+    stripped = text.strip()
+    if not _NUMBER.fullmatch(stripped):
+        raise ProtocolError(f"reply {text!r} is not a number")
+    value = float(stripped)
+    if math.isinf(value):
+        raise ProtocolError(f"reply {text!r} is out of any temperature range")
     return value
+
+
+def parse_measurement(text: str, channel: int) -> tuple[float, str | None]:
+    """A ``FETC?``/``MEAS?`` reply: a bare number, or the extended record for ``channel``.
+
+    Returns the value and, for an extended record, the unit it names (else None).
+    """
+    fields = [field.strip() for field in text.split(",")]
+    if len(fields) == 1:
+        return parse_number(text), None
+    if len(fields) != EXTENDED_FIELDS:
+        raise ProtocolError(f"reply {text!r} is neither a number nor an extended record")
+    if fields[1] != str(channel):
+        raise ProtocolError(f"reply {text!r} is for channel {fields[1]}, not {channel}")
+    unit = UNITS.get(fields[3].upper())
+    if unit is None:
+        raise ProtocolError(f"channel {channel} reads in {fields[3]!r}, not a temperature unit")
+    return parse_number(fields[2]), unit
 
 
 def parse_idn(text: str) -> Identity:
@@ -61,22 +86,31 @@ def parse_idn(text: str) -> Identity:
 
 
 def parse_error(text: str) -> tuple[int, str]:
-    """``SYST:ERR?`` reply ``<code>,"<text>"``."""
-    match = _ERROR.match(text.strip())
+    """``SYST:ERR?`` reply ``<code>,"<text>"``; code 0 means the queue is empty."""
+    match = _ERROR.fullmatch(text.strip())
     if match is None:
         raise ProtocolError(f"error queue reply {text!r} is not '<code>,\"<text>\"'")
     return int(match[1]), match[2]
 
 
 def parse_unit(text: str) -> str:
+    """``UNIT:TEMP?`` reply C, F or K, as a pint unit."""
     unit = UNITS.get(text.strip().upper())
     if unit is None:
         raise ProtocolError(f"unit reply {text!r} is not C, F or K")
     return unit
 
 
+def _entries(errors: list[tuple[int, str]]) -> str:
+    return "; ".join(f'{code},"{text}"' for code, text in errors)
+
+
 class Fluke1529(Driver[LineTransport]):
-    """A 1529 readout; its probes and channel units are set up on the instrument."""
+    """A 1529 readout; its probes, channels and conversions are set up on the instrument.
+
+    Readings are named per channel (``temperature_ch2``): one readout carries up to four
+    thermometers and the journal must keep them apart.
+    """
 
     family: ClassVar[str] = "fluke_1529"
     roles: ClassVar[frozenset[str]] = frozenset({THERMOMETER})
@@ -90,21 +124,33 @@ class Fluke1529(Driver[LineTransport]):
         assert isinstance(self.settings, Fluke1529Settings)
         return self.settings
 
+    def _refused(self, command: str, errors: list[tuple[int, str]]) -> InstrumentReportedError:
+        return InstrumentReportedError(
+            f"{self.id}: {command!r} refused: {_entries(errors)}", errors[0][0]
+        )
+
     async def _query(self, command: str) -> str:
-        """A query; on silence, the error queue says whether the instrument refused it."""
+        """A query sent once; on silence the error queue says whether it was refused.
+
+        Not repeated after a timeout: a refused query would only be refused again.
+        """
         try:
-            return await self.transport.query(command)
+            return await self.transport.query(command, retries=0)
         except InstrumentTimeout:
             errors = await self.errors()
             if errors:
-                code, text = errors[0]
-                raise InstrumentReportedError(
-                    f"{self.id}: {command} refused: {code},{text}", code
-                ) from None
+                raise self._refused(command, errors) from None
             raise
 
+    async def _command(self, command: str) -> None:
+        """A command (no reply), then the error queue to learn whether it was taken."""
+        await self.transport.write(command)
+        errors = await self.errors()
+        if errors:
+            raise self._refused(command, errors)
+
     async def errors(self) -> list[tuple[int, str]]:
-        """Drain the error queue, oldest first."""
+        """Drain the error queue, oldest first (at most its depth plus an overflow entry)."""
         found: list[tuple[int, str]] = []
         for _ in range(ERROR_QUEUE_DEPTH + 1):
             code, text = parse_error(await self.transport.query("SYST:ERR?"))
@@ -117,29 +163,32 @@ class Fluke1529(Driver[LineTransport]):
         return parse_idn(await self._query("*IDN?"))
 
     async def unit(self) -> str:
-        """The temperature unit; asked once, then remembered."""
+        """The temperature unit; asked once, then remembered (``set_unit`` forgets it)."""
         if self._unit is None:
             self._unit = parse_unit(await self._query("UNIT:TEMP?"))
         return self._unit
 
     async def set_unit(self, unit: Literal["C", "F", "K"]) -> None:
-        await self.transport.write(f"UNIT:TEMP {unit}")
         self._unit = None
+        await self._command(f"UNIT:TEMP {unit}")
 
     async def temperature(self, channel: int | None = None) -> Reading:
         """The latest reading of ``channel`` (default: the first configured one).
 
-        The quantity names the channel (``temperature_ch2``): one readout carries several
-        thermometers.
+        The readout decides which channels exist: a channel it refuses raises its error.
         """
-        channel = channel or self._settings.channels[0]
-        if not 1 <= channel <= 4:
-            raise ValueError(f"channel {channel} does not exist; the 1529 has 1 to 4")
+        channel = self._settings.channels[0] if channel is None else channel
         unit = await self.unit()
         line = await self._query(f"{self._settings.query} {channel}")
-        value = parse_number(line)
-        quantity = f"temperature_ch{channel}"
-        return Reading(self.id, quantity, value, unit, self.clock.now(), raw=line)
+        value, stamped_unit = parse_measurement(line, channel)
+        return Reading(
+            self.id,
+            f"temperature_ch{channel}",
+            value,
+            stamped_unit or unit,
+            self.clock.now(),
+            raw=line,
+        )
 
     async def read(self) -> list[Reading]:
         return [await self.temperature(channel) for channel in self._settings.channels]

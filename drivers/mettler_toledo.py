@@ -2,19 +2,21 @@
 
 Every command gets one reply line ``<ID> <status> [data]``. The status letter says what
 happened (S stable, D dynamic, A done, I busy or unstable too long, L not allowed, + over,
-- under); ``ES``/``ET``/``EL`` are command-independent errors. Commands are never pipelined.
+- under); ``ES``/``ET``/``EL`` are command-independent errors. Commands are never pipelined,
+and commands that change the balance's state are never repeated after a timeout: a second
+``T`` could tare twice.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, NoReturn
 
 from daq.reading import Reading, Status
 from drivers.base import Driver, Identity
 from drivers.errors import (
-    InstrumentError,
     InstrumentReportedError,
     OverloadError,
     ProtocolError,
@@ -23,9 +25,11 @@ from drivers.errors import (
 from drivers.roles import BALANCE
 from drivers.transports.base import LineTransport
 
+MANUFACTURER = "Mettler Toledo"
+
 GENERAL_ERRORS = {
-    "ES": "syntax error: the balance does not know or allow this command",
-    "ET": "transmission error: the balance received a faulty command (parity, break)",
+    "ES": "syntax error: the balance does not know or does not allow this command",
+    "ET": "transmission error: the balance received a faulty command (parity error, break)",
     "EL": "logical error: the balance cannot execute this command",
 }
 WEIGH_MODULE_ERRORS = {
@@ -39,67 +43,107 @@ WEIGH_MODULE_ERRORS = {
     "14": "weigh module / electronics mismatch",
     "15": "adjustment needed",
 }
+ERROR_SOURCES = {"t": "terminal", "e": "electronics"}
+
 REPLY_ID = {"SI": "S", "@": "I4"}
 """Commands whose reply carries another ID than the command's name."""
+SUCCESS = {"S": ("S",), "SI": ("S", "D"), "ZI": ("S", "D"), "T": ("S",), "TI": ("S", "D")}
+"""Status letters a command answers with when it worked; ``A`` for the others."""
+FAILURE = ("I", "L", "+", "-")
+
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
+_UNIT = re.compile(r"[A-Za-z]+")
+_MODULE_ERROR = re.compile(r"Error (\d+)([te])")
+_QUOTED = re.compile(r'"([^"]*)"')
 
 
 @dataclass(frozen=True, slots=True)
 class SicsReply:
+    """A checked reply: its status letter and whatever follows it, unsplit."""
+
     status: str
-    fields: list[str]
+    data: str
     line: str
+
+
+@dataclass(frozen=True, slots=True)
+class Weight:
+    """A weight as the balance reported it; ``stable`` is False for a dynamic (D) value."""
+
+    value: float
+    unit: str
+    stable: bool
 
 
 def parse_reply(line: str, command: str) -> SicsReply:
     """Check a reply line against the command sent; raise the error it reports."""
     if line in GENERAL_ERRORS:
-        raise InstrumentReportedError(f"{GENERAL_ERRORS[line]} ({command!r})", line)
-    parts = line.split()
-    expected = REPLY_ID.get(command, command)
-    if len(parts) < 2 or parts[0] != expected:
+        raise InstrumentReportedError(f"{command}: {GENERAL_ERRORS[line]}", line)
+    name = command.split(" ", 1)[0]
+    reply_id, _, rest = line.partition(" ")
+    if reply_id != REPLY_ID.get(name, name) or not rest:
         raise ProtocolError(f"reply {line!r} does not answer {command!r}")
-    status, fields = parts[1], parts[2:]
+    status, _, data = rest.partition(" ")
+    if status in FAILURE:
+        if data:
+            raise ProtocolError(f"reply {line!r} carries data after status {status!r}")
+        _raise_failure(status, command)
+    if status not in SUCCESS.get(name, ("A",)):
+        raise ProtocolError(f"reply {line!r} has status {status!r}, not allowed for {name!r}")
+    return SicsReply(status, data, line)
+
+
+def _raise_failure(status: str, command: str) -> NoReturn:
     match status:
-        case "A" | "B" | "S" | "D":
-            return SicsReply(status, fields, line)
         case "I":
             raise InstrumentReportedError(
-                f"{command}: balance busy or not stable within its timeout", "I"
+                f"{command}: balance busy, or the weight was not stable in time", "I"
             )
         case "L":
-            raise InstrumentReportedError(f"{command}: not allowed now (logical error)", "L")
+            raise InstrumentReportedError(
+                f"{command}: not executable now (logical error, parameter not allowed)", "L"
+            )
         case "+":
-            raise OverloadError(f"{command}: overload (above the weighing or zero/tare range)")
+            raise OverloadError(f"{command}: overload (weighing, zero or tare range exceeded)")
         case "-":
             raise UnderloadError(f"{command}: underload (below range, or the pan is not in place)")
-    raise ProtocolError(f"reply {line!r} has unknown status {status!r}")
+    raise AssertionError(status)
 
 
-def parse_weight(reply: SicsReply) -> tuple[float, str]:
-    """Value and unit of a weight reply ``S S     100.00 g`` (or a weigh-module error)."""
-    if len(reply.fields) == 2 and reply.fields[0] == "Error":
-        code = reply.fields[1]
-        what = WEIGH_MODULE_ERRORS.get(code[:-1], "unknown error")
-        source = {"t": "terminal", "e": "electronics"}.get(code[-1:], "unknown source")
-        raise InstrumentReportedError(f"weigh module error {code}: {what} ({source})", code)
-    if len(reply.fields) != 2:
+def parse_weight(reply: SicsReply) -> Weight:
+    """Value and unit of ``S S     100.00 g``, or the weigh-module error it carries instead."""
+    if module_error := _MODULE_ERROR.fullmatch(reply.data):
+        number, source = module_error.groups()
+        what = WEIGH_MODULE_ERRORS.get(number, "unlisted error")
+        raise InstrumentReportedError(
+            f"weigh module error {number}{source}: {what} (from the {ERROR_SOURCES[source]})",
+            f"{number}{source}",
+        )
+    fields = reply.data.split()
+    if len(fields) != 2 or not _NUMBER.fullmatch(fields[0]) or not _UNIT.fullmatch(fields[1]):
         raise ProtocolError(f"weight reply {reply.line!r} is not '<value> <unit>'")
-    text, unit = reply.fields
-    try:
-        value = float(text)
-    except ValueError:
-        raise ProtocolError(f"weight {text!r} in {reply.line!r} is not a number") from None
-    if not math.isfinite(value) or not unit.isalpha():
-        raise ProtocolError(f"weight reply {reply.line!r} has no finite value and unit")
-    return value, unit
+    value = float(fields[0])
+    if not math.isfinite(value):
+        raise ProtocolError(f"weight {fields[0]!r} in {reply.line!r} is out of any range")
+    return Weight(value, fields[1], reply.status == "S")
 
 
 def parse_text(reply: SicsReply) -> str:
-    """The quoted text of ``I2 A "..."``-style replies."""
-    rest = reply.line.split(None, 2)[2] if len(reply.fields) else ""
-    if len(rest) < 2 or rest[0] != '"' or rest[-1] != '"':
+    """The quoted text of ``I4 A "B207696838"``-style replies."""
+    quoted = _QUOTED.fullmatch(reply.data)
+    if quoted is None:
         raise ProtocolError(f"reply {reply.line!r} has no quoted text")
-    return rest[1:-1]
+    return quoted[1]
+
+
+def parse_device(text: str) -> tuple[str, float, str]:
+    """``I2`` text ``<type> <capacity> <unit>``; the type may contain spaces."""
+    parts = text.rsplit(" ", 2)
+    if len(parts) != 3 or not parts[0] or not _NUMBER.fullmatch(parts[1]):
+        raise ProtocolError(f"device data {text!r} is not '<type> <capacity> <unit>'")
+    if not _UNIT.fullmatch(parts[2]):
+        raise ProtocolError(f"device data {text!r} has no unit")
+    return parts[0], float(parts[1]), parts[2]
 
 
 class MtSicsBalance(Driver[LineTransport]):
@@ -109,65 +153,63 @@ class MtSicsBalance(Driver[LineTransport]):
     roles: ClassVar[frozenset[str]] = frozenset({BALANCE})
     link: ClassVar[Literal["line", "modbus"]] = "line"
 
-    def _checked(self, line: str, command: str) -> SicsReply:
-        try:
-            return parse_reply(line, command)
-        except InstrumentReportedError as exc:
-            raise InstrumentReportedError(f"{self.id}: {exc}", exc.code) from None
-        except InstrumentError as exc:
-            raise type(exc)(f"{self.id}: {exc}") from None
+    _unit = "g"
+    """Unit of the last weight seen, for readings that carry none (overload, underload)."""
 
-    async def _command(self, command: str, *, retry: bool = True) -> SicsReply:
-        line = await self.transport.query(command, retries=None if retry else 0)
-        return self._checked(line, command)
+    async def _command(self, command: str, *, changes_state: bool = False) -> SicsReply:
+        line = await self.transport.query(command, retries=0 if changes_state else None)
+        return parse_reply(line, command)
 
     def _reading(self, reply: SicsReply) -> Reading:
-        value, unit = parse_weight(reply)
-        status = Status.OK if reply.status == "S" else Status.UNSTABLE
-        return Reading(self.id, "mass", value, unit, self.clock.now(), status, reply.line)
+        weight = parse_weight(reply)
+        self._unit = weight.unit
+        status = Status.OK if weight.stable else Status.UNSTABLE
+        return Reading(
+            self.id, "mass", weight.value, weight.unit, self.clock.now(), status, reply.line
+        )
 
     async def identify(self) -> Identity:
-        """Type and capacity from I2, serial number from I4, software version from I3."""
-        device = parse_text(await self._command("I2"))
+        """Type from I2 (capacity and unit stripped), serial from I4, software from I3."""
+        model, _, _ = parse_device(parse_text(await self._command("I2")))
         serial = parse_text(await self._command("I4"))
-        version = parse_text(await self._command("I3")).split()
-        parts = device.split()
-        model = " ".join(parts[:-2]) if len(parts) > 2 else device  # type then capacity, unit
-        return Identity("Mettler Toledo", model, serial, version[0] if version else "")
+        software = parse_text(await self._command("I3")).split(" ", 1)[0]
+        return Identity(MANUFACTURER, model, serial, software)
 
     async def weigh(self, *, stable: bool = True) -> Reading:
-        """The net weight: ``S`` waits for stability, ``SI`` answers at once."""
+        """The net weight: ``S`` waits for stability, ``SI`` answers at once (maybe dynamic)."""
         return self._reading(await self._command("S" if stable else "SI"))
 
     async def zero(self) -> None:
-        """Zero when stable."""
-        await self._command("Z", retry=False)
+        """Zero when stable; ``+``/``-`` mean the zero range is exceeded."""
+        await self._command("Z", changes_state=True)
 
-    async def zero_immediately(self) -> Reading:
-        """Zero at once; the status says whether the balance was stable."""
-        reply = await self._command("ZI", retry=False)
-        status = Status.OK if reply.status == "S" else Status.UNSTABLE
-        return Reading(self.id, "zero", 0.0, "", self.clock.now(), status, reply.line)
+    async def zero_immediately(self) -> bool:
+        """Zero at once; True when the weight was stable as it was zeroed."""
+        reply = await self._command("ZI", changes_state=True)
+        return reply.status == "S"
 
     async def tare(self) -> Reading:
-        """Tare when stable; returns the tare weight."""
-        return self._reading(await self._command("T", retry=False))
+        """Tare when stable; the reading is the tare weight now stored."""
+        return self._reading(await self._command("T", changes_state=True))
 
     async def tare_immediately(self) -> Reading:
-        return self._reading(await self._command("TI", retry=False))
+        """Tare at once; the reading's status says whether the tare weight was stable."""
+        return self._reading(await self._command("TI", changes_state=True))
 
     async def clear_tare(self) -> None:
-        await self._command("TAC", retry=False)
+        await self._command("TAC", changes_state=True)
 
     async def reset(self) -> str:
-        """Back to the power-on state without zeroing; returns the serial number."""
-        return parse_text(await self._command("@", retry=False))
+        """Back to the power-on state without zeroing (tare cleared); returns the serial."""
+        return parse_text(await self._command("@", changes_state=True))
 
     async def read(self) -> list[Reading]:
         """One immediate weighing; overload and underload become reading statuses."""
         line = await self.transport.query("SI")
         try:
-            return [self._reading(self._checked(line, "SI"))]
-        except (OverloadError, UnderloadError) as exc:
-            status = Status.OVERLOAD if isinstance(exc, OverloadError) else Status.UNDERLOAD
-            return [Reading(self.id, "mass", math.nan, "", self.clock.now(), status, line)]
+            return [self._reading(parse_reply(line, "SI"))]
+        except OverloadError:
+            status = Status.OVERLOAD
+        except UnderloadError:
+            status = Status.UNDERLOAD
+        return [Reading(self.id, "mass", math.nan, self._unit, self.clock.now(), status, line)]

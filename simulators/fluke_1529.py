@@ -1,13 +1,34 @@
 """A simulated Fluke/Hart 1529 Chub-E4: four thermometer channels behind its SCPI-like commands.
 
 As over RS-232 on the real readout, a bad command or query gets no reply: the error goes to
-the 10-deep error queue, read with ``SYST:ERR?``. Replies end CR LF.
+the 10-deep error queue, read with ``SYST:ERR?``. Replies end CR LF; a command ends at CR or
+LF. Headers are case-insensitive and take the short or the long form of each mnemonic, never
+anything in between (``MEAS?``, ``MEASURE?``, not ``MEASU?``).
+
+The readout scans the channels that have a probe, one measurement every ``TRIG:TIM``
+seconds, in channel order. ``FETC?`` (= ``MEAS?`` = ``READ?``) returns a channel's latest
+measurement without starting one, so two quick queries give the same value; the extended
+format (``FORM:STAM ON``) flags whether the measurement was read before.
+
+Choices where the reference is silent (inference):
+- ``;`` anywhere in a line: -102 "Syntax error", nothing in the line runs (no compound
+  commands on the 1529).
+- a channel parameter outside 1-4 (``FETC? 5``, ``ROUT:CLOS? 0``): -222 "Data out of range".
+  The channel is a parameter, not a header suffix, so -114 does not apply.
+- a channel with no probe (not in the scan): no reply and -230 "Data corrupt or stale", as
+  the 1594A does when it has no reading; ``ROUT:CLOS?`` answers 0 for it.
+- a non-numeric parameter -104 "Data type error", a missing one -109, one too many -108,
+  a word the command does not know (unit, ON/OFF) -224 "Illegal parameter value".
+- ``*RST`` sets the timer to 1 s (reference) and the extended format off (its power-up
+  state); the unit is left as it is.
+- ``TRIG:TIM?`` answers like ``%g`` (``0.5``, ``1``, ``3600``); temperatures have 4 decimals.
 """
 
 from __future__ import annotations
 
-import re
+import math
 import time
+from collections.abc import Callable
 from typing import ClassVar
 
 from pydantic import Field
@@ -16,52 +37,99 @@ from daq.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
 from simulators.model import ProcessValue
 
+CHANNELS = (1, 2, 3, 4)
 TIMER_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+"""Scan timer values ``TRIG:TIM`` accepts; others round down to one of these."""
 QUEUE_DEPTH = 10
+UNITS = ("C", "F", "K")
+BOOLEANS = {"ON": True, "1": True, "OFF": False, "0": False}
 
-UNDEFINED_HEADER = '-113,"Undefined header"'
-SUFFIX_OUT_OF_RANGE = '-114,"Header suffix out of range"'
-DATA_OUT_OF_RANGE = '-222,"Data out of range"'
-ILLEGAL_VALUE = '-224,"Illegal parameter value"'
-STALE_DATA = '-230,"Data corrupt or stale"'
-QUEUE_OVERFLOW = '-350,"Queue overflow"'
+Error = tuple[int, str]
+NO_ERROR: Error = (0, "No error")
+INVALID_CHARACTER: Error = (-101, "Invalid character")
+SYNTAX_ERROR: Error = (-102, "Syntax error")
+DATA_TYPE_ERROR: Error = (-104, "Data type error")
+PARAMETER_NOT_ALLOWED: Error = (-108, "Parameter not allowed")
+MISSING_PARAMETER: Error = (-109, "Missing parameter")
+UNDEFINED_HEADER: Error = (-113, "Undefined header")
+DATA_OUT_OF_RANGE: Error = (-222, "Data out of range")
+ILLEGAL_VALUE: Error = (-224, "Illegal parameter value")
+STALE_DATA: Error = (-230, "Data corrupt or stale")
+QUEUE_OVERFLOW: Error = (-350, "Queue overflow")
 
 
-def _mnemonic(long: str, short: str) -> str:
-    """Regex for a SCPI mnemonic: the short form, optionally followed by the rest of the long."""
-    rest = long[len(short) :]
-    optional = "".join(f"(?:{c}" for c in rest) + ")?" * len(rest)
-    return short + optional
+class Refused(Exception):
+    """The readout will not answer this line; it queues ``error`` instead."""
+
+    def __init__(self, error: Error) -> None:
+        super().__init__(f'{error[0]},"{error[1]}"')
+        self.error = error
 
 
-_FETCH = re.compile(
-    rf"^(?:{_mnemonic('FETCH', 'FETC')}|{_mnemonic('MEASURE', 'MEAS')}|READ)\?(?:\s+(\S+))?$"
-)
-_ERROR = re.compile(rf"^{_mnemonic('SYSTEM', 'SYST')}:{_mnemonic('ERROR', 'ERR')}(?::NEXT)?\?$")
-_UNIT = re.compile(rf"^UNIT:{_mnemonic('TEMPERATURE', 'TEMP')}(\?|\s+(\S+))$")
-_CLOSED = re.compile(rf"^{_mnemonic('ROUTE', 'ROUT')}:{_mnemonic('CLOSE', 'CLOS')}\?\s+(\S+)$")
-_TIMER = re.compile(rf"^{_mnemonic('TRIGGER', 'TRIG')}:{_mnemonic('TIMER', 'TIM')}(\?|\s+(\S+))$")
-_STAMP = re.compile(rf"^{_mnemonic('FORMAT', 'FORM')}:{_mnemonic('STAMP', 'STAM')}(\?|\s+(\S+))$")
+def header_matches(spec: str, header: str) -> bool:
+    """Whether an upper-cased ``header`` is ``spec`` with each node short or long.
+
+    In ``spec`` the short form of a node is its upper-case part: ``SYSTem:ERRor?`` accepts
+    ``SYST:ERR?``, ``SYSTEM:ERROR?``, ``SYST:ERROR?``...
+    """
+    specs, nodes = spec.split(":"), header.split(":")
+    return len(specs) == len(nodes) and all(
+        node in ("".join(c for c in part if not c.islower()), part.upper())
+        for part, node in zip(specs, nodes, strict=True)
+    )
+
+
+def _no_parameters(parameters: list[str]) -> None:
+    if parameters:
+        raise Refused(PARAMETER_NOT_ALLOWED)
+
+
+def _one_parameter(parameters: list[str]) -> str:
+    if not parameters:
+        raise Refused(MISSING_PARAMETER)
+    if len(parameters) > 1:
+        raise Refused(PARAMETER_NOT_ALLOWED)
+    return parameters[0].upper()
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise Refused(DATA_TYPE_ERROR) from None
+
+
+def _channel(text: str) -> int:
+    value = _number(text)
+    if value not in CHANNELS:
+        raise Refused(DATA_OUT_OF_RANGE)
+    return int(value)
 
 
 class Fluke1529SimSettings(SimulatorSettings):
-    """The simulated readout: identity, the probes connected and the bath they sit in."""
+    """The simulated readout: identity, the probes connected and the baths they sit in."""
 
-    serial: str = "A12345"
-    firmware: str = "1.10"
+    serial: str = Field("A12345", pattern=r"^[A-Za-z0-9-]+$")
+    firmware: str = Field("1.10", pattern=r"^[A-Za-z0-9.-]+$")
     temperatures: tuple[float, float, float, float] = (23.0, 23.0, 23.0, 23.0)
     """Temperature of each channel's probe at start, °C."""
     probes: tuple[bool, bool, bool, bool] = (True, True, True, True)
-    """Which channels have a probe connected."""
+    """Which channels have a probe connected (and so are scanned)."""
     noise: float = Field(0.0005, ge=0)
-    """Standard deviation of a reading, °C."""
+    """Standard deviation of one measurement, °C."""
     drift_per_hour: float = 0.0
-    time_constant: float = Field(5.0, ge=0)
+    """Slow drift of every probe, °C per hour of process time."""
+    time_constant: float = Field(20.0, ge=0)
     """Probe settling time constant after set_temperature, process seconds."""
 
 
 class Fluke1529Simulator(LineSimulator):
-    """One 1529; set_temperature() moves a channel's probe, connect/disconnect_probe() too."""
+    """One 1529 readout.
+
+    For tests and operators: ``set_temperature(channel, celsius)`` moves a probe into a bath
+    at that temperature (the reading settles there), ``connect_probe(channel)`` and
+    ``disconnect_probe(channel)`` plug and unplug a probe.
+    """
 
     family: ClassVar[str] = "fluke_1529"
     Settings: ClassVar[type[SimulatorSettings]] = Fluke1529SimSettings
@@ -71,7 +139,7 @@ class Fluke1529Simulator(LineSimulator):
         super().__init__(settings, clock)
         assert isinstance(settings, Fluke1529SimSettings)
         self.config = settings
-        self._channels = [
+        self._baths = [
             ProcessValue(
                 clock,
                 start,
@@ -83,115 +151,182 @@ class Fluke1529Simulator(LineSimulator):
             for start in settings.temperatures
         ]
         self._probes = list(settings.probes)
-        self._errors: list[str] = []
+        self._errors: list[Error] = []
         self._unit = "C"
-        self._timer = 1.0
         self._stamp = False
+        self._timer = 1.0
+        self._scan_origin = clock.elapsed()
+        self._latest: dict[int, tuple[int, float]] = {}
+        """Per channel: scan step of its latest measurement and the value measured, °C."""
+        self._read: dict[int, int] = {}
+        """Per channel: scan step of the measurement last sent to a host."""
+        self._commands: list[tuple[str, Callable[[list[str]], str | None]]] = [
+            ("*IDN?", self._identity),
+            ("*RST", self._reset),
+            ("*CLS", self._clear),
+            ("SYSTem:ERRor?", self._next_error),
+            ("SYSTem:ERRor:NEXT?", self._next_error),
+            ("FETCh?", self._fetch),
+            ("MEASure?", self._fetch),
+            ("READ?", self._fetch),
+            ("UNIT:TEMPerature?", self._unit_query),
+            ("UNIT:TEMPerature", self._set_unit),
+            ("ROUTe:CLOSe?", self._channel_enabled),
+            ("TRIGger:TIMer?", self._timer_query),
+            ("TRIGger:TIMer", self._set_timer),
+            ("FORMat:STAMp?", self._stamp_query),
+            ("FORMat:STAMp", self._set_stamp),
+        ]
+
+    # -- acting on the device ---------------------------------------------------------------
 
     def set_temperature(self, channel: int, celsius: float) -> None:
-        """Move channel ``channel``'s probe to a bath at ``celsius``; it settles there."""
-        self._channels[channel - 1].set_target(celsius)
+        """Move ``channel``'s probe to a bath at ``celsius``; the reading settles there."""
+        self._baths[self._index(channel)].set_target(celsius)
 
     def connect_probe(self, channel: int) -> None:
-        self._probes[channel - 1] = True
+        """Plug a probe into ``channel``: the readout scans it from now on."""
+        self._probes[self._index(channel)] = True
+        self._restart_scan()
 
     def disconnect_probe(self, channel: int) -> None:
-        self._probes[channel - 1] = False
+        """Unplug ``channel``'s probe: it leaves the scan and has no reading any more."""
+        self._probes[self._index(channel)] = False
+        self._restart_scan()
 
-    def _error(self, entry: str) -> bytes:
+    @staticmethod
+    def _index(channel: int) -> int:
+        if channel not in CHANNELS:
+            raise ValueError(f"the 1529 has channels 1 to 4, not {channel}")
+        return channel - 1
+
+    # -- the command interpreter ------------------------------------------------------------
+
+    async def handle(self, command: bytes) -> bytes:
+        try:
+            reply = self._execute(command)
+        except Refused as refused:
+            self._queue(refused.error)
+            return b""
+        return b"" if reply is None else reply.encode("ascii") + b"\r\n"
+
+    def _execute(self, command: bytes) -> str | None:
+        try:
+            text = command.decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise Refused(INVALID_CHARACTER) from None
+        if not text:
+            return None
+        if ";" in text:
+            raise Refused(SYNTAX_ERROR)
+        header, _, rest = text.partition(" ")
+        header = header.upper().removeprefix(":")
+        parameters = [part.strip() for part in rest.split(",")] if rest.strip() else []
+        for spec, run in self._commands:
+            if header_matches(spec, header):
+                return run(parameters)
+        raise Refused(UNDEFINED_HEADER)
+
+    def _queue(self, error: Error) -> None:
+        """Oldest first; when full, the newest entry becomes "Queue overflow"."""
         if len(self._errors) < QUEUE_DEPTH:
-            self._errors.append(entry)
+            self._errors.append(error)
         else:
             self._errors[-1] = QUEUE_OVERFLOW
-        return b""
+
+    def _identity(self, parameters: list[str]) -> str:
+        _no_parameters(parameters)
+        return f"HART,1529,{self.config.serial},{self.config.firmware}"
+
+    def _reset(self, parameters: list[str]) -> None:
+        _no_parameters(parameters)
+        self._timer, self._stamp = 1.0, False
+        self._restart_scan()
+
+    def _clear(self, parameters: list[str]) -> None:
+        _no_parameters(parameters)
+        self._errors.clear()
+
+    def _next_error(self, parameters: list[str]) -> str:
+        _no_parameters(parameters)
+        code, text = self._errors.pop(0) if self._errors else NO_ERROR
+        return f'{code},"{text}"'
+
+    def _unit_query(self, parameters: list[str]) -> str:
+        _no_parameters(parameters)
+        return self._unit
+
+    def _set_unit(self, parameters: list[str]) -> None:
+        unit = _one_parameter(parameters)
+        if unit not in UNITS:
+            raise Refused(ILLEGAL_VALUE)
+        self._unit = unit
+
+    def _channel_enabled(self, parameters: list[str]) -> str:
+        return "1" if self._probes[_channel(_one_parameter(parameters)) - 1] else "0"
+
+    def _timer_query(self, parameters: list[str]) -> str:
+        _no_parameters(parameters)
+        return f"{self._timer:g}"
+
+    def _set_timer(self, parameters: list[str]) -> None:
+        requested = _number(_one_parameter(parameters))
+        allowed = [step for step in TIMER_STEPS if step <= requested]
+        if not allowed:
+            raise Refused(DATA_OUT_OF_RANGE)
+        self._timer = float(allowed[-1])
+        self._restart_scan()
+
+    def _stamp_query(self, parameters: list[str]) -> str:
+        _no_parameters(parameters)
+        return "1" if self._stamp else "0"
+
+    def _set_stamp(self, parameters: list[str]) -> None:
+        value = BOOLEANS.get(_one_parameter(parameters))
+        if value is None:
+            raise Refused(ILLEGAL_VALUE)
+        self._stamp = value
+
+    # -- measurements -----------------------------------------------------------------------
+
+    def _restart_scan(self) -> None:
+        self._scan_origin = self.clock.elapsed()
+        self._latest.clear()
+        self._read.clear()
+
+    def _fetch(self, parameters: list[str]) -> str:
+        if len(parameters) > 1:
+            raise Refused(PARAMETER_NOT_ALLOWED)
+        wanted = _channel(parameters[0]) if parameters else None
+        channel, step, celsius, new = self._measurement(wanted)
+        value = f"{self._converted(celsius):.4f}"
+        if not self._stamp:
+            return value
+        process_age = self.clock.elapsed() - (self._scan_origin + step * self._timer)
+        taken = time.localtime(self.clock.now() - self.clock.to_real(process_age))
+        return (
+            f"{int(new)},{channel},{value},{self._unit},"
+            f"{taken.tm_hour},{taken.tm_min},{taken.tm_sec},"
+            f"{taken.tm_year},{taken.tm_mon},{taken.tm_mday}"
+        )
+
+    def _measurement(self, wanted: int | None) -> tuple[int, int, float, bool]:
+        """Channel, scan step, value (°C) and newness of the latest measurement of ``wanted``.
+
+        ``None`` asks for the most recent measurement of any channel.
+        """
+        scanned = [channel for channel in CHANNELS if self._probes[channel - 1]]
+        if not scanned or (wanted is not None and wanted not in scanned):
+            raise Refused(STALE_DATA)
+        now = math.floor((self.clock.elapsed() - self._scan_origin) / self._timer)
+        channel = scanned[now % len(scanned)] if wanted is None else wanted
+        step = now - (now - scanned.index(channel)) % len(scanned)
+        latest = self._latest.get(channel)
+        if latest is None or latest[0] != step:
+            latest = self._latest[channel] = (step, self._baths[channel - 1].observe())
+        new = self._read.get(channel) != step
+        self._read[channel] = step
+        return channel, step, latest[1], new
 
     def _converted(self, celsius: float) -> float:
         return {"C": celsius, "F": celsius * 9 / 5 + 32, "K": celsius + 273.15}[self._unit]
-
-    def _channel(self, text: str | None) -> int | None:
-        if text is None:
-            return 1
-        if not text.isdigit() or not 1 <= int(text) <= 4:
-            return None
-        return int(text)
-
-    async def handle(self, command: bytes) -> bytes:
-        text = command.decode("ascii", errors="replace").strip().upper()
-        if ";" in text:
-            return self._error(UNDEFINED_HEADER)  # the 1529 takes no compound commands
-        reply = self._answer(text)
-        return b"" if reply is None else (reply + "\r\n").encode("ascii")
-
-    def _answer(self, text: str) -> str | None:
-        if text == "*IDN?":
-            return f"HART,1529,{self.config.serial},{self.config.firmware}"
-        if text == "*RST":
-            self._unit, self._timer, self._stamp = "C", 1.0, False
-            return None
-        if text == "*CLS":
-            self._errors.clear()
-            return None
-        if _ERROR.match(text):
-            return self._errors.pop(0) if self._errors else '0,"No error"'
-        if match := _FETCH.match(text):
-            return self._fetch(match[1])
-        if match := _UNIT.match(text):
-            if match[1] == "?":
-                return self._unit
-            if match[2] not in ("C", "F", "K"):
-                self._error(ILLEGAL_VALUE)
-                return None
-            self._unit = match[2]
-            return None
-        if match := _CLOSED.match(text):
-            channel = self._channel(match[1])
-            if channel is None:
-                self._error(SUFFIX_OUT_OF_RANGE)
-                return None
-            return "1" if self._probes[channel - 1] else "0"
-        if match := _TIMER.match(text):
-            return self._trigger_timer(match[1], match[2])
-        if match := _STAMP.match(text):
-            if match[1] == "?":
-                return "1" if self._stamp else "0"
-            if match[2] not in ("ON", "OFF", "1", "0"):
-                self._error(ILLEGAL_VALUE)
-                return None
-            self._stamp = match[2] in ("ON", "1")
-            return None
-        self._error(UNDEFINED_HEADER)
-        return None
-
-    def _fetch(self, argument: str | None) -> str | None:
-        channel = self._channel(argument)
-        if channel is None:
-            self._error(SUFFIX_OUT_OF_RANGE)
-            return None
-        if not self._probes[channel - 1]:
-            # inference: a channel without a probe has no reading to give
-            self._error(STALE_DATA)
-            return None
-        value = f"{self._converted(self._channels[channel - 1].observe()):.4f}"
-        if not self._stamp:
-            return value
-        now = time.localtime(self.clock.now())
-        unit = self._unit
-        return (
-            f"1,{channel},{value},{unit},{now.tm_hour},{now.tm_min},{now.tm_sec},"
-            f"{now.tm_year},{now.tm_mon},{now.tm_mday}"
-        )
-
-    def _trigger_timer(self, query: str, value: str | None) -> str | None:
-        if query == "?":
-            return f"{self._timer:g}"
-        try:
-            requested = float(value or "")
-        except ValueError:
-            self._error(ILLEGAL_VALUE)
-            return None
-        allowed = [step for step in TIMER_STEPS if step <= requested]
-        if not allowed:
-            self._error(DATA_OUT_OF_RANGE)
-            return None
-        self._timer = float(allowed[-1])
-        return None

@@ -1,13 +1,17 @@
-"""A simulated MT-SICS balance: a load that settles on the pan, behind the MT-SICS commands.
+"""A simulated MT-SICS balance: a load settling on the pan, behind the MT-SICS commands.
 
 Replies follow the reference exactly: ``<ID> <status> [data]`` with CR LF, weights
-right-aligned in a 10-character field, ``ES`` for unknown commands, ``ET`` for garbled
-bytes, ``I`` when the weight does not settle within the stability timeout.
+right-aligned in a 10-character field then a space and the unit, ``ES`` for commands the
+model does not implement, ``ET`` for garbled bytes, ``S I`` when the weight does not settle
+within the stability timeout, ``+``/``-`` outside the weighing, zero or tare range.
+
+Masses given to the simulator (settings, ``place``) are in grams; the balance shows them in
+its display unit with its number of decimals.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -15,40 +19,75 @@ from daq.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
 from simulators.model import ProcessValue
 
-LEVEL_0_1 = ("@", "I0", "I1", "I2", "I3", "I4", "S", "SI", "Z", "ZI", "T", "TI", "TA", "TAC")
+PER_GRAM = {"g": 1.0, "mg": 1000.0, "kg": 0.001}
+"""Display units the simulator offers, as multiples of a gram."""
+
+LEVEL_0_1 = {
+    "@": 0,
+    "I0": 0,
+    "I1": 0,
+    "I2": 0,
+    "I3": 0,
+    "I4": 0,
+    "S": 0,
+    "SI": 0,
+    "Z": 0,
+    "ZI": 0,
+    "T": 1,
+    "TA": 1,
+    "TAC": 1,
+    "TI": 1,
+}
+"""Commands of a classic balance and their MT-SICS level (reference §1.1, classic lists)."""
+
+SETTLE_STEP = 0.05
+"""How often (process seconds) a waiting S, Z or T looks at the weighing cell again."""
+
+NO_PARAMETERS = frozenset({"@", "I0", "I1", "I2", "I3", "I4", "S", "SI", "Z", "ZI", "T", "TI"})
 
 
 class MtSicsSettings(SimulatorSettings):
-    """The simulated balance: identity, range and the physics of its weighing cell."""
+    """The simulated balance: identity, range, display and the physics of its weighing cell.
 
-    model: str = "XS205DU"
+    The defaults are an analytical balance: 220 g capacity, 0.1 mg readability.
+    """
+
+    model: str = "XS204"
     serial: str = "B207696838"
     software: str = "2.10 10.28.0.493.142"
-    """I3 reply: software version and type definition number."""
+    """I3 text: software version, then the type definition number."""
+    sics_versions: tuple[str, str, str, str] = ("2.00", "2.20", "1.00", "1.50")
+    """I1: version of each MT-SICS level 0 to 3."""
+    commands: dict[str, int] = Field(default_factory=lambda: dict(LEVEL_0_1))
+    """The model's profile: implemented command -> level. Others answer ES; I0 lists these."""
     capacity: float = Field(220.0, gt=0)
-    """Maximum capacity, in ``unit``."""
-    decimals: int = Field(5, ge=0, le=7)
-    """Digits after the point; the scale interval d is 10**-decimals."""
-    unit: str = "g"
+    """Maximum capacity, grams."""
+    unit: Literal["g", "mg", "kg"] = "g"
+    """Display unit of weights and of the capacity in I2."""
+    decimals: int = Field(4, ge=0, le=7)
+    """Digits after the point in the display unit: readability d = 10**-decimals."""
     load: float = 0.0
-    """Mass on the pan at start."""
-    noise: float = Field(2e-5, ge=0)
-    """Standard deviation of an indication."""
+    """Mass on the pan at power-on, grams (the empty pan is the power-on zero)."""
+    noise: float = Field(5e-5, ge=0)
+    """Standard deviation of an indication, grams (repeatability)."""
     drift_per_hour: float = 0.0
-    time_constant: float = Field(0.5, ge=0)
+    """Zero drift of the weighing cell, grams per hour."""
+    time_constant: float = Field(0.15, ge=0)
     """Settling time constant after a load change, process seconds."""
-    stability_band: float = Field(2, gt=0)
+    stability_band: float = Field(2.0, gt=0)
     """The weight counts as stable once settled within this many d."""
-    stable_timeout: float = Field(10.0, gt=0)
-    """``S``, ``Z`` and ``T`` answer with status I when not stable within this time."""
-    zero_range: float = Field(2.0, ge=0)
-    """Zeroing range, percent of capacity around the power-on zero."""
-    commands: tuple[str, ...] = LEVEL_0_1
-    """Implemented commands (the model's profile); others answer ES."""
+    stable_timeout: float = Field(5.0, gt=0)
+    """S, Z and T answer with status I when not stable within this, process seconds."""
+    zero_range: float = Field(2.0, ge=0, le=100)
+    """Zeroing range, percent of capacity either side of the power-on zero."""
 
 
 class MtSicsSimulator(LineSimulator):
-    """One MT-SICS balance. Operators and tests act on it with place(), remove(), remove_pan()."""
+    """One MT-SICS balance.
+
+    Tests and the simulated operator act on it with ``place``, ``remove``, ``remove_pan``,
+    ``restore_pan`` and ``fail``; ``gross``, ``net`` and ``stable`` show what it holds.
+    """
 
     family: ClassVar[str] = "mt_sics"
     Settings: ClassVar[type[SimulatorSettings]] = MtSicsSettings
@@ -58,7 +97,9 @@ class MtSicsSimulator(LineSimulator):
         super().__init__(settings, clock)
         assert isinstance(settings, MtSicsSettings)
         self.config = settings
-        self.d = 10.0**-settings.decimals
+        self.per_gram = PER_GRAM[settings.unit]
+        self.d = 10.0**-settings.decimals / self.per_gram
+        """Readability in grams."""
         self._load = ProcessValue(
             clock,
             settings.load,
@@ -69,54 +110,69 @@ class MtSicsSimulator(LineSimulator):
         )
         self._zero = 0.0
         self._tare = 0.0
+        self._module_error: str | None = None
         self.pan_in_place = True
 
     # the operator's side
 
-    def place(self, mass: float) -> None:
-        """Put ``mass`` (in the balance unit) on the pan in addition to what is there."""
-        self._load.set_target(self._load.target + mass)
+    def place(self, mass_g: float) -> None:
+        """Put ``mass_g`` grams on the pan, in addition to what is there; it settles."""
+        self._load.set_target(self._load.target + mass_g)
 
-    def remove(self) -> None:
-        """Take everything off the pan."""
-        self._load.set_target(0.0)
+    def remove(self, mass_g: float | None = None) -> None:
+        """Take ``mass_g`` grams off the pan, or everything."""
+        self._load.set_target(0.0 if mass_g is None else self._load.target - mass_g)
 
     def remove_pan(self) -> None:
+        """Lift the weighing pan off: the balance reports underload until it is back."""
         self.pan_in_place = False
 
     def restore_pan(self) -> None:
         self.pan_in_place = True
 
-    # the weighing cell
+    def fail(self, code: str | None) -> None:
+        """Make S/SI replies carry a weigh-module error (e.g. ``"10e"``); None heals it."""
+        self._module_error = code
 
-    def _stable(self) -> bool:
+    def gross(self) -> float:
+        """True gross weight in grams (noise-free): load above the current zero."""
+        return self._load.true_value() - self._zero
+
+    def net(self) -> float:
+        """True net weight in grams: gross less the tare."""
+        return self.gross() - self._tare
+
+    def stable(self) -> bool:
+        """Whether the weighing cell has settled within the stability band."""
         return self._load.settled_within(self.config.stability_band * self.d)
 
-    def _gross(self) -> float:
-        return self._load.observe() - self._zero
+    # the weighing cell
+
+    def _zero_limit(self) -> float:
+        return self.config.capacity * self.config.zero_range / 100
 
     def _range_status(self, gross: float) -> str | None:
-        if not self.pan_in_place or gross < -self._zero_limit():
+        """``+`` above capacity + 9 d; ``-`` with the pan off or below the zero range - 9 d."""
+        if not self.pan_in_place or gross < -self._zero_limit() - 9 * self.d:
             return "-"
         if gross > self.config.capacity + 9 * self.d:
             return "+"
         return None
 
-    def _zero_limit(self) -> float:
-        return self.config.capacity * self.config.zero_range / 100
-
     async def _settle(self) -> bool:
         """Wait (process time) for stability, up to the stability timeout."""
-        waited = 0.0
-        while not self._stable():
-            if waited >= self.config.stable_timeout:
+        deadline = self.clock.elapsed() + self.config.stable_timeout
+        while not self.stable():
+            if self.clock.elapsed() >= deadline:
                 return False
-            await self.clock.sleep(0.05)
-            waited += 0.05
+            await self.clock.sleep(SETTLE_STEP)
         return True
 
-    def _weight(self, value: float) -> str:
-        return f"{value:10.{self.config.decimals}f} {self.config.unit}"
+    def _shown(self, grams: float) -> str:
+        """A weight as displayed: rounded to d, right-aligned in 10 characters, then the unit."""
+        decimals = self.config.decimals
+        value = round(grams * self.per_gram, decimals) + 0.0  # no "-0.0000"
+        return f"{value:10.{decimals}f} {self.config.unit}"
 
     # the protocol
 
@@ -127,73 +183,90 @@ class MtSicsSimulator(LineSimulator):
             return b"ET\r\n"
         if not text.isprintable():
             return b"ET\r\n"
-        name, _, argument = text.partition(" ")
-        if name not in self.config.commands:
+        name, _, parameters = text.partition(" ")
+        parameters = parameters.strip()
+        if name not in self.config.commands or (parameters and name in NO_PARAMETERS):
             return b"ES\r\n"
-        lines = await self._answer(name, argument.strip())
+        lines = await self._answer(name, parameters)
         return "".join(line + "\r\n" for line in lines).encode("ascii")
 
-    async def _answer(self, name: str, argument: str) -> list[str]:
-        no_argument = {"I0", "I1", "I2", "I3", "I4", "S", "SI", "Z", "ZI", "T", "TI", "TAC", "@"}
-        if argument and name in no_argument:
-            return ["ES"]
+    async def _answer(self, name: str, parameters: str) -> list[str]:
+        config = self.config
         match name:
             case "@":
                 self._tare = 0.0
-                return [f'I4 A "{self.config.serial}"']
+                return [f'I4 A "{config.serial}"']
             case "I0":
-                listed = [f'I0 B 0 "{command}"' for command in self.config.commands]
-                return [*listed[:-1], listed[-1].replace("I0 B", "I0 A", 1)]
+                listed = [f'I0 B {level} "{command}"' for command, level in config.commands.items()]
+                return [*listed[:-1], "I0 A" + listed[-1][4:]]
             case "I1":
-                return ['I1 A "01" "1.00" "1.00" "" ""']
+                levels = "".join(sorted({str(level) for level in config.commands.values()}))
+                versions = " ".join(f'"{version}"' for version in config.sics_versions)
+                return [f'I1 A "{levels}" {versions}']
             case "I2":
-                capacity = f"{self.config.capacity:.{self.config.decimals}f}"
-                return [f'I2 A "{self.config.model} {capacity} {self.config.unit}"']
+                capacity = self._shown(config.capacity).strip()
+                return [f'I2 A "{config.model} {capacity}"']
             case "I3":
-                return [f'I3 A "{self.config.software}"']
+                return [f'I3 A "{config.software}"']
             case "I4":
-                return [f'I4 A "{self.config.serial}"']
+                return [f'I4 A "{config.serial}"']
             case "S" | "SI":
-                if name == "S" and not await self._settle():
-                    return ["S I"]
-                gross = self._gross()
-                if status := self._range_status(gross):
-                    return [f"S {status}"]
-                flag = "S" if self._stable() else "D"
-                return [f"S {flag} {self._weight(gross - self._tare)}"]
+                return [await self._weigh(wait=name == "S")]
             case "Z" | "ZI":
-                if name == "Z" and not await self._settle():
-                    return ["Z I"]
-                reading = self._load.observe()
-                if not self.pan_in_place or reading < -self._zero_limit():
-                    return [f"{name} -"]
-                if reading > self._zero_limit():
-                    return [f"{name} +"]
-                self._zero, self._tare = reading, 0.0
-                return ["Z A"] if name == "Z" else [f"ZI {'S' if self._stable() else 'D'}"]
+                return [await self._set_zero(name)]
             case "T" | "TI":
-                if name == "T" and not await self._settle():
-                    return ["T I"]
-                gross = self._gross()
-                if status := self._range_status(gross):
-                    return [f"{name} {status}"]
-                if gross <= 0:
-                    return [f"{name} -"]
-                self._tare = gross
-                flag = "S" if name == "T" or self._stable() else "D"
-                return [f"{name} {flag} {self._weight(gross)}"]
+                return [await self._set_tare(name)]
             case "TA":
-                if argument:
-                    value, _, unit = argument.partition(" ")
-                    try:
-                        preset = float(value)
-                    except ValueError:
-                        return ["ES"]
-                    if unit != self.config.unit or not 0 <= preset <= self.config.capacity:
-                        return ["TA L"]
-                    self._tare = preset
-                return [f"TA A {self._weight(self._tare)}"]
+                return [self._preset_tare(parameters)]
             case "TAC":
                 self._tare = 0.0
                 return ["TAC A"]
-        return ["ES"]
+        return ["ES"]  # in the profile but not simulated
+
+    async def _weigh(self, *, wait: bool) -> str:
+        """S waits for stability unless out of range; SI answers at once."""
+        in_range = self._range_status(self.gross()) is None
+        if wait and in_range and not await self._settle():
+            return "S I"
+        gross = self._load.observe() - self._zero
+        if out := self._range_status(gross):
+            return f"S {out}"
+        status = "S" if self.stable() else "D"
+        if self._module_error is not None:
+            return f"S {status} Error {self._module_error}"
+        return f"S {status} {self._shown(gross - self._tare)}"
+
+    async def _set_zero(self, name: str) -> str:
+        if name == "Z" and not await self._settle():
+            return "Z I"
+        load = self._load.observe()  # above the power-on zero
+        if not self.pan_in_place or load < -self._zero_limit():
+            return f"{name} -"
+        if load > self._zero_limit():
+            return f"{name} +"
+        self._zero, self._tare = load, 0.0
+        return "Z A" if name == "Z" else f"ZI {'S' if self.stable() else 'D'}"
+
+    async def _set_tare(self, name: str) -> str:
+        if name == "T" and not await self._settle():
+            return "T I"
+        gross = self._load.observe() - self._zero
+        if out := self._range_status(gross):
+            return f"{name} {out}"
+        if round(gross / self.d) < 0:
+            return f"{name} -"
+        self._tare = max(0.0, gross)
+        return f"{name} {'S' if self.stable() else 'D'} {self._shown(self._tare)}"
+
+    def _preset_tare(self, parameters: str) -> str:
+        """``TA`` reads the tare; ``TA <value> <unit>`` presets it (display unit only)."""
+        if parameters:
+            value, _, unit = parameters.partition(" ")
+            try:
+                preset = float(value) / self.per_gram
+            except ValueError:
+                return "ES"
+            if unit.strip() != self.config.unit or not 0 <= preset <= self.config.capacity:
+                return "TA L"
+            self._tare = preset
+        return f"TA A {self._shown(self._tare)}"

@@ -89,6 +89,9 @@ class Simulation:
                     modbus_buses.setdefault(key, []).append(instrument)
             for instruments in modbus_buses.values():
                 await self._serve_modbus(instruments)
+        except OSError as exc:
+            await self.stop()
+            raise SimulationError(f"cannot start the simulators: {exc}") from exc
         except BaseException:
             await self.stop()
             raise

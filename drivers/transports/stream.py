@@ -48,6 +48,9 @@ def tcp_opener(host: str, port: int) -> Opener:
 class StreamTransport:
     """Commands out, reply lines in, over one stream; one exchange at a time per port.
 
+    Timeouts use ``asyncio.timeout``: on Python 3.11 ``asyncio.wait_for`` can swallow a
+    cancellation that arrives as the reply does, and a monitor task would never stop.
+
     After a timeout or a garbled reply the link is closed and reopened on the next call, so a
     late or partial reply can never be taken as the answer to the next command.
     """
@@ -91,7 +94,8 @@ class StreamTransport:
             return
         self._backoff.check()
         try:
-            self._reader, self._writer = await asyncio.wait_for(self._opener(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                self._reader, self._writer = await self._opener()
         except (OSError, serial.SerialException, TimeoutError, ValueError) as exc:
             reason = f"cannot open {self.name}: {exc or type(exc).__name__}"
             self._backoff.failed(reason)
@@ -103,7 +107,8 @@ class StreamTransport:
         if writer is not None:
             writer.close()
             with contextlib.suppress(OSError, TimeoutError, serial.SerialException):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
 
     async def write(self, command: str) -> None:
         async with self._lock:
@@ -140,7 +145,8 @@ class StreamTransport:
             trace_log.debug("%s > %r", self.name, data)
         try:
             self._writer.write(data)
-            await asyncio.wait_for(self._writer.drain(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await self._writer.drain()
         except (OSError, TimeoutError, serial.SerialException) as exc:
             await self.close()
             raise ConnectionLost(f"{self.name}: write failed: {exc}") from exc
@@ -148,7 +154,8 @@ class StreamTransport:
     async def _read_line(self) -> str:
         assert self._reader is not None
         try:
-            data = await asyncio.wait_for(self._reader.readuntil(self._split), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                data = await self._reader.readuntil(self._split)
         except TimeoutError as exc:
             await self.close()
             raise InstrumentTimeout(f"{self.name}: no reply within {self.timeout:g} s") from exc
