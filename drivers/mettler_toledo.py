@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Literal, NoReturn
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from daq.reading import Reading, Status
 from drivers.base import Driver, Identity
 from drivers.errors import (
@@ -146,18 +148,36 @@ def parse_device(text: str) -> tuple[str, float, str]:
     return parts[0], float(parts[1]), parts[2]
 
 
+WAITING = frozenset({"S", "Z", "T"})
+"""Commands the balance answers only once the weight is stable (or its own timeout ends)."""
+
+
+class MtSicsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stable_timeout: float = Field(30.0, gt=0, le=600)
+    """How long S, Z and T may wait for the reply while the balance settles, seconds; set it
+    above the balance's own stability timeout so that it can answer ``I`` itself."""
+
+
 class MtSicsBalance(Driver[LineTransport]):
     """A balance or weigh module speaking MT-SICS."""
 
     family: ClassVar[str] = "mt_sics"
     roles: ClassVar[frozenset[str]] = frozenset({BALANCE})
     link: ClassVar[Literal["line", "modbus"]] = "line"
+    Settings: ClassVar[type[BaseModel]] = MtSicsSettings
 
     _unit = "g"
     """Unit of the last weight seen, for readings that carry none (overload, underload)."""
 
     async def _command(self, command: str, *, changes_state: bool = False) -> SicsReply:
-        line = await self.transport.query(command, retries=0 if changes_state else None)
+        assert isinstance(self.settings, MtSicsSettings)
+        line = await self.transport.query(
+            command,
+            retries=0 if changes_state else None,
+            timeout=self.settings.stable_timeout if command in WAITING else None,
+        )
         return parse_reply(line, command)
 
     def _reading(self, reply: SicsReply) -> Reading:

@@ -66,6 +66,11 @@ class ScriptedStream:
             expected = self._pending[0][0] if self._pending else b"nothing"
             raise AssertionError(f"host sent {self._buffer!r}, script expected {expected!r}")
 
+    def send(self, data: bytes) -> None:
+        """The device sends bytes when it is ready (a late reply) rather than on cue."""
+        assert self._reader is not None, "the host has not opened the link"
+        self._reader.feed_data(data)
+
     def assert_done(self) -> None:
         assert not self._pending, f"unused exchanges: {self._pending!r}"
         assert not self._buffer, f"unexpected bytes from host: {self._buffer!r}"

@@ -71,7 +71,12 @@ class LineTransport(Protocol):
 
     async def close(self) -> None: ...
 
-    async def query(self, command: str, *, retries: int | None = None) -> str: ...
+    async def query(
+        self, command: str, *, retries: int | None = None, timeout: float | None = None
+    ) -> str:
+        """Send ``command``, return its reply line; ``timeout`` overrides the link's for
+        commands the instrument answers only when done (a balance's stable weight)."""
+        ...
 
     async def query_lines(self, command: str, count: int) -> list[str]: ...
 

@@ -118,14 +118,16 @@ class StreamTransport:
         async with self._lock:
             return await self._read_line()
 
-    async def query(self, command: str, *, retries: int | None = None) -> str:
+    async def query(
+        self, command: str, *, retries: int | None = None, timeout: float | None = None
+    ) -> str:
         """Send a command and return its reply line; retries timeouts and lost links."""
         attempts = 1 + (self.retries if retries is None else retries)
         for attempt in range(attempts):
             try:
                 async with self._lock:
                     await self._write(command)
-                    return await self._read_line()
+                    return await self._read_line(timeout)
             except (InstrumentTimeout, ConnectionLost):
                 if attempt == attempts - 1:
                     raise
@@ -151,14 +153,15 @@ class StreamTransport:
             await self.close()
             raise ConnectionLost(f"{self.name}: write failed: {exc}") from exc
 
-    async def _read_line(self) -> str:
+    async def _read_line(self, timeout: float | None = None) -> str:
+        timeout = timeout or self.timeout
         assert self._reader is not None
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(timeout):
                 data = await self._reader.readuntil(self._split)
         except TimeoutError as exc:
             await self.close()
-            raise InstrumentTimeout(f"{self.name}: no reply within {self.timeout:g} s") from exc
+            raise InstrumentTimeout(f"{self.name}: no reply within {timeout:g} s") from exc
         except asyncio.IncompleteReadError as exc:
             await self.close()
             raise ConnectionLost(f"{self.name}: connection closed by the instrument") from exc

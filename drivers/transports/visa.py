@@ -124,12 +124,14 @@ class VisaTransport:
         async with self._lock:
             return (await self._exchange(None, lines=1))[0]
 
-    async def query(self, command: str, *, retries: int | None = None) -> str:
+    async def query(
+        self, command: str, *, retries: int | None = None, timeout: float | None = None
+    ) -> str:
         attempts = 1 + (self.retries if retries is None else retries)
         for attempt in range(attempts):
             try:
                 async with self._lock:
-                    return (await self._exchange(command, lines=1))[0]
+                    return (await self._exchange(command, lines=1, timeout=timeout))[0]
             except (InstrumentTimeout, ConnectionLost):
                 if attempt == attempts - 1:
                     raise
@@ -139,8 +141,9 @@ class VisaTransport:
         async with self._lock:
             return await self._exchange(command, lines=count)
 
-    def _exchange_blocking(self, command: str | None, lines: int) -> list[str]:
+    def _exchange_blocking(self, command: str | None, lines: int, timeout: float) -> list[str]:
         instrument = self._instrument
+        instrument.timeout = int(timeout * 1000)
         if command is not None:
             if self._trace:
                 trace_log.debug("%s > %r", self.name, command)
@@ -151,14 +154,17 @@ class VisaTransport:
                 trace_log.debug("%s < %r", self.name, reply)
         return [reply.rstrip("\r\n") for reply in replies]
 
-    async def _exchange(self, command: str | None, lines: int) -> list[str]:
+    async def _exchange(
+        self, command: str | None, lines: int, timeout: float | None = None
+    ) -> list[str]:
         await self.open()
+        timeout = timeout or self.timeout
         try:
-            return await self._call(self._exchange_blocking, command, lines)
+            return await self._call(self._exchange_blocking, command, lines, timeout)
         except pyvisa.VisaIOError as exc:
             await self.close()
             if exc.error_code == constants.StatusCode.error_timeout:
-                raise InstrumentTimeout(f"{self.name}: no reply within {self.timeout:g} s") from exc
+                raise InstrumentTimeout(f"{self.name}: no reply within {timeout:g} s") from exc
             raise ConnectionLost(f"{self.name}: {exc.description}") from exc
         except UnicodeDecodeError as exc:
             await self.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import pytest
 
+from daq.clock import Clock
 from daq.reading import Status
 from drivers.errors import (
     InstrumentReportedError,
@@ -14,8 +16,9 @@ from drivers.errors import (
     ProtocolError,
     UnderloadError,
 )
-from drivers.mettler_toledo import MtSicsBalance, parse_reply
-from drivers.testing import expected_protocol
+from drivers.mettler_toledo import MtSicsBalance, MtSicsSettings, parse_reply
+from drivers.testing import ScriptedStream, expected_protocol
+from drivers.transports.stream import StreamTransport
 
 # the reference's example exchanges
 
@@ -219,9 +222,22 @@ async def test_general_errors(reply: bytes, meaning: str, command: bytes, method
 
 
 async def test_silence_is_a_timeout() -> None:
-    async with expected_protocol(MtSicsBalance, [(b"S\r\n", None)], timeout=0.1) as b:
+    async with expected_protocol(
+        MtSicsBalance, [(b"S\r\n", None)], settings={"stable_timeout": 0.1}, timeout=0.1
+    ) as b:
         with pytest.raises(InstrumentTimeout):
             await b.weigh()
+
+
+async def test_stable_weight_may_take_longer_than_the_link_timeout() -> None:
+    script = ScriptedStream([(b"S\r\n", None)])
+    transport = StreamTransport("slow", script.opener, port_key="slow", timeout=0.05, retries=0)
+    balance = MtSicsBalance("b", transport, MtSicsSettings(stable_timeout=1.0), Clock())
+    weighing = asyncio.create_task(balance.weigh())
+    await asyncio.sleep(0.3)  # six link timeouts: the balance is still settling
+    assert not weighing.done()
+    script.send(b"S S     100.00 g\r\n")
+    assert (await weighing).value == 100.0
 
 
 async def test_weighing_is_asked_again_after_a_timeout() -> None:
@@ -248,7 +264,11 @@ async def test_weighing_is_asked_again_after_a_timeout() -> None:
 )
 async def test_state_changing_commands_are_never_repeated(command: bytes, method: str) -> None:
     async with expected_protocol(
-        MtSicsBalance, [(command + b"\r\n", None)], timeout=0.1, retries=3
+        MtSicsBalance,
+        [(command + b"\r\n", None)],
+        settings={"stable_timeout": 0.1},
+        timeout=0.1,
+        retries=3,
     ) as b:
         with pytest.raises(InstrumentTimeout):
             await getattr(b, method)()  # a second T could tare twice: sent once only
