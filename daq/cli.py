@@ -246,8 +246,9 @@ def monitor(
     async def watch() -> tuple[Monitor, int, int]:
         async with lab_session(config, _clock(time_scale), simulate=simulate) as session:
             journal = session.journal
-            journal.event("monitor_started", f"monitoring {len(session.drivers())} instruments")
-            poller = Monitor(session.drivers(), journal, session.clock)
+            pairs = session.drivers()
+            journal.event("monitor_started", f"monitoring {len(pairs)} instruments")
+            poller = Monitor(pairs, journal, session.clock)
             stop = asyncio.Event()
             await _until_signal(stop, duration)
             started = time.time()

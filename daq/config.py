@@ -18,7 +18,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from drivers.registry import DRIVERS, driver_class
-from drivers.transports.settings import Connection, LineConnection, ModbusConnection
+from drivers.transports.settings import Connection
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -245,9 +245,3 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
             [Problem(str(file), "", f"cannot read the lab file: {exc.strerror}")]
         ) from exc
     return parse_lab(text, str(file))
-
-
-def line_connection(instrument: InstrumentConfig) -> LineConnection:
-    connection = instrument.connection
-    assert not isinstance(connection, ModbusConnection)
-    return connection

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from daq.clock import Clock
-from daq.config import LabConfig
+from daq.config import InstrumentConfig, LabConfig
 from daq.instruments import build_driver
 from daq.journal import Journal
 from drivers.base import Driver
@@ -23,7 +23,8 @@ class LabSession:
     clock: Clock
     simulation: Simulation | None
 
-    def drivers(self, only: str | None = None) -> list[tuple[Any, Driver[Any]]]:
+    def drivers(self, only: str | None = None) -> list[tuple[InstrumentConfig, Driver[Any]]]:
+        """A new driver for each instrument (or only ``only``); links open on first use."""
         return [
             (instrument, build_driver(instrument, self.clock))
             for _, instrument in self.lab.instruments()
