@@ -37,7 +37,7 @@ app = typer.Typer(
     add_completion=False,
 )
 config_app = typer.Typer(help="Check lab files.", no_args_is_help=True)
-instruments_app = typer.Typer(help="Configured instruments.")
+instruments_app = typer.Typer(help="Identify every configured instrument (a table).")
 app.add_typer(config_app, name="config")
 app.add_typer(instruments_app, name="instruments")
 
