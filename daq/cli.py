@@ -67,9 +67,9 @@ TimeScaleOption = Annotated[
 
 
 def _fail(message: str, hint: str = "", code: int = 1) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}")
+    errors.print(Text("error: ", "bold red") + Text(message), soft_wrap=True)
     if hint:
-        errors.print(f"[dim]{hint}[/]")
+        errors.print(Text(hint, "dim"), soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -146,13 +146,13 @@ def instruments(
         async with lab_session(config, _clock(time_scale), simulate=simulate) as session:
             pairs = session.drivers()
 
-            async def identify(driver: Any) -> str:
+            async def identify(driver: Any) -> Text:
                 try:
                     who = await driver.identify()
-                    return f"[green]{who.manufacturer} {who.model} s/n {who.serial}[/]"
+                    return Text(f"{who.manufacturer} {who.model} s/n {who.serial}", "green")
                 except InstrumentError as exc:
                     session.journal.event("instrument_failed", str(exc), Severity.ERROR, driver.id)
-                    return f"[red]{exc}[/]"
+                    return Text(str(exc), "red")
                 finally:
                     await driver.close()
 
@@ -216,9 +216,9 @@ def _monitor_table(monitor: Monitor, started: float) -> Table:
         table.add_row(
             state.id,
             f"[{colours[state.health]}]{state.health.value}[/]",
-            ", ".join(_format(r) for r in state.last),
+            Text(", ".join(_format(r) for r in state.last)),
             str(state.readings),
-            state.last_error if state.health is Health.FAILING else "",
+            Text(state.last_error if state.health is Health.FAILING else ""),
         )
     return table
 
