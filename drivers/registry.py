@@ -11,6 +11,7 @@ DRIVERS: dict[str, str] = {
     "mt_sics": "drivers.mettler_toledo:MtSicsBalance",
     "fluke_1529": "drivers.fluke_1529:Fluke1529",
     "keller_s30": "drivers.keller:KellerSeries30",
+    "modbus_int16": "drivers.modbus_transmitter:ModbusTransmitter",
 }
 
 

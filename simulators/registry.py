@@ -10,6 +10,7 @@ SIMULATORS: dict[str, str] = {
     "mt_sics": "simulators.mettler_toledo:MtSicsSimulator",
     "fluke_1529": "simulators.fluke_1529:Fluke1529Simulator",
     "keller_s30": "simulators.keller:KellerSeries30Simulator",
+    "modbus_int16": "simulators.modbus_transmitter:ModbusTransmitterSimulator",
 }
 
 

@@ -1,0 +1,108 @@
+"""A simulated generic int16 pressure transmitter (MPD-380 class register map).
+
+Registers 0x0000-0x0006 (address, baud code, unit code, decimals, value, range) and
+0x000C (zero offset); the value register follows the pressure model on every read.
+Other addresses answer exception 2, as the device does.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pymodbus.constants import ExcCodes
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from daq.clock import Clock
+from simulators.base import ModbusSimulator, SimulatorSettings
+from simulators.model import ProcessValue
+
+VALUE = 0x0004
+READ_HOLDING_REGISTERS = 3
+UNIT_CODES = {"MPa": 0, "kPa": 1, "Pa": 2, "bar": 3, "mbar": 4, "psi": 6}
+BAUD_CODE_9600 = 3
+
+
+class TransmitterSettings(SimulatorSettings):
+    """The simulated transmitter: unit, resolution, range and the physics of its sensor."""
+
+    unit: str = Field("kPa", pattern="^(MPa|kPa|Pa|bar|mbar|psi)$")
+    decimals: int = Field(1, ge=0, le=3)
+    pressure: float = 101.3
+    """Applied pressure at start, in ``unit``."""
+    range_min: float = 0.0
+    range_max: float = 1000.0
+    noise: float = Field(0.05, ge=0)
+    time_constant: float = Field(1.0, ge=0)
+    zero_offset: int = Field(0, ge=-32768, le=32767)
+    """Raw counts added to the value (register 0x000C)."""
+
+
+def _int16(value: int) -> int:
+    return value & 0xFFFF
+
+
+class ModbusTransmitterSimulator(ModbusSimulator):
+    family: ClassVar[str] = "modbus_int16"
+    Settings: ClassVar[type[SimulatorSettings]] = TransmitterSettings
+
+    def __init__(self, settings: SimulatorSettings, clock: Clock) -> None:
+        super().__init__(settings, clock)
+        assert isinstance(settings, TransmitterSettings)
+        self.config = settings
+        self._pressure = ProcessValue(
+            clock,
+            settings.pressure,
+            time_constant=settings.time_constant,
+            noise=settings.noise,
+            rng=self.rng,
+        )
+
+    def set_pressure(self, pressure: float) -> None:
+        """Apply a new pressure (in the transmitter's unit); the value settles toward it."""
+        self._pressure.set_target(pressure)
+
+    def _counts(self, value: float) -> int:
+        """The value as the int16 register holds it, clipped like the device's output."""
+        counts = round(value * 10.0**self.config.decimals) - self.config.zero_offset
+        return max(-32768, min(32767, counts))
+
+    async def _on_access(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        if function_code != READ_HOLDING_REGISTERS:
+            return ExcCodes.ILLEGAL_FUNCTION
+        # ``registers`` is the device's whole register space, starting at ``start_address``
+        registers[VALUE - start_address] = _int16(self._counts(self._pressure.observe()))
+        return None
+
+    def sim_device(self, device_id: int) -> SimDevice:
+        config = self.config
+        head = [
+            device_id,
+            BAUD_CODE_9600,
+            UNIT_CODES[config.unit],
+            config.decimals,
+            _int16(self._counts(config.pressure)),
+            _int16(self._counts(config.range_min)),
+            _int16(self._counts(config.range_max)),
+        ]
+        return SimDevice(
+            device_id,
+            simdata=[
+                SimData(0x0000, values=head, datatype=DataType.REGISTERS, readonly=True),
+                SimData(
+                    0x000C,
+                    values=[_int16(config.zero_offset)],
+                    datatype=DataType.REGISTERS,
+                    readonly=True,
+                ),
+            ],
+            action=self._on_access,
+        )
