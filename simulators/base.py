@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
+from pymodbus.constants import ExcCodes
 from pymodbus.simulator import SimDevice
 
 from daq.clock import Clock
@@ -46,9 +47,36 @@ class LineSimulator(SimulatedInstrument):
         """Answer one command line (terminator stripped); b"" for no reply."""
 
 
+READ_HOLDING_REGISTERS = 3
+
+
 class ModbusSimulator(SimulatedInstrument):
-    """A Modbus instrument: a register map kept up to date from the model on every access."""
+    """A Modbus instrument: a register map kept up to date from the model on every access.
+
+    The transmitters simulated so far only answer function 3 (read holding registers);
+    anything else gets exception 1, as on the devices.
+    """
 
     @abstractmethod
     def sim_device(self, device_id: int) -> SimDevice:
-        """The pymodbus device to serve at ``device_id``."""
+        """The pymodbus device to serve at ``device_id``; pass ``on_access`` as its action."""
+
+    @abstractmethod
+    def refresh(self, start_address: int, registers: list[int]) -> None:
+        """Write live values into ``registers``, the device's whole register space, which
+        begins at ``start_address``."""
+
+    async def on_access(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        """pymodbus calls this before every answer: refuse what the device refuses, refresh."""
+        if function_code != READ_HOLDING_REGISTERS:
+            return ExcCodes.ILLEGAL_FUNCTION
+        self.refresh(start_address, registers)
+        return None

@@ -13,7 +13,6 @@ import struct
 from typing import ClassVar
 
 from pydantic import Field
-from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from daq.clock import Clock
@@ -31,7 +30,6 @@ FIRMWARE = 0x020F
 
 INT32_OVERFLOW = 2**31 - 1
 INT32_UNDERFLOW = -(2**31)
-READ_HOLDING_REGISTERS = 3
 
 
 class KellerSeries30Settings(SimulatorSettings):
@@ -143,22 +141,11 @@ class KellerSeries30Simulator(ModbusSimulator):
             P1_TOB1: _float_registers(p1) + _float_registers(t),
         }
 
-    async def _on_access(
-        self,
-        function_code: int,
-        start_address: int,
-        address: int,
-        count: int,
-        registers: list[int],
-        set_values: list[int] | list[bool] | None,
-    ) -> ExcCodes | None:
-        """pymodbus calls this before every answer: refuse what the device refuses, refresh."""
-        if function_code != READ_HOLDING_REGISTERS:
-            return ExcCodes.ILLEGAL_FUNCTION
+    def refresh(self, start_address: int, registers: list[int]) -> None:
+        """One measurement cycle into every live block of the map."""
         for first, words in self._process_registers().items():
             offset = first - start_address
             registers[offset : offset + len(words)] = words
-        return None
 
     def sim_device(self, device_id: int) -> SimDevice:
         """The register map at ``device_id``; 0x020D holds the address in its low byte."""
@@ -177,4 +164,4 @@ class KellerSeries30Simulator(ModbusSimulator):
             SimData(DEVICE_ADDRESS, values=device_id, datatype=DataType.UINT16, readonly=True),
             SimData(FIRMWARE, values=firmware, datatype=DataType.UINT16, readonly=True),
         ]
-        return SimDevice(device_id, simdata=[*live.values(), *fixed], action=self._on_access)
+        return SimDevice(device_id, simdata=[*live.values(), *fixed], action=self.on_access)

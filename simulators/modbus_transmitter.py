@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import Field
-from pymodbus.constants import ExcCodes
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from daq.clock import Clock
@@ -18,7 +17,6 @@ from simulators.base import ModbusSimulator, SimulatorSettings
 from simulators.model import ProcessValue
 
 VALUE = 0x0004
-READ_HOLDING_REGISTERS = 3
 UNIT_CODES = {"MPa": 0, "kPa": 1, "Pa": 2, "bar": 3, "mbar": 4, "psi": 6}
 BAUD_CODE_9600 = 3
 
@@ -67,20 +65,8 @@ class ModbusTransmitterSimulator(ModbusSimulator):
         counts = round(value * 10.0**self.config.decimals) - self.config.zero_offset
         return max(-32768, min(32767, counts))
 
-    async def _on_access(
-        self,
-        function_code: int,
-        start_address: int,
-        address: int,
-        count: int,
-        registers: list[int],
-        set_values: list[int] | list[bool] | None,
-    ) -> ExcCodes | None:
-        if function_code != READ_HOLDING_REGISTERS:
-            return ExcCodes.ILLEGAL_FUNCTION
-        # ``registers`` is the device's whole register space, starting at ``start_address``
+    def refresh(self, start_address: int, registers: list[int]) -> None:
         registers[VALUE - start_address] = _int16(self._counts(self._pressure.observe()))
-        return None
 
     def sim_device(self, device_id: int) -> SimDevice:
         config = self.config
@@ -104,5 +90,5 @@ class ModbusTransmitterSimulator(ModbusSimulator):
                     readonly=True,
                 ),
             ],
-            action=self._on_access,
+            action=self.on_access,
         )
