@@ -27,6 +27,9 @@ from daq.reading import Reading, Status
 from daq.session import lab_session
 from drivers.errors import InstrumentError
 from drivers.transports.settings import describe
+from simulators.control import DEFAULT_PORT, ControlError, ControlServer
+from simulators.control import send as send_control
+from simulators.faults import Fault
 from simulators.runtime import Simulation, SimulationError
 
 T = TypeVar("T")
@@ -59,6 +62,9 @@ SimulateOption = Annotated[
         "--simulate",
         help="Start the simulators of instruments marked 'simulate: true' in this process.",
     ),
+]
+ControlPortOption = Annotated[
+    int, typer.Option(help="Loopback port of the simulators' control interface.")
 ]
 TimeScaleOption = Annotated[
     float,
@@ -281,14 +287,25 @@ def simulate(
     ] = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     time_scale: TimeScaleOption = 1.0,
+    control_port: ControlPortOption = DEFAULT_PORT,
 ) -> None:
-    """Serve a simulator for each instrument marked 'simulate: true', where the lab file says."""
+    """Serve a simulator for each instrument marked 'simulate: true', where the lab file says.
+
+    Faults and operator actions are switched from another terminal with 'daq fault'.
+    """
     config = _load(lab)
 
     async def serve() -> None:
         simulation = Simulation(config, _clock(time_scale), ephemeral=False)
         await simulation.start()
+        control = ControlServer(simulation)
         try:
+            try:
+                await control.start(port=control_port)
+            except OSError as exc:
+                raise SimulationError(
+                    f"cannot open the control port 127.0.0.1:{control_port}: {exc.strerror}"
+                ) from None
             table = Table(title="Simulators (Ctrl-C stops)")
             table.add_column("instrument")
             table.add_column("driver")
@@ -297,14 +314,76 @@ def simulate(
             for ident, where in simulation.where().items():
                 table.add_row(ident, drivers[ident], where)
             console.print(table)
+            console.print(f"Control interface: 127.0.0.1:{control.port} (daq fault --help)")
             stop = asyncio.Event()
             await _until_signal(stop, duration)
             await stop.wait()
         finally:
+            await control.stop()
             await simulation.stop()
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(serve())
+
+
+@app.command()
+def fault(
+    instrument: Annotated[
+        str | None, typer.Argument(help="Simulated instrument id; none lists them all.")
+    ] = None,
+    faults: Annotated[
+        list[Fault] | None,
+        typer.Argument(help="Faults to switch on; with --clear, to switch off (default: all)."),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Switch faults off.")] = False,
+    control_port: ControlPortOption = DEFAULT_PORT,
+) -> None:
+    """Switch faults of an instrument served by 'daq simulate' on or off, while it runs."""
+
+    async def switch() -> list[str]:
+        result: list[str] = []
+        if not faults and not clear:
+            status = await send_control({"command": "status"}, port=control_port)
+            if instrument not in status:
+                raise ControlError(f"{instrument} is not simulated; simulated: {', '.join(status)}")
+            result = status[instrument]["faults"]
+        elif clear and not faults:
+            result = await send_control(
+                {"command": "clear", "instrument": instrument}, port=control_port
+            )
+        for each in faults or []:
+            command = "clear" if clear else "inject"
+            result = await send_control(
+                {"command": command, "instrument": instrument, "fault": each.value},
+                port=control_port,
+            )
+        return result
+
+    if instrument is None:
+        status = _control(send_control({"command": "status"}, port=control_port))
+        table = Table(title="Simulated instruments")
+        for column in ("instrument", "family", "faults", "actions"):
+            table.add_column(column)
+        for ident, state in status.items():
+            table.add_row(
+                ident,
+                state["family"],
+                ", ".join(state["faults"]) or "-",
+                ", ".join(state["actions"]),
+            )
+        console.print(table)
+        return
+    active = _control(switch())
+    console.print(Text(f"{instrument}: faults now {', '.join(active) or 'none'}"))
+
+
+def _control(request: Awaitable[T]) -> T:
+    try:
+        return _run(request)
+    except ControlError as exc:
+        raise _fail(
+            str(exc), "'daq fault' alone lists the simulated instruments and their faults."
+        ) from None
 
 
 def main() -> None:

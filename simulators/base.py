@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 from pymodbus.constants import ExcCodes
+from pymodbus.exceptions import NoSuchIdException
 from pymodbus.simulator import SimDevice
 
 from daq.clock import Clock
+from simulators.faults import ConnectionDropped, Fault, garble
+from simulators.model import ProcessValue
 
 
 class SimulatorSettings(BaseModel):
@@ -25,16 +28,54 @@ class SimulatorSettings(BaseModel):
 
     seed: int | None = None
     """Seed for the noise generator, for repeatable runs."""
+    faults: set[Fault] = set()
+    """Faults the instrument has from power-on (``simulators.faults``)."""
 
 
 class SimulatedInstrument(ABC):
     family: ClassVar[str]
     Settings: ClassVar[type[SimulatorSettings]] = SimulatorSettings
+    actions: ClassVar[tuple[str, ...]] = ()
+    """Methods a test or the simulated operator may call through the control interface."""
 
     def __init__(self, settings: SimulatorSettings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
         self.rng = random.Random(settings.seed)
+        self._faults: set[Fault] = set()
+        self._process_values: list[ProcessValue] = []
+        for fault in settings.faults:
+            self.inject(fault)
+
+    @property
+    def faults(self) -> frozenset[Fault]:
+        return frozenset(self._faults)
+
+    def has(self, fault: Fault) -> bool:
+        return fault in self._faults
+
+    def inject(self, fault: Fault) -> None:
+        self._faults.add(fault)
+        self._apply_settling()
+
+    def clear(self, fault: Fault | None = None) -> None:
+        """Heal ``fault``, or every fault."""
+        if fault is None:
+            self._faults.clear()
+        else:
+            self._faults.discard(fault)
+        self._apply_settling()
+
+    def _apply_settling(self) -> None:
+        for value in self._process_values:
+            value.unsettled = Fault.NEVER_SETTLE in self._faults
+
+    def process_value(self, value: float, **physics: Any) -> ProcessValue:
+        """A quantity of this instrument's model; the ``never_settle`` fault makes it wander."""
+        process = ProcessValue(self.clock, value, rng=self.rng, **physics)
+        process.unsettled = self.has(Fault.NEVER_SETTLE)
+        self._process_values.append(process)
+        return process
 
 
 class LineSimulator(SimulatedInstrument):
@@ -46,6 +87,20 @@ class LineSimulator(SimulatedInstrument):
     async def handle(self, command: bytes) -> bytes:
         """Answer one command line (terminator stripped); b"" for no reply."""
 
+    async def respond(self, command: bytes) -> bytes:
+        """What goes back on the line: the answer, with the link faults applied.
+
+        Raises ``ConnectionDropped`` for the ``drop`` fault; the server cuts the connection.
+        """
+        if self.has(Fault.DROP):
+            raise ConnectionDropped
+        reply = await self.handle(command)
+        if self.has(Fault.NO_REPLY):
+            return b""
+        if self.has(Fault.GARBLED):
+            return garble(reply, self.terminators)
+        return reply
+
 
 READ_HOLDING_REGISTERS = 3
 
@@ -54,7 +109,9 @@ class ModbusSimulator(SimulatedInstrument):
     """A Modbus instrument: a register map kept up to date from the model on every access.
 
     The transmitters simulated so far only answer function 3 (read holding registers);
-    anything else gets exception 1, as on the devices.
+    anything else gets exception 1, as on the devices. ``error_reply`` answers exception 4
+    (device failure); ``garbled`` and ``drop`` are played by the server
+    (``simulators.servers``), which sees the bytes and the connection.
     """
 
     @abstractmethod
@@ -76,6 +133,10 @@ class ModbusSimulator(SimulatedInstrument):
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
         """pymodbus calls this before every answer: refuse what the device refuses, refresh."""
+        if self.has(Fault.NO_REPLY):
+            raise NoSuchIdException("silent")  # the server drops the request unanswered
+        if self.has(Fault.ERROR_REPLY):
+            return ExcCodes.DEVICE_FAILURE
         if function_code != READ_HOLDING_REGISTERS:
             return ExcCodes.ILLEGAL_FUNCTION
         self.refresh(start_address, registers)

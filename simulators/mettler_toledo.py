@@ -5,6 +5,9 @@ right-aligned in a 10-character field then a space and the unit, ``ES`` for comm
 model does not implement, ``ET`` for garbled bytes, ``S I`` when the weight does not settle
 within the stability timeout, ``+``/``-`` outside the weighing, zero or tare range.
 
+Faults: ``error_reply`` answers ``EL`` (logical error) to every command, ``overload`` makes
+weighing, zero and tare answer ``+``.
+
 Masses given to the simulator (settings, ``place``) are in grams; the balance shows them in
 its display unit with its number of decimals.
 """
@@ -17,7 +20,7 @@ from pydantic import Field
 
 from daq.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
-from simulators.model import ProcessValue
+from simulators.faults import Fault
 
 PER_GRAM = {"g": 1.0, "mg": 1000.0, "kg": 0.001}
 """Display units the simulator offers, as multiples of a gram."""
@@ -91,6 +94,7 @@ class MtSicsSimulator(LineSimulator):
 
     family: ClassVar[str] = "mt_sics"
     Settings: ClassVar[type[SimulatorSettings]] = MtSicsSettings
+    actions: ClassVar[tuple[str, ...]] = ("place", "remove", "remove_pan", "restore_pan", "fail")
     terminators: ClassVar[bytes] = b"\r\n"
 
     def __init__(self, settings: SimulatorSettings, clock: Clock) -> None:
@@ -100,13 +104,12 @@ class MtSicsSimulator(LineSimulator):
         self.per_gram = PER_GRAM[settings.unit]
         self.d = 10.0**-settings.decimals / self.per_gram
         """Readability in grams."""
-        self._load = ProcessValue(
-            clock,
+        self._load = self.process_value(
             settings.load,
             time_constant=settings.time_constant,
             noise=settings.noise,
             drift_per_hour=settings.drift_per_hour,
-            rng=self.rng,
+            wander=50 * settings.stability_band * self.d,
         )
         self._zero = 0.0
         self._tare = 0.0
@@ -152,7 +155,10 @@ class MtSicsSimulator(LineSimulator):
         return self.config.capacity * self.config.zero_range / 100
 
     def _range_status(self, gross: float) -> str | None:
-        """``+`` above capacity + 9 d; ``-`` with the pan off or below the zero range - 9 d."""
+        """``+`` above capacity + 9 d (or with the overload fault); ``-`` with the pan off or
+        below the zero range - 9 d."""
+        if self.has(Fault.OVERLOAD):
+            return "+"
         if not self.pan_in_place or gross < -self._zero_limit() - 9 * self.d:
             return "-"
         if gross > self.config.capacity + 9 * self.d:
@@ -187,6 +193,8 @@ class MtSicsSimulator(LineSimulator):
         parameters = parameters.strip()
         if name not in self.config.commands or (parameters and name in NO_PARAMETERS):
             return b"ES\r\n"
+        if self.has(Fault.ERROR_REPLY):
+            return b"EL\r\n"
         lines = await self._answer(name, parameters)
         return "".join(line + "\r\n" for line in lines).encode("ascii")
 

@@ -7,12 +7,18 @@ import random
 
 from daq.clock import Clock
 
+WANDER_PERIOD = 7.0
+"""Period of the wander of an unsettled value, process seconds."""
+
 
 class ProcessValue:
     """A physical quantity that settles toward its target with first-order lag.
 
     The true value is ``target + (start - target)·exp(-t/τ) + drift·t``; each observation adds
     Gaussian noise. Time is the clock's process time, so a scaled clock settles faster.
+
+    While ``unsettled`` is set (the ``never_settle`` fault) the value wanders around its target
+    by ``wander`` and never counts as settled.
     """
 
     def __init__(
@@ -23,12 +29,16 @@ class ProcessValue:
         time_constant: float = 1.0,
         noise: float = 0.0,
         drift_per_hour: float = 0.0,
+        wander: float | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.clock = clock
         self.time_constant = time_constant
         self.noise = noise
         self.drift_per_hour = drift_per_hour
+        self.wander = wander if wander is not None else max(50 * noise, 1e-3 * abs(value), 1e-6)
+        """Amplitude of the wander while unsettled: well above any stability band."""
+        self.unsettled = False
         self._rng = rng or random.Random()
         self._start_time = clock.elapsed()
         self._from = value
@@ -52,8 +62,10 @@ class ProcessValue:
         return self._target + (self._from - self._target) * math.exp(-age / self.time_constant)
 
     def true_value(self) -> float:
-        drift = self.drift_per_hour * (self.clock.elapsed() - self._start_time) / 3600.0
-        return self._settling_value() + drift
+        age = self.clock.elapsed() - self._start_time
+        drift = self.drift_per_hour * age / 3600.0
+        wander = self.wander * math.sin(2 * math.pi * age / WANDER_PERIOD) if self.unsettled else 0
+        return self._settling_value() + drift + wander
 
     def observe(self) -> float:
         """One noisy observation of the value, as a sensor would see it."""
@@ -61,4 +73,4 @@ class ProcessValue:
 
     def settled_within(self, band: float) -> bool:
         """True once the settling transient is smaller than ``band``."""
-        return abs(self._settling_value() - self._target) <= band
+        return not self.unsettled and abs(self._settling_value() - self._target) <= band

@@ -24,6 +24,7 @@ from drivers.transports.settings import (
     VisaConnection,
 )
 from simulators.base import LineSimulator, ModbusSimulator, SimulatedInstrument
+from simulators.faults import Fault
 from simulators.registry import simulator_class
 from simulators.servers import ModbusServer, PtyLineServer, Server, TcpLineServer
 
@@ -185,24 +186,24 @@ class Simulation:
         )
 
     async def _serve_modbus(self, instruments: list[InstrumentConfig]) -> None:
-        devices = []
+        devices: dict[int, ModbusSimulator] = {}
         for instrument in instruments:
             sim = self.simulators[instrument.id]
             assert isinstance(sim, ModbusSimulator)
             connection = instrument.connection
             assert isinstance(connection, ModbusTcpConnection | ModbusRtuConnection)
-            devices.append(sim.sim_device(connection.device_id))
+            devices[connection.device_id] = sim
         ids = [i.id for i in instruments]
         first = instruments[0].connection
         if isinstance(first, ModbusTcpConnection):
             host = first.host
-            server = await ModbusServer(devices).start_tcp(
+            server = await ModbusServer.serving(devices).start_tcp(
                 host, 0 if self.ephemeral else first.port
             )
             bound = server.port
 
             async def restart_tcp() -> Server:
-                return await ModbusServer(devices).start_tcp(host, bound)
+                return await ModbusServer.serving(devices).start_tcp(host, bound)
 
             self._served.append(_Served(ids, restart_tcp, server))
             for instrument in instruments:
@@ -213,7 +214,9 @@ class Simulation:
             baudrate, parity = first.baudrate, first.parity
 
             async def start_rtu() -> Server:
-                return await ModbusServer(devices).start_rtu(link, baudrate=baudrate, parity=parity)
+                return await ModbusServer.serving(devices).start_rtu(
+                    link, baudrate=baudrate, parity=parity
+                )
 
             await self._serve(ids, start_rtu)
             for instrument in instruments:
@@ -224,6 +227,20 @@ class Simulation:
             if instrument_id in served.instruments:
                 return served
         raise KeyError(f"{instrument_id} is not simulated")
+
+    def simulator(self, instrument_id: str) -> SimulatedInstrument:
+        try:
+            return self.simulators[instrument_id]
+        except KeyError:
+            known = ", ".join(sorted(self.simulators)) or "none"
+            raise KeyError(f"{instrument_id} is not simulated; simulated: {known}") from None
+
+    def inject(self, instrument_id: str, fault: Fault) -> None:
+        self.simulator(instrument_id).inject(fault)
+
+    def clear(self, instrument_id: str, fault: Fault | None = None) -> None:
+        """Heal ``fault`` of the instrument, or all its faults."""
+        self.simulator(instrument_id).clear(fault)
 
     async def stop_instrument(self, instrument_id: str) -> None:
         """Cut the simulator serving ``instrument_id`` (and any sharing its port) off."""

@@ -19,7 +19,15 @@ from typing import Protocol
 
 from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator import SimDevice
+from pymodbus.transport import CommType
+
+from simulators.base import ModbusSimulator
+from simulators.faults import ConnectionDropped, Fault
+
+FaultsOf = Callable[[int], frozenset[Fault]]
+"""The faults of the simulated device at a Modbus device id."""
 
 
 class LineProtocol(Protocol):
@@ -30,8 +38,11 @@ class LineProtocol(Protocol):
         """Any of these bytes ends a command (e.g. b"\\r\\n" accepts CR, LF and CR LF)."""
         ...
 
-    async def handle(self, command: bytes) -> bytes:
-        """Answer one command; b"" when the device sends nothing back."""
+    async def respond(self, command: bytes) -> bytes:
+        """Answer one command; b"" when the device sends nothing back.
+
+        Raises ``ConnectionDropped`` when the connection is to be cut.
+        """
         ...
 
 
@@ -52,9 +63,15 @@ def free_tcp_port(host: str = "127.0.0.1") -> int:
 class _LineSession:
     """Splits the incoming bytes into commands and answers them one at a time, in order."""
 
-    def __init__(self, protocol: LineProtocol, send: Callable[[bytes], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        protocol: LineProtocol,
+        send: Callable[[bytes], Awaitable[None]],
+        hang_up: Callable[[], Awaitable[None]],
+    ) -> None:
         self._protocol = protocol
         self._send = send
+        self._hang_up = hang_up
         self._buffer = b""
         self._commands: asyncio.Queue[bytes] = asyncio.Queue()
         self._worker = asyncio.create_task(self._work())
@@ -73,11 +90,17 @@ class _LineSession:
     async def _work(self) -> None:
         while True:
             command = await self._commands.get()
-            reply = await self._protocol.handle(command)
+            try:
+                reply = await self._protocol.respond(command)
+            except ConnectionDropped:
+                await self._hang_up()
+                return
             if reply:
                 await self._send(reply)
 
     async def close(self) -> None:
+        if self._worker is asyncio.current_task():
+            return  # hanging up from a command: the worker ends by itself
         self._worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._worker
@@ -111,7 +134,10 @@ class TcpLineServer:
             writer.write(data)
             await writer.drain()
 
-        session = _LineSession(self._protocol, send)
+        async def hang_up() -> None:
+            writer.close()
+
+        session = _LineSession(self._protocol, send, hang_up)
         try:
             while data := await reader.read(4096):
                 session.feed(data)
@@ -193,7 +219,12 @@ class PtyLineServer:
                 except BlockingIOError:
                     await asyncio.sleep(0.001)
 
-        self._session = session = _LineSession(self._protocol, send)
+        async def hang_up() -> None:
+            """Unplug: the client's port goes away; a fresh one appears at the same link."""
+            await self.stop()
+            await self.start(link)
+
+        self._session = session = _LineSession(self._protocol, send, hang_up)
 
         def readable() -> None:
             try:
@@ -211,7 +242,8 @@ class PtyLineServer:
             self._pty.close()
             self._pty = None
         if self._session is not None:
-            await self._session.close()
+            session, self._session = self._session, None
+            await session.close()
         _unlink(self._link)
 
 
@@ -240,11 +272,51 @@ class NullModem:
             side.close()
 
 
-class ModbusServer:
-    """Simulated Modbus devices on TCP, or on RTU behind a null modem or a socket:// URL."""
+class _FaultyLink(ServerRequestHandler):
+    """One client connection whose outgoing frames suffer the addressed device's link faults.
 
-    def __init__(self, devices: list[SimDevice]) -> None:
+    ``garbled`` corrupts the frame after its header (on RTU the CRC no longer matches);
+    ``drop`` closes a TCP connection, and on RTU sends nothing, as a cut cable would.
+    """
+
+    faults_of: FaultsOf
+
+    def send(self, data: bytes, addr: tuple[str, int] | None = None) -> None:
+        faults = self.faults_of(self.last_pdu.dev_id) if self.last_pdu else frozenset()
+        if Fault.DROP in faults:
+            if self.comm_params.comm_type == CommType.TCP:
+                self.close()
+            return
+        if Fault.GARBLED in faults:
+            header = 7 if self.comm_params.comm_type == CommType.TCP else 1
+            data = data[:header] + bytes(byte ^ 0xA5 for byte in data[header:])
+        super().send(data, addr)
+
+
+def _with_link_faults(server: ModbusTcpServer | ModbusSerialServer, faults_of: FaultsOf) -> None:
+    """Make every connection the server accepts a ``_FaultyLink``."""
+
+    def new_connection() -> ServerRequestHandler:
+        link = _FaultyLink(  # type: ignore[no-untyped-call]
+            server, server.trace_packet, server.trace_pdu, server.trace_connect
+        )
+        link.faults_of = faults_of
+        return link
+
+    server.callback_new_connection = new_connection  # type: ignore[method-assign]
+
+
+class ModbusServer:
+    """Simulated Modbus devices on TCP, or on RTU behind a null modem or a socket:// URL.
+
+    Requests for a device id nobody serves, and requests a device's ``no_reply`` fault
+    swallows, go unanswered, as on a real RS-485 line.
+    """
+
+    def __init__(self, devices: list[SimDevice], faults_of: FaultsOf | None = None) -> None:
         self._devices = devices
+        self._faults_of = faults_of or (lambda _device_id: frozenset())
+
         self._server: ModbusTcpServer | ModbusSerialServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._modem: NullModem | None = None
@@ -254,9 +326,23 @@ class ModbusServer:
         self.port = 0
         self.path = ""
 
+    @classmethod
+    def serving(cls, simulators: dict[int, ModbusSimulator]) -> ModbusServer:
+        """A server for these simulators at their device ids, link faults included."""
+
+        def faults_of(device_id: int) -> frozenset[Fault]:
+            sim = simulators.get(device_id)
+            return sim.faults if sim is not None else frozenset()
+
+        devices = [sim.sim_device(device_id) for device_id, sim in simulators.items()]
+        return cls(devices, faults_of)
+
     async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> ModbusServer:
         self.host, self.port = host, port or free_tcp_port(host)
-        self._server = ModbusTcpServer(self._devices, address=(host, self.port))
+        self._server = ModbusTcpServer(
+            self._devices, address=(host, self.port), ignore_missing_devices=True
+        )
+        _with_link_faults(self._server, self._faults_of)
         self.where = f"modbus-tcp {host}:{self.port}"
         await self._serve()
         return self
@@ -275,7 +361,9 @@ class ModbusServer:
             port=self._modem.device_side.path,
             baudrate=baudrate,
             parity=parity,
+            ignore_missing_devices=True,
         )
+        _with_link_faults(self._server, self._faults_of)
         self.where = f"modbus-rtu {link or self.path}" + (f" -> {self.path}" if link else "")
         await self._serve()
         return self
