@@ -12,6 +12,13 @@ DRIVERS: dict[str, str] = {
     "fluke_1529": "drivers.fluke_1529:Fluke1529",
     "keller_s30": "drivers.keller:KellerSeries30",
     "modbus_int16": "drivers.modbus_transmitter:ModbusTransmitter",
+    "fluke_heat_source": "drivers.fluke_heat_source:FlukeHeatSource",
+    "hart_classic": "drivers.hart_classic:HartClassicSource",
+    "druck_pace": "drivers.druck_pace:DruckPace",
+    "mensor_cpc": "drivers.mensor_cpc:MensorCpc",
+    "sartorius_sbi": "drivers.sartorius:SartoriusBalance",
+    "custom_line": "drivers.custom:CustomLineDevice",
+    "custom_modbus": "drivers.custom:CustomModbusDevice",
 }
 
 

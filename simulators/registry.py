@@ -11,6 +11,13 @@ SIMULATORS: dict[str, str] = {
     "fluke_1529": "simulators.fluke_1529:Fluke1529Simulator",
     "keller_s30": "simulators.keller:KellerSeries30Simulator",
     "modbus_int16": "simulators.modbus_transmitter:ModbusTransmitterSimulator",
+    "fluke_heat_source": "simulators.fluke_heat_source:FlukeHeatSourceSimulator",
+    "hart_classic": "simulators.hart_classic:HartClassicSimulator",
+    "druck_pace": "simulators.druck_pace:DruckPaceSimulator",
+    "mensor_cpc": "simulators.mensor_cpc:MensorCpcSimulator",
+    "sartorius_sbi": "simulators.sartorius:SartoriusSimulator",
+    "custom_line": "simulators.custom:CustomLineSimulator",
+    "custom_modbus": "simulators.custom:CustomModbusSimulator",
 }
 
 
