@@ -40,6 +40,7 @@ from daq.config import LabConfig, parse_lab
 from daq.instruments import build_driver
 from daq.journal import Journal
 from daq.monitor import Monitor
+from daq.prompts import NoPrompter
 from simulators.servers import free_tcp_port
 
 KINDS = ("mt_sics", "fluke_1529", "keller_s30")
@@ -140,7 +141,7 @@ async def agent_run(lab: LabConfig, seconds: float) -> tuple[int, Monitor | None
     """The agent's own machinery: drivers, transports, monitor and journal commits."""
     clock = Clock()
     async with Journal(lab.journal.path, batch_interval=lab.journal.batch_interval) as journal:
-        pairs = [(i, build_driver(i, clock)) for _, i in lab.instruments()]
+        pairs = [(i, build_driver(i, clock, NoPrompter())) for _, i in lab.instruments()]
         monitor = Monitor(pairs, journal, clock, keep_lateness=True)
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(seconds, stop.set)

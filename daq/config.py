@@ -137,7 +137,7 @@ def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field (check the spelling)"
     if error["type"] == "union_tag_invalid":
-        return "type must be one of serial, tcp, visa, modbus_tcp, modbus_rtu"
+        return "type must be one of serial, tcp, visa, modbus_tcp, modbus_rtu, manual"
     return message.removeprefix("Value error, ")
 
 
@@ -164,9 +164,13 @@ def _instrument_problems(
         add(("role",), f"driver {family} can be {', '.join(sorted(cls.roles))}, not {role!r}")
     connection = instrument.get("connection")
     kind = connection.get("type") if isinstance(connection, dict) else None
-    line_kinds = {"serial", "tcp", "visa"}
-    if isinstance(kind, str) and kind in line_kinds | {"modbus_tcp", "modbus_rtu"}:
-        wanted = line_kinds if cls.link == "line" else {"modbus_tcp", "modbus_rtu"}
+    kinds = {
+        "line": {"serial", "tcp", "visa"},
+        "modbus": {"modbus_tcp", "modbus_rtu"},
+        "operator": {"manual"},
+    }
+    if isinstance(kind, str) and any(kind in group for group in kinds.values()):
+        wanted = kinds[cls.link]
         if kind not in wanted:
             add(("connection", "type"), f"driver {family} talks over {', '.join(sorted(wanted))}")
     for field, model in (

@@ -6,9 +6,12 @@ from typing import Any
 
 from daq.clock import Clock
 from daq.config import InstrumentConfig
+from daq.prompts import Prompter
 from drivers.base import Driver
 from drivers.registry import driver_class
+from drivers.transports.operator import OperatorLink
 from drivers.transports.settings import (
+    ManualConnection,
     ModbusRtuConnection,
     ModbusTcpConnection,
     open_line_transport,
@@ -16,13 +19,18 @@ from drivers.transports.settings import (
 )
 
 
-def build_driver(instrument: InstrumentConfig, clock: Clock) -> Driver[Any]:
-    """A driver on a (not yet opened) transport; the first exchange opens the link."""
+def build_driver(instrument: InstrumentConfig, clock: Clock, prompter: Prompter) -> Driver[Any]:
+    """A driver on a (not yet opened) transport; the first exchange opens the link.
+
+    ``prompter`` reaches the operator for instruments read by hand.
+    """
     cls = driver_class(instrument.driver)
     settings = cls.Settings.model_validate(instrument.settings)
     connection = instrument.connection
     transport: Any
-    if isinstance(connection, ModbusTcpConnection | ModbusRtuConnection):
+    if isinstance(connection, ManualConnection):
+        transport = OperatorLink(instrument.id, prompter, connection.answer_timeout)
+    elif isinstance(connection, ModbusTcpConnection | ModbusRtuConnection):
         transport = open_modbus_transport(instrument.id, connection)
     else:
         transport = open_line_transport(instrument.id, connection)

@@ -57,11 +57,12 @@ class Monitor:
         *,
         keep_lateness: bool = False,
     ) -> None:
-        self._instruments = instruments
+        self._instruments = [(c, d) for c, d in instruments if d.link != "operator"]
+        """Instruments read by hand are left out: a monitor never asks a person to read."""
         self.journal = journal
         self.clock = clock
         self._keep_lateness = keep_lateness
-        self.states = {config.id: InstrumentState(config.id) for config, _ in instruments}
+        self.states = {config.id: InstrumentState(config.id) for config, _ in self._instruments}
         self._stopping = False
 
     async def run(self, stop: asyncio.Event) -> None:

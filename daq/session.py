@@ -11,6 +11,7 @@ from daq.clock import Clock
 from daq.config import InstrumentConfig, LabConfig
 from daq.instruments import build_driver
 from daq.journal import Journal
+from daq.prompts import Prompter, default_prompter
 from drivers.base import Driver
 from simulators.runtime import Simulation
 
@@ -22,26 +23,37 @@ class LabSession:
     journal: Journal
     clock: Clock
     simulation: Simulation | None
+    prompter: Prompter
+    """How questions reach the operator (the simulated operator when simulating)."""
 
     def drivers(self, only: str | None = None) -> list[tuple[InstrumentConfig, Driver[Any]]]:
         """A new driver for each instrument (or only ``only``); links open on first use."""
         return [
-            (instrument, build_driver(instrument, self.clock))
+            (instrument, build_driver(instrument, self.clock, self.prompter))
             for _, instrument in self.lab.instruments()
             if only is None or instrument.id == only
         ]
 
 
 @asynccontextmanager
-async def lab_session(lab: LabConfig, clock: Clock, *, simulate: bool) -> AsyncIterator[LabSession]:
-    """Start the simulators (``simulate``) and open the journal; undo both on exit."""
+async def lab_session(
+    lab: LabConfig, clock: Clock, *, simulate: bool, prompter: Prompter | None = None
+) -> AsyncIterator[LabSession]:
+    """Start the simulators (``simulate``) and open the journal; undo both on exit.
+
+    Questions go to ``prompter`` (default: the terminal if there is one); when simulating, the
+    simulated operator answers for simulated instruments first.
+    """
+    prompter = prompter or default_prompter()
     simulation = Simulation(lab, clock, ephemeral=True) if simulate else None
     effective = await simulation.start() if simulation else lab
+    if simulation is not None:
+        prompter = simulation.operator(fallback=prompter)
     try:
         async with Journal(
             lab.journal.path, batch_interval=lab.journal.batch_interval, clock=clock
         ) as journal:
-            yield LabSession(effective, journal, clock, simulation)
+            yield LabSession(effective, journal, clock, simulation, prompter)
     finally:
         if simulation is not None:
             await simulation.stop()

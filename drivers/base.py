@@ -41,8 +41,8 @@ class Driver(ABC, Generic[TransportT]):
     """Name used in the lab file's ``driver`` field."""
     roles: ClassVar[frozenset[str]]
     """Roles (``drivers.roles``) this family can play."""
-    link: ClassVar[Literal["line", "modbus"]]
-    """Kind of transport the family needs."""
+    link: ClassVar[Literal["line", "modbus", "operator"]]
+    """Kind of transport the family needs (``operator``: a person types the readings)."""
     Settings: ClassVar[type[BaseModel]] = NoSettings
 
     def __init__(

@@ -114,7 +114,7 @@ class Fluke1529(Driver[LineTransport]):
 
     family: ClassVar[str] = "fluke_1529"
     roles: ClassVar[frozenset[str]] = frozenset({THERMOMETER})
-    link: ClassVar[Literal["line", "modbus"]] = "line"
+    link: ClassVar[Literal["line", "modbus", "operator"]] = "line"
     Settings: ClassVar[type[BaseModel]] = Fluke1529Settings
 
     _unit: str | None = None

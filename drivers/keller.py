@@ -108,7 +108,7 @@ class KellerSeries30(Driver[RegisterTransport]):
 
     family: ClassVar[str] = "keller_s30"
     roles: ClassVar[frozenset[str]] = frozenset({PRESSURE_GAUGE})
-    link: ClassVar[Literal["line", "modbus"]] = "modbus"
+    link: ClassVar[Literal["line", "modbus", "operator"]] = "modbus"
     Settings: ClassVar[type[BaseModel]] = KellerSettings
 
     @property

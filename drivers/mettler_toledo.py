@@ -165,7 +165,7 @@ class MtSicsBalance(Driver[LineTransport]):
 
     family: ClassVar[str] = "mt_sics"
     roles: ClassVar[frozenset[str]] = frozenset({BALANCE})
-    link: ClassVar[Literal["line", "modbus"]] = "line"
+    link: ClassVar[Literal["line", "modbus", "operator"]] = "line"
     Settings: ClassVar[type[BaseModel]] = MtSicsSettings
 
     _unit = "g"

@@ -54,7 +54,7 @@ class ModbusTransmitter(Driver[RegisterTransport]):
 
     family: ClassVar[str] = "modbus_int16"
     roles: ClassVar[frozenset[str]] = frozenset({PRESSURE_GAUGE})
-    link: ClassVar[Literal["line", "modbus"]] = "modbus"
+    link: ClassVar[Literal["line", "modbus", "operator"]] = "modbus"
     _offset: int | None = None
 
     async def _registers(self, address: int, count: int) -> list[int]:

@@ -19,6 +19,7 @@ DRIVERS: dict[str, str] = {
     "sartorius_sbi": "drivers.sartorius:SartoriusBalance",
     "custom_line": "drivers.custom:CustomLineDevice",
     "custom_modbus": "drivers.custom:CustomModbusDevice",
+    "manual": "drivers.manual:ManualEntry",
 }
 
 

@@ -7,6 +7,7 @@ are served (TCP, pty, Modbus server) is decided by ``simulators.runtime`` from t
 
 from __future__ import annotations
 
+import asyncio
 import random
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
@@ -17,6 +18,7 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.simulator import SimDevice
 
 from daq.clock import Clock
+from daq.prompts import PromptUnavailable, Question
 from simulators.faults import ConnectionDropped, Fault, garble
 from simulators.model import ProcessValue
 
@@ -141,3 +143,30 @@ class ModbusSimulator(SimulatedInstrument):
             return ExcCodes.ILLEGAL_FUNCTION
         self.refresh(start_address, registers)
         return None
+
+
+class OperatorSimulator(SimulatedInstrument):
+    """An instrument read by eye (a dial gauge), together with the operator reading it.
+
+    There is no link to serve: the simulated operator answers the driver's questions. The
+    faults are those of a person at the bench: ``no_reply`` never answers, ``garbled`` types
+    nonsense, ``drop`` has left the bench (no one to ask), ``overload`` and ``error_reply``
+    answer ``over`` and ``error`` as they see the pointer on its stop or a fault.
+    """
+
+    @abstractmethod
+    def indication(self, question: Question) -> str:
+        """What the operator reads off the instrument, as they would type it."""
+
+    async def respond(self, question: Question) -> str:
+        if self.has(Fault.DROP):
+            raise PromptUnavailable(f"{question.instrument}: the operator has left the bench")
+        if self.has(Fault.NO_REPLY):
+            await asyncio.Event().wait()  # until the question is cancelled
+        if self.has(Fault.GARBLED):
+            return "#?!"
+        if self.has(Fault.OVERLOAD):
+            return "over"
+        if self.has(Fault.ERROR_REPLY):
+            return "error"
+        return self.indication(question)

@@ -18,6 +18,7 @@ SIMULATORS: dict[str, str] = {
     "sartorius_sbi": "simulators.sartorius:SartoriusSimulator",
     "custom_line": "simulators.custom:CustomLineSimulator",
     "custom_modbus": "simulators.custom:CustomModbusSimulator",
+    "manual": "simulators.manual:ManualSimulator",
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from daq.clock import Clock
 from daq.config import InstrumentConfig, LabConfig
+from daq.prompts import Prompter, Question
 from drivers.transports.settings import (
     ModbusRtuConnection,
     ModbusTcpConnection,
@@ -23,7 +24,12 @@ from drivers.transports.settings import (
     TcpConnection,
     VisaConnection,
 )
-from simulators.base import LineSimulator, ModbusSimulator, SimulatedInstrument
+from simulators.base import (
+    LineSimulator,
+    ModbusSimulator,
+    OperatorSimulator,
+    SimulatedInstrument,
+)
 from simulators.faults import Fault
 from simulators.registry import simulator_class
 from simulators.servers import ModbusServer, PtyLineServer, Server, TcpLineServer
@@ -31,6 +37,20 @@ from simulators.servers import ModbusServer, PtyLineServer, Server, TcpLineServe
 _VISA_SOCKET = re.compile(r"^TCPIP\d*::([^:]+)::(\d+)::SOCKET$", re.IGNORECASE)
 _VISA_SERIAL = re.compile(r"^ASRL(.+)::INSTR$", re.IGNORECASE)
 _SOCKET_URL = re.compile(r"^socket://([^:/]+):(\d+)")
+
+
+class SimulatedOperator:
+    """The person at a simulated bench: reads simulated instruments when asked."""
+
+    def __init__(self, simulation: Simulation, fallback: Prompter) -> None:
+        self._simulation = simulation
+        self._fallback = fallback
+
+    async def ask(self, question: Question) -> str:
+        sim = self._simulation.simulators.get(question.instrument)
+        if isinstance(sim, OperatorSimulator):
+            return await sim.respond(question)
+        return await self._fallback.ask(question)
 
 
 class SimulationError(Exception):
@@ -79,7 +99,7 @@ class Simulation:
                 self.simulators[instrument.id] = sim
                 if isinstance(sim, LineSimulator):
                     await self._serve_line(instrument, sim)
-                else:
+                elif isinstance(sim, ModbusSimulator):
                     connection = instrument.connection
                     assert isinstance(connection, ModbusTcpConnection | ModbusRtuConnection)
                     key = (
@@ -227,6 +247,11 @@ class Simulation:
             if instrument_id in served.instruments:
                 return served
         raise KeyError(f"{instrument_id} is not simulated")
+
+    def operator(self, fallback: Prompter) -> SimulatedOperator:
+        """A prompter whose questions about simulated instruments the simulated operator
+        answers; other questions go to ``fallback``."""
+        return SimulatedOperator(self, fallback)
 
     def simulator(self, instrument_id: str) -> SimulatedInstrument:
         try:

@@ -106,12 +106,24 @@ class ModbusRtuConnection(_Connection, _SerialLine):
     device_id: int = Field(1, ge=1, le=247)
 
 
+class ManualConnection(BaseModel):
+    """No interface: the operator reads the instrument and types the reading."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["manual"]
+    answer_timeout: float | None = Field(None, gt=0, description="seconds to wait for an answer")
+    """None waits as long as the operator needs."""
+
+
 LineConnection = SerialConnection | TcpConnection | VisaConnection
 ModbusConnection = ModbusTcpConnection | ModbusRtuConnection
-Connection = Annotated[LineConnection | ModbusConnection, Field(discriminator="type")]
+Connection = Annotated[
+    LineConnection | ModbusConnection | ManualConnection, Field(discriminator="type")
+]
 
 
-def describe(connection: LineConnection | ModbusConnection) -> str:
+def describe(connection: LineConnection | ModbusConnection | ManualConnection) -> str:
     """Where an instrument is, in one short line for tables and messages."""
     match connection:
         case SerialConnection(port=port):
@@ -124,6 +136,8 @@ def describe(connection: LineConnection | ModbusConnection) -> str:
             return f"modbus-tcp {host}:{port} #{device}"
         case ModbusRtuConnection(port=port, device_id=device):
             return f"modbus-rtu {port} #{device}"
+        case ManualConnection():
+            return "operator entry"
     raise AssertionError(connection)
 
 

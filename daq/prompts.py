@@ -1,0 +1,118 @@
+"""Asking the operator: questions, answers and the channels that carry them.
+
+A procedure or a manual-entry instrument asks a ``Question``; a ``Prompter`` carries it to a
+person and brings back the text they typed. The terminal is the first channel; MQTT or a web
+page can answer the same questions later by implementing ``Prompter``. Without any channel, a
+question fails at once with a message saying so, instead of hanging an unattended run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+from rich.console import Console
+from rich.text import Text
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the operator is asked, and what a valid answer looks like."""
+
+    instrument: str
+    """Who asks: the instrument (or procedure step) the answer belongs to."""
+    text: str
+    """The instruction, e.g. "Read the dial gauge"."""
+    quantity: str = ""
+    unit: str = ""
+    """Unit the answer is wanted in; an answer with another compatible unit is converted."""
+    minimum: float | None = None
+    maximum: float | None = None
+    problem: str = ""
+    """Why the previous answer was refused, shown when the question is asked again."""
+
+    def hint(self) -> str:
+        """The expected answer, in a few words."""
+        span = ""
+        if self.minimum is not None and self.maximum is not None:
+            span = f", {self.minimum:g} to {self.maximum:g}"
+        wanted = f"{self.quantity} in {self.unit}" if self.quantity else self.unit
+        return f"{wanted}{span}" if wanted else ""
+
+
+class PromptUnavailable(Exception):
+    """No channel can reach an operator."""
+
+
+class Prompter(Protocol):
+    async def ask(self, question: Question) -> str:
+        """The operator's answer as typed; raises ``PromptUnavailable`` without a channel."""
+        ...
+
+
+class NoPrompter:
+    """For unattended runs: every question fails with what to do instead."""
+
+    async def ask(self, question: Question) -> str:
+        raise PromptUnavailable(
+            f"{question.instrument} needs an operator ({question.text}) but there is no "
+            "terminal and no other prompt channel; run it from a terminal, or simulate it "
+            "with --simulate"
+        )
+
+
+class TerminalPrompter:
+    """Asks on the terminal. The console read runs on a daemon thread, so a cancelled
+    question never keeps the program from exiting."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self._console = console or Console()
+        self._lock = asyncio.Lock()
+
+    async def ask(self, question: Question) -> str:
+        async with self._lock:  # one question at a time on one terminal
+            if question.problem:
+                self._console.print(Text(f"  {question.problem}; please try again.", "yellow"))
+            prompt = Text.assemble(
+                (f"[{question.instrument}] ", "bold cyan"),
+                question.text,
+                (f" ({question.hint()})" if question.hint() else "", "dim"),
+                ": ",
+            )
+            loop = asyncio.get_running_loop()
+            answer: asyncio.Future[str] = loop.create_future()
+
+            def read() -> None:
+                try:
+                    text = self._console.input(prompt)
+                except (EOFError, OSError) as exc:
+                    closed = PromptUnavailable(f"cannot read the operator's answer: {exc!r}")
+                    loop.call_soon_threadsafe(_settle, answer, None, closed)
+                else:
+                    loop.call_soon_threadsafe(_settle, answer, text, None)
+
+            threading.Thread(target=read, name="operator-prompt", daemon=True).start()
+            try:
+                return await answer
+            except EOFError:
+                raise PromptUnavailable(
+                    "the terminal closed before the operator answered"
+                ) from None
+
+
+def _settle(future: asyncio.Future[str], text: str | None, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert text is not None
+        future.set_result(text)
+
+
+def default_prompter() -> Prompter:
+    """The terminal when there is one, else no channel at all."""
+    return TerminalPrompter() if sys.stdin.isatty() else NoPrompter()
