@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from simulators.servers import free_tcp_port
+
 DAQ = [sys.executable, "-m", "daq"]
 
 
@@ -64,7 +66,10 @@ def test_simulate_serves_the_lab_file_addresses_for_a_separate_agent(
     lab_file: Path, tmp_path: Path
 ) -> None:
     server = subprocess.Popen(
-        [*DAQ, "simulate", str(lab_file)], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+        [*DAQ, "simulate", str(lab_file), "--control-port", str(free_tcp_port())],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert server.stdout is not None
