@@ -155,7 +155,8 @@ def instruments(
             async def identify(driver: Any) -> Text:
                 try:
                     who = await driver.identify()
-                    return Text(f"{who.manufacturer} {who.model} s/n {who.serial}", "green")
+                    serial = f" s/n {who.serial}" if who.serial else ""
+                    return Text(f"{who.manufacturer} {who.model}{serial}", "green")
                 except InstrumentError as exc:
                     session.journal.event("instrument_failed", str(exc), Severity.ERROR, driver.id)
                     return Text(str(exc), "red")
