@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from simulators.servers import free_tcp_port
-
-DAQ = [sys.executable, "-m", "daq"]
-
-
-def run(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [*DAQ, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
-    )
+from tests.e2e.processes import DAQ, run, simulating
 
 
 def test_monitor_simulate_on_embedded_default(tmp_path: Path) -> None:
@@ -65,25 +55,11 @@ def test_read_of_an_absent_instrument_fails_clearly_and_is_recorded(
 def test_simulate_serves_the_lab_file_addresses_for_a_separate_agent(
     lab_file: Path, tmp_path: Path
 ) -> None:
-    server = subprocess.Popen(
-        [*DAQ, "simulate", str(lab_file), "--control-port", str(free_tcp_port())],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        banner = ""
-        deadline = time.monotonic() + 20
-        while "transmitter-2" not in banner and time.monotonic() < deadline:
-            banner += server.stdout.readline()
+    with simulating(lab_file, tmp_path, free_tcp_port()) as banner:
         assert "transmitter-2" in banner and "modbus-rtu" in banner
         for instrument in ("balance-1", "readout-1", "transmitter-1", "transmitter-2"):
             result = run("read", instrument, "--lab", str(lab_file), cwd=tmp_path)
             assert result.returncode == 0, (instrument, result.stderr)
-    finally:
-        server.send_signal(signal.SIGINT)
-        assert server.wait(10) == 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

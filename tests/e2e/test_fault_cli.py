@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 from simulators.servers import free_tcp_port
-from tests.e2e.test_cli import DAQ, run
+from tests.e2e.processes import run, simulating
 
 
 def test_a_fault_switched_at_run_time_is_seen_and_recovered_from(
     lab_file: Path, tmp_path: Path
 ) -> None:
     control = str(free_tcp_port())
-    server = subprocess.Popen(
-        [*DAQ, "simulate", str(lab_file), "--control-port", control],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        banner = ""
-        deadline = time.monotonic() + 20
-        while "Control interface" not in banner and time.monotonic() < deadline:
-            banner += server.stdout.readline()
+    with simulating(lab_file, tmp_path, int(control)) as banner:
         assert f"127.0.0.1:{control}" in banner
 
         def daq(*args: str) -> subprocess.CompletedProcess[str]:
@@ -59,9 +46,6 @@ def test_a_fault_switched_at_run_time_is_seen_and_recovered_from(
         assert refused.returncode == 1 and "balance-9 is not simulated" in refused.stderr
         wrong = daq("fault", "balance-1", "melted", "--control-port", control)
         assert wrong.returncode == 2 and "melted" in wrong.stderr
-    finally:
-        server.send_signal(signal.SIGINT)
-        assert server.wait(10) == 0
 
 
 def test_fault_without_a_running_simulator_says_what_to_do(tmp_path: Path) -> None:

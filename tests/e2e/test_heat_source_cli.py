@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.test_cli import run
+from tests.e2e.processes import run
 
 LINE = {"read_termination": "\r", "write_termination": "\r", "timeout": 1.0}
 

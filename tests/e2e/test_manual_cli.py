@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.e2e.test_cli import DAQ, run
+from tests.e2e.processes import DAQ, run
 
 
 def test_the_simulated_operator_reads_the_simulated_dial(lab_file: Path, tmp_path: Path) -> None:
