@@ -112,7 +112,7 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-def _path(raw: Any, loc: tuple[int | str, ...]) -> str:
+def field_path(raw: Any, loc: tuple[int | str, ...]) -> str:
     """``benches[bench-1].instruments[balance-1].connection.baudrate`` from a pydantic loc."""
     text = ""
     node = raw
@@ -151,7 +151,7 @@ def _instrument_problems(
     problems: list[Problem] = []
 
     def add(loc: tuple[int | str, ...], message: str) -> None:
-        problems.append(Problem(file, _path(raw, base + loc), message))
+        problems.append(Problem(file, field_path(raw, base + loc), message))
 
     family = instrument.get("driver")
     if not isinstance(family, str) or family not in DRIVERS:
@@ -196,7 +196,7 @@ def _semantic_problems(file: str, raw: Any) -> list[Problem]:
                 continue
             problems += _instrument_problems(file, raw, b, i, instrument)
             ident = instrument.get("id")
-            path = _path(raw, ("benches", b, "instruments", i, "id"))
+            path = field_path(raw, ("benches", b, "instruments", i, "id"))
             if isinstance(ident, str):
                 if ident in seen:
                     problems.append(
@@ -221,7 +221,7 @@ def parse_lab(text: str, file: str) -> LabConfig:
     try:
         config = LabConfig.model_validate(raw)
     except ValidationError as exc:
-        problems += [Problem(file, _path(raw, e["loc"]), _message(e)) for e in exc.errors()]
+        problems += [Problem(file, field_path(raw, e["loc"]), _message(e)) for e in exc.errors()]
     problems += _semantic_problems(file, raw)
     if problems or config is None:
         raise ConfigError(problems)

@@ -1,0 +1,253 @@
+"""The register of reference standards: what each is, its certificate, and whether it may be
+used today for a given value.
+
+ISO/IEC 17025 (6.4, 6.5) asks that a standard is within its calibration interval and used
+inside its calibrated range, and that each result is traceable through the standard's
+certificate to the national measurement standard. ``check_use`` enforces both before a
+point; a person may override a refusal with a reason, and the override travels with the
+result. ``snapshot`` is the standard's data as used, stored with each result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from daq.config import ConfigError, Problem, field_path
+from daq.units import check_unit, convert
+
+Unit = Annotated[str, AfterValidator(check_unit)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Certificate(_Strict):
+    number: str = Field(min_length=1)
+    laboratory: str = Field(min_length=1)
+    """The laboratory that issued it (and its accreditation, if any)."""
+    accreditation: str = ""
+    calibrated: dt.date
+    due: dt.date
+    traceability: list[str] = Field(min_length=1)
+    """The chain, from the issuing laboratory up to the national measurement standard."""
+
+    @model_validator(mode="after")
+    def _due_after_calibration(self) -> Certificate:
+        if self.due <= self.calibrated:
+            raise ValueError("due must be after calibrated")
+        return self
+
+
+class CalibratedRange(_Strict):
+    minimum: float
+    maximum: float
+    unit: Unit
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CalibratedRange:
+        if self.minimum > self.maximum:
+            raise ValueError("minimum must not be above maximum (equal for a fixed value)")
+        return self
+
+
+class ExpandedUncertainty(_Strict):
+    value: float = Field(gt=0)
+    k: float = Field(2.0, gt=0)
+    unit: Unit
+
+
+class CallendarVanDusen(_Strict):
+    """Certificate coefficients of a platinum resistance thermometer."""
+
+    kind: Literal["cvd"]
+    r0: float = Field(gt=0)
+    a: float
+    b: float
+    c: float = 0.0
+
+
+class CorrectionPoint(_Strict):
+    nominal: float
+    correction: float
+    """Add to the indication to obtain the value of the quantity."""
+
+
+class CorrectionTable(_Strict):
+    """Corrections at calibration points; linear between them, never beyond them."""
+
+    kind: Literal["table"]
+    unit: Unit
+    points: list[CorrectionPoint] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> CorrectionTable:
+        nominals = [p.nominal for p in self.points]
+        if nominals != sorted(set(nominals)):
+            raise ValueError("points must be in increasing order of nominal, each once")
+        return self
+
+    def correction(self, nominal: float) -> float:
+        points = self.points
+        if not points[0].nominal <= nominal <= points[-1].nominal:
+            raise ValueError(f"{nominal:g} {self.unit} is outside the correction table")
+        for low, high in pairwise(points):
+            if low.nominal <= nominal <= high.nominal:
+                share = (nominal - low.nominal) / (high.nominal - low.nominal)
+                return low.correction + share * (high.correction - low.correction)
+        return points[0].correction  # a one-point table
+
+
+class ConventionalMass(_Strict):
+    """A weight's conventional mass as certified (OIML R111 weights)."""
+
+    kind: Literal["mass"]
+    nominal: float = Field(gt=0)
+    conventional_mass: float = Field(gt=0)
+    unit: Unit
+    weight_class: Literal["E1", "E2", "F1", "F2", "M1", "M1-2", "M2", "M2-3", "M3"] | None = None
+    density: float | None = Field(None, gt=0)
+    """kg/m³, when the certificate states it (for air-buoyancy corrections)."""
+
+
+Corrections = Annotated[
+    CallendarVanDusen | CorrectionTable | ConventionalMass, Field(discriminator="kind")
+]
+
+
+class Standard(_Strict):
+    id: Identifier
+    description: str = ""
+    manufacturer: str = ""
+    model: str = ""
+    serial: str = ""
+    instrument: str | None = None
+    """The lab-file instrument it is read through (a readout, a balance), if any."""
+    certificate: Certificate
+    range: CalibratedRange
+    uncertainty: ExpandedUncertainty
+    corrections: Corrections | None = None
+
+
+class StandardsRegister(_Strict):
+    standards: list[Standard] = Field(default_factory=list)
+
+    def standard(self, standard_id: str) -> Standard:
+        for standard in self.standards:
+            if standard.id == standard_id:
+                return standard
+        known = ", ".join(s.id for s in self.standards) or "none"
+        raise KeyError(f"no standard {standard_id!r} in the register; registered: {known}")
+
+
+class Override(_Strict):
+    """A person taking responsibility for using a standard the register refuses."""
+
+    by: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+
+class StandardRefused(Exception):
+    """The standard is overdue or outside its calibrated range, and no override was given."""
+
+
+@dataclass(frozen=True)
+class Use:
+    """Permission to use a standard for one value, with what was overridden and by whom."""
+
+    standard: Standard
+    problems: tuple[str, ...]
+    override: Override | None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The standard's data as used, for the result (JSON-ready)."""
+        return {
+            "standard": self.standard.model_dump(mode="json"),
+            "problems": list(self.problems),
+            "override": self.override.model_dump() if self.override else None,
+        }
+
+
+def days_until_due(standard: Standard, today: dt.date) -> int:
+    return (standard.certificate.due - today).days
+
+
+def problems_with(standard: Standard, value: float, unit: str, today: dt.date) -> list[str]:
+    """Why ``standard`` may not be used for ``value`` today (empty when it may)."""
+    found = []
+    overdue = -days_until_due(standard, today)
+    if overdue > 0:
+        found.append(
+            f"{standard.id}: calibration due {standard.certificate.due} ({overdue} days overdue)"
+        )
+    if today < standard.certificate.calibrated:
+        found.append(
+            f"{standard.id}: certificate dated {standard.certificate.calibrated}, after today"
+        )
+    span = standard.range
+    in_range_unit = convert(value, unit, span.unit)
+    if not span.minimum <= in_range_unit <= span.maximum:
+        found.append(
+            f"{standard.id}: {in_range_unit:g} {span.unit} is outside the calibrated range "
+            f"{span.minimum:g} to {span.maximum:g} {span.unit}"
+        )
+    return found
+
+
+def check_use(
+    standard: Standard,
+    value: float,
+    unit: str,
+    today: dt.date,
+    override: Override | None = None,
+) -> Use:
+    """Allow the use, refuse it, or allow it under ``override`` (recorded in the ``Use``)."""
+    found = problems_with(standard, value, unit, today)
+    if found and override is None:
+        raise StandardRefused(
+            "; ".join(found) + ". Use another standard, recalibrate this one, or give an "
+            "override with your name and the reason"
+        )
+    return Use(standard, tuple(found), override if found else None)
+
+
+def parse_standards(text: str, file: str) -> StandardsRegister:
+    """Validate a standards file; ConfigError lists every problem as file: path: message."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(file, "", f"not valid YAML: {exc}")]) from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(file, "", "expected a mapping with a 'standards' list")])
+    try:
+        register = StandardsRegister.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            Problem(file, field_path(raw, e["loc"]), str(e["msg"]).removeprefix("Value error, "))
+            for e in exc.errors()
+        ]
+        raise ConfigError(problems) from None
+    counts = Counter(s.id for s in register.standards)
+    duplicates = [ident for ident, count in counts.items() if count > 1]
+    if duplicates:
+        raise ConfigError([Problem(file, "standards", f"duplicate id {d!r}") for d in duplicates])
+    return register
+
+
+def load_standards(path: Path) -> StandardsRegister:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
+    return parse_standards(text, str(path))
