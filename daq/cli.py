@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import math
 import signal
@@ -25,6 +26,7 @@ from daq.journal import JournalError, Severity
 from daq.monitor import Health, Monitor
 from daq.reading import Reading, Status
 from daq.session import lab_session
+from daq.standards import days_until_due, load_standards
 from drivers.errors import InstrumentError
 from drivers.transports.settings import describe
 from simulators.control import DEFAULT_PORT, ControlError, ControlServer
@@ -325,6 +327,76 @@ def simulate(
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(serve())
+
+
+@app.command()
+def standards(
+    lab: LabOption = None,
+    warn_days: Annotated[
+        int, typer.Option(help="Warn about standards due within this many days.", min=0)
+    ] = 30,
+) -> None:
+    """List the reference standards with their certificates and the days left until due."""
+    config = _load(lab)
+    if config.standards is None:
+        raise _fail(
+            "the lab file names no register of reference standards",
+            "Add 'standards: standards.yaml' to the lab file (see config/standards.yaml).",
+        )
+    try:
+        register = load_standards(config.standards)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            errors.print(Text(str(problem), style="red"), soft_wrap=True)
+        raise _fail(
+            "the register of reference standards has problems", "Fix the fields named above.", 2
+        ) from None
+    today = datetime.date.today()
+    table = Table(title=f"Reference standards of {config.lab.id} ({today})")
+    for column in (
+        "standard",
+        "description",
+        "certificate",
+        "issued by",
+        "due",
+        "days left",
+        "range",
+        "U (k)",
+    ):
+        table.add_column(column)
+    warnings: list[Text] = []
+    for standard in register.standards:
+        left = days_until_due(standard, today)
+        style = "red" if left < 0 else "yellow" if left <= warn_days else "green"
+        certificate, span, u = standard.certificate, standard.range, standard.uncertainty
+        table.add_row(
+            standard.id,
+            standard.description,
+            certificate.number,
+            certificate.laboratory,
+            str(certificate.due),
+            Text(str(left), style),
+            f"{span.minimum:g} to {span.maximum:g} {span.unit}",
+            f"{u.value:g} {u.unit} ({u.k:g})",
+        )
+        if left < 0:
+            warnings.append(
+                Text(
+                    f"{standard.id} is {-left} days overdue: do not use it until recalibrated",
+                    "red",
+                )
+            )
+        elif left <= warn_days:
+            warnings.append(
+                Text(
+                    f"{standard.id} is due in {left} days ({certificate.due}): "
+                    "book its calibration",
+                    "yellow",
+                )
+            )
+    console.print(table)
+    for warning in warnings:
+        console.print(warning)
 
 
 @app.command()

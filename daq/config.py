@@ -75,6 +75,8 @@ class BenchConfig(_Strict):
 class LabConfig(_Strict):
     lab: LabInfo
     journal: JournalConfig = Field(default_factory=JournalConfig)
+    standards: Path | None = None
+    """The register of reference standards; a relative path is relative to the lab file."""
     benches: list[BenchConfig] = Field(min_length=1)
 
     def instruments(self) -> Iterator[tuple[BenchConfig, InstrumentConfig]]:
@@ -228,19 +230,33 @@ def parse_lab(text: str, file: str) -> LabConfig:
     return config
 
 
+def _default_lab_folder() -> Path:
+    """Where the embedded default lab and its standards live: in the package, or the repo."""
+    packaged = Path(str(resources.files("daq"))) / "data"
+    if (packaged / "lab.yaml").is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "config"
+
+
 def default_lab_text() -> str:
     """The embedded default lab: simulated instruments on all three transports."""
-    packaged = resources.files("daq") / "data" / "lab.yaml"
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "config" / "lab.yaml").read_text("utf-8")
+    return (_default_lab_folder() / "lab.yaml").read_text(encoding="utf-8")
+
+
+def _beside(lab: LabConfig, folder: Path) -> LabConfig:
+    """Files the lab names relative to itself, made relative to where it was read from."""
+    if lab.standards is None or lab.standards.is_absolute():
+        return lab
+    return lab.model_copy(update={"standards": folder / lab.standards})
 
 
 def load_lab(path: str | Path | None = None) -> LabConfig:
     """Load the lab file given, else ``$DAQ_LAB``, else the embedded default."""
     chosen = path or os.environ.get(LAB_ENV)
     if chosen is None:
-        return parse_lab(default_lab_text(), "<embedded default lab>")
+        return _beside(
+            parse_lab(default_lab_text(), "<embedded default lab>"), _default_lab_folder()
+        )
     file = Path(chosen)
     try:
         text = file.read_text(encoding="utf-8")
@@ -248,4 +264,4 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
         raise ConfigError(
             [Problem(str(file), "", f"cannot read the lab file: {exc.strerror}")]
         ) from exc
-    return parse_lab(text, str(file))
+    return _beside(parse_lab(text, str(file)), file.parent)

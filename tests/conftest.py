@@ -15,6 +15,7 @@ def lab_text(tmp: Path, *, poll_interval: float = 1.0) -> str:
     """The embedded default lab, moved to free ports, paths under ``tmp``, its own journal."""
     raw = yaml.safe_load(default_lab_text())
     raw["journal"] = {"path": str(tmp / "daq.sqlite"), "batch_interval": 0.1}
+    raw["standards"] = str(Path(__file__).parents[1] / "config" / "standards.yaml")
     for bench in raw["benches"]:
         for instrument in bench["instruments"]:
             instrument["poll_interval"] = min(instrument.get("poll_interval", 1.0), poll_interval)

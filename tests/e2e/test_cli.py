@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import signal
 import sqlite3
 import subprocess
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from simulators.servers import free_tcp_port
 from tests.e2e.processes import DAQ, run, simulating
@@ -89,3 +91,25 @@ def test_monitor_stops_cleanly_on_signal(lab_file: Path, tmp_path: Path, sig: in
     assert "readings committed" in out
     kinds = [k for (k,) in sqlite3.connect(db_path).execute("SELECT kind FROM events ORDER BY id")]
     assert kinds[-1] == "monitor_stopped"
+
+
+def test_standards_lists_days_until_due_and_warns(lab_file: Path, tmp_path: Path) -> None:
+    today = datetime.date.today()
+    register = yaml.safe_load((Path(__file__).parents[2] / "config" / "standards.yaml").read_text())
+    dues = {"prt-ref-1": 10, "pressure-ref-1": -3, "weight-1kg-f1": 400}
+    for standard in register["standards"]:
+        certificate = standard["certificate"]
+        certificate["due"] = today + datetime.timedelta(days=dues[standard["id"]])
+        certificate["calibrated"] = today - datetime.timedelta(days=365)
+    (tmp_path / "standards.yaml").write_text(yaml.safe_dump(register, allow_unicode=True))
+    lab = yaml.safe_load(lab_file.read_text())
+    lab["standards"] = "standards.yaml"  # beside the lab file
+    lab_file.write_text(yaml.safe_dump(lab, allow_unicode=True))
+
+    result = run("standards", "--lab", str(lab_file), "--warn-days", "30", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for expected in ("prt-ref-1", "DEMO-T-2026-0117", "-40 to 420 °C", "0.02 °C (2)"):
+        assert expected in result.stdout
+    assert "prt-ref-1 is due in 10 days" in result.stdout
+    assert "pressure-ref-1 is 3 days overdue: do not use it" in result.stdout
+    assert "weight-1kg-f1 is" not in result.stdout
