@@ -4,6 +4,10 @@ Over RS-232 and raw sockets a bad command or query gets no reply at all, only an
 the 10-deep error queue; so when a query times out the driver reads ``SYST:ERR?`` to tell
 an instrument-reported error from a silent instrument. Commands (no reply) are followed by
 the same check, since the queue is the only way to learn they were refused.
+
+An over-range channel answers ``0.0,OL`` (inference, after the 1551A of the same line,
+reference §2.3; ``OL`` stands in the unit field of an extended record): ``temperature()``
+raises OverloadError, ``read()`` gives an OVERLOAD reading (NaN) so monitoring goes on.
 """
 
 from __future__ import annotations
@@ -14,9 +18,14 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from daq.reading import Reading
+from daq.reading import Reading, Status
 from drivers.base import Driver, Identity
-from drivers.errors import InstrumentReportedError, InstrumentTimeout, ProtocolError
+from drivers.errors import (
+    InstrumentReportedError,
+    InstrumentTimeout,
+    OverloadError,
+    ProtocolError,
+)
 from drivers.roles import THERMOMETER
 from drivers.transports.base import LineTransport
 
@@ -25,6 +34,8 @@ UNITS = {"C": "°C", "F": "°F", "K": "K"}
 ERROR_QUEUE_DEPTH = 10
 EXTENDED_FIELDS = 10
 """``FORM:STAM ON`` replies: new, channel, value, unit, hh, mm, ss, yyyy, mm, dd."""
+OVER_RANGE = "OL"
+"""After the value (``0.0,OL``) or in a record's unit field: the channel is over range."""
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _ERROR = re.compile(r'([+-]?\d+),"([^"]*)"', re.ASCII)
@@ -60,17 +71,26 @@ def parse_number(text: str) -> float:
 
 
 def parse_measurement(text: str, channel: int) -> tuple[float, str | None]:
-    """A ``FETC?``/``MEAS?`` reply: a bare number, or the extended record for ``channel``.
+    """A ``FETC?``/``MEAS?`` reply: a bare number, ``0.0,OL`` or the extended record for
+    ``channel``.
 
-    Returns the value and, for an extended record, the unit it names (else None).
+    Returns the value and, for an extended record, the unit it names (else None). An
+    over-range channel gives +inf (``parse_number`` never does): the readout's flag, never a
+    temperature.
     """
     fields = [field.strip() for field in text.split(",")]
     if len(fields) == 1:
         return parse_number(text), None
+    if len(fields) == 2 and fields[1] == OVER_RANGE:
+        parse_number(fields[0])
+        return math.inf, None
     if len(fields) != EXTENDED_FIELDS:
         raise ProtocolError(f"reply {text!r} is neither a number nor an extended record")
     if fields[1] != str(channel):
         raise ProtocolError(f"reply {text!r} is for channel {fields[1]}, not {channel}")
+    if fields[3] == OVER_RANGE:
+        parse_number(fields[2])
+        return math.inf, None
     unit = UNITS.get(fields[3].upper())
     if unit is None:
         raise ProtocolError(f"channel {channel} reads in {fields[3]!r}, not a temperature unit")
@@ -172,23 +192,33 @@ class Fluke1529(Driver[LineTransport]):
         self._unit = None
         await self._command(f"UNIT:TEMP {unit}")
 
-    async def temperature(self, channel: int | None = None) -> Reading:
-        """The latest reading of ``channel`` (default: the first configured one).
-
-        The readout decides which channels exist: a channel it refuses raises its error.
-        """
-        channel = self._settings.channels[0] if channel is None else channel
+    async def _measure(self, channel: int) -> Reading:
+        """The latest reading of ``channel``; over range it is an OVERLOAD reading, NaN."""
         unit = await self.unit()
         line = await self._query(f"{self._settings.query} {channel}")
         value, stamped_unit = parse_measurement(line, channel)
+        over = value == math.inf
         return Reading(
             self.id,
             f"temperature_ch{channel}",
-            value,
+            math.nan if over else value,
             stamped_unit or unit,
             self.clock.now(),
+            Status.OVERLOAD if over else Status.OK,
             raw=line,
         )
 
+    async def temperature(self, channel: int | None = None) -> Reading:
+        """The latest reading of ``channel`` (default: the first configured one).
+
+        The readout decides which channels exist: a channel it refuses raises its error; a
+        channel over range raises OverloadError.
+        """
+        channel = self._settings.channels[0] if channel is None else channel
+        reading = await self._measure(channel)
+        if reading.status is Status.OVERLOAD:
+            raise OverloadError(f"{self.id}: channel {channel} over range ({reading.raw!r})")
+        return reading
+
     async def read(self) -> list[Reading]:
-        return [await self.temperature(channel) for channel in self._settings.channels]
+        return [await self._measure(channel) for channel in self._settings.channels]

@@ -1,17 +1,22 @@
 """Generic RS-485 pressure transmitters with the common int16 map (MPD-380 class and clones).
 
 The value is a signed int16 scaled by a decimals register, its unit a code in another:
-``value = (raw + zero offset) / 10**decimals``. One request reads unit, decimals and value
-together, so a reading can never mix a new value with an old scale.
+``value = (raw + zero offset) / 10**decimals`` (reference §3.4.2). One request reads unit,
+decimals and value together, so a reading can never mix a new value with an old scale.
+
+Inference: the map has no over-range flag; a saturated ADC reads the int16 limits, so a raw
+value of 32767 is an overload and -32768 an underload. ``read()`` keeps them as reading
+statuses (value NaN) so monitoring goes on; ``pressure()`` raises them as typed errors.
 """
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Literal
 
-from daq.reading import Reading
+from daq.reading import Reading, Status
 from drivers.base import Driver, Identity
-from drivers.errors import ProtocolError
+from drivers.errors import OverloadError, ProtocolError, UnderloadError
 from drivers.roles import PRESSURE_GAUGE
 from drivers.transports.base import RegisterTransport
 from drivers.transports.modbus import decode_int16
@@ -40,6 +45,21 @@ def unit_of(code: int) -> str:
         return UNITS[code]
     except KeyError:
         raise ProtocolError(f"unit code {code} is not one of {sorted(UNITS)}") from None
+
+
+RAW_OVERLOAD = 0x7FFF
+"""32767, the int16 limit a saturated ADC reads above the range."""
+RAW_UNDERLOAD = 0x8000
+"""-32768 as a register, the limit below the range."""
+
+
+def raw_status(raw: int) -> Status:
+    """What the value register says about the measurement: the int16 limits are saturation."""
+    if raw == RAW_OVERLOAD:
+        return Status.OVERLOAD
+    if raw == RAW_UNDERLOAD:
+        return Status.UNDERLOAD
+    return Status.OK
 
 
 def engineering_value(raw: int, decimals: int, offset: int = 0) -> float:
@@ -71,13 +91,33 @@ class ModbusTransmitter(Driver[RegisterTransport]):
         span = f"{engineering_value(low, decimals)}..{engineering_value(high, decimals)}"
         return Identity("generic", f"int16 transmitter {span} {unit_of(unit)}", str(address))
 
-    async def pressure(self) -> Reading:
+    async def _measure(self) -> Reading:
+        """The pressure; a saturated value register gives an OVERLOAD/UNDERLOAD reading, NaN."""
         if self._offset is None:
             [self._offset] = await self._registers(ZERO_OFFSET, 1)
         unit, decimals, raw = registers = await self._registers(UNIT_DECIMALS_VALUE, 3)
+        status = raw_status(raw)
         value = engineering_value(raw, decimals, self._offset)
         text = " ".join(f"{r:04X}" for r in registers)
-        return Reading(self.id, "pressure", value, unit_of(unit), self.clock.now(), raw=text)
+        return Reading(
+            self.id,
+            "pressure",
+            value if status is Status.OK else math.nan,
+            unit_of(unit),
+            self.clock.now(),
+            status,
+            text,
+        )
+
+    async def pressure(self) -> Reading:
+        """The pressure; a saturated value register raises OverloadError/UnderloadError."""
+        reading = await self._measure()
+        match reading.status:
+            case Status.OVERLOAD:
+                raise OverloadError(f"{self.id} pressure: above the range (value register 32767)")
+            case Status.UNDERLOAD:
+                raise UnderloadError(f"{self.id} pressure: below the range (value register -32768)")
+        return reading
 
     async def read(self) -> list[Reading]:
-        return [await self.pressure()]
+        return [await self._measure()]

@@ -22,6 +22,23 @@ Choices where the reference is silent (inference):
 - ``*RST`` sets the timer to 1 s (reference) and the extended format off (its power-up
   state); the unit is left as it is.
 - ``TRIG:TIM?`` answers like ``%g`` (``0.5``, ``1``, ``3600``); temperatures have 4 decimals.
+
+Each probe may carry an error of its own (``probe_offsets``, ``probe_slopes``,
+``set_probe_error``): the channel reads ``t + offset + slope·t`` for a bath at ``t`` °C, as a
+PRT whose R0 (offset) and sensitivity (slope) are off its calibration; so a channel can be
+made to read outside its tolerance.
+
+Faults, in the readout's own protocol:
+- ``never_settle``: every bath wanders; the 1529 has no stable flag, so successive readings
+  differ by far more than the noise.
+- ``overload``: every scanned channel is over range. Inference: the 1529 pages we have do
+  not say what an over-range channel sends; the 1551A of the same Hart line answers
+  ``0.0,OL`` when it has no valid reading (reference §2.3, §4.1), so ``FETC?`` answers
+  ``0.0,OL``, and an extended record carries ``OL`` in its unit field
+  (``1,2,0.0,OL,14,5,35,2024,9,5``).
+- ``error_reply``: every command but ``SYST:ERR?`` and ``*CLS`` is refused as the readout
+  refuses anything: no reply, and ``-300,"Device-specific error"`` queued (inference: the
+  SCPI class of a fault of the device itself, reference §4.1).
 """
 
 from __future__ import annotations
@@ -35,7 +52,7 @@ from pydantic import Field
 
 from daq.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
-from simulators.model import ProcessValue
+from simulators.faults import Fault
 
 CHANNELS = (1, 2, 3, 4)
 TIMER_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -55,7 +72,10 @@ UNDEFINED_HEADER: Error = (-113, "Undefined header")
 DATA_OUT_OF_RANGE: Error = (-222, "Data out of range")
 ILLEGAL_VALUE: Error = (-224, "Illegal parameter value")
 STALE_DATA: Error = (-230, "Data corrupt or stale")
+DEVICE_ERROR: Error = (-300, "Device-specific error")
 QUEUE_OVERFLOW: Error = (-350, "Queue overflow")
+OVER_RANGE = "OL"
+"""What stands after the value (``0.0,OL``) when a channel is over range."""
 
 
 class Refused(Exception):
@@ -121,6 +141,10 @@ class Fluke1529SimSettings(SimulatorSettings):
     """Slow drift of every probe, °C per hour of process time."""
     time_constant: float = Field(20.0, ge=0)
     """Probe settling time constant after set_temperature, process seconds."""
+    probe_offsets: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    """Error of each channel's probe at 0 °C, °C."""
+    probe_slopes: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    """Error of each channel's probe per °C of temperature (a sensitivity error)."""
 
 
 class Fluke1529Simulator(LineSimulator):
@@ -128,11 +152,18 @@ class Fluke1529Simulator(LineSimulator):
 
     For tests and operators: ``set_temperature(channel, celsius)`` moves a probe into a bath
     at that temperature (the reading settles there), ``connect_probe(channel)`` and
-    ``disconnect_probe(channel)`` plug and unplug a probe.
+    ``disconnect_probe(channel)`` plug and unplug a probe, ``set_probe_error(channel, offset,
+    slope)`` swaps in a probe with that error.
     """
 
     family: ClassVar[str] = "fluke_1529"
     Settings: ClassVar[type[SimulatorSettings]] = Fluke1529SimSettings
+    actions: ClassVar[tuple[str, ...]] = (
+        "set_temperature",
+        "connect_probe",
+        "disconnect_probe",
+        "set_probe_error",
+    )
     terminators: ClassVar[bytes] = b"\r\n"
 
     def __init__(self, settings: SimulatorSettings, clock: Clock) -> None:
@@ -140,16 +171,16 @@ class Fluke1529Simulator(LineSimulator):
         assert isinstance(settings, Fluke1529SimSettings)
         self.config = settings
         self._baths = [
-            ProcessValue(
-                clock,
+            self.process_value(
                 start,
                 time_constant=settings.time_constant,
                 noise=settings.noise,
                 drift_per_hour=settings.drift_per_hour,
-                rng=self.rng,
             )
             for start in settings.temperatures
         ]
+        self._probe_errors = list(zip(settings.probe_offsets, settings.probe_slopes, strict=True))
+        """Per channel: offset (°C) and slope (°C per °C) of the probe's error."""
         self._probes = list(settings.probes)
         self._errors: list[Error] = []
         self._unit = "C"
@@ -194,11 +225,16 @@ class Fluke1529Simulator(LineSimulator):
         self._probes[self._index(channel)] = False
         self._restart_scan()
 
+    def set_probe_error(self, channel: int, offset: float, slope: float = 0.0) -> None:
+        """Give ``channel``'s probe an error: it reads ``t + offset + slope·t`` at ``t`` °C."""
+        self._probe_errors[self._index(channel)] = (offset, slope)
+
     @staticmethod
     def _index(channel: int) -> int:
+        """The list index of ``channel``; the control interface sends numbers as floats (2.0)."""
         if channel not in CHANNELS:
             raise ValueError(f"the 1529 has channels 1 to 4, not {channel}")
-        return channel - 1
+        return CHANNELS.index(channel)
 
     # -- the command interpreter ------------------------------------------------------------
 
@@ -224,6 +260,8 @@ class Fluke1529Simulator(LineSimulator):
         parameters = [part.strip() for part in rest.split(",")] if rest.strip() else []
         for spec, run in self._commands:
             if header_matches(spec, header):
+                if self.has(Fault.ERROR_REPLY) and run not in (self._next_error, self._clear):
+                    raise Refused(DEVICE_ERROR)
                 return run(parameters)
         raise Refused(UNDEFINED_HEADER)
 
@@ -299,13 +337,15 @@ class Fluke1529Simulator(LineSimulator):
             raise Refused(PARAMETER_NOT_ALLOWED)
         wanted = _channel(parameters[0]) if parameters else None
         channel, step, celsius, new = self._measurement(wanted)
-        value = f"{self._converted(celsius):.4f}"
+        over = self.has(Fault.OVERLOAD)
+        value = "0.0" if over else f"{self._converted(celsius):.4f}"
+        unit = OVER_RANGE if over else self._unit
         if not self._stamp:
-            return value
+            return f"{value},{OVER_RANGE}" if over else value
         process_age = self.clock.elapsed() - (self._scan_origin + step * self._timer)
         taken = time.localtime(self.clock.now() - self.clock.to_real(process_age))
         return (
-            f"{int(new)},{channel},{value},{self._unit},"
+            f"{int(new)},{channel},{value},{unit},"
             f"{taken.tm_hour},{taken.tm_min},{taken.tm_sec},"
             f"{taken.tm_year},{taken.tm_mon},{taken.tm_mday}"
         )
@@ -323,10 +363,16 @@ class Fluke1529Simulator(LineSimulator):
         step = now - (now - scanned.index(channel)) % len(scanned)
         latest = self._latest.get(channel)
         if latest is None or latest[0] != step:
-            latest = self._latest[channel] = (step, self._baths[channel - 1].observe())
+            latest = self._latest[channel] = (step, self._indication(channel))
         new = self._read.get(channel) != step
         self._read[channel] = step
         return channel, step, latest[1], new
+
+    def _indication(self, channel: int) -> float:
+        """One measurement of ``channel``'s probe in its bath, with the probe's error, °C."""
+        celsius = self._baths[channel - 1].observe()
+        offset, slope = self._probe_errors[channel - 1]
+        return celsius + offset + slope * celsius
 
     def _converted(self, celsius: float) -> float:
         return {"C": celsius, "F": celsius * 9 / 5 + 32, "K": celsius + 273.15}[self._unit]

@@ -4,20 +4,33 @@ Every read is one measurement cycle: the pressure and temperature models are obs
 written into the float map (0x0000), the int32 map (0x0010) and the alternate map (0x0100)
 before pymodbus answers, so any Modbus client sees live values. Addresses outside the map give
 exception 2 (illegal data address), as on the device.
+
+The sensor is not perfect unless told so: ``PressureSensor`` gives its indication a zero
+error, a span error, non-linearity and hysteresis (all zero by default), so a calibration
+can find a transmitter out of tolerance. The same model serves the int16 transmitters.
+
+Faults, in the transmitter's own protocol (reference §3.4.1):
+- ``never_settle``: pressure and temperature wander; the map has no stable flag, so
+  successive readings simply differ by far more than the noise.
+- ``overload``: P1 (and CH0) read +inf, the float map's overflow; the int32 map holds its
+  overflow value 2147483647.
+- ``error_reply``: every request gets Modbus exception 4 (device failure), from
+  ``ModbusSimulator.on_access``; the Series 30 answers standard Modbus exceptions and the
+  reference names no other error reply.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from daq.clock import Clock
 from simulators.base import ModbusSimulator, SimulatorSettings
-from simulators.model import ProcessValue
+from simulators.faults import Fault
 
 FLOATS = 0x0000
 """CH0, P1, P2, T, TOB1, TOB2 as float32."""
@@ -32,7 +45,70 @@ INT32_OVERFLOW = 2**31 - 1
 INT32_UNDERFLOW = -(2**31)
 
 
-class KellerSeries30Settings(SimulatorSettings):
+class PressureSensorSettings(SimulatorSettings):
+    """The range of a pressure sensor and the errors of its indication, in the gauge's unit.
+
+    All errors zero: the gauge indicates the applied pressure (plus noise). ``PressureSensor``
+    gives the formula.
+    """
+
+    range_min: float = 0.0
+    """Lower range value."""
+    range_max: float = 1.0
+    """Upper range value."""
+    zero_error: float = 0.0
+    """Indication minus applied pressure at ``range_min`` (mean of rising and falling)."""
+    span_error: float = 0.0
+    """Relative error of the span: the indication rises ``1 + span_error`` times as fast as
+    the pressure, so the error grows to ``span_error·(range_max - range_min)`` at the top."""
+    nonlinearity: float = 0.0
+    """Deviation at mid-range from the straight line through both range ends, as a fraction
+    of the span (a parabola, zero at both ends)."""
+    hysteresis: float = Field(0.0, ge=0)
+    """Indication approached with falling pressure minus with rising pressure."""
+
+    @model_validator(mode="after")
+    def _range_has_width(self) -> Self:
+        if self.range_max <= self.range_min:
+            raise ValueError("range_max must be above range_min")
+        return self
+
+
+class PressureSensor:
+    """The indication of a pressure sensor for an applied pressure ``p``.
+
+    With the span ``S = range_max - range_min`` and ``x = (p - range_min) / S``::
+
+        indication = p + zero_error + span_error·(p - range_min)
+                       + nonlinearity·S·4x(1 - x)  ±  hysteresis / 2
+
+    Hysteresis is a constant dead band (friction in the elastic element): the indication lags
+    the last change of the applied pressure by half the hysteresis, ``-h/2`` after a rise and
+    ``+h/2`` after a fall, so one pressure approached from below and from above reads ``h``
+    apart. The direction is that of the last change of the set pressure (a new target above
+    the old one is a rise; the same target changes nothing); the sensor starts on the rising
+    branch, as if pressurised from its range minimum.
+    """
+
+    def __init__(self, config: PressureSensorSettings) -> None:
+        self.config = config
+        self._falling = False
+
+    def pressure_changes(self, before: float, after: float) -> None:
+        """Take the direction of a change of the applied pressure, ``before`` to ``after``."""
+        if after != before:
+            self._falling = after < before
+
+    def indication(self, pressure: float) -> float:
+        config = self.config
+        span = config.range_max - config.range_min
+        above_zero = pressure - config.range_min
+        bow = 4 * config.nonlinearity * above_zero * (config.range_max - pressure) / span
+        lag = config.hysteresis / 2 * (1 if self._falling else -1)
+        return pressure + config.zero_error + config.span_error * above_zero + bow + lag
+
+
+class KellerSeries30Settings(PressureSensorSettings):
     """The simulated transmitter: identity, sensor range and the physics of its readings."""
 
     serial_number: int = Field(1234567, ge=0, le=0xFFFF_FFFF)
@@ -51,9 +127,9 @@ class KellerSeries30Settings(SimulatorSettings):
     time_constant: float = Field(2.0, ge=0)
     """Settling time constant after ``set_pressure``, seconds of process time."""
     range_min: float = 0.0
-    """Lowest pressure the sensor measures, bar; below it P1 reads -inf."""
+    """Lowest pressure the sensor indicates, bar; below it P1 reads -inf."""
     range_max: float = 10.0
-    """Highest pressure the sensor measures, bar; above it P1 reads +inf."""
+    """Highest pressure the sensor indicates, bar; above it P1 reads +inf."""
     channel_error: bool = False
     """Start with a failed pressure channel (P1 reads NaN)."""
 
@@ -83,30 +159,32 @@ class KellerSeries30Simulator(ModbusSimulator):
     Inference: CH0 is configured as P1 and T equals TOB1; the absent second sensor (P2, TOB2)
     reads NaN. Registers are read-only here: writes give exception 2, functions other than 3
     give exception 1 (the device supports 3, 6, 8 and 16; coefficient writes are not modelled).
+    Over- and underflow follow the indication, the only pressure the transmitter knows.
     """
 
     family: ClassVar[str] = "keller_s30"
     Settings: ClassVar[type[SimulatorSettings]] = KellerSeries30Settings
+    actions: ClassVar[tuple[str, ...]] = ("set_pressure", "set_channel_error")
 
     def __init__(self, settings: SimulatorSettings, clock: Clock) -> None:
         super().__init__(settings, clock)
         assert isinstance(settings, KellerSeries30Settings)
         self.config = settings
-        self._pressure = ProcessValue(
-            clock,
+        self.sensor = PressureSensor(settings)
+        self._pressure = self.process_value(
             settings.pressure,
             time_constant=settings.time_constant,
             noise=settings.noise,
             drift_per_hour=settings.drift_per_hour,
-            rng=self.rng,
         )
-        self._temperature = ProcessValue(
-            clock, settings.temperature, noise=settings.temperature_noise, rng=self.rng
+        self._temperature = self.process_value(
+            settings.temperature, noise=settings.temperature_noise
         )
         self._channel_error = settings.channel_error
 
     def set_pressure(self, bar: float) -> None:
         """Apply a new pressure; the reading settles toward it with the time constant."""
+        self.sensor.pressure_changes(self._pressure.target, bar)
         self._pressure.set_target(bar)
 
     def set_channel_error(self, failed: bool) -> None:
@@ -115,10 +193,10 @@ class KellerSeries30Simulator(ModbusSimulator):
 
     def _measure(self) -> tuple[float, float]:
         """One measurement cycle: (P1 in bar with the range flags, temperature in °C)."""
-        pressure = self._pressure.observe()
+        pressure = self.sensor.indication(self._pressure.observe())
         if self._channel_error:
             pressure = math.nan
-        elif pressure > self.config.range_max:
+        elif self.has(Fault.OVERLOAD) or pressure > self.config.range_max:
             pressure = math.inf
         elif pressure < self.config.range_min:
             pressure = -math.inf

@@ -15,7 +15,12 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.client.mixin import ModbusClientMixin
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
-from drivers.errors import ConnectionLost, InstrumentReportedError, InstrumentTimeout
+from drivers.errors import (
+    ConnectionLost,
+    InstrumentReportedError,
+    InstrumentTimeout,
+    ProtocolError,
+)
 from drivers.transports.base import Backoff, loop_registry, port_lock, trace_log
 
 WordOrder = Literal["big", "little"]
@@ -33,6 +38,8 @@ EXCEPTION_NAMES = {
     10: "gateway path unavailable",
     11: "gateway target failed to respond",
 }
+
+FUNCTION_CODES = {"read_holding_registers": 3, "read_input_registers": 4, "write_registers": 16}
 
 _DT = ModbusClientMixin.DATATYPE
 
@@ -207,6 +214,8 @@ class ModbusTransport:
                 call = getattr(client, function)
                 response = await call(address, count=arg, device_id=self.device_id)
         except ModbusIOException as exc:
+            if not client.connected:
+                raise ConnectionLost(f"{where}: connection closed by the device") from exc
             raise InstrumentTimeout(f"{where}: no reply") from exc
         except ConnectionException as exc:
             client.close()
@@ -216,6 +225,15 @@ class ModbusTransport:
             raise ConnectionLost(f"{where}: {exc}") from exc
         if response.isError():
             code = getattr(response, "exception_code", None)
-            text = EXCEPTION_NAMES.get(code or 0, "unknown exception")
-            raise InstrumentReportedError(f"{where}: Modbus exception {code} ({text})", code)
+            if response.function_code != FUNCTION_CODES[function] | 0x80 or code not in (
+                EXCEPTION_NAMES
+            ):
+                client.close()  # the next frame cannot be trusted to line up either
+                raise ProtocolError(
+                    f"{where}: corrupted reply (function 0x{response.function_code:02X}, "
+                    f"exception {code})"
+                )
+            raise InstrumentReportedError(
+                f"{where}: Modbus exception {code} ({EXCEPTION_NAMES[code]})", code
+            )
         return list(response.registers) if function != "write_registers" else []

@@ -15,6 +15,7 @@ from drivers.errors import InstrumentReportedError
 from drivers.fluke_1529 import Fluke1529, Fluke1529Settings
 from drivers.testing import Exchange
 from drivers.transports.settings import SerialConnection, VisaConnection, open_line_transport
+from simulators.faults import Fault
 from simulators.fluke_1529 import Fluke1529SimSettings, Fluke1529Simulator
 from simulators.servers import PtyLineServer, TcpLineServer
 from tests.protocol.test_fluke_1529 import BAD_CHANNEL, EMPTY_QUEUE, IDENTIFY, UNIT_CHANGE
@@ -275,3 +276,47 @@ def test_operator_methods_refuse_missing_channels() -> None:
         sim.set_temperature(5, 20.0)
     with pytest.raises(ValueError, match="channels 1 to 4"):
         sim.disconnect_probe(0)
+
+
+async def test_overload_fault_answers_ol_on_every_channel() -> None:
+    """Inference after the 1551A (reference §2.3): ``0.0,OL``; extended: ``OL`` as the unit."""
+    sim = simulator()
+    sim.inject(Fault.OVERLOAD)
+    assert await exchange(sim, b"FETC? 1") == (b"0.0,OL\r\n", b'0,"No error"')
+    assert await sim.handle(b"MEAS? 4") == b"0.0,OL\r\n"
+    await sim.handle(b"FORM:STAM ON")
+    assert (await sim.handle(b"FETC? 2")).split(b",")[1:4] == [b"2", b"0.0", b"OL"]
+    sim.clear()
+    assert (await sim.handle(b"FETC? 2")).split(b",")[1:4] == [b"2", b"23.0000", b"C"]
+
+
+async def test_error_reply_fault_refuses_all_but_the_error_queue() -> None:
+    sim = simulator()
+    sim.inject(Fault.ERROR_REPLY)
+    device_error = b'-300,"Device-specific error"'
+    assert await exchange(sim, b"*IDN?") == (b"", device_error)
+    assert await exchange(sim, b"FETC? 1") == (b"", device_error)
+    assert await exchange(sim, b"UNIT:TEMP F") == (b"", device_error)
+    assert await exchange(sim, b"BOGUS") == (b"", b'-113,"Undefined header"')
+    await sim.handle(b"FETC? 1")
+    await sim.handle(b"*CLS")
+    assert await sim.handle(b"SYST:ERR?") == b'0,"No error"\r\n'
+    sim.clear()
+    assert await sim.handle(b"UNIT:TEMP?") == b"C\r\n"  # the refused change did not happen
+
+
+async def test_operator_actions_take_channels_as_the_control_interface_sends_them() -> None:
+    """JSON numbers reach the actions as floats: channel 2.0 is channel 2."""
+    sim = simulator(clock=Clock(), temperatures=(20.0, 25.0, 30.0, 35.0))
+    assert set(sim.actions) == {
+        "set_temperature",
+        "connect_probe",
+        "disconnect_probe",
+        "set_probe_error",
+    }
+    sim.set_probe_error(2.0, 0.5)  # type: ignore[arg-type]
+    sim.disconnect_probe(3.0)  # type: ignore[arg-type]
+    assert await sim.handle(b"FETC? 2") == b"25.5000\r\n"
+    assert await exchange(sim, b"FETC? 3") == (b"", b'-230,"Data corrupt or stale"')
+    with pytest.raises(ValueError, match="channels 1 to 4"):
+        sim.connect_probe(2.5)  # type: ignore[arg-type]

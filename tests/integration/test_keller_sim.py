@@ -27,6 +27,7 @@ from drivers.transports.settings import (
     ModbusTcpConnection,
     open_modbus_transport,
 )
+from simulators.faults import Fault
 from simulators.keller import KellerSeries30Simulator
 from simulators.servers import ModbusServer
 
@@ -260,3 +261,27 @@ async def test_rtu_line_cut_then_restored(tmp_path: Path) -> None:
         await driver.close()
         await server.stop()
     assert pressure.value == pytest.approx(1.01325, abs=1e-6)
+
+
+async def test_overload_fault_reads_overflow_in_every_map() -> None:
+    """+inf in the float maps, 2147483647 in the int32 map (reference §3.4.1)."""
+    sim = transmitter(Clock())
+    sim.inject(Fault.OVERLOAD)
+    async with served(ModbusServer([sim.sim_device(1)]).start_tcp()) as server:
+        driver = tcp_driver(server)
+        ch0_p1 = await driver.transport.read_holding_registers(0x0000, 4)
+        p1_int32 = await driver.transport.read_holding_registers(0x0012, 2)
+        p1_tob1 = await driver.transport.read_holding_registers(0x0100, 4)
+        sim.clear()
+        cleared = await driver.pressure()
+        await driver.close()
+    assert ch0_p1 == [0x7F80, 0, 0x7F80, 0]
+    assert p1_int32 == [0x7FFF, 0xFFFF]
+    assert p1_tob1[:2] == [0x7F80, 0] and p1_tob1[2:] == [0x41B4, 0]  # TOB1 still 22.5
+    assert cleared.value == pytest.approx(1.01325, abs=1e-6)
+
+
+def test_operator_actions_are_methods() -> None:
+    sim = transmitter(Clock())
+    assert set(sim.actions) == {"set_pressure", "set_channel_error"}
+    assert all(callable(getattr(sim, action)) for action in sim.actions)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 import serial
 
 from daq.clock import Clock
+from daq.reading import Status
+from drivers.errors import OverloadError, UnderloadError
 from drivers.modbus_transmitter import ModbusTransmitter
 from drivers.transports.settings import (
     ModbusRtuConnection,
     ModbusTcpConnection,
     open_modbus_transport,
 )
+from simulators.faults import Fault
 from simulators.modbus_transmitter import ModbusTransmitterSimulator, TransmitterSettings
 from simulators.servers import ModbusServer
 
@@ -72,3 +76,38 @@ async def test_third_party_rtu_client_gets_the_reference_frame() -> None:
         assert await asyncio.to_thread(exchange) == bytes.fromhex("01 03 02 00 12 38 49")
     finally:
         await server.stop()
+
+
+async def test_register_saturates_at_the_int16_limits() -> None:
+    """Inference: a saturated ADC reads 32767 / -32768; the overload fault forces 32767."""
+    sim = simulator(unit="bar", decimals=3, pressure=2.0, time_constant=0.0)
+    server = await ModbusServer([sim.sim_device(1)]).start_tcp()
+    transport = open_modbus_transport(
+        "g", ModbusTcpConnection(type="modbus_tcp", host="127.0.0.1", port=server.port)
+    )
+    gauge = ModbusTransmitter("g", transport, ModbusTransmitter.Settings(), CLOCK)
+    try:
+        sim.set_pressure(40.0)  # 40000 counts: beyond the register
+        with pytest.raises(OverloadError):
+            await gauge.pressure()
+        sim.set_pressure(-40.0)
+        with pytest.raises(UnderloadError):
+            await gauge.pressure()
+        [below] = await gauge.read()
+        sim.set_pressure(2.0)
+        sim.inject(Fault.OVERLOAD)
+        forced = await transport.read_holding_registers(0x0004, 1)
+        sim.clear()
+        back = await gauge.pressure()
+    finally:
+        await gauge.close()
+        await server.stop()
+    assert below.status is Status.UNDERLOAD and math.isnan(below.value)
+    assert forced == [0x7FFF]
+    assert back.value == pytest.approx(2.0)
+
+
+def test_operator_actions_are_methods() -> None:
+    sim = simulator()
+    assert sim.actions == ("set_pressure",)
+    assert callable(sim.set_pressure)

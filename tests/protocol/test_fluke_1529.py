@@ -6,14 +6,16 @@ The scripts in capitals are replayed against the simulator too
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 
+from daq.reading import Status
 from drivers.base import Driver
-from drivers.errors import InstrumentReportedError, InstrumentTimeout, ProtocolError
+from drivers.errors import InstrumentReportedError, InstrumentTimeout, OverloadError, ProtocolError
 from drivers.fluke_1529 import Fluke1529
 from drivers.testing import Exchange, expected_protocol
 
@@ -233,3 +235,34 @@ async def test_malformed_replies_are_protocol_errors(exchange: Exchange, call: s
     async with scpi([exchange]) as readout:
         with pytest.raises(ProtocolError):
             await getattr(readout, call)()
+
+
+async def test_over_range_channel_is_an_overload() -> None:
+    """``0.0,OL``: inference after the 1551A (reference §2.3); ``OL`` in an extended record's
+    unit field. ``temperature()`` raises, ``read()`` keeps an OVERLOAD reading."""
+    async with scpi(
+        [
+            (b"UNIT:TEMP?\n", b"C\r\n"),
+            (b"FETC? 1\n", b"0.0,OL\r\n"),
+            (b"FETC? 1\n", b"0.0,OL\r\n"),
+            (b"FETC? 2\n", b"1,2,0.0,OL,14,5,35,2024,9,5\r\n"),
+            (b"FETC? 2\n", b"0,2,25.0000,C,14,5,36,2024,9,5\r\n"),
+        ],
+        channels=[1, 2],
+    ) as readout:
+        assert isinstance(readout, Fluke1529)
+        with pytest.raises(OverloadError, match="channel 1 over range"):
+            await readout.temperature(1)
+        over, extended_over = await readout.read()
+        back = await readout.temperature(2)
+    assert over.status is Status.OVERLOAD and math.isnan(over.value) and over.raw == "0.0,OL"
+    assert extended_over.status is Status.OVERLOAD and math.isnan(extended_over.value)
+    assert (back.value, back.status) == (25.0, Status.OK)
+
+
+@pytest.mark.parametrize("reply", [b"OL,0.0\r\n", b"x,OL\r\n", b"0.0,OL,C\r\n", b"0.0,ol\r\n"])
+async def test_malformed_over_range_reply_is_a_protocol_error(reply: bytes) -> None:
+    async with scpi([(b"UNIT:TEMP?\n", b"C\r\n"), (b"FETC? 1\n", reply)]) as readout:
+        assert isinstance(readout, Fluke1529)
+        with pytest.raises(ProtocolError):
+            await readout.temperature()

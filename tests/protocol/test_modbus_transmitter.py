@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from daq.clock import Clock
-from drivers.errors import InstrumentReportedError, ProtocolError
+from daq.reading import Status
+from drivers.errors import InstrumentReportedError, OverloadError, ProtocolError, UnderloadError
 from drivers.modbus_transmitter import ModbusTransmitter, engineering_value
 from drivers.testing import ScriptedRegisters
 
@@ -65,3 +68,36 @@ async def test_modbus_exception_is_reported() -> None:
     with pytest.raises(InstrumentReportedError) as caught:
         await transmitter(script).pressure()
     assert caught.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "status"),
+    [(0x7FFF, OverloadError, Status.OVERLOAD), (0x8000, UnderloadError, Status.UNDERLOAD)],
+)
+async def test_value_at_an_int16_limit_is_a_saturated_adc(
+    raw: int, error: type[Exception], status: Status
+) -> None:
+    """Inference (the map has no over-range flag): 32767 and -32768 mean out of range."""
+    script = ScriptedRegisters(
+        [
+            (("read_holding", 0x000C, 1), [0]),
+            (("read_holding", 0x0002, 3), [3, 3, raw]),
+            (("read_holding", 0x0002, 3), [3, 3, raw]),
+        ]
+    )
+    gauge = transmitter(script)
+    with pytest.raises(error):
+        await gauge.pressure()
+    [reading] = await gauge.read()
+    script.assert_done()
+    assert reading.status is status and math.isnan(reading.value)
+    assert (reading.unit, reading.raw) == ("bar", f"0003 0003 {raw:04X}")
+
+
+@pytest.mark.parametrize(("raw", "value"), [(0x7FFE, 32.766), (0x8001, -32.767)])
+async def test_one_count_inside_the_limits_is_a_value(raw: int, value: float) -> None:
+    script = ScriptedRegisters(
+        [(("read_holding", 0x000C, 1), [0]), (("read_holding", 0x0002, 3), [3, 3, raw])]
+    )
+    [reading] = await transmitter(script).read()
+    assert (reading.value, reading.status) == (value, Status.OK)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +72,13 @@ def test_extended_record_round_trip(unit: str, value: float, new: bool) -> None:
     record = f"{int(new)},3,{value:.4f},{unit},9,5,7,2024,12,31"
     parsed, stamped = parse_measurement(record, 3)
     assert parsed == round(value, 4) and stamped == parse_unit(unit)
+
+
+@given(st.integers(1, 4), st.booleans())
+def test_over_range_replies_are_infinite_never_a_temperature(channel: int, new: bool) -> None:
+    assert parse_measurement("0.0,OL", channel) == (math.inf, None)
+    record = f"{int(new)},{channel},0.0,OL,9,5,7,2024,12,31"
+    assert parse_measurement(record, channel) == (math.inf, None)
 
 
 def unit_accepted(reply: bytes) -> bool:
