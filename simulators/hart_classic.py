@@ -52,7 +52,7 @@ from pydantic import Field, model_validator
 from daq.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
 from simulators.faults import Fault
-from simulators.fluke_heat_source import (
+from simulators.thermal import (
     HeatSourceSettings,
     ThermalBlock,
     celsius,

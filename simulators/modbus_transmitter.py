@@ -26,7 +26,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from daq.clock import Clock
 from simulators.base import ModbusSimulator, SimulatorSettings
 from simulators.faults import Fault
-from simulators.keller import PressureSensor, PressureSensorSettings
+from simulators.pressure import PressureSensor, PressureSensorSettings
 
 VALUE = 0x0004
 UNIT_CODES = {"MPa": 0, "kPa": 1, "Pa": 2, "bar": 3, "mbar": 4, "psi": 6}
