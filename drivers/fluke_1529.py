@@ -21,24 +21,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from daq.reading import Reading, Status
 from drivers.base import Driver, Identity
 from drivers.errors import (
-    InstrumentReportedError,
-    InstrumentTimeout,
     OverloadError,
     ProtocolError,
 )
 from drivers.roles import THERMOMETER
+from drivers.scpi import ErrorEntry, ScpiSession
 from drivers.transports.base import LineTransport
 
 UNITS = {"C": "°C", "F": "°F", "K": "K"}
 """``UNIT:TEMP?`` letters and the pint unit each stands for."""
-ERROR_QUEUE_DEPTH = 10
 EXTENDED_FIELDS = 10
 """``FORM:STAM ON`` replies: new, channel, value, unit, hh, mm, ss, yyyy, mm, dd."""
 OVER_RANGE = "OL"
 """After the value (``0.0,OL``) or in a record's unit field: the channel is over range."""
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
-_ERROR = re.compile(r'([+-]?\d+),"([^"]*)"', re.ASCII)
 
 
 class Fluke1529Settings(BaseModel):
@@ -97,32 +94,12 @@ def parse_measurement(text: str, channel: int) -> tuple[float, str | None]:
     return parse_number(fields[2]), unit
 
 
-def parse_idn(text: str) -> Identity:
-    """``*IDN?`` reply: manufacturer, model, serial, firmware."""
-    fields = [field.strip() for field in text.split(",")]
-    if len(fields) != 4 or not all(fields[:3]):
-        raise ProtocolError(f"identity {text!r} is not 'manufacturer,model,serial,firmware'")
-    return Identity(*fields)
-
-
-def parse_error(text: str) -> tuple[int, str]:
-    """``SYST:ERR?`` reply ``<code>,"<text>"``; code 0 means the queue is empty."""
-    match = _ERROR.fullmatch(text.strip())
-    if match is None:
-        raise ProtocolError(f"error queue reply {text!r} is not '<code>,\"<text>\"'")
-    return int(match[1]), match[2]
-
-
 def parse_unit(text: str) -> str:
     """``UNIT:TEMP?`` reply C, F or K, as a pint unit."""
     unit = UNITS.get(text.strip().upper())
     if unit is None:
         raise ProtocolError(f"unit reply {text!r} is not C, F or K")
     return unit
-
-
-def _entries(errors: list[tuple[int, str]]) -> str:
-    return "; ".join(f'{code},"{text}"' for code, text in errors)
 
 
 class Fluke1529(Driver[LineTransport]):
@@ -144,58 +121,31 @@ class Fluke1529(Driver[LineTransport]):
         assert isinstance(self.settings, Fluke1529Settings)
         return self.settings
 
-    def _refused(self, command: str, errors: list[tuple[int, str]]) -> InstrumentReportedError:
-        return InstrumentReportedError(
-            f"{self.id}: {command!r} refused: {_entries(errors)}", errors[0][0]
-        )
+    @property
+    def scpi(self) -> ScpiSession:
+        return ScpiSession(self.id, self.transport)
 
-    async def _query(self, command: str) -> str:
-        """A query sent once; on silence the error queue says whether it was refused.
-
-        Not repeated after a timeout: a refused query would only be refused again.
-        """
-        try:
-            return await self.transport.query(command, retries=0)
-        except InstrumentTimeout:
-            errors = await self.errors()
-            if errors:
-                raise self._refused(command, errors) from None
-            raise
-
-    async def _command(self, command: str) -> None:
-        """A command (no reply), then the error queue to learn whether it was taken."""
-        await self.transport.write(command)
-        errors = await self.errors()
-        if errors:
-            raise self._refused(command, errors)
-
-    async def errors(self) -> list[tuple[int, str]]:
-        """Drain the error queue, oldest first (at most its depth plus an overflow entry)."""
-        found: list[tuple[int, str]] = []
-        for _ in range(ERROR_QUEUE_DEPTH + 1):
-            code, text = parse_error(await self.transport.query("SYST:ERR?"))
-            if code == 0:
-                break
-            found.append((code, text))
-        return found
+    async def errors(self) -> list[ErrorEntry]:
+        """Drain the error queue, oldest first."""
+        return await self.scpi.errors()
 
     async def identify(self) -> Identity:
-        return parse_idn(await self._query("*IDN?"))
+        return await self.scpi.identify()
 
     async def unit(self) -> str:
         """The temperature unit; asked once, then remembered (``set_unit`` forgets it)."""
         if self._unit is None:
-            self._unit = parse_unit(await self._query("UNIT:TEMP?"))
+            self._unit = parse_unit(await self.scpi.query("UNIT:TEMP?"))
         return self._unit
 
     async def set_unit(self, unit: Literal["C", "F", "K"]) -> None:
         self._unit = None
-        await self._command(f"UNIT:TEMP {unit}")
+        await self.scpi.command(f"UNIT:TEMP {unit}")
 
     async def _measure(self, channel: int) -> Reading:
         """The latest reading of ``channel``; over range it is an OVERLOAD reading, NaN."""
         unit = await self.unit()
-        line = await self._query(f"{self._settings.query} {channel}")
+        line = await self.scpi.query(f"{self._settings.query} {channel}")
         value, stamped_unit = parse_measurement(line, channel)
         over = value == math.inf
         return Reading(

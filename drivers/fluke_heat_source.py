@@ -22,13 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from daq.reading import Reading, Status
 from drivers.base import Driver, Identity
 from drivers.errors import (
-    InstrumentReportedError,
-    InstrumentTimeout,
     OverloadError,
     ProtocolError,
 )
-from drivers.fluke_1529 import ERROR_QUEUE_DEPTH, parse_error, parse_idn, parse_number, parse_unit
+from drivers.fluke_1529 import parse_number, parse_unit
 from drivers.roles import TEMPERATURE_SOURCE
+from drivers.scpi import ErrorEntry, ScpiSession, entries
 from drivers.transports.base import LineTransport
 
 OVER_RANGE = 9.9e37
@@ -54,10 +53,6 @@ def parse_flag(text: str) -> bool:
     raise ProtocolError(f"reply {text!r} is not 1 or 0")
 
 
-def _entries(errors: list[tuple[int, str]]) -> str:
-    return "; ".join(f'{code},"{text}"' for code, text in errors)
-
-
 class FlukeHeatSource(Driver[LineTransport]):
     """A metrology well or bath playing the temperature source (values in °C)."""
 
@@ -74,46 +69,22 @@ class FlukeHeatSource(Driver[LineTransport]):
         assert isinstance(self.settings, FlukeHeatSourceSettings)
         return self.settings
 
-    def _refused(self, command: str, errors: list[tuple[int, str]]) -> InstrumentReportedError:
-        return InstrumentReportedError(
-            f"{self.id}: {command!r} refused: {_entries(errors)}", errors[0][0]
-        )
+    @property
+    def scpi(self) -> ScpiSession:
+        return ScpiSession(self.id, self.transport)
 
-    async def _query(self, command: str) -> str:
-        """A query sent once; on silence the error queue says whether it was refused."""
-        try:
-            return await self.transport.query(command, retries=0)
-        except InstrumentTimeout:
-            errors = await self.errors()
-            if errors:
-                raise self._refused(command, errors) from None
-            raise
-
-    async def _command(self, command: str) -> None:
-        """A setting (no reply), then the error queue to learn whether it was taken."""
-        await self.transport.write(command)
-        errors = await self.errors()
-        if errors:
-            raise self._refused(command, errors)
-
-    async def errors(self) -> list[tuple[int, str]]:
-        """Drain the error queue, oldest first (at most its depth plus an overflow entry)."""
-        found: list[tuple[int, str]] = []
-        for _ in range(ERROR_QUEUE_DEPTH + 1):
-            code, text = parse_error(await self.transport.query("SYST:ERR?"))
-            if code == 0:
-                break
-            found.append((code, text))
-        return found
+    async def errors(self) -> list[ErrorEntry]:
+        """Drain the error queue, oldest first."""
+        return await self.scpi.errors()
 
     async def _in_celsius(self) -> None:
         if not self._celsius:
-            if parse_unit(await self._query("UNIT:TEMP?")) != CELSIUS:
-                await self._command("UNIT:TEMP C")
+            if parse_unit(await self.scpi.query("UNIT:TEMP?")) != CELSIUS:
+                await self.scpi.command("UNIT:TEMP C")
             self._celsius = True
 
     async def identify(self) -> Identity:
-        return parse_idn(await self._query("*IDN?"))
+        return await self.scpi.identify()
 
     async def set_point(self, value: float) -> None:
         """Set the set point (and the stability limit, if configured), then heater output on.
@@ -123,34 +94,34 @@ class FlukeHeatSource(Driver[LineTransport]):
         """
         await self._in_celsius()
         if self._settings.stability_limit is not None:
-            await self._command(f"SOUR:STAB:LIM {self._settings.stability_limit:.2f}")
-        await self._command(f"SOUR:SPO {value:.2f}")
-        await self._command("OUTP:STAT 1")
+            await self.scpi.command(f"SOUR:STAB:LIM {self._settings.stability_limit:.2f}")
+        await self.scpi.command(f"SOUR:SPO {value:.2f}")
+        await self.scpi.command("OUTP:STAT 1")
 
     async def _sensor(self) -> tuple[str, float]:
         """The control sensor's reply and value (``OVER_RANGE`` or more when over range)."""
         await self._in_celsius()
-        line = await self._query("SOUR:SENS:DATA?")
+        line = await self.scpi.query("SOUR:SENS:DATA?")
         return line, parse_number(line)
 
     async def temperature(self) -> Reading:
         line, value = await self._sensor()
         if value >= OVER_RANGE:
             errors = await self.errors()
-            cause = f": {_entries(errors)}" if errors else ""
+            cause = f": {entries(errors)}" if errors else ""
             raise OverloadError(f"{self.id}: control sensor over range, heater cut out{cause}")
         return Reading(self.id, "temperature", value, CELSIUS, self.clock.now(), raw=line)
 
     async def is_stable(self) -> bool:
         """The well's stability test against its stability limit."""
-        return parse_flag(await self._query("SOUR:STAB:TEST?"))
+        return parse_flag(await self.scpi.query("SOUR:STAB:TEST?"))
 
     async def stability(self) -> float:
         """The well's current stability value, °C (what its test compares to the limit)."""
-        return parse_number(await self._query("SOUR:STAB:DAT?"))
+        return parse_number(await self.scpi.query("SOUR:STAB:DAT?"))
 
     async def safe_state(self) -> None:
-        await self._command("OUTP:STAT 0")
+        await self.scpi.command("OUTP:STAT 0")
 
     async def read(self) -> list[Reading]:
         """The control temperature (unstable until the well's test passes; overload, NaN,
@@ -159,12 +130,12 @@ class FlukeHeatSource(Driver[LineTransport]):
         now = self.clock.now()
         if value >= OVER_RANGE:
             errors = await self.errors()  # read here so no later setting is blamed for them
-            raw = f"{line} ({_entries(errors)})" if errors else line
+            raw = f"{line} ({entries(errors)})" if errors else line
             control = Reading(self.id, "temperature", math.nan, CELSIUS, now, Status.OVERLOAD, raw)
         else:
             status = Status.OK if await self.is_stable() else Status.UNSTABLE
             control = Reading(self.id, "temperature", value, CELSIUS, now, status, line)
-        set_line = await self._query("SOUR:SPO?")
+        set_line = await self.scpi.query("SOUR:SPO?")
         set_point = Reading(
             self.id, "set_point", parse_number(set_line), CELSIUS, now, raw=set_line
         )

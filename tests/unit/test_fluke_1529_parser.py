@@ -19,12 +19,11 @@ from drivers.errors import InstrumentError, ProtocolError
 from drivers.fluke_1529 import (
     Fluke1529,
     Fluke1529Settings,
-    parse_error,
-    parse_idn,
     parse_measurement,
     parse_number,
     parse_unit,
 )
+from drivers.scpi import parse_error, parse_idn
 from drivers.testing import expected_protocol
 
 PARSERS: list[Callable[[str], Any]] = [
