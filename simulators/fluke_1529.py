@@ -53,74 +53,37 @@ from pydantic import Field
 from daq.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
 from simulators.faults import Fault
+from simulators.scpi import (
+    DATA_OUT_OF_RANGE,
+    DEVICE_ERROR,
+    ILLEGAL_VALUE,
+    INVALID_CHARACTER,
+    NO_ERROR,
+    PARAMETER_NOT_ALLOWED,
+    STALE_DATA,
+    SYNTAX_ERROR,
+    UNDEFINED_HEADER,
+    Error,
+    Refused,
+    header_matches,
+    no_parameters,
+    number,
+    one_parameter,
+    queue_error,
+)
 
 CHANNELS = (1, 2, 3, 4)
 TIMER_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 """Scan timer values ``TRIG:TIM`` accepts; others round down to one of these."""
-QUEUE_DEPTH = 10
 UNITS = ("C", "F", "K")
 BOOLEANS = {"ON": True, "1": True, "OFF": False, "0": False}
 
-Error = tuple[int, str]
-NO_ERROR: Error = (0, "No error")
-INVALID_CHARACTER: Error = (-101, "Invalid character")
-SYNTAX_ERROR: Error = (-102, "Syntax error")
-DATA_TYPE_ERROR: Error = (-104, "Data type error")
-PARAMETER_NOT_ALLOWED: Error = (-108, "Parameter not allowed")
-MISSING_PARAMETER: Error = (-109, "Missing parameter")
-UNDEFINED_HEADER: Error = (-113, "Undefined header")
-DATA_OUT_OF_RANGE: Error = (-222, "Data out of range")
-ILLEGAL_VALUE: Error = (-224, "Illegal parameter value")
-STALE_DATA: Error = (-230, "Data corrupt or stale")
-DEVICE_ERROR: Error = (-300, "Device-specific error")
-QUEUE_OVERFLOW: Error = (-350, "Queue overflow")
 OVER_RANGE = "OL"
 """What stands after the value (``0.0,OL``) when a channel is over range."""
 
 
-class Refused(Exception):
-    """The readout will not answer this line; it queues ``error`` instead."""
-
-    def __init__(self, error: Error) -> None:
-        super().__init__(f'{error[0]},"{error[1]}"')
-        self.error = error
-
-
-def header_matches(spec: str, header: str) -> bool:
-    """Whether an upper-cased ``header`` is ``spec`` with each node short or long.
-
-    In ``spec`` the short form of a node is its upper-case part: ``SYSTem:ERRor?`` accepts
-    ``SYST:ERR?``, ``SYSTEM:ERROR?``, ``SYST:ERROR?``...
-    """
-    specs, nodes = spec.split(":"), header.split(":")
-    return len(specs) == len(nodes) and all(
-        node in ("".join(c for c in part if not c.islower()), part.upper())
-        for part, node in zip(specs, nodes, strict=True)
-    )
-
-
-def _no_parameters(parameters: list[str]) -> None:
-    if parameters:
-        raise Refused(PARAMETER_NOT_ALLOWED)
-
-
-def _one_parameter(parameters: list[str]) -> str:
-    if not parameters:
-        raise Refused(MISSING_PARAMETER)
-    if len(parameters) > 1:
-        raise Refused(PARAMETER_NOT_ALLOWED)
-    return parameters[0].upper()
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise Refused(DATA_TYPE_ERROR) from None
-
-
 def _channel(text: str) -> int:
-    value = _number(text)
+    value = number(text)
     if value not in CHANNELS:
         raise Refused(DATA_OUT_OF_RANGE)
     return int(value)
@@ -242,7 +205,7 @@ class Fluke1529Simulator(LineSimulator):
         try:
             reply = self._execute(command)
         except Refused as refused:
-            self._queue(refused.error)
+            queue_error(self._errors, refused.error)
             return b""
         return b"" if reply is None else reply.encode("ascii") + b"\r\n"
 
@@ -265,50 +228,43 @@ class Fluke1529Simulator(LineSimulator):
                 return run(parameters)
         raise Refused(UNDEFINED_HEADER)
 
-    def _queue(self, error: Error) -> None:
-        """Oldest first; when full, the newest entry becomes "Queue overflow"."""
-        if len(self._errors) < QUEUE_DEPTH:
-            self._errors.append(error)
-        else:
-            self._errors[-1] = QUEUE_OVERFLOW
-
     def _identity(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         return f"HART,1529,{self.config.serial},{self.config.firmware}"
 
     def _reset(self, parameters: list[str]) -> None:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         self._timer, self._stamp = 1.0, False
         self._restart_scan()
 
     def _clear(self, parameters: list[str]) -> None:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         self._errors.clear()
 
     def _next_error(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         code, text = self._errors.pop(0) if self._errors else NO_ERROR
         return f'{code},"{text}"'
 
     def _unit_query(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         return self._unit
 
     def _set_unit(self, parameters: list[str]) -> None:
-        unit = _one_parameter(parameters)
+        unit = one_parameter(parameters)
         if unit not in UNITS:
             raise Refused(ILLEGAL_VALUE)
         self._unit = unit
 
     def _channel_enabled(self, parameters: list[str]) -> str:
-        return "1" if self._probes[_channel(_one_parameter(parameters)) - 1] else "0"
+        return "1" if self._probes[_channel(one_parameter(parameters)) - 1] else "0"
 
     def _timer_query(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         return f"{self._timer:g}"
 
     def _set_timer(self, parameters: list[str]) -> None:
-        requested = _number(_one_parameter(parameters))
+        requested = number(one_parameter(parameters))
         allowed = [step for step in TIMER_STEPS if step <= requested]
         if not allowed:
             raise Refused(DATA_OUT_OF_RANGE)
@@ -316,11 +272,11 @@ class Fluke1529Simulator(LineSimulator):
         self._restart_scan()
 
     def _stamp_query(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         return "1" if self._stamp else "0"
 
     def _set_stamp(self, parameters: list[str]) -> None:
-        value = BOOLEANS.get(_one_parameter(parameters))
+        value = BOOLEANS.get(one_parameter(parameters))
         if value is None:
             raise Refused(ILLEGAL_VALUE)
         self._stamp = value

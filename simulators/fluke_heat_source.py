@@ -40,7 +40,6 @@ is out of tolerance.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import ClassVar, Literal, Self
 
@@ -49,21 +48,21 @@ from pydantic import Field, model_validator
 from daq.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
 from simulators.faults import Fault
-from simulators.fluke_1529 import (
+from simulators.scpi import (
     DATA_OUT_OF_RANGE,
-    DATA_TYPE_ERROR,
     ILLEGAL_VALUE,
     INVALID_CHARACTER,
-    MISSING_PARAMETER,
     NO_ERROR,
     PARAMETER_NOT_ALLOWED,
-    QUEUE_DEPTH,
-    QUEUE_OVERFLOW,
     SYNTAX_ERROR,
     UNDEFINED_HEADER,
     Error,
     Refused,
     header_matches,
+    no_parameters,
+    number,
+    one_parameter,
+    queue_error,
 )
 from simulators.thermal import (
     HeatSourceSettings,
@@ -143,29 +142,6 @@ class FlukeHeatSourceSimSettings(HeatSourceSettings):
         return self
 
 
-def _no_parameters(parameters: list[str]) -> None:
-    if parameters:
-        raise Refused(PARAMETER_NOT_ALLOWED)
-
-
-def _one_parameter(parameters: list[str]) -> str:
-    if not parameters:
-        raise Refused(MISSING_PARAMETER)
-    if len(parameters) > 1:
-        raise Refused(PARAMETER_NOT_ALLOWED)
-    return parameters[0].upper()
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise Refused(DATA_TYPE_ERROR) from None
-    if not math.isfinite(value):
-        raise Refused(DATA_TYPE_ERROR)
-    return value
-
-
 class FlukeHeatSourceSimulator(LineSimulator):
     """One metrology well or portable bath.
 
@@ -233,7 +209,7 @@ class FlukeHeatSourceSimulator(LineSimulator):
         try:
             reply = self._execute(command)
         except Refused as refused:
-            self._queue(refused.error)
+            queue_error(self._errors, refused.error)
             return b""
         finally:
             self.block.control(self._set_point, self._output)
@@ -245,7 +221,7 @@ class FlukeHeatSourceSimulator(LineSimulator):
         """The overload fault cuts the heater out once, as the sensor goes over range."""
         if self.has(Fault.OVERLOAD) and not self._cut_out:
             self._cut_out, self._output = True, False
-            self._queue(SENSOR_OVER_RANGE)
+            queue_error(self._errors, SENSOR_OVER_RANGE)
         elif not self.has(Fault.OVERLOAD):
             self._cut_out = False
 
@@ -268,46 +244,39 @@ class FlukeHeatSourceSimulator(LineSimulator):
                 return run(parameters)
         raise Refused(UNDEFINED_HEADER)
 
-    def _queue(self, error: Error) -> None:
-        """Oldest first; when full, the newest entry becomes "Queue overflow"."""
-        if len(self._errors) < QUEUE_DEPTH:
-            self._errors.append(error)
-        else:
-            self._errors[-1] = QUEUE_OVERFLOW
-
     def _shown(self, celsius: float) -> float:
         """A temperature in the display unit, never ``-0``."""
         return (fahrenheit(celsius) if self._unit == "F" else celsius) + 0.0
 
     def _entered(self, text: str) -> float:
         """A temperature parameter in the display unit, as °C."""
-        value = _number(text)
+        value = number(text)
         return celsius(value) if self._unit == "F" else value
 
     def _identity(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         maker = self.config.manufacturer or MODELS[self.config.model][0]
         return f"{maker},{self.config.model},{self.config.serial},{self.config.firmware}"
 
     def _reset(self, parameters: list[str]) -> None:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         self._output, self._unit = False, "C"
 
     def _clear(self, parameters: list[str]) -> None:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         self._errors.clear()
 
     def _next_error(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         code, text = self._errors.pop(0) if self._errors else NO_ERROR
         return f'{code},"{text}"'
 
     def _set_point_query(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         return f"{self._shown(self._set_point):.2f}"
 
     def _set_set_point(self, parameters: list[str]) -> None:
-        value = self._entered(_one_parameter(parameters))
+        value = self._entered(one_parameter(parameters))
         if not self.minimum <= round(value, 6) <= self.maximum:
             raise Refused(DATA_OUT_OF_RANGE)
         self._set_point = value
@@ -326,29 +295,29 @@ class FlukeHeatSourceSimulator(LineSimulator):
         return f"{self._shown(self.block.observe()):.3f}"
 
     def _stability_test(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         return "1" if not self._cut_out and self.block.stable(self._limit) else "0"
 
     def _limit_query(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         return f"{self._limit:.2f}"
 
     def _set_limit(self, parameters: list[str]) -> None:
-        value = _number(_one_parameter(parameters))
+        value = number(one_parameter(parameters))
         if not STABILITY_LIMITS[0] <= value <= STABILITY_LIMITS[1]:
             raise Refused(DATA_OUT_OF_RANGE)
         self._limit = value
 
     def _stability(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         return OVER_RANGE_REPLY if self._cut_out else f"{self.block.deviation():.3f}"
 
     def _output_query(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         return "1" if self._output else "0"
 
     def _set_output(self, parameters: list[str]) -> None:
-        value = BOOLEANS.get(_one_parameter(parameters))
+        value = BOOLEANS.get(one_parameter(parameters))
         if value is None:
             raise Refused(ILLEGAL_VALUE)
         if value and self._cut_out:
@@ -356,11 +325,11 @@ class FlukeHeatSourceSimulator(LineSimulator):
         self._output = value
 
     def _unit_query(self, parameters: list[str]) -> str:
-        _no_parameters(parameters)
+        no_parameters(parameters)
         return self._unit
 
     def _set_unit(self, parameters: list[str]) -> None:
-        unit = _one_parameter(parameters)
+        unit = one_parameter(parameters)
         if unit not in ("C", "F"):
             raise Refused(ILLEGAL_VALUE)
         self._unit = unit

@@ -1,0 +1,74 @@
+"""The SCPI parts simulated instruments share (reference §4.1): the standard error codes, the
+error queue, long/short header matching and parameter checks."""
+
+from __future__ import annotations
+
+import math
+
+QUEUE_DEPTH = 10
+
+Error = tuple[int, str]
+NO_ERROR: Error = (0, "No error")
+INVALID_CHARACTER: Error = (-101, "Invalid character")
+SYNTAX_ERROR: Error = (-102, "Syntax error")
+DATA_TYPE_ERROR: Error = (-104, "Data type error")
+PARAMETER_NOT_ALLOWED: Error = (-108, "Parameter not allowed")
+MISSING_PARAMETER: Error = (-109, "Missing parameter")
+UNDEFINED_HEADER: Error = (-113, "Undefined header")
+DATA_OUT_OF_RANGE: Error = (-222, "Data out of range")
+ILLEGAL_VALUE: Error = (-224, "Illegal parameter value")
+STALE_DATA: Error = (-230, "Data corrupt or stale")
+DEVICE_ERROR: Error = (-300, "Device-specific error")
+QUEUE_OVERFLOW: Error = (-350, "Queue overflow")
+
+
+class Refused(Exception):
+    """The instrument will not answer this line; it queues ``error`` instead."""
+
+    def __init__(self, error: Error) -> None:
+        super().__init__(f'{error[0]},"{error[1]}"')
+        self.error = error
+
+
+def queue_error(queue: list[Error], error: Error) -> None:
+    """Oldest first; when full, the newest entry becomes "Queue overflow"."""
+    if len(queue) < QUEUE_DEPTH:
+        queue.append(error)
+    else:
+        queue[-1] = QUEUE_OVERFLOW
+
+
+def header_matches(spec: str, header: str) -> bool:
+    """Whether an upper-cased ``header`` is ``spec`` with each node short or long.
+
+    In ``spec`` the short form of a node is its upper-case part: ``SYSTem:ERRor?`` accepts
+    ``SYST:ERR?``, ``SYSTEM:ERROR?``, ``SYST:ERROR?``...
+    """
+    specs, nodes = spec.split(":"), header.split(":")
+    return len(specs) == len(nodes) and all(
+        node in ("".join(c for c in part if not c.islower()), part.upper())
+        for part, node in zip(specs, nodes, strict=True)
+    )
+
+
+def no_parameters(parameters: list[str]) -> None:
+    if parameters:
+        raise Refused(PARAMETER_NOT_ALLOWED)
+
+
+def one_parameter(parameters: list[str]) -> str:
+    if not parameters:
+        raise Refused(MISSING_PARAMETER)
+    if len(parameters) > 1:
+        raise Refused(PARAMETER_NOT_ALLOWED)
+    return parameters[0].upper()
+
+
+def number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise Refused(DATA_TYPE_ERROR) from None
+    if not math.isfinite(value):
+        raise Refused(DATA_TYPE_ERROR)
+    return value
