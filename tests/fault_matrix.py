@@ -18,6 +18,7 @@ import yaml
 
 from daq.clock import Clock
 from daq.config import parse_lab
+from daq.reading import Reading
 from daq.session import lab_session
 from drivers.base import Driver
 from drivers.errors import InstrumentError
@@ -94,3 +95,26 @@ def fault_params(cases: list[FaultCase]) -> list[Any]:
         for case in cases
         for fault in Fault
     ]
+
+
+async def spread(operation: Operation, driver: Driver[Any], samples: int = 12) -> float:
+    """Range of ``samples`` readings one process second apart (more than a wander period)."""
+    values = []
+    for _ in range(samples):
+        reading = await operation(driver)
+        assert isinstance(reading, Reading)
+        values.append(reading.value)
+        await driver.clock.sleep(1.0)
+    return max(values) - min(values)
+
+
+def wanders(operation: Operation, noise: float) -> Check:
+    """The check of ``never_settle`` for instruments without a stable flag: successive readings
+    wander far beyond the noise, and keep within a few standard deviations once cleared."""
+
+    async def check(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+        assert await spread(operation, driver) > 20 * noise
+        sim.clear(Fault.NEVER_SETTLE)
+        assert await spread(operation, driver) < 10 * noise
+
+    return check

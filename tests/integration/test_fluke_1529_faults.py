@@ -27,7 +27,7 @@ from drivers.errors import (
 from drivers.fluke_1529 import Fluke1529
 from simulators.base import SimulatedInstrument
 from simulators.faults import Fault
-from tests.fault_matrix import FaultCase, check_fault, fault_params
+from tests.fault_matrix import FaultCase, check_fault, fault_params, wanders
 
 NOISE = 0.0005
 """Standard deviation of one simulated measurement, °C."""
@@ -36,24 +36,6 @@ NOISE = 0.0005
 async def temperature(driver: Driver[Any]) -> object:
     assert isinstance(driver, Fluke1529)
     return await driver.temperature()
-
-
-async def spread(driver: Fluke1529) -> float:
-    """Range of twelve readings one scan (1 s) apart: over a wander period (7 s)."""
-    values = []
-    for _ in range(12):
-        values.append((await driver.temperature()).value)
-        await driver.clock.sleep(1.0)
-    return max(values) - min(values)
-
-
-async def wanders(driver: Driver[Any], sim: SimulatedInstrument) -> None:
-    """The 1529 has no stable flag: unsettled, successive readings wander far beyond the
-    noise; once the fault is cleared they keep within a few standard deviations."""
-    assert isinstance(driver, Fluke1529)
-    assert await spread(driver) > 20 * NOISE
-    sim.clear(Fault.NEVER_SETTLE)
-    assert await spread(driver) < 10 * NOISE
 
 
 async def over_range(driver: Driver[Any], sim: SimulatedInstrument) -> None:
@@ -91,7 +73,7 @@ def case(name: str, connection: dict[str, Any], dropped: type[InstrumentError]) 
             Fault.NO_REPLY: InstrumentTimeout,
             Fault.GARBLED: ProtocolError,
             Fault.DROP: dropped,
-            Fault.NEVER_SETTLE: wanders,
+            Fault.NEVER_SETTLE: wanders(temperature, NOISE),
             Fault.OVERLOAD: over_range,
             Fault.ERROR_REPLY: device_error,
         },

@@ -27,7 +27,7 @@ from drivers.errors import (
 from drivers.modbus_transmitter import ModbusTransmitter
 from simulators.base import SimulatedInstrument
 from simulators.faults import Fault
-from tests.fault_matrix import FaultCase, check_fault, fault_params
+from tests.fault_matrix import FaultCase, check_fault, fault_params, wanders
 
 NOISE = 0.05
 """Standard deviation of the simulated pressure, kPa (the register resolves 0.1 kPa)."""
@@ -36,24 +36,6 @@ NOISE = 0.05
 async def pressure(driver: Driver[Any]) -> object:
     assert isinstance(driver, ModbusTransmitter)
     return await driver.pressure()
-
-
-async def spread(driver: ModbusTransmitter) -> float:
-    """Range of twelve readings one process second apart: over a wander period (7 s)."""
-    values = []
-    for _ in range(12):
-        values.append((await driver.pressure()).value)
-        await driver.clock.sleep(1.0)
-    return max(values) - min(values)
-
-
-async def wanders(driver: Driver[Any], sim: SimulatedInstrument) -> None:
-    """The map has no stable flag: unsettled, successive readings wander far beyond the noise;
-    once the fault is cleared they keep within a few standard deviations."""
-    assert isinstance(driver, ModbusTransmitter)
-    assert await spread(driver) > 20 * NOISE
-    sim.clear(Fault.NEVER_SETTLE)
-    assert await spread(driver) < 10 * NOISE
 
 
 async def saturated(driver: Driver[Any], sim: SimulatedInstrument) -> None:
@@ -94,7 +76,7 @@ def case(
             Fault.NO_REPLY: InstrumentTimeout,
             Fault.GARBLED: garbled,
             Fault.DROP: dropped,
-            Fault.NEVER_SETTLE: wanders,
+            Fault.NEVER_SETTLE: wanders(pressure, NOISE),
             Fault.OVERLOAD: saturated,
             Fault.ERROR_REPLY: device_failure,
         },
