@@ -14,11 +14,6 @@ DRIVERS: dict[str, str] = {
     "modbus_int16": "drivers.modbus_transmitter:ModbusTransmitter",
     "fluke_heat_source": "drivers.fluke_heat_source:FlukeHeatSource",
     "hart_classic": "drivers.hart_classic:HartClassicSource",
-    "druck_pace": "drivers.druck_pace:DruckPace",
-    "mensor_cpc": "drivers.mensor_cpc:MensorCpc",
-    "sartorius_sbi": "drivers.sartorius:SartoriusBalance",
-    "custom_line": "drivers.custom:CustomLineDevice",
-    "custom_modbus": "drivers.custom:CustomModbusDevice",
     "manual": "drivers.manual:ManualEntry",
 }
 

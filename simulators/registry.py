@@ -13,11 +13,6 @@ SIMULATORS: dict[str, str] = {
     "modbus_int16": "simulators.modbus_transmitter:ModbusTransmitterSimulator",
     "fluke_heat_source": "simulators.fluke_heat_source:FlukeHeatSourceSimulator",
     "hart_classic": "simulators.hart_classic:HartClassicSimulator",
-    "druck_pace": "simulators.druck_pace:DruckPaceSimulator",
-    "mensor_cpc": "simulators.mensor_cpc:MensorCpcSimulator",
-    "sartorius_sbi": "simulators.sartorius:SartoriusSimulator",
-    "custom_line": "simulators.custom:CustomLineSimulator",
-    "custom_modbus": "simulators.custom:CustomModbusSimulator",
     "manual": "simulators.manual:ManualSimulator",
 }
 
