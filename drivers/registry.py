@@ -15,6 +15,7 @@ DRIVERS: dict[str, str] = {
     "fluke_heat_source": "drivers.fluke_heat_source:FlukeHeatSource",
     "hart_classic": "drivers.hart_classic:HartClassicSource",
     "manual": "drivers.manual:ManualEntry",
+    "sartorius_sbi": "drivers.sartorius:SartoriusBalance",
 }
 
 

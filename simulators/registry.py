@@ -14,6 +14,7 @@ SIMULATORS: dict[str, str] = {
     "fluke_heat_source": "simulators.fluke_heat_source:FlukeHeatSourceSimulator",
     "hart_classic": "simulators.hart_classic:HartClassicSimulator",
     "manual": "simulators.manual:ManualSimulator",
+    "sartorius_sbi": "simulators.sartorius:SartoriusSimulator",
 }
 
 

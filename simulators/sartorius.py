@@ -1,0 +1,119 @@
+"""A simulated Sartorius SBI balance: a load settling on the pan behind the ESC commands.
+
+Print lines follow the reference's layout exactly: the 16-character block ``<sign> <value
+right-aligned in 8> <unit in 3>`` and CR LF, with the 6-character identification code in
+front (22 characters) unless ``id_code`` is off. The unit is blank while the weight is not
+stable. Above capacity + 9 d the value field shows ``High``, with the pan removed or below
+the zero range ``Low``. Unknown commands are silently ignored (reference: some firmware).
+Inference: tare and zero (``ESC T``/``U``/``V``) and the identity strings answer nothing
+and one CR LF-terminated text respectively.
+
+Faults: ``never_settle`` keeps the unit blank; ``overload`` shows ``High``; ``error_reply``
+prints ``Err 101`` instead of a value (inference: a three-digit code as the reference's
+``Err ###``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from daq.clock import Clock
+from simulators.base import LineSimulator, SimulatorSettings
+from simulators.faults import Fault
+
+ESC = b"\x1b"
+ERROR_CODE = "101"
+
+
+class SartoriusSettings(SimulatorSettings):
+    """The defaults are a 220 g / 1 mg lab balance."""
+
+    model: str = "BCE224I-1S"
+    serial: str = "0037402218"
+    software: str = "00-20-08"
+    capacity: float = Field(220.0, gt=0)
+    """Grams."""
+    decimals: int = Field(3, ge=0, le=5)
+    id_code: bool = True
+    """Print the 22-character line with its ``N`` identification code."""
+    load: float = 0.0
+    """Grams on the pan at power-on."""
+    noise: float = Field(2e-4, ge=0)
+    drift_per_hour: float = 0.0
+    time_constant: float = Field(0.3, ge=0)
+    stability_band: float = Field(2.0, gt=0)
+    """Stable once settled within this many d."""
+
+
+class SartoriusSimulator(LineSimulator):
+    family: ClassVar[str] = "sartorius_sbi"
+    Settings: ClassVar[type[SimulatorSettings]] = SartoriusSettings
+    terminators: ClassVar[bytes] = b"\r\n"
+    actions: ClassVar[tuple[str, ...]] = ("place", "remove", "remove_pan", "restore_pan")
+
+    def __init__(self, settings: SimulatorSettings, clock: Clock) -> None:
+        super().__init__(settings, clock)
+        assert isinstance(settings, SartoriusSettings)
+        self.config = settings
+        self.d = 10.0**-settings.decimals
+        self._load = self.process_value(
+            settings.load,
+            time_constant=settings.time_constant,
+            noise=settings.noise,
+            drift_per_hour=settings.drift_per_hour,
+            wander=50 * settings.stability_band * self.d,
+        )
+        self._zero = 0.0
+        self._tare = 0.0
+        self.pan_in_place = True
+
+    def place(self, mass_g: float) -> None:
+        self._load.set_target(self._load.target + mass_g)
+
+    def remove(self, mass_g: float | None = None) -> None:
+        self._load.set_target(0.0 if mass_g is None else self._load.target - mass_g)
+
+    def remove_pan(self) -> None:
+        self.pan_in_place = False
+
+    def restore_pan(self) -> None:
+        self.pan_in_place = True
+
+    def stable(self) -> bool:
+        return self._load.settled_within(self.config.stability_band * self.d)
+
+    def _block(self, value_field: str, sign: str = " ", unit: str = "") -> str:
+        block = f"{sign} {value_field:>8} {unit:<3}"
+        return (f"{'N':<6}" if self.config.id_code else "") + block
+
+    def _print(self) -> str:
+        if self.has(Fault.ERROR_REPLY):
+            return self._block(f"Err {ERROR_CODE}")
+        gross = self._load.observe() - self._zero
+        if self.has(Fault.OVERLOAD) or gross > self.config.capacity + 9 * self.d:
+            return self._block("High")
+        if not self.pan_in_place or gross < -9 * self.d - 0.02 * self.config.capacity:
+            return self._block("Low")
+        net = round(gross - self._tare, self.config.decimals) + 0.0
+        text = f"{abs(net):.{self.config.decimals}f}"
+        return self._block(text, "-" if net < 0 else "+", "g" if self.stable() else "")
+
+    async def handle(self, command: bytes) -> bytes:
+        if not command.startswith(ESC):
+            return b""
+        match command[1:].decode("ascii", "replace"):
+            case "P":
+                return (self._print() + "\r\n").encode("ascii")
+            case "T" | "U":
+                self._tare = self._load.observe() - self._zero
+            case "V":
+                self._zero, self._tare = self._load.observe(), 0.0
+            case "x1_":
+                return f"{self.config.model}\r\n".encode("ascii")
+            case "x2_":
+                return f"{self.config.serial}\r\n".encode("ascii")
+            case "x3_":
+                return f"{self.config.software}\r\n".encode("ascii")
+        return b""

@@ -1,0 +1,103 @@
+"""Sartorius SBI driver against its simulator over TCP and a pty; every fault."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daq.clock import Clock
+from daq.reading import Status
+from drivers.base import Driver
+from drivers.errors import (
+    ConnectionLost,
+    InstrumentReportedError,
+    InstrumentTimeout,
+    OverloadError,
+    ProtocolError,
+)
+from drivers.sartorius import SartoriusBalance
+from drivers.transports.settings import TcpConnection, open_line_transport
+from simulators.base import SimulatedInstrument
+from simulators.faults import Fault
+from simulators.sartorius import SartoriusSettings, SartoriusSimulator
+from simulators.servers import TcpLineServer
+from tests.fault_matrix import FaultCase, check_fault, fault_params
+
+
+async def test_a_load_settles_then_prints_stable_and_tares_to_zero() -> None:
+    clock = Clock(scale=20)
+    sim = SartoriusSimulator(SartoriusSettings(seed=1, time_constant=1.0), clock)
+    server = await TcpLineServer(sim).start()
+    connection = TcpConnection(type="tcp", host="127.0.0.1", port=server.port, timeout=1)
+    settings = SartoriusBalance.Settings(print_interval=0.02, stable_timeout=10)
+    balance = SartoriusBalance("b", open_line_transport("b", connection), settings, clock)
+    try:
+        sim.place(100.0)
+        [first] = await balance.read()
+        assert first.status is Status.UNSTABLE and first.value < 100.0  # unit blank
+        weight = await balance.weigh()
+        assert weight.status is Status.OK and abs(weight.value - 100.0) <= 0.002
+        assert re.fullmatch(r"N {5}\+ +\d+\.\d{3} g  ", weight.raw)  # 22 characters, stable
+        tared = await balance.tare()
+        assert abs(tared.value) <= 0.002
+        who = await balance.identify()
+        assert (who.model, who.serial) == ("BCE224I-1S", "0037402218")
+        sim.remove_pan()
+        [low] = await balance.read()
+        assert low.status is Status.UNDERLOAD
+    finally:
+        await balance.close()
+        await server.stop()
+
+
+async def weigh(driver: Driver[Any]) -> object:
+    assert isinstance(driver, SartoriusBalance)
+    return await driver.weigh()
+
+
+async def never_settles(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+    """The unit stays blank: weigh gives up after its timeout, read gives unstable values."""
+    assert isinstance(driver, SartoriusBalance)
+    with pytest.raises(InstrumentReportedError, match="not stable within"):
+        await driver.weigh()
+    readings = [(await driver.read())[0] for _ in range(3)]
+    assert all(r.status is Status.UNSTABLE for r in readings)
+
+
+def case(name: str, connection: dict[str, Any]) -> FaultCase:
+    return FaultCase(
+        name=name,
+        instrument={
+            "id": "balance-2",
+            "driver": "sartorius_sbi",
+            "role": "balance",
+            "connection": {**connection, "timeout": 0.3},
+            "settings": {"stable_timeout": 1.0, "print_interval": 0.05},
+            "simulator": {"seed": 1, "load": 50.0},
+        },
+        operation=weigh,
+        expected={
+            Fault.NO_REPLY: InstrumentTimeout,
+            Fault.GARBLED: ProtocolError,
+            Fault.DROP: ConnectionLost,
+            Fault.NEVER_SETTLE: never_settles,
+            Fault.OVERLOAD: OverloadError,
+            Fault.ERROR_REPLY: InstrumentReportedError,
+        },
+        time_scale=10.0,
+    )
+
+
+CASES = [
+    case("sartorius_sbi-tcp", {"type": "tcp", "host": "127.0.0.1", "port": 1}),
+    # a pty takes no parity setting: the 7-O-1 line is for the real port
+    case("sartorius_sbi-pty", {"type": "serial", "port": "balance-2", "baudrate": 1200}),
+]
+
+
+@pytest.mark.parametrize(("case", "fault"), fault_params(CASES))
+async def test_fault(case: FaultCase, fault: Fault, tmp_path: Path) -> None:
+    await check_fault(case, fault, tmp_path)
