@@ -16,6 +16,7 @@ DRIVERS: dict[str, str] = {
     "hart_classic": "drivers.hart_classic:HartClassicSource",
     "manual": "drivers.manual:ManualEntry",
     "sartorius_sbi": "drivers.sartorius:SartoriusBalance",
+    "druck_pace": "drivers.druck_pace:DruckPace",
 }
 
 

@@ -43,11 +43,27 @@ def entries(errors: list[ErrorEntry]) -> str:
 
 
 class ScpiSession:
-    """Queries and settings on one instrument, with refusals read from its error queue."""
+    """Queries and settings on one instrument, with refusals read from its error queue.
 
-    def __init__(self, name: str, transport: LineTransport) -> None:
+    With ``echo``, replies repeat the query's header (``:SENS:PRES 1013.25``, as the Druck
+    PACE does); the header is checked and stripped.
+    """
+
+    def __init__(self, name: str, transport: LineTransport, *, echo: bool = False) -> None:
         self.name = name
         self.transport = transport
+        self.echo = echo
+        self.error_query = ":SYST:ERR?" if echo else "SYST:ERR?"
+
+    async def _ask(self, command: str) -> str:
+        reply = await self.transport.query(command, retries=0)
+        if not self.echo:
+            return reply
+        header, _, value = reply.partition(" ")
+        expected = command.split(" ", 1)[0].removesuffix("?")
+        if header.upper() != expected.upper():
+            raise ProtocolError(f"{self.name}: reply {reply!r} does not answer {command!r}")
+        return value
 
     def refused(self, command: str, errors: list[ErrorEntry]) -> InstrumentReportedError:
         return InstrumentReportedError(
@@ -60,7 +76,7 @@ class ScpiSession:
         Not repeated after a timeout: a refused query would only be refused again.
         """
         try:
-            return await self.transport.query(command, retries=0)
+            return await self._ask(command)
         except InstrumentTimeout:
             errors = await self.errors()
             if errors:
@@ -78,7 +94,7 @@ class ScpiSession:
         """Drain the error queue, oldest first (at most its depth plus an overflow entry)."""
         found: list[ErrorEntry] = []
         for _ in range(ERROR_QUEUE_DEPTH + 1):
-            code, text = parse_error(await self.transport.query("SYST:ERR?"))
+            code, text = parse_error(await self._ask(self.error_query))
             if code == 0:
                 break
             found.append((code, text))

@@ -15,6 +15,7 @@ SIMULATORS: dict[str, str] = {
     "hart_classic": "simulators.hart_classic:HartClassicSimulator",
     "manual": "simulators.manual:ManualSimulator",
     "sartorius_sbi": "simulators.sartorius:SartoriusSimulator",
+    "druck_pace": "simulators.druck_pace:DruckPaceSimulator",
 }
 
 
