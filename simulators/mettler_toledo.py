@@ -21,6 +21,7 @@ from pydantic import Field
 from daq.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
 from simulators.faults import Fault
+from simulators.weighing import Position, WeighingErrors, indication
 
 PER_GRAM = {"g": 1.0, "mg": 1000.0, "kg": 0.001}
 """Display units the simulator offers, as multiples of a gram."""
@@ -49,7 +50,7 @@ SETTLE_STEP = 0.05
 NO_PARAMETERS = frozenset({"@", "I0", "I1", "I2", "I3", "I4", "S", "SI", "Z", "ZI", "T", "TI"})
 
 
-class MtSicsSettings(SimulatorSettings):
+class MtSicsSettings(SimulatorSettings, WeighingErrors):
     """The simulated balance: identity, range, display and the physics of its weighing cell.
 
     The defaults are an analytical balance: 220 g capacity, 0.1 mg readability.
@@ -115,12 +116,20 @@ class MtSicsSimulator(LineSimulator):
         self._tare = 0.0
         self._module_error: str | None = None
         self.pan_in_place = True
+        self.position: Position = "centre"
+        """Where the load was last placed on the pan."""
 
     # the operator's side
 
-    def place(self, mass_g: float) -> None:
+    def place(self, mass_g: float, position: Position = "centre") -> None:
         """Put ``mass_g`` grams on the pan, in addition to what is there; it settles."""
+        self.position = position
         self._load.set_target(self._load.target + mass_g)
+
+    def _cell(self) -> float:
+        """One observation of the load as the cell indicates it (weighing errors included)."""
+        config = self.config
+        return indication(self._load.observe(), config.capacity, self.position, config)
 
     def remove(self, mass_g: float | None = None) -> None:
         """Take ``mass_g`` grams off the pan, or everything."""
@@ -236,7 +245,7 @@ class MtSicsSimulator(LineSimulator):
         in_range = self._range_status(self.gross()) is None
         if wait and in_range and not await self._settle():
             return "S I"
-        gross = self._load.observe() - self._zero
+        gross = self._cell() - self._zero
         if out := self._range_status(gross):
             return f"S {out}"
         status = "S" if self.stable() else "D"
@@ -247,7 +256,7 @@ class MtSicsSimulator(LineSimulator):
     async def _set_zero(self, name: str) -> str:
         if name == "Z" and not await self._settle():
             return "Z I"
-        load = self._load.observe()  # above the power-on zero
+        load = self._cell()  # above the power-on zero
         if not self.pan_in_place or load < -self._zero_limit():
             return f"{name} -"
         if load > self._zero_limit():
@@ -258,7 +267,7 @@ class MtSicsSimulator(LineSimulator):
     async def _set_tare(self, name: str) -> str:
         if name == "T" and not await self._settle():
             return "T I"
-        gross = self._load.observe() - self._zero
+        gross = self._cell() - self._zero
         if out := self._range_status(gross):
             return f"{name} {out}"
         if round(gross / self.d) < 0:

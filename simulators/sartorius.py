@@ -22,12 +22,13 @@ from pydantic import Field
 from daq.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
 from simulators.faults import Fault
+from simulators.weighing import Position, WeighingErrors, indication
 
 ESC = b"\x1b"
 ERROR_CODE = "101"
 
 
-class SartoriusSettings(SimulatorSettings):
+class SartoriusSettings(SimulatorSettings, WeighingErrors):
     """The defaults are a 220 g / 1 mg lab balance."""
 
     model: str = "BCE224I-1S"
@@ -68,9 +69,17 @@ class SartoriusSimulator(LineSimulator):
         self._zero = 0.0
         self._tare = 0.0
         self.pan_in_place = True
+        self.position: Position = "centre"
+        """Where the load was last placed on the pan."""
 
-    def place(self, mass_g: float) -> None:
+    def place(self, mass_g: float, position: Position = "centre") -> None:
+        self.position = position
         self._load.set_target(self._load.target + mass_g)
+
+    def _cell(self) -> float:
+        """One observation of the load as the cell indicates it (weighing errors included)."""
+        config = self.config
+        return indication(self._load.observe(), config.capacity, self.position, config)
 
     def remove(self, mass_g: float | None = None) -> None:
         self._load.set_target(0.0 if mass_g is None else self._load.target - mass_g)
@@ -91,7 +100,7 @@ class SartoriusSimulator(LineSimulator):
     def _print(self) -> str:
         if self.has(Fault.ERROR_REPLY):
             return self._block(f"Err {ERROR_CODE}")
-        gross = self._load.observe() - self._zero
+        gross = self._cell() - self._zero
         if self.has(Fault.OVERLOAD) or gross > self.config.capacity + 9 * self.d:
             return self._block("High")
         if not self.pan_in_place or gross < -9 * self.d - 0.02 * self.config.capacity:
@@ -107,9 +116,9 @@ class SartoriusSimulator(LineSimulator):
             case "P":
                 return (self._print() + "\r\n").encode("ascii")
             case "T" | "U":
-                self._tare = self._load.observe() - self._zero
+                self._tare = self._cell() - self._zero
             case "V":
-                self._zero, self._tare = self._load.observe(), 0.0
+                self._zero, self._tare = self._cell(), 0.0
             case "x1_":
                 return f"{self.config.model}\r\n".encode("ascii")
             case "x2_":
