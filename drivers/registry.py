@@ -17,6 +17,7 @@ DRIVERS: dict[str, str] = {
     "manual": "drivers.manual:ManualEntry",
     "sartorius_sbi": "drivers.sartorius:SartoriusBalance",
     "druck_pace": "drivers.druck_pace:DruckPace",
+    "mensor_cpc": "drivers.mensor_cpc:MensorCpc",
 }
 
 

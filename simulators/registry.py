@@ -16,6 +16,7 @@ SIMULATORS: dict[str, str] = {
     "manual": "simulators.manual:ManualSimulator",
     "sartorius_sbi": "simulators.sartorius:SartoriusSimulator",
     "druck_pace": "simulators.druck_pace:DruckPaceSimulator",
+    "mensor_cpc": "simulators.mensor_cpc:MensorCpcSimulator",
 }
 
 

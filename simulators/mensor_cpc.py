@@ -1,0 +1,166 @@
+"""A simulated Mensor CPC6050-family pressure controller, Mensor command set (reference §3.2).
+
+Every reply starts with a space, or with ``E`` while the error queue is not empty, and ends
+CR LF; pressures are ``+n.nnnnnE+nn``. Inference (the reference gives no examples): settings
+(``Setpt 2``, ``Mode CONTROL``, ``Units 14``) answer nothing, ``Error?`` pops the oldest entry
+as ``<code>,<text>`` (``0,No error`` when empty), unknown commands queue ``-113``.
+
+Physics: in CONTROL mode the pressure slews toward the set point, then it is stable (``YES``)
+once within the stable band for the stable time; VENT runs it to ambient; MEASURE and
+STANDBY hold it. ``error`` offsets indicated from generated pressure.
+
+Faults: ``never_settle`` wanders and never answers ``YES``; ``overload`` (inference: an
+over-pressure trip) goes to STANDBY and queues ``500,Over pressure``; ``error_reply`` queues
+``-300,Device error`` on every command, so every reply starts with ``E``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from daq.clock import Clock
+from simulators.base import LineSimulator, SimulatorSettings
+from simulators.faults import Fault
+from simulators.scpi import Error, queue_error
+
+UNIT_CODES: dict[int, tuple[str, float]] = {
+    1: ("psi", 0.0689475729),
+    13: ("atm", 1.01325),
+    14: ("bar", 1.0),
+    15: ("mbar", 1e-3),
+    22: ("kPa", 1e-2),
+    23: ("Pa", 1e-5),
+}
+"""Mensor unit code -> name and bar per unit (reference §3.2)."""
+MODES = ("MEASURE", "CONTROL", "VENT", "STANDBY")
+UNDEFINED: Error = (-113, "Undefined header")
+BAD_VALUE: Error = (-222, "Data out of range")
+DEVICE: Error = (-300, "Device error")
+OVER_PRESSURE: Error = (500, "Over pressure")
+VENT_RATE = 2.0
+
+
+class MensorCpcSettings(SimulatorSettings):
+    serial: str = "610189"
+    firmware: str = "0.1.5"
+    full_scale: float = Field(10.0, gt=0)
+    """bar."""
+    ambient: float = 1.01325
+    slew_rate: float = Field(1.0, gt=0)
+    noise: float = Field(2e-5, ge=0)
+    error: float = 0.0
+    stable_band: float = Field(0.001, gt=0)
+    """bar."""
+    stable_time: float = Field(2.0, ge=0)
+
+
+class MensorCpcSimulator(LineSimulator):
+    family: ClassVar[str] = "mensor_cpc"
+    Settings: ClassVar[type[SimulatorSettings]] = MensorCpcSettings
+    terminators: ClassVar[bytes] = b"\r\n"
+
+    def __init__(self, settings: SimulatorSettings, clock: Clock) -> None:
+        super().__init__(settings, clock)
+        assert isinstance(settings, MensorCpcSettings)
+        self.config = settings
+        self.generated = settings.ambient
+        self._sensor = self.process_value(0.0, noise=settings.noise, wander=0.05)
+        self._set_point = settings.ambient
+        self._mode = "STANDBY"
+        self._unit = 14
+        self._last = clock.elapsed()
+        self._inside_since: float | None = None
+        self._errors: list[Error] = []
+
+    def _update(self) -> None:
+        now = self.clock.elapsed()
+        step, self._last = now - self._last, now
+        if self.has(Fault.OVERLOAD) and self._mode == "CONTROL":
+            self._mode = "STANDBY"
+            queue_error(self._errors, OVER_PRESSURE)
+        if self._mode == "CONTROL":
+            target, rate = self._set_point, self.config.slew_rate
+        elif self._mode == "VENT":
+            target, rate = self.config.ambient, VENT_RATE
+        else:
+            self._inside_since = None
+            return
+        gap = target - self.generated
+        move = min(abs(gap), rate * step)
+        self.generated += move if gap > 0 else -move
+        inside = self._mode == "CONTROL" and abs(self.generated - target) <= self.config.stable_band
+        if not inside:
+            self._inside_since = None
+        elif self._inside_since is None:
+            self._inside_since = now
+
+    def stable(self) -> bool:
+        self._update()
+        since = self._inside_since
+        return (
+            since is not None
+            and not self._sensor.unsettled
+            and self.clock.elapsed() - since >= self.config.stable_time
+        )
+
+    def _pressure(self) -> str:
+        self._update()
+        per = UNIT_CODES[self._unit][1]
+        return f"{(self.generated + self.config.error + self._sensor.observe()) / per:+.5E}"
+
+    async def handle(self, command: bytes) -> bytes:
+        text = command.decode("ascii", "replace").strip()
+        if self.has(Fault.ERROR_REPLY):
+            queue_error(self._errors, DEVICE)
+        reply = self._answer(text)
+        if reply is None:
+            return b""
+        lead = "E" if self._errors else " "
+        return f"{lead}{reply}\r\n".encode("ascii")
+
+    def _answer(self, text: str) -> str | None:
+        name, _, value = text.partition(" ")
+        name, value = name.upper(), value.strip().upper()
+        match name:
+            case "A?":
+                return self._pressure()
+            case "AS?" | "STABLE?":
+                return "YES" if self.stable() else "NO"
+            case "ID?" | "*IDN?":
+                return f"MENSOR, 600,{self.config.serial},{self.config.firmware}"
+            case "SETPT?":
+                return f"{self._set_point / UNIT_CODES[self._unit][1]:+.5E}"
+            case "MODE?":
+                self._update()
+                return self._mode
+            case "UNITS?":
+                return UNIT_CODES[self._unit][0]
+            case "ERROR?":
+                code, message = self._errors.pop(0) if self._errors else (0, "No error")
+                return f"{code},{message}"
+            case "SETPT":
+                self._set(value)
+                return None
+            case "MODE" if value in MODES:
+                self._update()
+                self._mode = value
+                self._update()  # an over-pressure trips at once
+                return None
+            case "UNITS" if value.isdigit() and int(value) in UNIT_CODES:
+                self._unit = int(value)
+                return None
+        queue_error(self._errors, UNDEFINED)
+        return None
+
+    def _set(self, value: str) -> None:
+        try:
+            bar = float(value) * UNIT_CODES[self._unit][1]
+        except ValueError:
+            bar = -1.0
+        if not 0 <= bar <= self.config.full_scale:
+            queue_error(self._errors, BAD_VALUE)
+            return
+        self._update()
+        self._set_point, self._inside_since = bar, None
