@@ -18,6 +18,8 @@ DRIVERS: dict[str, str] = {
     "sartorius_sbi": "drivers.sartorius:SartoriusBalance",
     "druck_pace": "drivers.druck_pace:DruckPace",
     "mensor_cpc": "drivers.mensor_cpc:MensorCpc",
+    "custom_line": "drivers.custom:CustomLineDevice",
+    "custom_modbus": "drivers.custom:CustomModbusDevice",
 }
 
 

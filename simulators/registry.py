@@ -17,6 +17,8 @@ SIMULATORS: dict[str, str] = {
     "sartorius_sbi": "simulators.sartorius:SartoriusSimulator",
     "druck_pace": "simulators.druck_pace:DruckPaceSimulator",
     "mensor_cpc": "simulators.mensor_cpc:MensorCpcSimulator",
+    "custom_line": "simulators.custom:CustomLineSimulator",
+    "custom_modbus": "simulators.custom:CustomModbusSimulator",
 }
 
 

@@ -65,6 +65,29 @@ def encode_uint32(value: int, word_order: WordOrder = "big") -> list[int]:
     return ModbusClientMixin.convert_to_registers(value, _DT.UINT32, word_order)
 
 
+RegisterType = Literal["int16", "uint16", "int32", "uint32", "float32"]
+_TYPES = {
+    "int16": _DT.INT16,
+    "uint16": _DT.UINT16,
+    "int32": _DT.INT32,
+    "uint32": _DT.UINT32,
+    "float32": _DT.FLOAT32,
+}
+REGISTER_COUNT: dict[str, int] = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2}
+
+
+def decode(registers: list[int], kind: RegisterType, word_order: WordOrder = "big") -> float:
+    """Registers as a number of the given type (the word order matters for two registers)."""
+    value = ModbusClientMixin.convert_from_registers(registers, _TYPES[kind], word_order)
+    assert isinstance(value, int | float)
+    return float(value)
+
+
+def encode(value: float, kind: RegisterType, word_order: WordOrder = "big") -> list[int]:
+    number: float | int = value if kind == "float32" else round(value)
+    return ModbusClientMixin.convert_to_registers(number, _TYPES[kind], word_order)
+
+
 def decode_int16(register: int) -> int:
     value = ModbusClientMixin.convert_from_registers([register], _DT.INT16)
     assert isinstance(value, int)
