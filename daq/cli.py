@@ -22,6 +22,8 @@ from rich.text import Text
 from daq import __version__
 from daq.clock import Clock, default_clock
 from daq.config import ConfigError, LabConfig, load_lab
+from daq.discovery import parse_ids, serial_ports, snippet
+from daq.discovery import scan as discovery_scan
 from daq.journal import JournalError, Severity
 from daq.monitor import Health, Monitor
 from daq.reading import Reading, Status
@@ -178,6 +180,65 @@ def instruments(
         return table
 
     console.print(_run(identify_all()))
+
+
+def _endpoint(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise _fail(f"{text!r} is not HOST:PORT", "Write it like 192.168.1.40:5025.", 2)
+    return host, int(port)
+
+
+@instruments_app.command()
+def scan(
+    port: Annotated[list[str] | None, typer.Option(help="Serial port or pty to probe.")] = None,
+    tcp: Annotated[list[str] | None, typer.Option(help="HOST:PORT of a raw socket.")] = None,
+    modbus_tcp: Annotated[list[str] | None, typer.Option(help="HOST:PORT of Modbus TCP.")] = None,
+    modbus_rtu: Annotated[list[str] | None, typer.Option(help="RS-485 port (Modbus RTU).")] = None,
+    ids: Annotated[str, typer.Option(help="Modbus device ids, e.g. 1-10.")] = "1-10",
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer.")] = 0.3,
+    no_serial_list: Annotated[
+        bool, typer.Option("--no-serial-list", help="Skip the serial ports the system lists.")
+    ] = False,
+) -> None:
+    """Probe serial ports, sockets and Modbus ids; print lab-file YAML for what answers.
+
+    Only identity queries and reads are sent, never a tare, zero or set point. A full Modbus
+    scan (--ids 1-247) takes about 247 x 2 x timeout per port.
+    """
+    try:
+        device_ids = parse_ids(ids)
+    except ValueError as exc:
+        raise _fail(str(exc), "Give --ids like 1-10.", 2) from None
+    ports = [*(port or []), *([] if no_serial_list else serial_ports())]
+    with errors.status("probing...") as status:
+        found = _run(
+            discovery_scan(
+                ports=ports,
+                tcp=[_endpoint(t) for t in tcp or []],
+                modbus_tcp=[_endpoint(t) for t in modbus_tcp or []],
+                modbus_rtu=modbus_rtu or [],
+                ids=device_ids,
+                timeout=timeout,
+                progress=lambda where: status.update(f"probing {where}"),
+            )
+        )
+    if not found:
+        raise _fail(
+            f"nothing answered on {len(ports)} serial port(s), {len(tcp or [])} socket(s), "
+            f"{len(modbus_tcp or []) + len(modbus_rtu or [])} Modbus port(s)",
+            "Check cables and power; give --port/--tcp/--modbus-tcp/--modbus-rtu explicitly, "
+            "or a longer --timeout.",
+        )
+    table = Table(title="Instruments found")
+    for column in ("where", "driver", "identity"):
+        table.add_column(column)
+    for item in found:
+        who = item.identity
+        table.add_row(item.where, item.family, f"{who.manufacturer} {who.model} {who.serial}")
+    errors.print(table)
+    errors.print("Paste into a bench's instruments: list in the lab file:")
+    console.print(snippet(found), end="", soft_wrap=True, markup=False, highlight=False)
 
 
 @app.command()
