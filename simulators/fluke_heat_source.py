@@ -51,10 +51,8 @@ from simulators.faults import Fault
 from simulators.scpi import (
     DATA_OUT_OF_RANGE,
     ILLEGAL_VALUE,
-    INVALID_CHARACTER,
     NO_ERROR,
     PARAMETER_NOT_ALLOWED,
-    SYNTAX_ERROR,
     UNDEFINED_HEADER,
     Error,
     Refused,
@@ -63,6 +61,7 @@ from simulators.scpi import (
     number,
     one_parameter,
     queue_error,
+    split_command,
 )
 from simulators.thermal import (
     HeatSourceSettings,
@@ -226,17 +225,10 @@ class FlukeHeatSourceSimulator(LineSimulator):
             self._cut_out = False
 
     def _execute(self, command: bytes) -> str | None:
-        try:
-            text = command.decode("ascii").strip()
-        except UnicodeDecodeError:
-            raise Refused(INVALID_CHARACTER) from None
-        if not text:
+        split = split_command(command)
+        if split is None:
             return None
-        if ";" in text:
-            raise Refused(SYNTAX_ERROR)
-        header, _, rest = text.partition(" ")
-        header = header.upper().removeprefix(":")
-        parameters = [part.strip() for part in rest.split(",")] if rest.strip() else []
+        header, parameters = split
         for spec, run in self._commands:
             if header_matches(spec, header):
                 if self.has(Fault.ERROR_REPLY) and run not in (self._next_error, self._clear):

@@ -72,3 +72,19 @@ def number(text: str) -> float:
     if not math.isfinite(value):
         raise Refused(DATA_TYPE_ERROR)
     return value
+
+
+def split_command(command: bytes) -> tuple[str, list[str]] | None:
+    """Header (upper case, no leading colon) and parameters of one command line; None for
+    an empty line. Compound commands (``;``) are refused: these instruments take none."""
+    try:
+        text = command.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise Refused(INVALID_CHARACTER) from None
+    if not text:
+        return None
+    if ";" in text:
+        raise Refused(SYNTAX_ERROR)
+    header, _, rest = text.partition(" ")
+    parameters = [part.strip() for part in rest.split(",")] if rest.strip() else []
+    return header.upper().removeprefix(":"), parameters
