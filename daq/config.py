@@ -77,6 +77,11 @@ class LabConfig(_Strict):
     journal: JournalConfig = Field(default_factory=JournalConfig)
     standards: Path | None = None
     """The register of reference standards; a relative path is relative to the lab file."""
+    plans: Path = Path("plans")
+    """Folder of calibration plans (YAML); relative to the lab file."""
+    procedures: Path | None = None
+    """The lab's own folder of procedure scripts, besides the installed ones; relative to the
+    lab file. Procedures are loaded from nowhere else."""
     benches: list[BenchConfig] = Field(min_length=1)
 
     def instruments(self) -> Iterator[tuple[BenchConfig, InstrumentConfig]]:
@@ -230,7 +235,7 @@ def parse_lab(text: str, file: str) -> LabConfig:
     return config
 
 
-def _default_lab_folder() -> Path:
+def default_lab_folder() -> Path:
     """Where the embedded default lab and its standards live: in the package, or the repo."""
     packaged = Path(str(resources.files("daq"))) / "data"
     if (packaged / "lab.yaml").is_file():
@@ -240,14 +245,17 @@ def _default_lab_folder() -> Path:
 
 def default_lab_text() -> str:
     """The embedded default lab: simulated instruments on all three transports."""
-    return (_default_lab_folder() / "lab.yaml").read_text(encoding="utf-8")
+    return (default_lab_folder() / "lab.yaml").read_text(encoding="utf-8")
 
 
 def _beside(lab: LabConfig, folder: Path) -> LabConfig:
     """Files the lab names relative to itself, made relative to where it was read from."""
-    if lab.standards is None or lab.standards.is_absolute():
-        return lab
-    return lab.model_copy(update={"standards": folder / lab.standards})
+    update = {
+        name: folder / path
+        for name in ("standards", "plans", "procedures")
+        if (path := getattr(lab, name)) is not None and not path.is_absolute()
+    }
+    return lab.model_copy(update=update)
 
 
 def load_lab(path: str | Path | None = None) -> LabConfig:
@@ -255,7 +263,7 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
     chosen = path or os.environ.get(LAB_ENV)
     if chosen is None:
         return _beside(
-            parse_lab(default_lab_text(), "<embedded default lab>"), _default_lab_folder()
+            parse_lab(default_lab_text(), "<embedded default lab>"), default_lab_folder()
         )
     file = Path(chosen)
     try:

@@ -25,7 +25,7 @@ from daq.reading import Reading, Status
 
 log = logging.getLogger("daq.journal")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
     id INTEGER PRIMARY KEY,
@@ -44,10 +44,34 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     severity TEXT NOT NULL,
     instrument TEXT,
-    message TEXT NOT NULL
+    message TEXT NOT NULL,
+    run TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_time ON events (timestamp);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    plan TEXT NOT NULL,
+    procedure TEXT NOT NULL,
+    started REAL NOT NULL,
+    finished REAL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    abort_request TEXT,
+    setup TEXT NOT NULL,
+    document TEXT
+);
+CREATE TABLE IF NOT EXISTS points (
+    run TEXT NOT NULL REFERENCES runs (id),
+    seq INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    timestamp REAL NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run, key)
+);
 """
+MIGRATIONS = {1: "ALTER TABLE events ADD COLUMN run TEXT"}
+"""Statements that bring a journal of schema version N to N + 1 (before ``SCHEMA`` runs)."""
+RUN_COLUMNS = "id, plan, procedure, started, finished, status, reason, abort_request, setup"
 
 
 class Severity(StrEnum):
@@ -65,6 +89,23 @@ class Event:
     severity: Severity
     message: str
     instrument: str | None = None
+    run: str | None = None
+    """The calibration run it belongs to, if any."""
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A calibration run as the journal holds it (``setup`` and ``document`` are JSON)."""
+
+    id: str
+    plan: str
+    procedure: str
+    started: float
+    finished: float | None
+    status: str
+    reason: str
+    abort_request: str | None
+    setup: str
 
 
 class JournalError(Exception):
@@ -109,6 +150,8 @@ class Journal:
                 raise JournalError(
                     f"{self.path} was written by a newer version (schema {version}); upgrade daq"
                 )
+            for old in range(version, SCHEMA_VERSION) if version else ():
+                db.execute(MIGRATIONS[old])
             db.executescript(SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
@@ -139,8 +182,9 @@ class Journal:
         message: str,
         severity: Severity = Severity.INFO,
         instrument: str | None = None,
+        run: str | None = None,
     ) -> Event:
-        event = Event(self.clock.now(), kind, severity, message, instrument)
+        event = Event(self.clock.now(), kind, severity, message, instrument, run)
         self._events.append(event)
         return event
 
@@ -170,9 +214,12 @@ class Journal:
                 ],
             )
             db.executemany(
-                "INSERT INTO events (timestamp, kind, severity, instrument, message)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(e.timestamp, e.kind, e.severity.value, e.instrument, e.message) for e in events],
+                "INSERT INTO events (timestamp, kind, severity, instrument, message, run)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (e.timestamp, e.kind, e.severity.value, e.instrument, e.message, e.run)
+                    for e in events
+                ],
             )
             db.execute("COMMIT")
         except sqlite3.Error:
@@ -241,16 +288,97 @@ class Journal:
             for i, q, v, u, t, s, raw in reversed(rows)
         ]
 
-    async def events(self, kind: str | None = None, limit: int = 1000) -> list[Event]:
-        where, params = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+    async def events(
+        self, kind: str | None = None, limit: int = 1000, run: str | None = None
+    ) -> list[Event]:
+        clauses = [(c, v) for c, v in (("kind = ?", kind), ("run = ?", run)) if v is not None]
+        where = ("WHERE " + " AND ".join(c for c, _ in clauses)) if clauses else ""
         rows = await self._run(
             self._query_blocking,
-            f"SELECT timestamp, kind, severity, instrument, message FROM events {where} "
+            f"SELECT timestamp, kind, severity, instrument, message, run FROM events {where} "
             "ORDER BY id DESC LIMIT ?",
-            (*params, limit),
+            (*[v for _, v in clauses], limit),
         )
-        return [Event(t, k, Severity(s), m, i) for t, k, s, i, m in reversed(rows)]
+        return [Event(t, k, Severity(s), m, i, r) for t, k, s, i, m, r in reversed(rows)]
 
     async def count_readings(self) -> int:
         rows = await self._run(self._query_blocking, "SELECT COUNT(*) FROM readings", ())
         return int(rows[0][0])
+
+    # -- calibration runs: written at once, not batched, so a crash loses no finished point --
+
+    def _execute_blocking(self, sql: str, params: tuple[Any, ...]) -> None:
+        assert self._db is not None
+        self._db.execute(sql, params)
+
+    async def _write_now(self, sql: str, params: tuple[Any, ...]) -> None:
+        await self.flush()  # readings and events first: a point never precedes its evidence
+        try:
+            await self._run(self._execute_blocking, sql, params)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+
+    async def start_run(self, run: RunRow) -> None:
+        await self._write_now(
+            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run.id,
+                run.plan,
+                run.procedure,
+                run.started,
+                run.finished,
+                run.status,
+                run.reason,
+                run.abort_request,
+                run.setup,
+            ),
+        )
+
+    async def set_run_status(self, run: str, status: str, reason: str = "") -> None:
+        await self._write_now(
+            "UPDATE runs SET status = ?, reason = ?, abort_request = NULL WHERE id = ?",
+            (status, reason, run),
+        )
+
+    async def finish_run(self, run: str, status: str, reason: str, document: str) -> None:
+        await self._write_now(
+            "UPDATE runs SET status = ?, reason = ?, finished = ?, document = ? WHERE id = ?",
+            (status, reason, self.clock.now(), document, run),
+        )
+
+    async def commit_point(self, run: str, seq: int, key: str, data: str) -> None:
+        await self._write_now(
+            "INSERT OR REPLACE INTO points (run, seq, key, timestamp, data) VALUES (?, ?, ?, ?, ?)",
+            (run, seq, key, self.clock.now(), data),
+        )
+
+    async def request_abort(self, run: str, reason: str) -> None:
+        """Ask the process running ``run`` to stop it safely (it polls for this)."""
+        await self._write_now("UPDATE runs SET abort_request = ? WHERE id = ?", (reason, run))
+
+    async def runs(self, limit: int = 100) -> list[RunRow]:
+        rows = await self._run(
+            self._query_blocking,
+            f"SELECT {RUN_COLUMNS} FROM runs ORDER BY started DESC LIMIT ?",
+            (limit,),
+        )
+        return [RunRow(*row) for row in rows]
+
+    async def run(self, run: str) -> RunRow | None:
+        rows = await self._run(
+            self._query_blocking, f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run,)
+        )
+        return RunRow(*rows[0]) if rows else None
+
+    async def run_document(self, run: str) -> str | None:
+        rows = await self._run(
+            self._query_blocking, "SELECT document FROM runs WHERE id = ?", (run,)
+        )
+        return rows[0][0] if rows else None
+
+    async def points(self, run: str) -> list[tuple[str, str]]:
+        """(key, data) of every committed point of ``run``, in order."""
+        rows = await self._run(
+            self._query_blocking, "SELECT key, data FROM points WHERE run = ? ORDER BY seq", (run,)
+        )
+        return [(key, data) for key, data in rows]

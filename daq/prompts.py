@@ -11,11 +11,24 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from rich.console import Console
 from rich.text import Text
+
+
+@dataclass(frozen=True)
+class Action:
+    """What the operator is asked to do to an instrument (place a weight on a balance).
+
+    A person does it and confirms; the simulated operator calls the simulator's action of
+    that name with these arguments.
+    """
+
+    instrument: str
+    name: str
+    arguments: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -33,9 +46,18 @@ class Question:
     maximum: float | None = None
     problem: str = ""
     """Why the previous answer was refused, shown when the question is asked again."""
+    action: Action | None = None
+    """Something to do before answering; the answer is then only a confirmation."""
+
+    @property
+    def is_confirmation(self) -> bool:
+        """No value is wanted: the operator does something (or checks it) and confirms."""
+        return not self.quantity and not self.unit
 
     def hint(self) -> str:
         """The expected answer, in a few words."""
+        if self.is_confirmation:
+            return "press Enter when done"
         span = ""
         if self.minimum is not None and self.maximum is not None:
             span = f", {self.minimum:g} to {self.maximum:g}"

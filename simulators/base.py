@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -32,6 +33,9 @@ class SimulatorSettings(BaseModel):
     """Seed for the noise generator, for repeatable runs."""
     faults: set[Fault] = set()
     """Faults the instrument has from power-on (``simulators.faults``)."""
+    follows: str | None = None
+    """Id of the simulated source or controller whose output this instrument measures (its
+    probe sits in that well, its port on that manifold), in that source's unit (°C, bar)."""
 
 
 class SimulatedInstrument(ABC):
@@ -39,6 +43,10 @@ class SimulatedInstrument(ABC):
     Settings: ClassVar[type[SimulatorSettings]] = SimulatorSettings
     actions: ClassVar[tuple[str, ...]] = ()
     """Methods a test or the simulated operator may call through the control interface."""
+    generates: ClassVar[str | None] = None
+    """The quantity this instrument makes (a heat source: temperature), if any."""
+    measures: ClassVar[str | None] = None
+    """The quantity a follower of a source measures, if it can follow one."""
 
     def __init__(self, settings: SimulatorSettings, clock: Clock) -> None:
         self.settings = settings
@@ -71,6 +79,14 @@ class SimulatedInstrument(ABC):
     def _apply_settling(self) -> None:
         for value in self._process_values:
             value.unsettled = Fault.NEVER_SETTLE in self._faults
+
+    def generated(self) -> float:
+        """The quantity this source makes now (``generates``), in its base unit."""
+        raise NotImplementedError(f"{self.family} generates nothing another instrument measures")
+
+    def follow(self, source: Callable[[], float]) -> None:
+        """Measure what ``source`` generates from now on."""
+        raise NotImplementedError(f"{self.family} cannot follow a source")
 
     def process_value(self, value: float, **physics: Any) -> ProcessValue:
         """A quantity of this instrument's model; the ``never_settle`` fault makes it wander."""

@@ -82,7 +82,7 @@ class DruckPaceSimulator(LineSimulator):
         super().__init__(settings, clock)
         assert isinstance(settings, DruckPaceSettings)
         self.config = settings
-        self.generated = settings.ambient
+        self.generated_pressure = settings.ambient
         """The pressure the controller makes, bar."""
         self._sensor = self.process_value(0.0, noise=settings.noise, wander=0.05)
         self._set_point = settings.ambient
@@ -110,19 +110,25 @@ class DruckPaceSimulator(LineSimulator):
             target, rate = self._set_point, self.config.slew_rate
         else:
             return
-        gap = target - self.generated
-        self.generated = (
+        gap = target - self.generated_pressure
+        self.generated_pressure = (
             target
             if abs(gap) <= rate * step
-            else self.generated + rate * step * (1 if gap > 0 else -1)
+            else self.generated_pressure + rate * step * (1 if gap > 0 else -1)
         )
-        if self._vent == 1 and self.generated == target:
+        if self._vent == 1 and self.generated_pressure == target:
             self._vent = 2
         band = self._band / 100 * self.config.full_scale
-        if self._control and abs(self.generated - self._set_point) <= band:
+        if self._control and abs(self.generated_pressure - self._set_point) <= band:
             self._inside_since = self._inside_since if self._inside_since is not None else now
         else:
             self._inside_since = None
+
+    generates: ClassVar[str | None] = "pressure"
+
+    def generated(self) -> float:
+        self._update()
+        return self.generated_pressure
 
     def in_limits(self) -> bool:
         self._update()
@@ -135,7 +141,7 @@ class DruckPaceSimulator(LineSimulator):
 
     def indicated(self) -> float:
         self._update()
-        return self.generated + self.config.error + self._sensor.observe()
+        return self.generated_pressure + self.config.error + self._sensor.observe()
 
     def _shown(self, bar: float) -> str:
         return f"{bar / TO_BAR[self._unit]:.6g}"

@@ -173,6 +173,13 @@ class Fluke1529Simulator(LineSimulator):
 
     # -- acting on the device ---------------------------------------------------------------
 
+    measures: ClassVar[str | None] = "temperature"
+
+    def follow(self, source: Callable[[], float]) -> None:
+        """Every probe sits in the bath or well ``source`` tells the temperature of."""
+        for bath in self._baths:
+            bath.follow(source)
+
     def set_temperature(self, channel: int, celsius: float) -> None:
         """Move ``channel``'s probe to a bath at ``celsius``; the reading settles there."""
         self._baths[self._index(channel)].set_target(celsius)

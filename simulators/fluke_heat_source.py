@@ -194,6 +194,11 @@ class FlukeHeatSourceSimulator(LineSimulator):
         """Change the room temperature the block drifts to with the heater off."""
         self.block.set_ambient(celsius)
 
+    generates: ClassVar[str | None] = "temperature"
+
+    def generated(self) -> float:
+        return self.block_temperature()
+
     def block_temperature(self) -> float:
         return self.block.block_temperature()
 

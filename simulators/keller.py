@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from typing import ClassVar
 
 from pydantic import Field
@@ -119,6 +120,11 @@ class KellerSeries30Simulator(ModbusSimulator):
             settings.temperature, noise=settings.temperature_noise
         )
         self._channel_error = settings.channel_error
+
+    measures: ClassVar[str | None] = "pressure"
+
+    def follow(self, source: Callable[[], float]) -> None:
+        self._pressure.follow(source, self.sensor.pressure_changes)
 
     def set_pressure(self, bar: float) -> None:
         """Apply a new pressure; the reading settles toward it with the time constant."""

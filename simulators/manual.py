@@ -9,6 +9,7 @@ simulated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import ClassVar
 
@@ -49,6 +50,11 @@ class ManualSimulator(OperatorSimulator):
             drift_per_hour=settings.drift_per_hour,
             wander=20 * settings.reading_step,
         )
+
+    measures: ClassVar[str | None] = "any"
+
+    def follow(self, source: Callable[[], float]) -> None:
+        self._value.follow(source)
 
     def set_value(self, value: float) -> None:
         """Change the true value (e.g. the pressure applied to the dial gauge)."""

@@ -65,7 +65,7 @@ class MensorCpcSimulator(LineSimulator):
         super().__init__(settings, clock)
         assert isinstance(settings, MensorCpcSettings)
         self.config = settings
-        self.generated = settings.ambient
+        self.generated_pressure = settings.ambient
         self._sensor = self.process_value(0.0, noise=settings.noise, wander=0.05)
         self._set_point = settings.ambient
         self._mode = "STANDBY"
@@ -87,14 +87,23 @@ class MensorCpcSimulator(LineSimulator):
         else:
             self._inside_since = None
             return
-        gap = target - self.generated
+        gap = target - self.generated_pressure
         move = min(abs(gap), rate * step)
-        self.generated += move if gap > 0 else -move
-        inside = self._mode == "CONTROL" and abs(self.generated - target) <= self.config.stable_band
+        self.generated_pressure += move if gap > 0 else -move
+        inside = (
+            self._mode == "CONTROL"
+            and abs(self.generated_pressure - target) <= self.config.stable_band
+        )
         if not inside:
             self._inside_since = None
         elif self._inside_since is None:
             self._inside_since = now
+
+    generates: ClassVar[str | None] = "pressure"
+
+    def generated(self) -> float:
+        self._update()
+        return self.generated_pressure
 
     def stable(self) -> bool:
         self._update()
@@ -108,7 +117,9 @@ class MensorCpcSimulator(LineSimulator):
     def _pressure(self) -> str:
         self._update()
         per = UNIT_CODES[self._unit][1]
-        return f"{(self.generated + self.config.error + self._sensor.observe()) / per:+.5E}"
+        return (
+            f"{(self.generated_pressure + self.config.error + self._sensor.observe()) / per:+.5E}"
+        )
 
     async def handle(self, command: bytes) -> bytes:
         text = command.decode("ascii", "replace").strip()

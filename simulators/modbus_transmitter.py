@@ -18,6 +18,7 @@ Faults, in the transmitter's own protocol:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from pydantic import Field
@@ -67,6 +68,11 @@ class ModbusTransmitterSimulator(ModbusSimulator):
         self._pressure = self.process_value(
             settings.pressure, time_constant=settings.time_constant, noise=settings.noise
         )
+
+    measures: ClassVar[str | None] = "pressure"
+
+    def follow(self, source: Callable[[], float]) -> None:
+        self._pressure.follow(source, self.sensor.pressure_changes)
 
     def set_pressure(self, pressure: float) -> None:
         """Apply a new pressure (in the transmitter's unit); the value settles toward it."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 
 from daq.clock import Clock
 
@@ -44,6 +45,26 @@ class ProcessValue:
         self._from = value
         self._target = value
         self._since = self._start_time
+        self._source: Callable[[], float] | None = None
+        self._on_change: Callable[[float, float], None] | None = None
+
+    def follow(
+        self,
+        source: Callable[[], float],
+        on_change: Callable[[float, float], None] | None = None,
+    ) -> None:
+        """Take the target from ``source`` whenever the value is looked at (a probe in a bath,
+        a gauge on a manifold); ``on_change(old, new)`` hears every change of target."""
+        self._source, self._on_change = source, on_change
+
+    def _track(self) -> None:
+        if self._source is None:
+            return
+        target = self._source()
+        if target != self._target:
+            if self._on_change is not None:
+                self._on_change(self._target, target)
+            self.set_target(target)
 
     @property
     def target(self) -> float:
@@ -62,6 +83,7 @@ class ProcessValue:
         return self._target + (self._from - self._target) * math.exp(-age / self.time_constant)
 
     def true_value(self) -> float:
+        self._track()
         age = self.clock.elapsed() - self._start_time
         drift = self.drift_per_hour * age / 3600.0
         wander = self.wander * math.sin(2 * math.pi * age / WANDER_PERIOD) if self.unsettled else 0
@@ -73,4 +95,5 @@ class ProcessValue:
 
     def settled_within(self, band: float) -> bool:
         """True once the settling transient is smaller than ``band``."""
+        self._track()
         return not self.unsettled and abs(self._settling_value() - self._target) <= band

@@ -40,16 +40,34 @@ _SOCKET_URL = re.compile(r"^socket://([^:/]+):(\d+)")
 
 
 class SimulatedOperator:
-    """The person at a simulated bench: reads simulated instruments when asked."""
+    """The person at a simulated bench: reads simulated instruments, and does to them what a
+    question asks (places weights, connects probes), then confirms."""
 
     def __init__(self, simulation: Simulation, fallback: Prompter) -> None:
         self._simulation = simulation
         self._fallback = fallback
 
     async def ask(self, question: Question) -> str:
-        sim = self._simulation.simulators.get(question.instrument)
+        simulators = self._simulation.simulators
+        action = question.action
+        if action is not None:
+            target = simulators.get(action.instrument)
+            if target is None:
+                return await self._fallback.ask(question)
+            if action.name not in target.actions:
+                raise SimulationError(
+                    f"{action.instrument}: its simulator has no action {action.name!r} "
+                    f"(it has: {', '.join(target.actions) or 'none'})"
+                )
+            getattr(target, action.name)(**action.arguments)
+            return ""
+        sim = simulators.get(question.instrument)
         if isinstance(sim, OperatorSimulator):
             return await sim.respond(question)
+        if question.is_confirmation and (
+            sim is not None or not self._simulation.knows(question.instrument)
+        ):
+            return ""  # a check of a simulated bench: all is as asked
         return await self._fallback.ask(question)
 
 
@@ -75,6 +93,30 @@ class Simulation:
     _served: list[_Served] = field(default_factory=list)
     _rewritten: dict[str, InstrumentConfig] = field(default_factory=dict)
     _tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def knows(self, instrument_id: str) -> bool:
+        """Whether ``instrument_id`` is an instrument of the lab file (simulated or not)."""
+        return any(i.id == instrument_id for _, i in self.lab.instruments())
+
+    def _connect_followers(self) -> None:
+        """Give each follower (``simulator.follows``) the source it measures."""
+        for ident, sim in self.simulators.items():
+            leader_id = sim.settings.follows
+            if leader_id is None:
+                continue
+            leader = self.simulators.get(leader_id)
+            if leader is None or leader.generates is None:
+                raise SimulationError(
+                    f"{ident}: simulator.follows names {leader_id!r}, which is not a simulated "
+                    "heat source or pressure controller"
+                )
+            if sim.measures not in (leader.generates, "any"):
+                raise SimulationError(
+                    f"{ident}: it cannot follow {leader_id}: it measures "
+                    f"{sim.measures or 'nothing a source makes'}, {leader_id} makes "
+                    f"{leader.generates}"
+                )
+            sim.follow(leader.generated)
 
     def where(self) -> dict[str, str]:
         """Instrument id -> where its simulator listens."""
@@ -108,6 +150,7 @@ class Simulation:
                         else connection.port
                     )
                     modbus_buses.setdefault(key, []).append(instrument)
+            self._connect_followers()
             for instruments in modbus_buses.values():
                 await self._serve_modbus(instruments)
         except OSError as exc:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import GTC
 from GTC import reporting
+from pydantic import BaseModel, ConfigDict, Field
 
 COVERAGE_PROBABILITY = 95.45
 """Percent: the coverage of U with k = 2 for a normal distribution (GUM G.1.3)."""
@@ -104,12 +105,14 @@ def resolution(name: str, step: float, unit: str, sensitivity: float = 1.0) -> C
     return rectangular(name, step / 2, unit, sensitivity)
 
 
-@dataclass(frozen=True)
-class Cmc:
-    """The laboratory's calibration and measurement capability: U ≥ absolute + relative·|x|."""
+class Cmc(BaseModel):
+    """The laboratory's calibration and measurement capability: U ≥ absolute + relative·|x|,
+    in the unit of the result (written in calibration plans)."""
 
-    absolute: float = 0.0
-    relative: float = 0.0
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    absolute: float = Field(0.0, ge=0)
+    relative: float = Field(0.0, ge=0)
 
     def at(self, value: float) -> float:
         return self.absolute + self.relative * abs(value)

@@ -44,7 +44,7 @@ async def test_control_to_a_set_point_then_vent() -> None:
         with pytest.raises(InstrumentReportedError, match="-222"):
             await pace.set_point(20000)  # above the 10 bar range
         await pace.vent()
-        assert abs(sim.generated - 1.01325) < 1e-9
+        assert abs(sim.generated() - 1.01325) < 1e-9
         assert not await pace.is_stable()  # control is off once vented
     finally:
         await pace.close()

@@ -43,7 +43,7 @@ async def test_control_to_a_set_point_then_vent() -> None:
         with pytest.raises(InstrumentReportedError, match="-222"):
             await cpc.set_point(5000)
         await cpc.vent()
-        assert abs(sim.generated - 1.01325) < 1e-3
+        assert abs(sim.generated() - 1.01325) < 1e-3
     finally:
         await cpc.close()
         await server.stop()

@@ -1,0 +1,1 @@
+"""The calibration engine: plans, procedures, the context they run in, and run records."""

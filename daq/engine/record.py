@@ -1,0 +1,53 @@
+"""What a calibration point leaves behind: readings, values, budget, decision and evidence.
+
+A point is committed to the journal the moment it is complete, as JSON; on resume the
+procedure gets it back instead of measuring again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from daq.metrology.budget import Evaluation
+from daq.metrology.decision import Decision, Outcome
+
+
+class Point(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    """Unique within the run, stable across a resume (e.g. "indication 100 g")."""
+    kind: str
+    """What was measured: repeatability, eccentricity, indication, comparison, pressure..."""
+    uut: str | None = None
+    nominal: float | None = None
+    unit: str = ""
+    readings: dict[str, list[float]] = Field(default_factory=dict)
+    """Every reading used, by what it is (reference, uut, rising series 1...)."""
+    values: dict[str, float] = Field(default_factory=dict)
+    """Derived values: means, reference value, error, correction, hysteresis..."""
+    budget: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = None
+    standards: list[dict[str, Any]] = Field(default_factory=list)
+    """Snapshot of each standard as used for this point, with any override."""
+    stability: list[dict[str, Any]] = Field(default_factory=list)
+    """The stability trace(s) that released the point."""
+    timestamp: float = 0.0
+    note: str = ""
+
+    @classmethod
+    def judged(
+        cls, evaluation: Evaluation | None, decision: Decision | None, **fields: Any
+    ) -> Point:
+        """A point with its budget and decision attached as JSON."""
+        return cls(
+            budget=evaluation.as_dict() if evaluation else None,
+            decision=decision.as_dict() if decision else None,
+            **fields,
+        )
+
+    @property
+    def outcome(self) -> Outcome | None:
+        return Outcome(self.decision["outcome"]) if self.decision else None

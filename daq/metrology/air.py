@@ -1,0 +1,165 @@
+"""Air density and air buoyancy: what turns a weight's conventional mass into the reference
+value of a test load weighed in the laboratory's air.
+
+Air density from the CIPM-2007 equation (A. Picard, R. S. Davis, M. Gläser, K. Fujii,
+Metrologia 45 (2008) 149-155) or the approximation of OIML R111-1:2004 (E.3-1); conventional
+mass per OIML D 28:2004 / R111-1:2004; the buoyancy correction of a test weight and its
+uncertainty per EURAMET cg-18 v4.0, 7.1.2 (section and equation numbers there are as we
+recall them: the guide's text was not at hand to check them).
+"""
+
+from __future__ import annotations
+
+import math
+
+RHO_0 = 1.2
+"""kg/m³: reference air density of conventional mass (OIML D 28:2004, 4)."""
+RHO_C = 8000.0
+"""kg/m³: reference density of a weight for conventional mass (OIML D 28:2004, 4)."""
+
+# CIPM-2007, Appendix A: constants of the equation, in the units the paper gives.
+_R = 8.314472  # J mol⁻¹ K⁻¹, molar gas constant (CODATA 2006)
+_MV = 18.01528e-3  # kg/mol, molar mass of water
+_PSV = (1.2378847e-5, -1.9121316e-2, 33.93711047, -6.3431645e3)  # A, B, C, D of psv(T)
+_ENHANCEMENT = (1.00062, 3.14e-8, 5.6e-7)  # alpha, beta / Pa⁻¹, gamma / K⁻²
+_A0, _A1, _A2 = 1.58123e-6, -2.9331e-8, 1.1043e-10  # compressibility Z
+_B0, _B1 = 5.707e-6, -2.051e-8
+_C0, _C1 = 1.9898e-4, -2.376e-6
+_D, _E = 1.83e-11, -0.765e-8
+
+
+def _check_finite(**values: float) -> None:
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, not {value!r}")
+
+
+def _check_humidity(relative_humidity: float) -> None:
+    if not 0.0 <= relative_humidity <= 100.0:
+        raise ValueError(f"relative humidity must be 0 to 100 %, not {relative_humidity:g} %")
+
+
+def air_density_cipm2007(
+    temperature_c: float,
+    pressure_pa: float,
+    relative_humidity: float,
+    co2_fraction: float = 0.0004,
+) -> float:
+    """Density of moist air in kg/m³ by the CIPM-2007 equation (Metrologia 45 (2008) 149).
+
+    ``relative_humidity`` in % (0-100), ``co2_fraction`` the mole fraction of CO2. The paper
+    states the equation for 600 hPa to 1100 hPa and 15 °C to 27 °C; outside that it is an
+    extrapolation, which is the caller's decision, so only unphysical inputs are refused.
+    """
+    _check_finite(
+        temperature_c=temperature_c,
+        pressure_pa=pressure_pa,
+        relative_humidity=relative_humidity,
+        co2_fraction=co2_fraction,
+    )
+    if pressure_pa <= 0:
+        raise ValueError(f"pressure must be positive, not {pressure_pa:g} Pa")
+    if temperature_c <= -273.15:
+        raise ValueError(f"temperature must be above absolute zero, not {temperature_c:g} °C")
+    _check_humidity(relative_humidity)
+    if not 0.0 <= co2_fraction < 1.0:
+        raise ValueError(f"CO2 mole fraction must be 0 to 1, not {co2_fraction:g}")
+
+    t = temperature_c
+    big_t = t + 273.15
+    p = pressure_pa
+    a, b, c, d = _PSV
+    psv = math.exp(a * big_t**2 + b * big_t + c + d / big_t)  # saturation vapour pressure, Pa
+    alpha, beta, gamma = _ENHANCEMENT
+    f = alpha + beta * p + gamma * t**2  # enhancement factor
+    xv = relative_humidity / 100.0 * f * psv / p  # mole fraction of water vapour
+    z = (
+        1.0
+        - p / big_t * (_A0 + _A1 * t + _A2 * t**2 + (_B0 + _B1 * t) * xv + (_C0 + _C1 * t) * xv**2)
+        + (p / big_t) ** 2 * (_D + _E * xv**2)
+    )
+    ma = (28.96546 + 12.011 * (co2_fraction - 0.0004)) * 1e-3  # molar mass of dry air, kg/mol
+    return p * ma / (z * _R * big_t) * (1.0 - xv * (1.0 - _MV / ma))
+
+
+def air_density_approximation(
+    temperature_c: float, pressure_hpa: float, relative_humidity: float
+) -> float:
+    """Air density in kg/m³ by the approximation of OIML R111-1:2004, formula (E.3-1).
+
+    rho_a = (0.34848 p - 0.009 h exp(0.061 t)) / (273.15 + t), p in hPa, h in %, t in °C:
+    good enough where the air density's uncertainty is not dominant (classes F and M).
+    """
+    _check_finite(
+        temperature_c=temperature_c,
+        pressure_hpa=pressure_hpa,
+        relative_humidity=relative_humidity,
+    )
+    if pressure_hpa <= 0:
+        raise ValueError(f"pressure must be positive, not {pressure_hpa:g} hPa")
+    if temperature_c <= -273.15:
+        raise ValueError(f"temperature must be above absolute zero, not {temperature_c:g} °C")
+    _check_humidity(relative_humidity)
+    t = temperature_c
+    return (0.34848 * pressure_hpa - 0.009 * relative_humidity * math.exp(0.061 * t)) / (273.15 + t)
+
+
+def _check_density(name: str, density: float) -> None:
+    _check_finite(**{name: density})
+    if density <= 0:
+        raise ValueError(f"{name} must be positive, not {density:g} kg/m³")
+
+
+def conventional_mass(true_mass: float, density: float) -> float:
+    """Conventional mass of a body of (true) mass ``true_mass`` and density ``density`` (kg/m³).
+
+    m_c = m (1 - rho_0/rho) / (1 - rho_0/rho_c) (OIML D 28:2004, 5):
+    the mass of a weight of density 8000 kg/m³ that balances the body in air of 1.2 kg/m³.
+    Same unit as ``true_mass``.
+    """
+    _check_finite(true_mass=true_mass)
+    _check_density("density", density)
+    return true_mass * (1.0 - RHO_0 / density) / (1.0 - RHO_0 / RHO_C)
+
+
+def buoyancy_correction(
+    conventional_mass: float, air_density: float, weight_density: float
+) -> float:
+    """Correction to add to a weight's conventional mass when it is used in air of
+    ``air_density``: delta_m_B = -m_c (rho_a - rho_0) (1/rho - 1/rho_c).
+
+    EURAMET cg-18 v4.0, 7.1.2 (air buoyancy of the reference weights; the equation number
+    could not be checked against the text here). Densities in kg/m³; same unit as
+    ``conventional_mass``. Zero when rho_a = rho_0 or rho = rho_c.
+    """
+    _check_finite(conventional_mass=conventional_mass)
+    _check_density("air density", air_density)
+    _check_density("weight density", weight_density)
+    return -conventional_mass * (air_density - RHO_0) * (1.0 / weight_density - 1.0 / RHO_C)
+
+
+def buoyancy_uncertainty(
+    conventional_mass: float,
+    air_density: float,
+    u_air_density: float,
+    weight_density: float,
+    u_weight_density: float,
+) -> float:
+    """Standard uncertainty of ``buoyancy_correction`` from u(rho_a) and u(rho) (kg/m³).
+
+    u²(delta_m_B) = m_c² [u²(rho_a) (rho_c - rho)² / (rho² rho_c²)
+                          + (rho_a - rho_0)² u²(rho) / rho⁴]:
+    the first-order propagation (GUM 5.1.2) of the correction, the form of EURAMET cg-18 v4.0,
+    7.1.2 and of OIML R111-1:2004, C.6.3 (numbers not checked against the texts here).
+    """
+    _check_finite(conventional_mass=conventional_mass)
+    _check_density("air density", air_density)
+    _check_density("weight density", weight_density)
+    for name, u in (("u(air density)", u_air_density), ("u(weight density)", u_weight_density)):
+        _check_finite(**{name: u})
+        if u < 0:
+            raise ValueError(f"{name} must not be negative, not {u:g} kg/m³")
+    rho = weight_density
+    by_air = u_air_density * (RHO_C - rho) / (rho * RHO_C)
+    by_weight = (air_density - RHO_0) * u_weight_density / rho**2
+    return abs(conventional_mass) * math.hypot(by_air, by_weight)
