@@ -340,10 +340,13 @@ class Journal:
             (status, reason, run),
         )
 
-    async def finish_run(self, run: str, status: str, reason: str, document: str) -> None:
+    async def finish_run(
+        self, run: str, status: str, reason: str, finished: float, document: str
+    ) -> None:
         await self._write_now(
-            "UPDATE runs SET status = ?, reason = ?, finished = ?, document = ? WHERE id = ?",
-            (status, reason, self.clock.now(), document, run),
+            "UPDATE runs SET status = ?, reason = ?, finished = ?, document = ?, "
+            "abort_request = NULL WHERE id = ?",
+            (status, reason, finished, document, run),
         )
 
     async def commit_point(self, run: str, seq: int, key: str, data: str) -> None:

@@ -1,0 +1,152 @@
+"""The result document of a run: one JSON document with everything a certificate needs.
+
+Its schema is ``RunDocument.model_json_schema()``, kept in docs/result-schema.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from daq.engine.record import Point
+from daq.journal import Event
+
+SCHEMA_VERSION = "1"
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunInfo(_Doc):
+    id: str
+    status: str
+    """running, completed, aborted, error or refused."""
+    reason: str = ""
+    """Why a run did not complete (the abort reason, the error message)."""
+    started: float
+    finished: float | None = None
+    simulated: bool
+    resumed: int = 0
+    """How many times the run was resumed after a crash or an abort."""
+
+
+class ProcedureInfo(_Doc):
+    name: str
+    title: str
+    version: str
+    source: str
+    digest: str
+
+
+class Failure(_Doc):
+    """A point that did not conform, and by how much, under which rule."""
+
+    point: str
+    uut: str | None
+    outcome: str
+    value: float
+    unit: str
+    tolerance_lower: float
+    tolerance_upper: float
+    excess: float
+    rule: str
+
+
+class Verdict(_Doc):
+    conforms: bool | None
+    """True when every decided point conforms; None when no point was decided (yet)."""
+    points: int
+    decided: int
+    outcomes: dict[str, int]
+    failures: list[Failure]
+
+
+class EventRecord(_Doc):
+    timestamp: float
+    kind: str
+    severity: str
+    instrument: str | None
+    message: str
+
+
+class RunDocument(_Doc):
+    schema_version: str = SCHEMA_VERSION
+    run: RunInfo
+    laboratory: dict[str, str]
+    software: dict[str, str]
+    plan: dict[str, Any]
+    """The plan exactly as run (tolerance, decision rule, test points, overrides)."""
+    procedure: ProcedureInfo
+    customer: str
+    uuts: list[dict[str, Any]]
+    tolerance: str
+    decision_rule: str
+    environment: dict[str, Any]
+    standards: list[dict[str, Any]]
+    """Snapshot of each standard as used: certificate, range, U, corrections, any override."""
+    points: list[Point]
+    result: Verdict
+    events: list[EventRecord] = Field(default_factory=list)
+
+
+def verdict(points: list[Point]) -> Verdict:
+    outcomes: dict[str, int] = {}
+    failures = []
+    for point in points:
+        outcome = point.outcome
+        if outcome is None or point.decision is None:
+            continue
+        outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
+        if not outcome.conforms:
+            d = point.decision
+            failures.append(
+                Failure(
+                    point=point.key,
+                    uut=point.uut,
+                    outcome=outcome.value,
+                    value=d["value"],
+                    unit=point.unit,
+                    tolerance_lower=d["tolerance_lower"],
+                    tolerance_upper=d["tolerance_upper"],
+                    excess=d["excess"],
+                    rule=d["rule"],
+                )
+            )
+    decided = sum(outcomes.values())
+    return Verdict(
+        conforms=None if not decided else not failures,
+        points=len(points),
+        decided=decided,
+        outcomes=outcomes,
+        failures=failures,
+    )
+
+
+def standards_used(points: list[Point]) -> list[dict[str, Any]]:
+    """Each standard once, as last used; every override met on the way is kept."""
+    seen: dict[str, dict[str, Any]] = {}
+    for point in points:
+        for snapshot in point.standards:
+            ident = snapshot["standard"]["id"]
+            entry = seen.setdefault(ident, {**snapshot, "overrides": []})
+            entry.update({k: v for k, v in snapshot.items() if k != "override"})
+            if snapshot.get("override") and snapshot["override"] not in entry["overrides"]:
+                entry["overrides"].append(snapshot["override"])
+    for entry in seen.values():
+        entry.pop("override", None)
+    return list(seen.values())
+
+
+def event_records(events: list[Event]) -> list[EventRecord]:
+    return [
+        EventRecord(
+            timestamp=e.timestamp,
+            kind=e.kind,
+            severity=e.severity.value,
+            instrument=e.instrument,
+            message=e.message,
+        )
+        for e in events
+    ]

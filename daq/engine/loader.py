@@ -1,0 +1,103 @@
+"""Finding a procedure: only in the installed ``procedures`` package or the lab's own
+procedure folder, never from an arbitrary path, so a plan cannot run code from elsewhere."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from daq.config import ConfigError, LabConfig, Problem, field_path
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """A loaded procedure module: ``VERSION``, ``Settings``, ``points`` and ``run``."""
+
+    name: str
+    version: str
+    title: str
+    source: str
+    """Where it was loaded from: the installed package or the lab's folder."""
+    digest: str
+    """SHA-256 of the script, so a result names exactly the code that made it."""
+    module: ModuleType
+
+    @property
+    def settings_model(self) -> type[BaseModel]:
+        model: type[BaseModel] = self.module.Settings
+        return model
+
+    def settings(self, raw: dict[str, Any], plan_file: str) -> BaseModel:
+        """The plan's ``settings`` section, validated by the procedure's own model."""
+        try:
+            return self.settings_model.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(
+                [
+                    Problem(
+                        plan_file,
+                        "settings." + field_path(raw, e["loc"]),
+                        str(e["msg"]).removeprefix("Value error, "),
+                    )
+                    for e in exc.errors()
+                ]
+            ) from None
+
+    def point_keys(self, settings: BaseModel, uuts: list[str]) -> list[str]:
+        keys: list[str] = self.module.points(settings, uuts)
+        return keys
+
+    @property
+    def run(self) -> Callable[..., Awaitable[None]]:
+        run: Callable[..., Awaitable[None]] = self.module.run
+        return run
+
+
+def _check(module: ModuleType, name: str, source: str) -> None:
+    missing = [a for a in ("VERSION", "Settings", "points", "run") if not hasattr(module, a)]
+    if missing:
+        raise ConfigError([Problem(source, "", f"procedure {name!r} lacks {', '.join(missing)}")])
+
+
+def load_procedure(name: str, lab: LabConfig) -> Procedure:
+    """The lab's own procedure of that name if it has one, else the installed one."""
+    if not _NAME.match(name):
+        raise ConfigError([Problem(name, "", "a procedure name is a Python module name")])
+    if lab.procedures is not None and (file := lab.procedures / f"{name}.py").is_file():
+        spec = importlib.util.spec_from_file_location(f"daq_lab_procedures.{name}", file)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        source = str(file)
+    elif importlib.util.find_spec(f"procedures.{name}") is not None:
+        module = importlib.import_module(f"procedures.{name}")
+        source = f"procedures.{name} (installed)"
+        file = Path(str(module.__file__))
+    else:
+        folder = f" or {lab.procedures}" if lab.procedures else ""
+        raise ConfigError(
+            [Problem(name, "", f"no procedure {name!r} in the installed procedures{folder}")]
+        )
+    _check(module, name, source)
+    doc = (module.__doc__ or name).strip().splitlines()[0]
+    return Procedure(
+        name,
+        str(module.VERSION),
+        doc,
+        source,
+        hashlib.sha256(file.read_bytes()).hexdigest(),
+        module,
+    )

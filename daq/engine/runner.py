@@ -1,0 +1,276 @@
+"""Running a plan: start or resume a run, execute its procedure, stop safely, record it all.
+
+Every completed point is in the journal before the next begins, so after a crash
+``resume`` continues at the first incomplete point. Whatever ends a run (done, Ctrl-C,
+SIGTERM, an abort request from another process, an instrument failure) the sources it used
+are put in their safe state (heater off, vented) and the run's status says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import signal
+from typing import Any
+
+from daq import __version__
+from daq.engine.context import Context, PlanError, Progress
+from daq.engine.document import (
+    ProcedureInfo,
+    RunDocument,
+    RunInfo,
+    event_records,
+    standards_used,
+    verdict,
+)
+from daq.engine.loader import Procedure, load_procedure
+from daq.engine.plan import Plan
+from daq.engine.record import Point
+from daq.journal import RunRow, Severity
+from daq.prompts import PromptUnavailable
+from daq.session import LabSession
+from daq.stability import NotStable
+from daq.standards import StandardRefused, StandardsRegister
+from drivers.errors import InstrumentError
+
+ABORT_POLL = 0.5
+"""Real seconds between looks at the journal for an abort request."""
+SAFE_STATE_TIMEOUT = 30.0
+
+RESUMABLE = ("running", "aborted", "error", "refused")
+
+
+class RunRefused(Exception):
+    """A run cannot start or resume (unknown run, already completed, procedure changed)."""
+
+
+class _Abort(Exception):
+    """Raised into the procedure when an abort is requested; carries the reason."""
+
+
+def _run_id(plan: Plan, started: float) -> str:
+    stamp = dt.datetime.fromtimestamp(started, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{plan.id}-{stamp}"
+
+
+class Runner:
+    def __init__(
+        self,
+        session: LabSession,
+        register: StandardsRegister,
+        progress: Progress,
+    ) -> None:
+        self.session = session
+        self.register = register
+        self.progress = progress
+        self._abort_reason: str | None = None
+
+    async def start(self, plan: Plan, plan_file: str) -> RunDocument:
+        procedure = load_procedure(plan.procedure, self.session.lab)
+        settings = procedure.settings(plan.settings, plan_file)
+        journal = self.session.journal
+        started = self.session.clock.now()
+        run_id = _run_id(plan, started)
+        suffix = 1
+        while await journal.run(run_id) is not None:
+            suffix += 1
+            run_id = f"{_run_id(plan, started)}-{suffix}"
+        setup = {
+            "plan": plan.model_dump(mode="json"),
+            "plan_file": plan_file,
+            "procedure": _procedure_info(procedure).model_dump(),
+            "simulated": self.session.simulation is not None,
+            "resumed": 0,
+        }
+        await journal.start_run(
+            RunRow(
+                run_id,
+                plan.id,
+                procedure.name,
+                started,
+                None,
+                "running",
+                "",
+                None,
+                json.dumps(setup),
+            )
+        )
+        journal.event("run_started", f"{plan.title} ({plan.id})", run=run_id)
+        return await self._execute(run_id, plan, procedure, settings, setup, {})
+
+    async def resume(self, run_id: str) -> RunDocument:
+        journal = self.session.journal
+        row = await journal.run(run_id)
+        if row is None:
+            raise RunRefused(f"no run {run_id!r} in {journal.path}; `daq runs` lists them")
+        if row.status not in RESUMABLE:
+            raise RunRefused(f"run {run_id} is {row.status}: only an unfinished run resumes")
+        setup = json.loads(row.setup)
+        plan = Plan.model_validate(setup["plan"])
+        procedure = load_procedure(row.procedure, self.session.lab)
+        recorded = setup["procedure"]
+        if (procedure.version, procedure.digest) != (recorded["version"], recorded["digest"]):
+            raise RunRefused(
+                f"procedure {procedure.name} changed since run {run_id} started (version "
+                f"{recorded['version']} -> {procedure.version}); its points would not be "
+                "comparable: start a new run"
+            )
+        settings = procedure.settings(plan.settings, setup["plan_file"])
+        done = {key: Point.model_validate_json(data) for key, data in await journal.points(run_id)}
+        setup["resumed"] = setup.get("resumed", 0) + 1
+        await journal.set_run_status(run_id, "running")
+        journal.event("run_resumed", f"resumed after {len(done)} committed point(s)", run=run_id)
+        return await self._execute(run_id, plan, procedure, settings, setup, done)
+
+    async def _execute(
+        self,
+        run_id: str,
+        plan: Plan,
+        procedure: Procedure,
+        settings: Any,
+        setup: dict[str, Any],
+        done: dict[str, Point],
+    ) -> RunDocument:
+        journal = self.session.journal
+        context = Context(
+            run_id=run_id,
+            plan=plan,
+            session=self.session,
+            register=self.register,
+            done=done,
+            progress=self.progress,
+        )
+        status, reason = "completed", ""
+        work = asyncio.ensure_future(procedure.run(context, settings))
+        watcher = asyncio.ensure_future(self._watch_for_abort(run_id, work))
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGTERM, self._abort, work, "stopped by SIGTERM")
+        interrupted: asyncio.CancelledError | None = None
+        try:
+            await work
+        except asyncio.CancelledError as exc:
+            if self._abort_reason is None:  # Ctrl-C cancels the whole program
+                self._abort_reason = "interrupted by the operator (Ctrl-C)"
+                interrupted = exc
+            status, reason = "aborted", self._abort_reason
+        except StandardRefused as exc:
+            status, reason = "refused", str(exc)
+        except (InstrumentError, NotStable, PromptUnavailable, PlanError, KeyError) as exc:
+            status, reason = "error", _describe(exc)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGTERM)
+            await self._make_safe(context, run_id)
+        if status != "completed":
+            severity = Severity.WARNING if status == "aborted" else Severity.ERROR
+            journal.event(f"run_{status}", reason, severity, run=run_id)
+        else:
+            journal.event("run_completed", f"{len(context.points)} point(s)", run=run_id)
+        await journal.flush()
+        finished = self.session.clock.now()
+        document = await self._document(
+            run_id, plan, procedure, setup, context.points, status, reason, finished
+        )
+        await journal.finish_run(run_id, status, reason, finished, document.model_dump_json())
+        if interrupted is not None:
+            raise interrupted
+        return document
+
+    def _abort(self, work: asyncio.Future[None], reason: str) -> None:
+        if self._abort_reason is None:
+            self._abort_reason = reason
+        work.cancel()
+
+    async def _watch_for_abort(self, run_id: str, work: asyncio.Future[None]) -> None:
+        while not work.done():
+            await asyncio.sleep(ABORT_POLL)
+            row = await self.session.journal.run(run_id)
+            if row is not None and row.abort_request:
+                self._abort(work, f"aborted: {row.abort_request}")
+
+    async def _make_safe(self, context: Context, run_id: str) -> None:
+        """Sources to their safe state, then every link closed; failures are recorded."""
+        for driver in context.drivers:
+            safe_state = getattr(driver, "safe_state", None)
+            if safe_state is None:
+                continue
+            try:
+                await asyncio.wait_for(safe_state(), SAFE_STATE_TIMEOUT)
+            except (TimeoutError, InstrumentError) as exc:
+                self.session.journal.event(
+                    "safe_state_failed",
+                    f"{driver.id} could not be put in its safe state ({_describe(exc)}): "
+                    "switch it off or vent it by hand",
+                    Severity.ERROR,
+                    instrument=driver.id,
+                    run=run_id,
+                )
+            else:
+                self.session.journal.event(
+                    "safe_state",
+                    f"{driver.id} in its safe state",
+                    instrument=driver.id,
+                    run=run_id,
+                )
+        for driver in context.drivers:
+            with contextlib.suppress(Exception):
+                await driver.close()
+
+    async def _document(
+        self,
+        run_id: str,
+        plan: Plan,
+        procedure: Procedure,
+        setup: dict[str, Any],
+        points: list[Point],
+        status: str,
+        reason: str,
+        finished: float,
+    ) -> RunDocument:
+        journal = self.session.journal
+        row = await journal.run(run_id)
+        assert row is not None
+        lab = self.session.lab.lab
+        return RunDocument(
+            run=RunInfo(
+                id=run_id,
+                status=status,
+                reason=reason,
+                started=row.started,
+                finished=finished,
+                simulated=bool(setup.get("simulated")),
+                resumed=int(setup.get("resumed", 0)),
+            ),
+            laboratory={"id": lab.id, "name": lab.name, "address": lab.address},
+            software={"name": "benchdaq", "version": __version__},
+            plan=plan.model_dump(mode="json"),
+            procedure=_procedure_info(procedure),
+            customer=plan.customer,
+            uuts=[u.model_dump(mode="json") for u in plan.uuts],
+            tolerance=plan.tolerance.describe(),
+            decision_rule=plan.decision_rule.describe(),
+            environment=plan.environment.model_dump(),
+            standards=standards_used(points),
+            points=points,
+            result=verdict(points),
+            events=event_records(await journal.events(run=run_id)),
+        )
+
+
+def _procedure_info(procedure: Procedure) -> ProcedureInfo:
+    return ProcedureInfo(
+        name=procedure.name,
+        title=procedure.title,
+        version=procedure.version,
+        source=procedure.source,
+        digest=procedure.digest,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.strip("'\"") if isinstance(exc, KeyError) else text
