@@ -14,17 +14,28 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from daq import __version__
-from daq.clock import Clock, default_clock
-from daq.config import ConfigError, LabConfig, load_lab
+from daq.cli_common import (
+    ControlPortOption,
+    LabOption,
+    SimulateOption,
+    TimeScaleOption,
+    clock,
+    console,
+    errors,
+    fail,
+    load,
+    run,
+)
+from daq.cli_runs import run_command, runs_app
+from daq.config import ConfigError
 from daq.discovery import parse_ids, serial_ports, snippet
 from daq.discovery import scan as discovery_scan
-from daq.journal import JournalError, Severity
+from daq.journal import Severity
 from daq.monitor import Health, Monitor
 from daq.reading import Reading, Status
 from daq.session import lab_session
@@ -47,72 +58,8 @@ config_app = typer.Typer(help="Check lab files.", no_args_is_help=True)
 instruments_app = typer.Typer(help="Identify every configured instrument (a table).")
 app.add_typer(config_app, name="config")
 app.add_typer(instruments_app, name="instruments")
-
-console = Console()
-errors = Console(stderr=True)
-
-LabOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--lab",
-        "-l",
-        envvar="DAQ_LAB",
-        help="Lab file (YAML). Default: the embedded demo lab of simulated instruments.",
-    ),
-]
-SimulateOption = Annotated[
-    bool,
-    typer.Option(
-        "--simulate",
-        help="Start the simulators of instruments marked 'simulate: true' in this process.",
-    ),
-]
-ControlPortOption = Annotated[
-    int, typer.Option(help="Loopback port of the simulators' control interface.")
-]
-TimeScaleOption = Annotated[
-    float,
-    typer.Option(help="Run waits and simulated physics this many times faster.", min=0.001),
-]
-
-
-def _fail(message: str, hint: str = "", code: int = 1) -> typer.Exit:
-    errors.print(Text("error: ", "bold red") + Text(message), soft_wrap=True)
-    if hint:
-        errors.print(Text(hint, "dim"), soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _load(path: Path | None) -> LabConfig:
-    try:
-        return load_lab(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            errors.print(Text(str(problem), style="red"), soft_wrap=True)
-        raise _fail(
-            f"{len(exc.problems)} problem(s) in the lab file",
-            "Fix the fields named above; `daq config check FILE` re-checks the file.",
-            2,
-        ) from None
-
-
-def _clock(time_scale: float | None) -> Clock:
-    return Clock(time_scale) if time_scale is not None else default_clock()
-
-
-def _run(coroutine: Awaitable[T]) -> T:
-    try:
-        return asyncio.run(coroutine)  # type: ignore[arg-type]
-    except JournalError as exc:
-        raise _fail(
-            str(exc), "Check the journal path in the lab file and free disk space."
-        ) from None
-    except SimulationError as exc:
-        raise _fail(
-            str(exc),
-            "Give each simulated instrument a free loopback port or a device path, "
-            "or stop the program using that address.",
-        ) from None
+app.add_typer(runs_app, name="runs")
+app.command("run")(run_command)
 
 
 def _format(reading: Reading) -> str:
@@ -131,7 +78,7 @@ def version() -> None:
 @config_app.command("check")
 def config_check(file: Annotated[Path, typer.Argument(help="Lab file to check.")]) -> None:
     """Validate a lab file and print every problem as `file: path.to.field: message`."""
-    lab = _load(file)
+    lab = load(file)
     count = sum(1 for _ in lab.instruments())
     console.print(f"[green]{file}: OK[/] — {count} instruments on {len(lab.benches)} benches")
 
@@ -146,14 +93,14 @@ def instruments(
     """Identify every configured instrument."""
     if ctx.invoked_subcommand is not None:
         return
-    config = _load(lab)
+    config = load(lab)
 
     async def identify_all() -> Table:
         table = Table(title=f"Instruments of {config.lab.id}")
         for column in ("id", "bench", "driver", "role", "connection", "identity"):
             table.add_column(column)
         benches = {i.id: b.id for b, i in config.instruments()}
-        async with lab_session(config, _clock(time_scale), simulate=simulate) as session:
+        async with lab_session(config, clock(time_scale), simulate=simulate) as session:
             pairs = session.drivers()
 
             async def identify(driver: Any) -> Text:
@@ -179,13 +126,13 @@ def instruments(
                 )
         return table
 
-    console.print(_run(identify_all()))
+    console.print(run(identify_all()))
 
 
 def _endpoint(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
-        raise _fail(f"{text!r} is not HOST:PORT", "Write it like 192.168.1.40:5025.", 2)
+        raise fail(f"{text!r} is not HOST:PORT", "Write it like 192.168.1.40:5025.", 2)
     return host, int(port)
 
 
@@ -209,10 +156,10 @@ def scan(
     try:
         device_ids = parse_ids(ids)
     except ValueError as exc:
-        raise _fail(str(exc), "Give --ids like 1-10.", 2) from None
+        raise fail(str(exc), "Give --ids like 1-10.", 2) from None
     ports = [*(port or []), *([] if no_serial_list else serial_ports())]
     with errors.status("probing...") as status:
-        found = _run(
+        found = run(
             discovery_scan(
                 ports=ports,
                 tcp=[_endpoint(t) for t in tcp or []],
@@ -224,7 +171,7 @@ def scan(
             )
         )
     if not found:
-        raise _fail(
+        raise fail(
             f"nothing answered on {len(ports)} serial port(s), {len(tcp or [])} socket(s), "
             f"{len(modbus_tcp or []) + len(modbus_rtu or [])} Modbus port(s)",
             "Check cables and power; give --port/--tcp/--modbus-tcp/--modbus-rtu explicitly, "
@@ -249,14 +196,14 @@ def read(
     time_scale: TimeScaleOption = 1.0,
 ) -> None:
     """Take one reading from one instrument (also kept in the journal)."""
-    config = _load(lab)
+    config = load(lab)
     try:
         config.instrument(instrument)
     except KeyError as exc:
-        raise _fail(str(exc.args[0]), "`daq instruments` lists the configured ids.") from None
+        raise fail(str(exc.args[0]), "`daq instruments` lists the configured ids.") from None
 
     async def take() -> list[Reading] | str:
-        async with lab_session(config, _clock(time_scale), simulate=simulate) as session:
+        async with lab_session(config, clock(time_scale), simulate=simulate) as session:
             [(_, driver)] = session.drivers(only=instrument)
             try:
                 readings = await driver.read()
@@ -268,9 +215,9 @@ def read(
             session.journal.record_many(readings)
             return readings
 
-    result = _run(take())
+    result = run(take())
     if isinstance(result, str):
-        raise _fail(
+        raise fail(
             result, "Check the connection and that the instrument is on; see `daq instruments`."
         )
     for reading in result:
@@ -311,10 +258,10 @@ def monitor(
     time_scale: TimeScaleOption = 1.0,
 ) -> None:
     """Poll every instrument on its interval into the journal, with a live table."""
-    config = _load(lab)
+    config = load(lab)
 
     async def watch() -> tuple[Monitor, int, int]:
-        async with lab_session(config, _clock(time_scale), simulate=simulate) as session:
+        async with lab_session(config, clock(time_scale), simulate=simulate) as session:
             journal = session.journal
             pairs = session.drivers()
             journal.event("monitor_started", f"monitoring {len(pairs)} instruments")
@@ -325,16 +272,16 @@ def monitor(
             with Live(
                 _monitor_table(poller, started), console=console, refresh_per_second=2
             ) as live:
-                run = asyncio.create_task(poller.run(stop))
-                while not run.done():
-                    await asyncio.wait({run}, timeout=0.5)
+                polling = asyncio.create_task(poller.run(stop))
+                while not polling.done():
+                    await asyncio.wait({polling}, timeout=0.5)
                     live.update(_monitor_table(poller, started))
-                run.result()
+                polling.result()
             journal.event("monitor_stopped", "monitor stopped")
             await journal.flush()
             return poller, journal.committed_readings, len(await journal.events(limit=100000))
 
-    poller, committed, events = _run(watch())
+    poller, committed, events = run(watch())
     failing = [s.id for s in poller.states.values() if s.health is Health.FAILING]
     console.print(
         f"\n[bold]{committed}[/] readings committed to [bold]{config.journal.path}[/]"
@@ -357,10 +304,10 @@ def simulate(
 
     Faults and operator actions are switched from another terminal with 'daq fault'.
     """
-    config = _load(lab)
+    config = load(lab)
 
     async def serve() -> None:
-        simulation = Simulation(config, _clock(time_scale), ephemeral=False)
+        simulation = Simulation(config, clock(time_scale), ephemeral=False)
         await simulation.start()
         control = ControlServer(simulation)
         try:
@@ -387,7 +334,7 @@ def simulate(
             await simulation.stop()
 
     with contextlib.suppress(KeyboardInterrupt):
-        _run(serve())
+        run(serve())
 
 
 @app.command()
@@ -398,9 +345,9 @@ def standards(
     ] = 30,
 ) -> None:
     """List the reference standards with their certificates and the days left until due."""
-    config = _load(lab)
+    config = load(lab)
     if config.standards is None:
-        raise _fail(
+        raise fail(
             "the lab file names no register of reference standards",
             "Add 'standards: standards.yaml' to the lab file (see config/standards.yaml).",
         )
@@ -409,7 +356,7 @@ def standards(
     except ConfigError as exc:
         for problem in exc.problems:
             errors.print(Text(str(problem), style="red"), soft_wrap=True)
-        raise _fail(
+        raise fail(
             "the register of reference standards has problems", "Fix the fields named above.", 2
         ) from None
     today = datetime.date.today()
@@ -513,9 +460,9 @@ def fault(
 
 def _control(request: Awaitable[T]) -> T:
     try:
-        return _run(request)
+        return run(request)
     except ControlError as exc:
-        raise _fail(
+        raise fail(
             str(exc), "'daq fault' alone lists the simulated instruments and their faults."
         ) from None
 

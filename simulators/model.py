@@ -47,6 +47,7 @@ class ProcessValue:
         self._since = self._start_time
         self._source: Callable[[], float] | None = None
         self._on_change: Callable[[float, float], None] | None = None
+        self._tracked_at = self._start_time
 
     def follow(
         self,
@@ -58,13 +59,20 @@ class ProcessValue:
         self._source, self._on_change = source, on_change
 
     def _track(self) -> None:
+        """Follow the source. Looked at after more than five time constants, the value has
+        long caught up with a source that moves slowly beside it, so it is there at once."""
         if self._source is None:
             return
         target = self._source()
+        now = self.clock.elapsed()
+        stale = now - self._tracked_at > 5 * self.time_constant
+        self._tracked_at = now
         if target != self._target:
             if self._on_change is not None:
                 self._on_change(self._target, target)
             self.set_target(target)
+            if stale:
+                self._from = target
 
     @property
     def target(self) -> float:

@@ -1,0 +1,86 @@
+"""What every ``daq`` command shares: consoles, common options, loading the lab, failing
+with a message that says what to do next."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from daq.clock import Clock, default_clock
+from daq.config import ConfigError, LabConfig, load_lab
+from daq.journal import JournalError
+from simulators.runtime import SimulationError
+
+T = TypeVar("T")
+
+console = Console()
+errors = Console(stderr=True)
+
+LabOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--lab",
+        "-l",
+        envvar="DAQ_LAB",
+        help="Lab file (YAML). Default: the embedded demo lab of simulated instruments.",
+    ),
+]
+SimulateOption = Annotated[
+    bool,
+    typer.Option(
+        "--simulate",
+        help="Start the simulators of instruments marked 'simulate: true' in this process.",
+    ),
+]
+ControlPortOption = Annotated[
+    int, typer.Option(help="Loopback port of the simulators' control interface.")
+]
+TimeScaleOption = Annotated[
+    float,
+    typer.Option(help="Run waits and simulated physics this many times faster.", min=0.001),
+]
+
+
+def fail(message: str, hint: str = "", code: int = 1) -> typer.Exit:
+    errors.print(Text("error: ", "bold red") + Text(message), soft_wrap=True)
+    if hint:
+        errors.print(Text(hint, "dim"), soft_wrap=True)
+    return typer.Exit(code)
+
+
+def load(path: Path | None) -> LabConfig:
+    try:
+        return load_lab(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            errors.print(Text(str(problem), style="red"), soft_wrap=True)
+        raise fail(
+            f"{len(exc.problems)} problem(s) in the lab file",
+            "Fix the fields named above; `daq config check FILE` re-checks the file.",
+            2,
+        ) from None
+
+
+def clock(time_scale: float | None) -> Clock:
+    return Clock(time_scale) if time_scale is not None else default_clock()
+
+
+def run(coroutine: Awaitable[T]) -> T:
+    try:
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    except JournalError as exc:
+        raise fail(
+            str(exc), "Check the journal path in the lab file and free disk space."
+        ) from None
+    except SimulationError as exc:
+        raise fail(
+            str(exc),
+            "Give each simulated instrument a free loopback port or a device path, "
+            "or stop the program using that address.",
+        ) from None

@@ -1,0 +1,287 @@
+"""``daq run`` and ``daq runs``: run calibration plans, list, show and abort runs."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from daq.cli_common import LabOption, SimulateOption, clock, console, errors, fail, load, run
+from daq.config import ConfigError, LabConfig
+from daq.engine.display import OUTCOME_STYLES, RunDisplay, describe
+from daq.engine.document import RunDocument
+from daq.engine.loader import load_procedure
+from daq.engine.plan import Plan, available_plans, find_plan
+from daq.engine.record import Point
+from daq.engine.runner import Runner, RunRefused
+from daq.journal import Journal
+from daq.session import lab_session
+from daq.standards import Override, StandardsRegister, load_standards
+
+runs_app = typer.Typer(help="List, show and abort calibration runs.", invoke_without_command=True)
+
+SIMULATED_TIME_SCALE = 100.0
+"""How much faster a simulated run goes unless --time-scale says otherwise."""
+
+EXIT_NONCONFORMING = 3
+EXIT_ABORTED = 130
+
+
+def _problems(exc: ConfigError, what: str) -> typer.Exit:
+    for problem in exc.problems:
+        errors.print(Text(str(problem), style="red"), soft_wrap=True)
+    return fail(f"{len(exc.problems)} problem(s) in {what}", "Fix the fields named above.", 2)
+
+
+def _register(config: LabConfig) -> StandardsRegister:
+    if config.standards is None:
+        return StandardsRegister()
+    try:
+        return load_standards(config.standards)
+    except ConfigError as exc:
+        raise _problems(exc, "the register of reference standards") from None
+
+
+def _with_overrides(plan: Plan, standards: list[str], by: str | None, reason: str | None) -> Plan:
+    if not standards:
+        return plan
+    if not by or not reason:
+        raise fail(
+            "an override needs the name of the person taking responsibility and a reason",
+            'Add --by "Full Name" --reason "why the standard may still be used".',
+            2,
+        )
+    overrides = dict(plan.overrides)
+    overrides.update({s: Override(by=by, reason=reason) for s in standards})
+    return plan.model_copy(update={"overrides": overrides})
+
+
+def _with_uut(plan: Plan, uut: str | None, config: LabConfig) -> Plan:
+    if uut is None:
+        return plan
+    if uut not in {i.id for _, i in config.instruments()}:
+        raise fail(
+            f"--uut {uut}: no such instrument in the lab file", "`daq instruments` lists them.", 2
+        )
+    return plan.model_copy(
+        update={"uuts": [u.model_copy(update={"instrument": uut}) for u in plan.uuts]}
+    )
+
+
+@runs_app.callback()
+def runs(ctx: typer.Context, lab: LabOption = None) -> None:
+    """List the runs in the journal, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    config = load(lab)
+
+    async def listing() -> list[tuple[str, str, str, float, str, str]]:
+        async with Journal(config.journal.path) as journal:
+            return [
+                (r.id, r.plan, r.procedure, r.started, r.status, r.reason)
+                for r in await journal.runs()
+            ]
+
+    rows = run(listing())
+    if not rows:
+        console.print(f"No runs in {config.journal.path} yet: `daq run PLAN --simulate` makes one.")
+        return
+    table = Table(title=f"Calibration runs in {config.journal.path}")
+    for column in ("run", "plan", "procedure", "started (UTC)", "status", "reason"):
+        table.add_column(column)
+    for ident, plan, procedure, started, status, reason in rows:
+        stamp = dt.datetime.fromtimestamp(started, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        style = {"completed": "green", "running": "cyan", "aborted": "yellow"}.get(status, "red")
+        table.add_row(ident, plan, procedure, stamp, Text(status, style), reason[:80])
+    console.print(table)
+
+
+@runs_app.command("show")
+def show(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (`daq runs` lists them).")],
+    lab: LabOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result document.")] = False,
+) -> None:
+    """Print one run: its points with result ± U and decision, and its verdict."""
+    config = load(lab)
+
+    async def fetch() -> tuple[str | None, list[Point], str, str]:
+        async with Journal(config.journal.path) as journal:
+            row = await journal.run(run_id)
+            if row is None:
+                return None, [], "", ""
+            points = [Point.model_validate_json(d) for _, d in await journal.points(run_id)]
+            return await journal.run_document(run_id), points, row.status, row.reason
+
+    document, points, status, reason = run(fetch())
+    if not status:
+        raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists the runs.")
+    if as_json:
+        if document is None:
+            raise fail(f"run {run_id} is {status}: it has no result document yet")
+        console.print_json(document)
+        return
+    console.print(Text(f"run {run_id}: {status}" + (f" ({reason})" if reason else ""), "bold"))
+    for point in points:
+        console.print(describe(point))
+    if document is not None:
+        _print_verdict(RunDocument.model_validate_json(document))
+
+
+@runs_app.command("abort")
+def abort(
+    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "abort requested",
+    lab: LabOption = None,
+) -> None:
+    """Ask the process running RUN to stop it safely (sources off, vented)."""
+    config = load(lab)
+
+    async def request() -> str | None:
+        async with Journal(config.journal.path) as journal:
+            row = await journal.run(run_id)
+            if row is None or row.status != "running":
+                return None if row is None else row.status
+            await journal.request_abort(run_id, reason)
+            return "running"
+
+    status = run(request())
+    if status is None:
+        raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists the runs.")
+    if status != "running":
+        raise fail(f"run {run_id} is {status}, not running")
+    console.print(f"abort requested for {run_id}; it stops at its next step")
+
+
+def _print_verdict(document: RunDocument) -> None:
+    result = document.result
+    if result.conforms is None:
+        console.print("No conformity decided.")
+        return
+    if result.conforms:
+        console.print(Text(f"All {result.decided} decided points conform.", "bold green"))
+    for failure in result.failures:
+        console.print(
+            Text(f"{failure.outcome}: ", OUTCOME_STYLES.get(failure.outcome, ""))
+            + Text(
+                f"{failure.point} {failure.value:+.6g} {failure.unit} outside "
+                f"[{failure.tolerance_lower:.6g}, {failure.tolerance_upper:.6g}] by "
+                f"{failure.excess:.3g} {failure.unit} ({failure.rule})"
+            )
+        )
+
+
+def run_command(
+    plan_name: Annotated[
+        str | None,
+        typer.Argument(metavar="PLAN", help="Plan name (in the plans folder) or YAML file."),
+    ] = None,
+    uut: Annotated[str | None, typer.Option(help="Lab-file instrument to calibrate.")] = None,
+    simulate: SimulateOption = False,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the result document here.")
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option(metavar="RUN", help="Continue an interrupted run.")
+    ] = None,
+    override: Annotated[
+        list[str] | None,
+        typer.Option(help="Standard id to use despite a refusal (with --by and --reason)."),
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="Who takes responsibility for overrides.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why the override is justified.")] = None,
+    time_scale: Annotated[
+        float | None,
+        typer.Option(help="Speed-up of waits (default 100 with --simulate, else 1).", min=0.001),
+    ] = None,
+    lab: LabOption = None,
+) -> None:
+    """Run a calibration plan with a live view; every finished point is kept at once.
+
+    Exit status: 0 all conform, 3 some point does not conform, 130 aborted, 1 error.
+    """
+    config = load(lab)
+    if plan_name is None and resume is None:
+        plans = ", ".join(available_plans(config)) or "none"
+        raise fail("give a PLAN, or --resume RUN", f"Plans: {plans}.", 2)
+    register = _register(config)
+    scale = time_scale if time_scale is not None else SIMULATED_TIME_SCALE if simulate else None
+    plan: Plan | None = None
+    plan_file = ""
+    total, title = 0, resume or ""
+    try:
+        if plan_name is not None and resume is None:
+            plan, path = find_plan(plan_name, config)
+            plan = _with_uut(_with_overrides(plan, override or [], by, reason), uut, config)
+            plan_file = str(path)
+            procedure = load_procedure(plan.procedure, config)
+            settings = procedure.settings(plan.settings, plan_file)
+            total = len(procedure.point_keys(settings, [u.id for u in plan.uuts]))
+            title = f"{plan.title} ({plan.id})"
+    except ConfigError as exc:
+        raise _problems(exc, "the plan") from None
+
+    async def execute() -> RunDocument:
+        async with lab_session(config, clock(scale), simulate=simulate) as session:
+            display = RunDisplay(title, total, 0, console)
+            runner = Runner(session, register, display)
+            live = Live(display, console=console, refresh_per_second=4)
+            with live if display.live else contextlib.nullcontext():
+                if plan is not None:
+                    return await runner.start(plan, plan_file)
+                assert resume is not None
+                row = await session.journal.run(resume)
+                if row is not None:
+                    setup = json.loads(row.setup)
+                    resumed = Plan.model_validate(setup["plan"])
+                    procedure = load_procedure(resumed.procedure, config)
+                    settings = procedure.settings(resumed.settings, setup["plan_file"])
+                    display.restart(
+                        f"{resumed.title} ({resume})",
+                        len(procedure.point_keys(settings, [u.id for u in resumed.uuts])),
+                        len(await session.journal.points(resume)),
+                    )
+                return await runner.resume(resume)
+
+    try:
+        document = run(execute())
+    except RunRefused as exc:
+        raise fail(str(exc)) from None
+    except ConfigError as exc:
+        raise _problems(exc, "the plan") from None
+    except KeyboardInterrupt:
+        raise fail(
+            "run aborted by Ctrl-C; sources were put in their safe state",
+            "`daq runs` shows it; `daq run --resume RUN` continues from the first "
+            "unfinished point.",
+            EXIT_ABORTED,
+        ) from None
+    if json_file is not None:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(document.model_dump_json(indent=2), encoding="utf-8")
+    _finish(document, json_file)
+
+
+def _finish(document: RunDocument, json_file: Path | None) -> None:
+    info = document.run
+    console.print(Text(f"run {info.id}: {info.status}", "bold"))
+    if json_file is not None:
+        console.print(f"result document: {json_file}")
+    if info.status != "completed":
+        code = EXIT_ABORTED if info.status == "aborted" else 1
+        raise fail(
+            info.reason,
+            f"Fix the cause, then `daq run --resume {info.id}` continues from the first "
+            "unfinished point.",
+            code,
+        )
+    _print_verdict(document)
+    if document.result.conforms is False:
+        raise typer.Exit(EXIT_NONCONFORMING)

@@ -1,0 +1,116 @@
+"""The live view of a run: current point, stability trace, points done of total, ETA."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from rich.console import Console, Group, RenderableType
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from daq.engine.record import Point
+from daq.reading import Reading
+from daq.stability import Verdict
+
+OUTCOME_STYLES = {
+    "pass": "green",
+    "conditional pass": "yellow",
+    "conditional fail": "dark_orange",
+    "fail": "bold red",
+}
+
+
+class RunDisplay:
+    """A ``Progress`` for the terminal; without one it prints a line per point instead."""
+
+    def __init__(self, title: str, total: int, done: int, console: Console) -> None:
+        self.title = title
+        self.total = total
+        self.done = done
+        self.console = console
+        self.label = "starting"
+        self.state = ""
+        self.samples: deque[Reading] = deque(maxlen=6)
+        self.verdict: Verdict | None = None
+        self.last: Point | None = None
+        self._started = time.monotonic()
+        self._done_at_start = done
+        self.live = console.is_terminal
+
+    def restart(self, title: str, total: int, done: int) -> None:
+        """Resuming: the run's title and how many of its points are already done."""
+        self.title, self.total = title, total
+        self.done = self._done_at_start = done
+
+    def point(self, label: str) -> None:
+        self.label, self.verdict = label, None
+        self.samples.clear()
+        if not self.live:
+            self.console.print(f"[{self.done}/{self.total}] {label}", highlight=False)
+
+    def status(self, text: str) -> None:
+        self.state = text
+
+    def sample(self, reading: Reading, verdict: Verdict | None) -> None:
+        self.samples.append(reading)
+        if verdict is not None:
+            self.verdict = verdict
+
+    def completed(self, point: Point) -> None:
+        self.done += 1
+        self.last = point
+        if not self.live:
+            self.console.print(Text(f"  {self.done}/{self.total} ") + describe(point))
+
+    def eta(self) -> float | None:
+        """Real seconds left, from the pace of the points done in this session."""
+        finished = self.done - self._done_at_start
+        if finished <= 0:
+            return None
+        return (time.monotonic() - self._started) / finished * (self.total - self.done)
+
+    def __rich__(self) -> RenderableType:
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold")
+        grid.add_column()
+        eta = self.eta()
+        bar = Table.grid(padding=(0, 1))
+        bar.add_row(
+            ProgressBar(total=max(self.total, 1), completed=self.done, width=40),
+            f"{self.done}/{self.total} points",
+            f"ETA {eta:.0f} s" if eta is not None else "",
+        )
+        grid.add_row("run", self.title)
+        grid.add_row("point", f"{self.label}  [dim]{self.state}[/]")
+        grid.add_row("progress", bar)
+        if self.samples:
+            values = ", ".join(f"{r.value:.6g}" for r in self.samples)
+            grid.add_row("readings", f"{values} {self.samples[-1].unit}")
+        if self.verdict is not None:
+            v = self.verdict
+            slope = f"{v.slope:+.3g}/min" if v.slope is not None else "-"
+            std = f"{v.std:.3g}" if v.std is not None else "-"
+            state = Text("stable", "green") if v.stable else Text(v.reason, "yellow")
+            grid.add_row("stability", Text(f"slope {slope}, s {std}, n {v.readings}: ") + state)
+        if self.last is not None:
+            grid.add_row("last point", describe(self.last))
+        return Group(grid)
+
+
+def describe(point: Point) -> Text:
+    """One line: the point, its result ± U and the decision."""
+    text = Text(point.key)
+    budget, decision = point.budget, point.decision
+    if budget is not None and decision is not None:
+        text.append(
+            f": {decision['value']:+.6g} ± {budget['expanded_uncertainty']:.2g} {point.unit} "
+            f"(k = {budget['coverage_factor']:g}) "
+        )
+        outcome = decision["outcome"]
+        text.append(outcome, OUTCOME_STYLES.get(outcome, ""))
+    elif point.values:
+        shown = ", ".join(f"{k} {v:.6g}" for k, v in list(point.values.items())[:3])
+        text.append(f": {shown} {point.unit}")
+    return text
