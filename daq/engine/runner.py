@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import logging
 import signal
 from typing import Any
 
@@ -34,6 +35,8 @@ from daq.session import LabSession
 from daq.stability import NotStable
 from daq.standards import StandardRefused, StandardsRegister
 from drivers.errors import InstrumentError
+
+log = logging.getLogger("daq.engine")
 
 ABORT_POLL = 0.5
 """Real seconds between looks at the journal for an abort request."""
@@ -160,6 +163,9 @@ class Runner:
             status, reason = "refused", str(exc)
         except (InstrumentError, NotStable, PromptUnavailable, PlanError, KeyError) as exc:
             status, reason = "error", _describe(exc)
+        except Exception as exc:  # a fault in the procedure: still stop safely and record it
+            log.exception("procedure %s failed", procedure.name)
+            status, reason = "error", f"procedure {procedure.name} failed: {_describe(exc)}"
         finally:
             watcher.cancel()
             with contextlib.suppress(NotImplementedError, RuntimeError):
