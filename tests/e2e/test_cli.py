@@ -22,7 +22,14 @@ def test_monitor_simulate_on_embedded_default(tmp_path: Path) -> None:
     assert "readings committed to data/daq.sqlite" in result.stdout
     db = sqlite3.connect(tmp_path / "data" / "daq.sqlite")
     instruments = {i for (i,) in db.execute("SELECT DISTINCT instrument FROM readings")}
-    assert instruments == {"balance-1", "readout-1", "transmitter-1", "transmitter-2"}
+    assert instruments == {
+        "balance-1",
+        "readout-1",
+        "well-1",
+        "transmitter-1",
+        "controller-1",
+        "transmitter-2",
+    }
     kinds = [k for (k,) in db.execute("SELECT kind FROM events ORDER BY id")]
     assert kinds[0] == "monitor_started" and kinds[-1] == "monitor_stopped"
 
@@ -99,7 +106,7 @@ def test_standards_lists_days_until_due_and_warns(lab_file: Path, tmp_path: Path
     dues = {"prt-ref-1": 10, "pressure-ref-1": -3, "weight-1kg-f1": 400}
     for standard in register["standards"]:
         certificate = standard["certificate"]
-        certificate["due"] = today + datetime.timedelta(days=dues[standard["id"]])
+        certificate["due"] = today + datetime.timedelta(days=dues.get(standard["id"], 400))
         certificate["calibrated"] = today - datetime.timedelta(days=365)
     (tmp_path / "standards.yaml").write_text(yaml.safe_dump(register, allow_unicode=True))
     lab = yaml.safe_load(lab_file.read_text())

@@ -60,7 +60,7 @@ async def test_monitor_survives_a_dead_instrument_and_records_the_outage(
 
 async def test_shared_rs485_bus_serves_two_transmitters(fast_lab: LabConfig) -> None:
     bus_lab = fast_lab.model_copy(deep=True)
-    second = bus_lab.benches[2].instruments[1]
+    second = next(i for i in bus_lab.benches[2].instruments if i.id == "transmitter-2")
     first = second.model_copy(
         update={
             "id": "transmitter-3",
