@@ -11,10 +11,11 @@ $(BIN)/daq: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-## Monitor the embedded demo lab (simulated balance, thermometer readout, pressure
-## transmitters over serial/pty, VISA socket, Modbus TCP and RTU) for 15 s into data/daq.sqlite.
+## Monitor the embedded demo lab (simulated instruments over serial/pty, VISA socket, TCP,
+## Modbus TCP and RTU) for 10 s, then calibrate its dial gauge; all into data/daq.sqlite.
 demo: $(BIN)/daq
-	$(BIN)/daq monitor --simulate --duration 15
+	$(BIN)/daq monitor --simulate --duration 10
+	$(BIN)/daq run pressure-gauge --simulate --json data/pressure-gauge.json
 
 ## Install what the tests need, then run all of them, then the linters.
 test: $(BIN)/daq

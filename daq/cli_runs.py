@@ -15,7 +15,7 @@ from rich.text import Text
 
 from daq.cli_common import LabOption, SimulateOption, clock, console, errors, fail, load, run
 from daq.config import ConfigError, LabConfig
-from daq.engine.display import OUTCOME_STYLES, RunDisplay, describe
+from daq.engine.display import OUTCOME_STYLES, RunDisplay, budget_table, describe
 from daq.engine.document import RunDocument
 from daq.engine.loader import load_procedure
 from daq.engine.plan import Plan, available_plans, find_plan
@@ -108,6 +108,7 @@ def show(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (`daq runs` lists them).")],
     lab: LabOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result document.")] = False,
+    budgets: Annotated[bool, typer.Option("--budgets", help="Print every point's budget.")] = False,
 ) -> None:
     """Print one run: its points with result ± U and decision, and its verdict."""
     config = load(lab)
@@ -131,6 +132,8 @@ def show(
     console.print(Text(f"run {run_id}: {status}" + (f" ({reason})" if reason else ""), "bold"))
     for point in points:
         console.print(describe(point))
+        if budgets and (table := budget_table(point)) is not None:
+            console.print(table)
     if document is not None:
         _print_verdict(RunDocument.model_validate_json(document))
 

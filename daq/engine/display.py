@@ -99,6 +99,37 @@ class RunDisplay:
         return Group(grid)
 
 
+def budget_table(point: Point) -> Table | None:
+    """The point's uncertainty budget as a certificate annex prints it (EA-4/02 style)."""
+    budget = point.budget
+    if budget is None:
+        return None
+    unit = budget["unit"]
+    table = Table(title=f"{point.key}: budget of the {budget['quantity']}", title_justify="left")
+    for column in ("quantity Xᵢ", "u(xᵢ)", "distribution", "cᵢ", f"uᵢ(y) / {unit}", "νᵢ", "share"):
+        table.add_column(
+            column, justify="left" if column.startswith(("quantity", "dist")) else "right"
+        )
+    for row in budget["contributions"]:
+        table.add_row(
+            row["name"],
+            f"{row['standard_uncertainty']:.3g} {row['unit']}",
+            row["distribution"],
+            f"{row['sensitivity']:.4g}",
+            f"{row['uncertainty_of_result']:.3g}",
+            "∞" if row["dof"] is None else f"{row['dof']:g}",
+            f"{row['share']:.1%}",
+        )
+    dof = budget["effective_dof"]
+    table.caption = (
+        f"u_c = {budget['combined_standard_uncertainty']:.3g} {unit}, "
+        f"ν_eff = {'∞' if dof is None else f'{dof:.3g}'}, k = {budget['coverage_factor']:g}, "
+        f"U = {budget['expanded_uncertainty']:.2g} {unit}"
+        + (" (raised to the CMC)" if budget["cmc_applied"] else "")
+    )
+    return table
+
+
 def describe(point: Point) -> Text:
     """One line: the point, its result ± U and the decision."""
     text = Text(point.key)

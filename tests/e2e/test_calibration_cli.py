@@ -153,6 +153,9 @@ def test_runs_list_and_show(tmp_path: Path) -> None:
     assert listed.returncode == 0 and run_id in listed.stdout and "completed" in listed.stdout
     shown = run("runs", "show", run_id, "--lab", str(lab_file), cwd=tmp_path)
     assert shown.returncode == 0 and "10 bar:" in shown.stdout and "conform" in shown.stdout
+    budgets = run("runs", "show", run_id, "--budgets", "--lab", str(lab_file), cwd=tmp_path)
+    assert "10 bar: budget of the error of indication" in budgets.stdout
+    assert "hysteresis h" in budgets.stdout and "U = " in budgets.stdout
     as_json = run("runs", "show", run_id, "--json", "--lab", str(lab_file), cwd=tmp_path)
     assert json.loads(as_json.stdout)["run"]["id"] == run_id
     missing = run("runs", "show", "nope", "--lab", str(lab_file), cwd=tmp_path)
