@@ -39,6 +39,20 @@ def _check_humidity(relative_humidity: float) -> None:
         raise ValueError(f"relative humidity must be 0 to 100 %, not {relative_humidity:g} %")
 
 
+def _check_conditions(
+    temperature_c: float, pressure: float, pressure_unit: str, relative_humidity: float
+) -> None:
+    """Refuse the physically impossible: no number, no pressure, below absolute zero."""
+    _check_finite(
+        temperature_c=temperature_c, pressure=pressure, relative_humidity=relative_humidity
+    )
+    if pressure <= 0:
+        raise ValueError(f"pressure must be positive, not {pressure:g} {pressure_unit}")
+    if temperature_c <= -273.15:
+        raise ValueError(f"temperature must be above absolute zero, not {temperature_c:g} °C")
+    _check_humidity(relative_humidity)
+
+
 def air_density_cipm2007(
     temperature_c: float,
     pressure_pa: float,
@@ -51,17 +65,8 @@ def air_density_cipm2007(
     states the equation for 600 hPa to 1100 hPa and 15 °C to 27 °C; outside that it is an
     extrapolation, which is the caller's decision, so only unphysical inputs are refused.
     """
-    _check_finite(
-        temperature_c=temperature_c,
-        pressure_pa=pressure_pa,
-        relative_humidity=relative_humidity,
-        co2_fraction=co2_fraction,
-    )
-    if pressure_pa <= 0:
-        raise ValueError(f"pressure must be positive, not {pressure_pa:g} Pa")
-    if temperature_c <= -273.15:
-        raise ValueError(f"temperature must be above absolute zero, not {temperature_c:g} °C")
-    _check_humidity(relative_humidity)
+    _check_conditions(temperature_c, pressure_pa, "Pa", relative_humidity)
+    _check_finite(co2_fraction=co2_fraction)
     if not 0.0 <= co2_fraction < 1.0:
         raise ValueError(f"CO2 mole fraction must be 0 to 1, not {co2_fraction:g}")
 
@@ -90,16 +95,7 @@ def air_density_approximation(
     rho_a = (0.34848 p - 0.009 h exp(0.061 t)) / (273.15 + t), p in hPa, h in %, t in °C:
     good enough where the air density's uncertainty is not dominant (classes F and M).
     """
-    _check_finite(
-        temperature_c=temperature_c,
-        pressure_hpa=pressure_hpa,
-        relative_humidity=relative_humidity,
-    )
-    if pressure_hpa <= 0:
-        raise ValueError(f"pressure must be positive, not {pressure_hpa:g} hPa")
-    if temperature_c <= -273.15:
-        raise ValueError(f"temperature must be above absolute zero, not {temperature_c:g} °C")
-    _check_humidity(relative_humidity)
+    _check_conditions(temperature_c, pressure_hpa, "hPa", relative_humidity)
     t = temperature_c
     return (0.34848 * pressure_hpa - 0.009 * relative_humidity * math.exp(0.061 * t)) / (273.15 + t)
 

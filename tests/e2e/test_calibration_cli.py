@@ -179,6 +179,10 @@ def start(tmp: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def start_run(tmp: Path, plan: str, lab_file: Path, time_scale: str) -> subprocess.Popen[str]:
+    return start(tmp, "run", plan, "--lab", str(lab_file), "--simulate", "--time-scale", time_scale)
+
+
 def wait_for_points(journal: Path, count: int, timeout: float = 60) -> list[tuple[str, str, float]]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -192,16 +196,7 @@ def wait_for_points(journal: Path, count: int, timeout: float = 60) -> list[tupl
 def test_resume_after_kill_9(tmp_path: Path) -> None:
     lab_file = lab(tmp_path)
     journal = tmp_path / "daq.sqlite"
-    process = start(
-        tmp_path,
-        "run",
-        "pressure-gauge",
-        "--lab",
-        str(lab_file),
-        "--simulate",
-        "--time-scale",
-        "100",
-    )
+    process = start_run(tmp_path, "pressure-gauge", lab_file, "100")
     before = wait_for_points(journal, 3)
     process.send_signal(signal.SIGKILL)
     process.wait(10)
@@ -267,16 +262,7 @@ def test_abort_request_makes_the_source_safe(tmp_path: Path) -> None:
 
 def test_ctrl_c_aborts_safely(tmp_path: Path) -> None:
     lab_file = lab(tmp_path)
-    process = start(
-        tmp_path,
-        "run",
-        "pressure-gauge",
-        "--lab",
-        str(lab_file),
-        "--simulate",
-        "--time-scale",
-        "20",
-    )
+    process = start_run(tmp_path, "pressure-gauge", lab_file, "20")
     wait_for_points(tmp_path / "daq.sqlite", 1)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
