@@ -25,7 +25,7 @@ from daq.reading import Reading, Status
 
 log = logging.getLogger("daq.journal")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
     id INTEGER PRIMARY KEY,
@@ -68,9 +68,50 @@ CREATE TABLE IF NOT EXISTS points (
     data TEXT NOT NULL,
     PRIMARY KEY (run, key)
 );
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY,
+    run TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    timestamp REAL NOT NULL,
+    status TEXT NOT NULL,
+    conforms INTEGER,
+    failures INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sink_cursors (
+    sink TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (sink, stream)
+);
+CREATE TABLE IF NOT EXISTS sink_states (
+    sink TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    updated REAL NOT NULL
+);
 """
 MIGRATIONS = {1: "ALTER TABLE events ADD COLUMN run TEXT"}
-"""Statements that bring a journal of schema version N to N + 1 (before ``SCHEMA`` runs)."""
+"""Statements that bring a journal of schema version N to N + 1 (before ``SCHEMA`` runs);
+a version that only adds tables needs none."""
+
+STREAMS = {
+    "readings": "SELECT id, instrument, quantity, value, unit, timestamp, status, raw "
+    "FROM readings WHERE id > ? ORDER BY id LIMIT ?",
+    "events": "SELECT id, timestamp, kind, severity, instrument, message, run "
+    "FROM events WHERE id > ? ORDER BY id LIMIT ?",
+    "points": "SELECT points.rowid, points.run, runs.plan, points.key, points.timestamp, "
+    "points.data FROM points JOIN runs ON runs.id = points.run "
+    "WHERE points.rowid > ? ORDER BY points.rowid LIMIT ?",
+    "results": "SELECT id, run, plan, timestamp, status, conforms, failures "
+    "FROM results WHERE id > ? ORDER BY id LIMIT ?",
+}
+"""The journal as an outbox: each stream is read in order of an ever-growing row id."""
+STREAM_TABLES = {
+    "readings": "readings",
+    "events": "events",
+    "points": "points",
+    "results": "results",
+}
 RUN_COLUMNS = "id, plan, procedure, started, finished, status, reason, abort_request, setup"
 
 
@@ -135,6 +176,7 @@ class Journal:
         self._flush_lock: asyncio.Lock | None = None
         self.committed_readings = 0
         self.last_error: str | None = None
+        self._committed: asyncio.Event | None = None
 
     async def _run(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
@@ -151,7 +193,8 @@ class Journal:
                     f"{self.path} was written by a newer version (schema {version}); upgrade daq"
                 )
             for old in range(version, SCHEMA_VERSION) if version else ():
-                db.execute(MIGRATIONS[old])
+                if old in MIGRATIONS:
+                    db.execute(MIGRATIONS[old])
             db.executescript(SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
@@ -161,6 +204,7 @@ class Journal:
     async def open(self) -> Journal:
         await self._run(self._open_blocking)
         self._flush_lock = asyncio.Lock()
+        self._committed = asyncio.Event()
         self._flusher = asyncio.create_task(self._flush_periodically())
         return self
 
@@ -249,9 +293,22 @@ class Journal:
                 self.last_error = message
                 return
             self.committed_readings += len(readings)
+            self._signal_commit()
             if self.last_error is not None:
                 self.last_error = None
                 self.event("journal_recovered", f"journal {self.path} writable again")
+
+    def _signal_commit(self) -> None:
+        if self._committed is not None:
+            self._committed.set()
+
+    async def wait_for_commit(self, timeout: float) -> None:
+        """Return after the next commit (new rows in the outbox), or after ``timeout``."""
+        assert self._committed is not None, "journal not opened"
+        self._committed.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._committed.wait()
 
     async def _flush_periodically(self) -> None:
         while True:
@@ -317,6 +374,7 @@ class Journal:
             await self._run(self._execute_blocking, sql, params)
         except sqlite3.Error as exc:
             raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+        self._signal_commit()
 
     async def start_run(self, run: RunRow) -> None:
         await self._write_now(
@@ -341,12 +399,25 @@ class Journal:
         )
 
     async def finish_run(
-        self, run: str, status: str, reason: str, finished: float, document: str
+        self,
+        run: str,
+        status: str,
+        reason: str,
+        finished: float,
+        document: str,
+        verdict: tuple[bool | None, int],
     ) -> None:
+        """Record how the run ended, and append its result to the outbox (``results``)."""
         await self._write_now(
             "UPDATE runs SET status = ?, reason = ?, finished = ?, document = ?, "
             "abort_request = NULL WHERE id = ?",
             (status, reason, finished, document, run),
+        )
+        conforms, failures = verdict
+        await self._write_now(
+            "INSERT INTO results (run, plan, timestamp, status, conforms, failures) "
+            "SELECT id, plan, ?, ?, ?, ? FROM runs WHERE id = ?",
+            (finished, status, None if conforms is None else int(conforms), failures, run),
         )
 
     async def commit_point(self, run: str, seq: int, key: str, data: str) -> None:
@@ -385,3 +456,60 @@ class Journal:
             self._query_blocking, "SELECT key, data FROM points WHERE run = ? ORDER BY seq", (run,)
         )
         return [(key, data) for key, data in rows]
+
+    # -- the outbox: sinks read the streams after their cursor and advance it ------------
+
+    async def outbox(self, stream: str, after: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` committed rows of ``stream`` with row id above ``after``."""
+        rows: list[tuple[Any, ...]] = await self._run(
+            self._query_blocking, STREAMS[stream], (after, limit)
+        )
+        return rows
+
+    async def cursor(self, sink: str, stream: str) -> int:
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT position FROM sink_cursors WHERE sink = ? AND stream = ?",
+            (sink, stream),
+        )
+        return int(rows[0][0]) if rows else 0
+
+    async def advance(self, sink: str, stream: str, position: int) -> None:
+        """The sink has everything of ``stream`` up to row id ``position``."""
+        try:
+            await self._run(
+                self._execute_blocking,
+                "INSERT INTO sink_cursors (sink, stream, position) VALUES (?, ?, ?) "
+                "ON CONFLICT (sink, stream) DO UPDATE SET position = excluded.position",
+                (sink, stream, position),
+            )
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+
+    async def set_sink_state(self, sink: str, state: str, detail: str = "") -> None:
+        await self._run(
+            self._execute_blocking,
+            "INSERT INTO sink_states (sink, state, detail, updated) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (sink) DO UPDATE SET state = excluded.state, "
+            "detail = excluded.detail, updated = excluded.updated",
+            (sink, state, detail, self.clock.now()),
+        )
+
+    async def sink_states(self) -> list[tuple[str, str, str, float]]:
+        rows: list[tuple[str, str, str, float]] = await self._run(
+            self._query_blocking, "SELECT sink, state, detail, updated FROM sink_states", ()
+        )
+        return rows
+
+    async def backlog(self, sink: str) -> dict[str, int]:
+        """Rows of each stream the sink has not taken yet."""
+        found = {}
+        for stream, table in STREAM_TABLES.items():
+            rows = await self._run(
+                self._query_blocking,
+                f"SELECT COUNT(*) FROM {table} WHERE rowid > COALESCE("
+                "(SELECT position FROM sink_cursors WHERE sink = ? AND stream = ?), 0)",
+                (sink, stream),
+            )
+            found[stream] = int(rows[0][0])
+        return found

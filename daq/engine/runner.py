@@ -181,7 +181,14 @@ class Runner:
         document = await self._document(
             run_id, plan, procedure, setup, context.points, status, reason, finished
         )
-        await journal.finish_run(run_id, status, reason, finished, document.model_dump_json())
+        await journal.finish_run(
+            run_id,
+            status,
+            reason,
+            finished,
+            document.model_dump_json(),
+            (document.result.conforms, len(document.result.failures)),
+        )
         if interrupted is not None:
             raise interrupted
         return document

@@ -1,0 +1,106 @@
+"""Store-and-forward: each sink drains the journal from its own cursor.
+
+Delivery is at least once: a batch is sent, then the cursor moves past it, both in order, so
+a crash between the two resends the batch, which the sinks write idempotently (a point's
+identity comes from its journal row). While a sink is down nothing is dropped: the journal
+holds the backlog and the forwarder retries with capped backoff, then drains it at full
+speed. State changes are events, and ``daq status`` reads the state and the backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from daq.journal import Journal, JournalError, Severity
+from daq.sinks.base import Sink, SinkError
+
+log = logging.getLogger("daq.forwarder")
+
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+IDLE_WAIT = 1.0
+"""Seconds an idle forwarder waits for a commit before looking again anyway."""
+
+
+class Forwarder:
+    def __init__(self, journal: Journal, sink: Sink, batch_size: int = 5000) -> None:
+        self.journal = journal
+        self.sink = sink
+        self.batch_size = batch_size
+        self.state = "starting"
+        self.delivered = 0
+        self._backoff = FIRST_BACKOFF
+        self._down_since: float | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Forward until ``stop`` is set; then finish the batch in hand and return."""
+        cursors = {s: await self.journal.cursor(self.sink.name, s) for s in self.sink.streams}
+        while not stop.is_set():
+            try:
+                moved = await self._forward_once(cursors)
+            except SinkError as exc:
+                await self._failed(str(exc))
+                await _sleep_unless(stop, self._backoff)
+                self._backoff = min(self._backoff * 2, MAX_BACKOFF)
+                continue
+            await self._succeeded()
+            if not moved:
+                waiter = asyncio.ensure_future(self.journal.wait_for_commit(IDLE_WAIT))
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+
+    async def _forward_once(self, cursors: dict[str, int]) -> int:
+        """One batch of each stream; the number of rows delivered."""
+        moved = 0
+        for stream, position in cursors.items():
+            rows: list[tuple[Any, ...]] = await self.journal.outbox(
+                stream, position, self.batch_size
+            )
+            if not rows:
+                continue
+            await self.sink.write(stream, rows)
+            cursors[stream] = rows[-1][0]
+            await self.journal.advance(self.sink.name, stream, cursors[stream])
+            moved += len(rows)
+            self.delivered += len(rows)
+        return moved
+
+    async def _failed(self, message: str) -> None:
+        if self.state != "down":
+            self.state = "down"
+            self._down_since = self.journal.clock.now()
+            self.journal.event(
+                "sink_down",
+                f"{self.sink.name}: {message}; readings are kept in the journal and sent on "
+                "recovery",
+                Severity.WARNING,
+            )
+            log.warning("%s down: %s", self.sink.name, message)
+        await self._record_state(message)
+
+    async def _succeeded(self) -> None:
+        self._backoff = FIRST_BACKOFF
+        if self.state == "ok":
+            return
+        if self.state == "down" and self._down_since is not None:
+            outage = self.journal.clock.now() - self._down_since
+            self.journal.event("sink_recovered", f"{self.sink.name} back after {outage:.0f} s")
+        self.state = "ok"
+        await self._record_state("")
+
+    async def _record_state(self, detail: str) -> None:
+        try:
+            await self.journal.set_sink_state(self.sink.name, self.state, detail)
+        except JournalError as exc:  # the state is for display; forwarding goes on
+            log.warning("cannot record the state of %s: %s", self.sink.name, exc)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()

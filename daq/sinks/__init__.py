@@ -1,0 +1,1 @@
+"""Outputs that drain the journal: InfluxDB (line protocol) and MQTT (JSON on a topic tree)."""

@@ -1,0 +1,115 @@
+"""The InfluxDB sink: line protocol over the v2 write API (influxdb-client, async), or the v1
+``/write?db=`` endpoint for InfluxDB 1.x older than 1.8 (such as Debian's 1.6)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from influxdb_client.client.exceptions import InfluxDBError
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.rest import ApiException
+
+from daq.sinks.base import SinkError
+from daq.sinks.lineprotocol import lines
+from daq.sinks.settings import InfluxSettings, secret
+
+_FAILURES = (
+    ApiException,
+    InfluxDBError,
+    aiohttp.ClientError,
+    OSError,
+    TimeoutError,
+    asyncio.TimeoutError,
+)
+
+
+class InfluxSink:
+    def __init__(
+        self,
+        settings: InfluxSettings,
+        lab: str,
+        benches: Mapping[str, str],
+        name: str = "influxdb",
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.streams: list[str] = list(settings.streams)
+        self._lab = lab
+        self._benches = benches
+        self._client: InfluxDBClientAsync | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._database_made = False
+
+    async def write(self, stream: str, rows: list[tuple[Any, ...]]) -> None:
+        body = lines(stream, rows, self._lab, self._benches)
+        if not body:
+            return
+        try:
+            if self.settings.api == "v2":
+                await self._write_v2(body)
+            else:
+                await self._write_v1("\n".join(body))
+        except _FAILURES as exc:
+            raise SinkError(f"{self.settings.url}: {_describe(exc)}") from exc
+
+    async def _write_v2(self, body: list[str]) -> None:
+        if self._client is None:
+            self._client = InfluxDBClientAsync(
+                self.settings.url,
+                token=secret(self.settings.token_env) or "",
+                org=self.settings.org,
+                timeout=int(self.settings.timeout * 1000),
+            )
+        await self._client.write_api().write(
+            bucket=self.settings.bucket,
+            org=self.settings.org,
+            record=body,  # nanosecond precision, the client's default
+        )
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            user, password = secret(self.settings.username_env), secret(self.settings.password_env)
+            self._session = aiohttp.ClientSession(
+                auth=aiohttp.BasicAuth(user, password or "") if user else None,
+                timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
+            )
+        return self._session
+
+    async def _write_v1(self, body: str) -> None:
+        url = f"{self.settings.url.rstrip('/')}/write"
+        params = {"db": self.settings.database, "precision": "ns"}
+        async with self._http().post(url, params=params, data=body.encode()) as response:
+            if response.status == 204:
+                return
+            text = await response.text()
+        if response.status == 404 and "database not found" in text and not self._database_made:
+            await self._create_database()
+            await self._write_v1(body)
+            return
+        raise SinkError(f"{url}: HTTP {response.status}: {text.strip()[:200]}")
+
+    async def _create_database(self) -> None:
+        """InfluxDB 1.x writes only into an existing database: make it on first need."""
+        url = f"{self.settings.url.rstrip('/')}/query"
+        query = {"q": f'CREATE DATABASE "{self.settings.database}"'}
+        async with self._http().post(url, data=query) as response:
+            if response.status != 200:
+                raise SinkError(f"{url}: cannot create database: HTTP {response.status}")
+        self._database_made = True
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()  # type: ignore[no-untyped-call]
+            self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ApiException):
+        return f"HTTP {exc.status}: {(exc.body or exc.reason or '')!s}"[:200]
+    return str(exc) or type(exc).__name__
