@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from daq import __version__
+from daq.cli_agent import agent, status
 from daq.cli_common import (
     ControlPortOption,
     LabOption,
@@ -60,6 +61,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(runs_app, name="runs")
 app.command("run")(run_command)
+app.command()(agent)
+app.command()(status)
 
 
 def _format(reading: Reading) -> str:

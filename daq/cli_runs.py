@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -235,6 +237,9 @@ def run_command(
         async with lab_session(config, clock(scale), simulate=simulate) as session:
             display = RunDisplay(title, total, 0, console)
             runner = Runner(session, register, display)
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGTERM, runner.abort, "stopped by SIGTERM"
+            )
             live = Live(display, console=console, refresh_per_second=4)
             with live if display.live else contextlib.nullcontext():
                 if plan is not None:

@@ -17,6 +17,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from daq.alarms import AlarmRule
+from daq.sinks.settings import InfluxSettings, MqttSettings
 from drivers.registry import DRIVERS, driver_class
 from drivers.transports.settings import Connection
 
@@ -72,6 +74,13 @@ class BenchConfig(_Strict):
     instruments: list[InstrumentConfig] = Field(default_factory=list)
 
 
+class AgentSettings(_Strict):
+    due_warning_days: int = Field(30, ge=0)
+    """Warn this many days before a standard's calibration is due."""
+    due_check_interval: float = Field(86400.0, gt=0)
+    """Seconds between checks of the standards' due dates."""
+
+
 class LabConfig(_Strict):
     lab: LabInfo
     journal: JournalConfig = Field(default_factory=JournalConfig)
@@ -83,6 +92,17 @@ class LabConfig(_Strict):
     """The lab's own folder of procedure scripts, besides the installed ones; relative to the
     lab file. Procedures are loaded from nowhere else."""
     benches: list[BenchConfig] = Field(min_length=1)
+    influxdb: InfluxSettings | None = None
+    """Stream the journal to InfluxDB (or VictoriaMetrics); none: not streamed."""
+    mqtt: MqttSettings | None = None
+    """Stream to an MQTT broker and take commands from it; none: no MQTT."""
+    alarms: list[AlarmRule] = Field(default_factory=list)
+    """Alarm rules the agent applies to the readings it polls."""
+    agent: AgentSettings = Field(default_factory=lambda: AgentSettings())
+
+    def bench_of(self) -> dict[str, str]:
+        """Instrument id -> bench id."""
+        return {i.id: b.id for b, i in self.instruments()}
 
     def instruments(self) -> Iterator[tuple[BenchConfig, InstrumentConfig]]:
         for bench in self.benches:

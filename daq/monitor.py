@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -56,6 +57,7 @@ class Monitor:
         clock: Clock,
         *,
         keep_lateness: bool = False,
+        on_readings: Callable[[list[Reading]], None] | None = None,
     ) -> None:
         self._instruments = [(c, d) for c, d in instruments if d.link != "operator"]
         """Instruments read by hand are left out: a monitor never asks a person to read."""
@@ -64,6 +66,9 @@ class Monitor:
         self._keep_lateness = keep_lateness
         self.states = {config.id: InstrumentState(config.id) for config, _ in self._instruments}
         self._stopping = False
+        self._on_readings = on_readings
+        self.paused: set[str] = set()
+        """Instruments not polled for now (a calibration run is using them)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set, then close every driver."""
@@ -95,6 +100,9 @@ class Monitor:
                 await asyncio.sleep(delay)
             if self._keep_lateness:
                 state.lateness.append(loop.time() - due)
+            if config.id in self.paused:
+                due = loop.time() + interval
+                continue
             try:
                 readings = await driver.read()
             except InstrumentError as exc:
@@ -154,3 +162,5 @@ class Monitor:
         state.last = readings
         state.readings += len(readings)
         self.journal.record_many(readings)
+        if self._on_readings is not None:
+            self._on_readings(readings)

@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import signal
+from collections.abc import Callable
 from typing import Any
 
 from daq import __version__
@@ -69,8 +69,15 @@ class Runner:
         self.register = register
         self.progress = progress
         self._abort_reason: str | None = None
+        self._work: asyncio.Future[None] | None = None
 
-    async def start(self, plan: Plan, plan_file: str) -> RunDocument:
+    async def start(
+        self,
+        plan: Plan,
+        plan_file: str,
+        on_started: Callable[[str], None] | None = None,
+    ) -> RunDocument:
+        """Run ``plan``; ``on_started`` hears the new run's id as soon as it is recorded."""
         procedure = load_procedure(plan.procedure, self.session.lab)
         settings = procedure.settings(plan.settings, plan_file)
         journal = self.session.journal
@@ -101,6 +108,8 @@ class Runner:
             )
         )
         journal.event("run_started", f"{plan.title} ({plan.id})", run=run_id)
+        if on_started is not None:
+            on_started(run_id)
         return await self._execute(run_id, plan, procedure, settings, setup, {})
 
     async def resume(self, run_id: str) -> RunDocument:
@@ -147,10 +156,8 @@ class Runner:
         )
         status, reason = "completed", ""
         work = asyncio.ensure_future(procedure.run(context, settings))
+        self._work = work
         watcher = asyncio.ensure_future(self._watch_for_abort(run_id, work))
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGTERM, self._abort, work, "stopped by SIGTERM")
         interrupted: asyncio.CancelledError | None = None
         try:
             await work
@@ -168,8 +175,7 @@ class Runner:
             status, reason = "error", f"procedure {procedure.name} failed: {_describe(exc)}"
         finally:
             watcher.cancel()
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signal.SIGTERM)
+            self._work = None
             await self._make_safe(context, run_id)
         if status != "completed":
             severity = Severity.WARNING if status == "aborted" else Severity.ERROR
@@ -192,6 +198,11 @@ class Runner:
         if interrupted is not None:
             raise interrupted
         return document
+
+    def abort(self, reason: str) -> None:
+        """Stop the running procedure safely (a signal handler may call this)."""
+        if self._work is not None:
+            self._abort(self._work, reason)
 
     def _abort(self, work: asyncio.Future[None], reason: str) -> None:
         if self._abort_reason is None:

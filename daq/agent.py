@@ -1,0 +1,344 @@
+"""``daq agent``: the long-running service of a bench PC.
+
+It polls the monitored instruments (reference standards, environment sensors) into the
+journal, applies the alarm rules, warns of standards coming due, forwards the journal to
+InfluxDB and MQTT, and carries out MQTT commands: start a run from a configured plan, abort
+it, answer an operator prompt, acknowledge an alarm. SIGTERM stops it cleanly: a running
+calibration is aborted safely, the sinks keep their cursors, the broker hears "offline".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+import uuid
+from typing import Any
+
+from daq.alarms import Alarms
+from daq.clock import Clock
+from daq.commands import AbortRun, AckAlarm, AnswerPrompt, Command, Rejected, StartRun, handle
+from daq.commands import reply as command_reply
+from daq.config import ConfigError, LabConfig
+from daq.engine.document import RunDocument
+from daq.engine.loader import load_procedure
+from daq.engine.plan import find_plan
+from daq.engine.record import Point
+from daq.engine.runner import Runner
+from daq.forwarder import Forwarder
+from daq.journal import Journal, Severity
+from daq.monitor import Monitor
+from daq.prompts import NoPrompter, Prompter, PromptUnavailable, Question
+from daq.reading import Reading
+from daq.session import LabSession, lab_session
+from daq.sinks.influx import InfluxSink
+from daq.sinks.mqtt import MqttLink, MqttSink
+from daq.sinks.settings import secret
+from daq.stability import Verdict
+from daq.standards import StandardsRegister, days_until_due, load_standards
+
+log = logging.getLogger("daq.agent")
+
+DRAIN_ON_STOP = 2.0
+"""Real seconds the sinks get to send what is committed when the agent stops; the rest
+stays in the journal for the next start."""
+
+
+class MqttPrompter:
+    """Operator questions over MQTT: the open question is retained on ``prompts``; an
+    ``answer_prompt`` command answers it."""
+
+    def __init__(self, link: MqttLink) -> None:
+        self.link = link
+        self._open: dict[str, asyncio.Future[str]] = {}
+
+    async def ask(self, question: Question) -> str:
+        if not self.link.connected:
+            raise PromptUnavailable(
+                f"{question.instrument} needs an operator ({question.text}) but the MQTT "
+                "broker is not connected"
+            )
+        ident = uuid.uuid4().hex[:12]
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._open[ident] = answer
+        payload = {
+            "id": ident,
+            "instrument": question.instrument,
+            "text": question.text,
+            "quantity": question.quantity,
+            "unit": question.unit,
+            "minimum": question.minimum,
+            "maximum": question.maximum,
+            "problem": question.problem,
+            "hint": question.hint(),
+        }
+        await self.link.publish_soon(self.link.topic("prompts"), payload, retain=True)
+        try:
+            return await answer
+        finally:
+            del self._open[ident]
+            await self.link.publish_soon(self.link.topic("prompts"), {}, retain=True)
+
+    def answer(self, prompt: str, text: str) -> None:
+        future = self._open.get(prompt)
+        if future is None or future.done():
+            raise Rejected(f"no open prompt {prompt!r}")
+        future.set_result(text)
+
+
+class MqttProgress:
+    """A run's progress as a retained message, at most twice a second."""
+
+    def __init__(self, link: MqttLink, total: int) -> None:
+        self.link = link
+        self.run = ""
+        self.total = total
+        self.done = 0
+        self.label = ""
+        self.state = ""
+        self.last: dict[str, Any] = {}
+        self._sent = 0.0
+        self._sending: set[asyncio.Future[None]] = set()
+
+    def _publish(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.run or (not force and now - self._sent < 0.5):
+            return
+        self._sent = now
+        payload = {
+            "run": self.run,
+            "point": self.label,
+            "state": self.state,
+            "done": self.done,
+            "total": self.total,
+            **self.last,
+        }
+        task = asyncio.ensure_future(
+            self.link.publish_soon(self.link.topic("runs", self.run, "progress"), payload, True)
+        )
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    def point(self, label: str) -> None:
+        self.label = label
+        self._publish(force=True)
+
+    def status(self, text: str) -> None:
+        self.state = text
+        self._publish()
+
+    def sample(self, reading: Reading, verdict: Verdict | None) -> None:
+        self.last = {"reading": reading.value, "unit": reading.unit}
+        if verdict is not None:
+            self.last.update(stable=verdict.stable, slope_per_min=verdict.slope, std=verdict.std)
+        self._publish()
+
+    def completed(self, point: Point) -> None:
+        self.done += 1
+        self._publish(force=True)
+
+
+class Agent:
+    def __init__(self, lab: LabConfig, clock: Clock, *, simulate: bool) -> None:
+        self.lab = lab
+        self.clock = clock
+        self.simulate = simulate
+        self.link = MqttLink(lab.mqtt, lab.lab.id, clock) if lab.mqtt else None
+        self.prompter: Prompter = MqttPrompter(self.link) if self.link else NoPrompter()
+        self.forwarders: list[Forwarder] = []
+        self._session: LabSession | None = None
+        self._monitor: Monitor | None = None
+        self._alarms: Alarms | None = None
+        self._run: asyncio.Task[RunDocument] | None = None
+        self._run_id = ""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        lab = self.lab
+        async with lab_session(
+            lab, self.clock, simulate=self.simulate, prompter=self.prompter
+        ) as session:
+            self._session = session
+            journal = session.journal
+            journal.event("agent_started", f"agent of {lab.lab.id} started")
+            self._alarms = Alarms(lab.alarms, journal)
+            self._monitor = Monitor(
+                session.drivers(), journal, self.clock, on_readings=self._alarms.check
+            )
+            benches = lab.bench_of()
+            if lab.influxdb is not None:
+                sink = InfluxSink(lab.influxdb, lab.lab.id, benches)
+                self.forwarders.append(Forwarder(journal, sink, lab.influxdb.batch_size))
+            if self.link is not None and lab.mqtt is not None:
+                self.link.on_command = self._on_command
+                self.link.on_connection = self._on_connection
+                self.forwarders.append(
+                    Forwarder(journal, MqttSink(self.link, benches), lab.mqtt.batch_size)
+                )
+            stop_monitor, stop_sinks, stop_link = asyncio.Event(), asyncio.Event(), asyncio.Event()
+            monitoring = asyncio.create_task(self._monitor.run(stop_monitor))
+            tasks = [asyncio.create_task(f.run(stop_sinks)) for f in self.forwarders]
+            if self.link is not None:
+                tasks.append(asyncio.create_task(self.link.run(stop_link)))
+            tasks.append(asyncio.create_task(self._watch_due_dates(stop)))
+            try:
+                await stop.wait()
+            finally:
+                await self._stop_run("the agent is stopping")
+                stop_monitor.set()
+                await asyncio.gather(monitoring, return_exceptions=True)
+                journal.event("agent_stopped", f"agent of {lab.lab.id} stopped")
+                await journal.flush()
+                await self._drain()
+                stop_sinks.set()
+                stop_link.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                for forwarder in self.forwarders:
+                    await forwarder.sink.close()
+
+    async def _drain(self) -> None:
+        """Give the sinks a moment to send what is committed (the rest waits in the journal)."""
+        assert self._session is not None
+        journal = self._session.journal
+        deadline = time.monotonic() + DRAIN_ON_STOP
+        for forwarder in self.forwarders:
+            while forwarder.state == "ok" and time.monotonic() < deadline:
+                if not sum((await journal.backlog(forwarder.sink.name)).values()):
+                    break
+                await asyncio.sleep(0.05)
+
+    def _on_connection(self, up: bool, detail: str) -> None:
+        if self._session is None or self.lab.mqtt is None:
+            return
+        where = f"{self.lab.mqtt.host}:{self.lab.mqtt.port}"
+        if up:
+            self._session.journal.event("mqtt_connected", f"connected to {where}")
+        else:
+            self._session.journal.event(
+                "mqtt_disconnected", f"{where}: {detail}; retrying", Severity.WARNING
+            )
+
+    # -- commands ---------------------------------------------------------------------------
+
+    async def _on_command(self, payload: bytes) -> None:
+        assert self._session is not None and self.link is not None and self.lab.mqtt is not None
+        token = secret(self.lab.mqtt.commands.token_env)
+        try:
+            answer = await handle(payload, token, self, self._session.journal)
+        except Exception as exc:  # a fault here must not cut the connection
+            log.exception("command failed")
+            answer = command_reply(None, None, False, f"internal error: {exc}")
+        await self.link.publish_soon(self.link.topic("agent", "replies"), answer)
+
+    async def execute(self, command: Command) -> dict[str, Any]:
+        if isinstance(command, StartRun):
+            return {"run": await self._start_run(command)}
+        if isinstance(command, AbortRun):
+            if command.run != self._run_id or self._run is None or self._run.done():
+                raise Rejected(f"run {command.run!r} is not running in this agent")
+            assert self._session is not None
+            await self._session.journal.request_abort(
+                command.run, f"{command.reason} ({command.by or 'remote'})"
+            )
+            return {"run": command.run}
+        if isinstance(command, AnswerPrompt):
+            if not isinstance(self.prompter, MqttPrompter):
+                raise Rejected("prompts are not answered over MQTT here")
+            self.prompter.answer(command.prompt, command.answer)
+            return {}
+        assert isinstance(command, AckAlarm) and self._alarms is not None
+        try:
+            self._alarms.acknowledge(command.alarm, command.by)
+        except (KeyError, ValueError) as exc:
+            raise Rejected(str(exc).strip("'\"")) from None
+        return {}
+
+    async def _start_run(self, command: StartRun) -> str:
+        session, monitor = self._session, self._monitor
+        assert session is not None and monitor is not None and self.link is not None
+        if self._run is not None and not self._run.done():
+            raise Rejected(f"run {self._run_id} is in progress; abort it first")
+        try:
+            plan, path = find_plan(command.plan, self.lab)
+            if command.uut is not None:
+                plan = plan.model_copy(
+                    update={
+                        "uuts": [
+                            u.model_copy(update={"instrument": command.uut}) for u in plan.uuts
+                        ]
+                    }
+                )
+            procedure = load_procedure(plan.procedure, self.lab)
+            settings = procedure.settings(plan.settings, str(path))
+            register = (
+                load_standards(self.lab.standards) if self.lab.standards else StandardsRegister()
+            )
+        except ConfigError as exc:
+            raise Rejected("; ".join(str(p) for p in exc.problems)) from None
+        progress = MqttProgress(
+            self.link, len(procedure.point_keys(settings, [u.id for u in plan.uuts]))
+        )
+        started: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def begun(run_id: str) -> None:
+            progress.run = run_id
+            started.set_result(run_id)
+
+        used = {*plan.instruments.values(), *(u.instrument for u in plan.uuts)}
+        monitor.paused |= used
+        runner = Runner(session, register, progress)
+        self._run = asyncio.create_task(runner.start(plan, str(path), on_started=begun))
+        self._run.add_done_callback(lambda _: monitor.paused.difference_update(used))
+        waiting: set[asyncio.Future[Any]] = {self._run, started}
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if started in done:
+            self._run_id = started.result()
+            return self._run_id
+        raise Rejected(f"the run did not start: {self._run.exception()}")
+
+    async def _stop_run(self, reason: str) -> None:
+        if self._run is None or self._run.done() or self._session is None:
+            return
+        await self._session.journal.request_abort(self._run_id, reason)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(asyncio.shield(self._run), 60)
+
+    # -- standards ----------------------------------------------------------------------------
+
+    async def _watch_due_dates(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.check_due_dates()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.clock.to_real(self.lab.agent.due_check_interval)):
+                    await stop.wait()
+
+    def check_due_dates(self) -> None:
+        assert self._session is not None
+        journal: Journal = self._session.journal
+        if self.lab.standards is None:
+            return
+        try:
+            register = load_standards(self.lab.standards)
+        except ConfigError as exc:
+            journal.event("standards_unreadable", str(exc.problems[0]), Severity.ERROR)
+            return
+        today = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).date()
+        warn = self.lab.agent.due_warning_days
+        for standard in register.standards:
+            left = days_until_due(standard, today)
+            due = standard.certificate.due
+            if left < 0:
+                journal.event(
+                    "standard_overdue",
+                    f"{standard.id} was due {due} ({-left} days ago): do not use it",
+                    Severity.ERROR,
+                    standard.id,
+                )
+            elif left <= warn:
+                journal.event(
+                    "standard_due_soon",
+                    f"{standard.id} is due in {left} days ({due}): book its calibration",
+                    Severity.WARNING,
+                    standard.id,
+                )

@@ -1,0 +1,250 @@
+"""MQTT with aiomqtt: one connection per agent with a last will, retained status, commands in,
+and a sink that publishes the journal's streams as JSON on the topic tree.
+
+Topics under ``<prefix>/<lab>/`` (docs/STREAMING.md has the payloads):
+
+- ``agent/status`` (retained; the last will sets it offline), ``agent/commands``,
+  ``agent/replies``, ``prompts`` (retained: the open operator question)
+- ``<bench>/<instrument>/readings/<quantity>``, ``<bench>/<instrument>/status`` (retained)
+- ``events/<kind>``, ``alarms/<alarm>`` (retained)
+- ``runs/<run>/progress`` (retained), ``runs/<run>/points``, ``runs/<run>/result`` (retained)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiomqtt
+
+from daq import __version__
+from daq.clock import Clock
+from daq.sinks.base import SinkError
+from daq.sinks.settings import MqttSettings, secret
+
+log = logging.getLogger("daq.mqtt")
+
+IN_FLIGHT = 10
+"""Publishes awaiting the broker's acknowledgement at once (aiomqtt warns above 10)."""
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+INSTRUMENT_STATES = {"instrument_failed": "failing", "instrument_recovered": "ok"}
+ALARM_STATES = {"alarm": "active", "alarm_cleared": "cleared", "alarm_acknowledged": "acknowledged"}
+
+CommandHandler = Callable[[bytes], Awaitable[None]]
+
+
+def _json(payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class MqttLink:
+    """The agent's connection to the broker, kept up with backoff.
+
+    On every (re)connection it publishes ``agent/status`` online (retained) and every
+    retained state it knows again, since a broker without persistence forgets them.
+    """
+
+    def __init__(self, settings: MqttSettings, lab: str, clock: Clock) -> None:
+        self.settings = settings
+        self.lab = lab
+        self.clock = clock
+        self.on_command: CommandHandler | None = None
+        self.on_connection: Callable[[bool, str], None] | None = None
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._retained: dict[str, bytes] = {}
+
+    def topic(self, *parts: str) -> str:
+        return "/".join((self.settings.prefix, self.lab, *(p.replace("/", "_") for p in parts)))
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def _status(self, state: str) -> bytes:
+        return _json({"state": state, "timestamp": self.clock.now(), "version": __version__})
+
+    def _client_for(self) -> aiomqtt.Client:
+        s = self.settings
+        context: ssl.SSLContext | None = None
+        if s.tls:
+            context = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+        return aiomqtt.Client(
+            s.host,
+            s.port,
+            username=s.username,
+            password=secret(s.password_env),
+            identifier=s.client_id or f"daq-{self.lab}",
+            will=aiomqtt.Will(self.topic("agent", "status"), self._status("offline"), 1, True),
+            keepalive=s.keepalive,
+            tls_context=context,
+            timeout=10,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stay connected until ``stop``; then say offline and disconnect."""
+        backoff = FIRST_BACKOFF
+        while not stop.is_set():
+            try:
+                async with self._client_for() as client:
+                    self._client = client
+                    await self._announce(client)
+                    self._connected.set()
+                    backoff = FIRST_BACKOFF
+                    self._notify(True, "")
+                    await self._serve(client, stop)
+                    with contextlib.suppress(aiomqtt.MqttError):
+                        await client.publish(
+                            self.topic("agent", "status"), self._status("offline"), 1, True
+                        )
+            except aiomqtt.MqttError as exc:
+                if self._connected.is_set() or backoff == FIRST_BACKOFF:
+                    self._notify(False, str(exc))
+                log.warning("MQTT broker %s:%s: %s", self.settings.host, self.settings.port, exc)
+            finally:
+                self._connected.clear()
+                self._client = None
+            if not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(backoff):
+                        await stop.wait()
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _notify(self, up: bool, detail: str) -> None:
+        if self.on_connection is not None:
+            self.on_connection(up, detail)
+
+    async def _announce(self, client: aiomqtt.Client) -> None:
+        """Listen for commands, restore the retained states, then say online (last, so
+        that "online" means ready)."""
+        qos = self.settings.qos
+        if self.settings.commands.enabled:
+            await client.subscribe(self.topic("agent", "commands"), qos)
+        for topic, payload in list(self._retained.items()):
+            await client.publish(topic, payload, qos, True)
+        await client.publish(self.topic("agent", "status"), self._status("online"), qos, True)
+
+    async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        """Hand commands over until ``stop``; a lost connection raises ``MqttError``."""
+
+        async def receive() -> None:
+            async for message in client.messages:
+                if self.on_command is not None and isinstance(message.payload, bytes):
+                    await self.on_command(message.payload)
+
+        receiver = asyncio.ensure_future(receive())
+        stopper = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({receiver, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (receiver, stopper):
+            task.cancel()
+        if receiver in done:
+            receiver.result()
+
+    async def publish(
+        self, topic: str, payload: Mapping[str, Any] | bytes, *, retain: bool = False
+    ) -> None:
+        """Publish at the configured QoS (waiting for the broker's acknowledgement)."""
+        data = payload if isinstance(payload, bytes) else _json(payload)
+        if retain:
+            self._retained[topic] = data
+        client = self._client
+        if client is None or not self._connected.is_set():
+            raise SinkError(f"not connected to the MQTT broker {self.settings.host}")
+        try:
+            await client.publish(topic, data, self.settings.qos, retain)
+        except aiomqtt.MqttError as exc:
+            raise SinkError(f"MQTT broker {self.settings.host}: {exc}") from exc
+
+    async def publish_soon(
+        self, topic: str, payload: Mapping[str, Any], retain: bool = False
+    ) -> None:
+        """Best effort for live, non-journalled messages (run progress, prompts): a retained
+        one is sent on the next connection if the broker is away now."""
+        with contextlib.suppress(SinkError):
+            await self.publish(topic, payload, retain=retain)
+
+
+class MqttSink:
+    """Publishes the journal's streams; delivery is at least once (QoS 1 with the journal
+    row id in each payload, so a subscriber can drop a replayed message)."""
+
+    def __init__(self, link: MqttLink, benches: Mapping[str, str], name: str = "mqtt") -> None:
+        self.name = name
+        self.link = link
+        self.streams: list[str] = list(link.settings.streams)
+        self._benches = benches
+
+    def _instrument_topic(self, instrument: str, *parts: str) -> str:
+        return self.link.topic(self._benches.get(instrument, "-"), instrument, *parts)
+
+    def messages(self, stream: str, row: tuple[Any, ...]) -> list[tuple[str, dict[str, Any], bool]]:
+        """(topic, payload, retained) for one journal row."""
+        topic = self.link.topic
+        if stream == "readings":
+            ident, instrument, quantity, value, unit, timestamp, status, _ = row
+            payload = {
+                "id": ident,
+                "instrument": instrument,
+                "quantity": quantity,
+                "value": value if value is not None and math.isfinite(value) else None,
+                "unit": unit,
+                "timestamp": timestamp,
+                "status": status,
+            }
+            return [(self._instrument_topic(instrument, "readings", quantity), payload, False)]
+        if stream == "events":
+            ident, timestamp, kind, severity, instrument, message, run = row
+            payload = {
+                "id": ident,
+                "timestamp": timestamp,
+                "kind": kind,
+                "severity": severity,
+                "instrument": instrument,
+                "message": message,
+                "run": run,
+            }
+            found = [(topic("events", kind), payload, False)]
+            if kind in INSTRUMENT_STATES and instrument:
+                state = {
+                    "state": INSTRUMENT_STATES[kind],
+                    "message": message,
+                    "timestamp": timestamp,
+                }
+                found.append((self._instrument_topic(instrument, "status"), state, True))
+            if kind in ALARM_STATES and instrument:
+                alarm = {**payload, "state": ALARM_STATES[kind]}
+                found.append((topic("alarms", instrument), alarm, True))
+            return found
+        if stream == "points":
+            ident, run, plan, _, _, data = row
+            point = {"id": ident, "run": run, "plan": plan, **json.loads(data)}
+            return [(topic("runs", run, "points"), point, False)]
+        if stream == "results":
+            ident, run, plan, timestamp, status, conforms, failures = row
+            result = {
+                "id": ident,
+                "run": run,
+                "plan": plan,
+                "timestamp": timestamp,
+                "status": status,
+                "conforms": None if conforms is None else bool(conforms),
+                "failures": failures,
+            }
+            return [(topic("runs", run, "result"), result, True)]
+        raise ValueError(f"no stream {stream!r}")
+
+    async def write(self, stream: str, rows: list[tuple[Any, ...]]) -> None:
+        messages = [m for row in rows for m in self.messages(stream, row)]
+        for start in range(0, len(messages), IN_FLIGHT):
+            chunk = messages[start : start + IN_FLIGHT]
+            await asyncio.gather(*(self.link.publish(t, p, retain=r) for t, p, r in chunk))
+
+    async def close(self) -> None:
+        return None

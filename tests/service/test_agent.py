@@ -1,0 +1,226 @@
+"""`daq agent` as a user runs it, against real mosquitto and VictoriaMetrics processes:
+retained status and last will, live readings, commands (accepted, malformed, unauthorised),
+a run started and finished remotely, broker restart, kill -9 of the agent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import yaml
+
+from tests.conftest import lab_text
+from tests.e2e.processes import DAQ
+from tests.services import Service, vm_series
+
+TOKEN = "s3cret-token"
+PREFIX = "labs"
+
+
+def agent_lab(tmp: Path, broker: Service, metrics: Service | None = None) -> Path:
+    raw = yaml.safe_load(lab_text(tmp, poll_interval=0.2))
+    raw["mqtt"] = {"host": "127.0.0.1", "port": broker.port, "prefix": PREFIX, "keepalive": 5}
+    if metrics is not None:
+        raw["influxdb"] = {"url": metrics.url, "batch_size": 1000}
+    raw["alarms"] = [
+        {
+            "id": "balance-drift",
+            "kind": "drift",
+            "instrument": "balance-1",
+            "quantity": "mass",
+            "reference": 100.0,
+            "limit": 0.01,
+        }
+    ]
+    path = tmp / "lab.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    return path
+
+
+def start_agent(tmp: Path, lab: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "DAQ_COMMAND_TOKEN": TOKEN, "COLUMNS": "200"}
+    return subprocess.Popen(
+        [*DAQ, "agent", "--lab", str(lab), "--simulate", "--time-scale", "5"],
+        cwd=tmp,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@asynccontextmanager
+async def subscriber(broker: Service, *topics: str) -> AsyncIterator[aiomqtt.Client]:
+    async with aiomqtt.Client(
+        "127.0.0.1", broker.port, identifier=f"test-{time.monotonic_ns()}"
+    ) as client:
+        for topic in topics:
+            await client.subscribe(f"{PREFIX}/demo-lab/{topic}", qos=1)
+        yield client
+
+
+async def until(client: aiomqtt.Client, match: Any, timeout: float = 30) -> tuple[str, Any]:
+    """The first message whose (topic, payload) satisfies ``match``."""
+    async with asyncio.timeout(timeout):
+        async for message in client.messages:
+            assert isinstance(message.payload, bytes)
+            try:
+                payload = json.loads(message.payload) if message.payload else {}
+            except json.JSONDecodeError:
+                continue  # our own malformed command, heard back on "#"
+            if isinstance(payload, dict) and match(str(message.topic), payload):
+                return str(message.topic), payload
+    raise AssertionError("unreachable")
+
+
+async def command(client: aiomqtt.Client, body: dict[str, Any] | bytes) -> dict[str, Any]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    await client.publish(f"{PREFIX}/demo-lab/agent/commands", data, qos=1)
+    wanted = None if isinstance(body, bytes) else body.get("id")
+    _, reply = await until(
+        client, lambda t, p: t.endswith("agent/replies") and p.get("id") == wanted
+    )
+    return reply
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, out + err
+    return out + err
+
+
+async def test_agent_streams_takes_commands_and_runs_a_plan(
+    tmp_path: Path, mosquitto: Service, victoria_metrics: Service
+) -> None:
+    lab = agent_lab(tmp_path, mosquitto, victoria_metrics)
+    process = start_agent(tmp_path, lab)
+    try:
+        async with subscriber(mosquitto, "#") as client:
+            await until(client, lambda t, p: t.endswith("agent/status") and p["state"] == "online")
+            topic, reading = await until(client, lambda t, p: "/readings/" in t)
+            bench, instrument = topic.split("/")[2:4]
+            assert reading["instrument"] == instrument and isinstance(reading["id"], int)
+            assert bench in ("mass-bench", "temperature-bench", "pressure-bench")
+
+            rejected = await command(client, b"{not json")
+            assert rejected["accepted"] is False and "not JSON" in rejected["reason"]
+            bad = await command(
+                client, {"id": "c1", "command": "start_run", "plan": "../x", "token": TOKEN}
+            )
+            assert (
+                bad["accepted"] is False
+                and "malformed" in bad["reason"]
+                and "plan" in bad["reason"]
+            )
+            intruder = await command(
+                client, {"id": "c2", "command": "start_run", "plan": "balance", "token": "guess"}
+            )
+            assert intruder == {
+                "id": "c2",
+                "command": "start_run",
+                "accepted": False,
+                "reason": "unauthorised: wrong token",
+            }
+            unknown = await command(
+                client, {"id": "c3", "command": "start_run", "plan": "nope", "token": TOKEN}
+            )
+            assert unknown["accepted"] is False and "no such plan" in unknown["reason"]
+
+            started = await command(
+                client,
+                {
+                    "id": "c4",
+                    "command": "start_run",
+                    "plan": "balance",
+                    "token": TOKEN,
+                    "by": "J. Doe",
+                },
+            )
+            assert started["accepted"] is True, started
+            run_id = started["run"]
+            busy = await command(
+                client, {"id": "c5", "command": "start_run", "plan": "balance", "token": TOKEN}
+            )
+            assert busy["accepted"] is False and run_id in busy["reason"]
+            _, result = await until(
+                client, lambda t, p: t.endswith(f"runs/{run_id}/result"), timeout=90
+            )
+            assert result["status"] == "completed" and result["conforms"] is True
+            assert result["failures"] == 0
+    finally:
+        output = stop(process)
+    assert "agent stopped" in output
+    db = sqlite3.connect(tmp_path / "daq.sqlite")
+    kinds = [k for (k,) in db.execute("SELECT kind FROM events")]
+    assert kinds.count("command_rejected") == 5 and kinds.count("command_accepted") == 1
+    assert "run_completed" in kinds and "agent_stopped" in kinds
+    (committed,) = db.execute(
+        "SELECT COUNT(*) FROM readings WHERE instrument = 'transmitter-1' AND quantity = 'pressure'"
+    ).fetchone()
+    series = vm_series(
+        victoria_metrics,
+        '{__name__="reading_value",instrument="transmitter-1",quantity="pressure"}',
+        committed,
+    )
+    assert sum(len(s["values"]) for s in series) == committed  # all of them, once
+    points = vm_series(victoria_metrics, '{__name__="calibration_point_value"}', 5)
+    assert sum(len(s["values"]) for s in points) == 5
+
+
+async def test_last_will_broker_restart_and_kill_9(
+    tmp_path: Path, mosquitto: Service, victoria_metrics: Service
+) -> None:
+    lab = agent_lab(tmp_path, mosquitto, victoria_metrics)
+    process = start_agent(tmp_path, lab)
+    try:
+        async with subscriber(mosquitto, "agent/status") as client:
+            await until(client, lambda t, p: p["state"] == "online")
+        mosquitto.stop()  # no persistence: the broker forgets every retained message
+        await asyncio.sleep(1.0)
+        mosquitto.start()
+        async with subscriber(mosquitto, "agent/status", "+/+/status") as client:
+            await until(client, lambda t, p: t.endswith("agent/status") and p["state"] == "online")
+        await asyncio.sleep(1.0)  # the reconnection's events are committed by now
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        async with subscriber(mosquitto, "agent/status") as client:
+            await until(client, lambda t, p: p["state"] == "offline", timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    db = sqlite3.connect(tmp_path / "daq.sqlite")
+    kinds = [k for (k,) in db.execute("SELECT kind FROM events")]
+    messages = list(db.execute("SELECT kind, message FROM events"))
+    assert "mqtt_disconnected" in kinds and kinds.count("mqtt_connected") >= 2, messages
+
+    # restarted after the kill, the agent forwards what the dead one had committed: after a
+    # clean stop every committed reading is in VictoriaMetrics, once
+    (before,) = db.execute(
+        "SELECT COUNT(*) FROM readings WHERE instrument = 'balance-1'"
+    ).fetchone()
+    assert before > 0
+    again = start_agent(tmp_path, lab)
+    try:
+        async with subscriber(mosquitto, "agent/status") as client:
+            await until(
+                client, lambda t, p: p["state"] == "online" and p["timestamp"] > time.time() - 5
+            )
+        await asyncio.sleep(1.0)
+    finally:
+        stop(again)
+    (after,) = db.execute("SELECT COUNT(*) FROM readings WHERE instrument = 'balance-1'").fetchone()
+    assert after > before
+    final = vm_series(victoria_metrics, '{__name__="reading_value",instrument="balance-1"}', after)
+    assert sum(len(s["values"]) for s in final) == after
