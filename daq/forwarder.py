@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from daq.journal import Journal, JournalError, Severity
 from daq.sinks.base import Sink, SinkError
@@ -21,6 +20,10 @@ log = logging.getLogger("daq.forwarder")
 
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
+IN_FLIGHT = 2
+"""Batches sent before the first is acknowledged."""
+ROUND = 20
+"""Batches of one stream per round, so that no stream waits behind a long backlog."""
 IDLE_WAIT = 1.0
 """Seconds an idle forwarder waits for a commit before looking again anyway."""
 
@@ -55,19 +58,39 @@ class Forwarder:
                 stopper.cancel()
 
     async def _forward_once(self, cursors: dict[str, int]) -> int:
-        """One batch of each stream; the number of rows delivered."""
+        """Up to ``ROUND`` batches of each stream; the number of rows delivered.
+
+        Two batches are in flight at once, so the next is read and encoded while the server
+        takes the last; the cursor only ever moves past batches delivered, in order.
+        """
         moved = 0
         for stream, position in cursors.items():
-            rows: list[tuple[Any, ...]] = await self.journal.outbox(
-                stream, position, self.batch_size
-            )
-            if not rows:
-                continue
-            await self.sink.write(stream, rows)
-            cursors[stream] = rows[-1][0]
-            await self.journal.advance(self.sink.name, stream, cursors[stream])
-            moved += len(rows)
-            self.delivered += len(rows)
+            in_flight: list[tuple[asyncio.Future[None], int, int]] = []
+            rows = await self.journal.outbox(stream, position, self.batch_size)
+            batches = 0
+            try:
+                while rows or in_flight:
+                    if rows and len(in_flight) < IN_FLIGHT and batches < ROUND:
+                        write = asyncio.ensure_future(self.sink.write(stream, rows))
+                        in_flight.append((write, rows[-1][0], len(rows)))
+                        batches += 1
+                        after = rows[-1][0]
+                        rows = (
+                            await self.journal.outbox(stream, after, self.batch_size)
+                            if batches < ROUND
+                            else []
+                        )
+                        continue
+                    oldest, last, count = in_flight.pop(0)
+                    await oldest
+                    cursors[stream] = last
+                    await self.journal.advance(self.sink.name, stream, last)
+                    moved += count
+                    self.delivered += count
+            finally:
+                for pending, _, _ in in_flight:
+                    pending.cancel()
+                await asyncio.gather(*(s for s, _, _ in in_flight), return_exceptions=True)
         return moved
 
     async def _failed(self, message: str) -> None:

@@ -42,9 +42,10 @@ class InfluxSink:
         self._client: InfluxDBClientAsync | None = None
         self._session: aiohttp.ClientSession | None = None
         self._database_made = False
+        self._prefixes: dict[tuple[str, str, str], str] = {}
 
     async def write(self, stream: str, rows: list[tuple[Any, ...]]) -> None:
-        body = lines(stream, rows, self._lab, self._benches)
+        body = lines(stream, rows, self._lab, self._benches, self._prefixes)
         if not body:
             return
         try:

@@ -23,6 +23,8 @@ def tag(value: str) -> str:
 
 
 def string_field(value: str) -> str:
+    if '"' not in value and "\\" not in value and "\n" not in value:
+        return f'"{value}"'
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
@@ -38,21 +40,32 @@ def _float(value: float) -> str:
     return repr(float(value))
 
 
-def reading_line(row: tuple[Any, ...], lab: str, benches: Mapping[str, str]) -> str:
+def reading_line(
+    row: tuple[Any, ...],
+    lab: str,
+    benches: Mapping[str, str],
+    prefixes: dict[tuple[str, str, str], str] | None = None,
+) -> str:
+    """``prefixes`` caches the measurement and tags of each series (most of the work)."""
     _, instrument, quantity, value, unit, timestamp, status, raw = row
-    tags = _tags(
-        {
-            "lab": lab,
-            "bench": benches.get(instrument, ""),
-            "instrument": instrument,
-            "quantity": quantity,
-            "unit": unit,
-        }
-    )
+    key = (instrument, quantity, unit)
+    prefix = prefixes.get(key) if prefixes is not None else None
+    if prefix is None:
+        prefix = "reading" + _tags(
+            {
+                "lab": lab,
+                "bench": benches.get(instrument, ""),
+                "instrument": instrument,
+                "quantity": quantity,
+                "unit": unit,
+            }
+        )
+        if prefixes is not None:
+            prefixes[key] = prefix
     fields = f"status={string_field(status)},raw={string_field(raw[:256])}"
     if value is not None and math.isfinite(value):
-        fields = f"value={_float(value)},{fields}"
-    return f"reading{tags} {fields} {_ns(timestamp)}"
+        fields = f"value={value!r},{fields}"
+    return f"{prefix} {fields} {round(timestamp * 1e9)}"
 
 
 def event_line(row: tuple[Any, ...], lab: str) -> str:
@@ -99,11 +112,16 @@ def result_line(row: tuple[Any, ...], lab: str) -> str:
 
 
 def lines(
-    stream: str, rows: list[tuple[Any, ...]], lab: str, benches: Mapping[str, str]
+    stream: str,
+    rows: list[tuple[Any, ...]],
+    lab: str,
+    benches: Mapping[str, str],
+    prefixes: dict[tuple[str, str, str], str] | None = None,
 ) -> list[str]:
     """One line per row of a journal stream."""
     if stream == "readings":
-        return [reading_line(r, lab, benches) for r in rows]
+        cache = {} if prefixes is None else prefixes
+        return [reading_line(r, lab, benches, cache) for r in rows]
     if stream == "events":
         return [event_line(r, lab) for r in rows]
     if stream == "points":

@@ -1,0 +1,225 @@
+"""Streaming benchmark: store-and-forward throughput and MQTT latency.
+
+1. throughput: 1,000,000 readings committed in a journal are forwarded to VictoriaMetrics
+   (the v2 write path through influxdb-client) by the agent's forwarder (reading the journal
+   after its cursor, line protocol, cursor commit per batch), against a bare influxdb-client
+   loop writing the same line-protocol batches from memory; each into a fresh server;
+2. latency: readings recorded at 1,000/s travel journal -> forwarder -> mosquitto -> a
+   subscriber; p50/p99 of (arrival - reading timestamp), at the journal's default 0.5 s
+   commit interval and at 0.05 s.
+
+Run: `python bench/forwarding.py [--readings 1000000] [--rate 1000] [--seconds 10]`; needs
+the victoria-metrics and mosquitto binaries (apt-get install victoria-metrics mosquitto).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+
+from daq.clock import Clock
+from daq.forwarder import Forwarder
+from daq.journal import Journal
+from daq.reading import Reading
+from daq.sinks.influx import InfluxSink
+from daq.sinks.lineprotocol import lines
+from daq.sinks.mqtt import MqttLink, MqttSink
+from daq.sinks.settings import InfluxSettings, MqttSettings
+from simulators.servers import free_tcp_port
+
+BATCH = 5000
+INSTRUMENTS = 100
+
+
+def _wait_http(url: str) -> None:
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def victoria_metrics() -> Iterator[str]:
+    exe = shutil.which("victoria-metrics")
+    if exe is None:
+        raise SystemExit("victoria-metrics is not installed (apt-get install victoria-metrics)")
+    with tempfile.TemporaryDirectory() as folder:
+        port = free_tcp_port()
+        process = subprocess.Popen(
+            [
+                exe,
+                f"-storageDataPath={folder}",
+                f"-httpListenAddr=127.0.0.1:{port}",
+                "-dedup.minScrapeInterval=1ms",
+                "-retentionPeriod=100y",
+                "-loggerLevel=ERROR",
+            ],
+        )
+        try:
+            _wait_http(f"http://127.0.0.1:{port}/health")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+@contextmanager
+def mosquitto() -> Iterator[int]:
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with tempfile.TemporaryDirectory() as folder:
+        port = free_tcp_port()
+        conf = Path(folder) / "m.conf"
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        process = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        try:
+            yield port
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+async def fill(journal: Journal, count: int) -> None:
+    start = time.time() - 86400
+    per = count // INSTRUMENTS
+    for i in range(INSTRUMENTS):
+        journal.record_many(
+            Reading(f"instr-{i:03d}", "pressure", 1.0 + n * 1e-6, "bar", start + n * 0.01, raw="x")
+            for n in range(per)
+        )
+        await journal.flush()
+
+
+async def throughput(count: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        async with Journal(Path(folder) / "j.sqlite", batch_interval=3600) as journal:
+            await fill(journal, count)
+            rows = await journal.outbox("readings", 0, count)
+            batches = [
+                lines("readings", rows[i : i + BATCH], "lab", {})
+                for i in range(0, len(rows), BATCH)
+            ]
+            with victoria_metrics() as url:
+                client = InfluxDBClientAsync(url, token="", org="-", timeout=60_000)
+                write = client.write_api()
+                began = time.perf_counter()
+                for batch in batches:
+                    await write.write(bucket="daq", record=batch)
+                bare = time.perf_counter() - began
+                await client.close()  # type: ignore[no-untyped-call]
+            with victoria_metrics() as url:
+                sink = InfluxSink(InfluxSettings(url=url, timeout=60), "lab", {})
+                forwarder = Forwarder(journal, sink, BATCH)
+                stop = asyncio.Event()
+                began = time.perf_counter()
+                task = asyncio.create_task(forwarder.run(stop))
+                while forwarder.delivered < count:
+                    await asyncio.sleep(0.01)
+                agent = time.perf_counter() - began
+                stop.set()
+                await task
+                await sink.close()
+    return {"bare_rate": count / bare, "agent_rate": count / agent, "ratio": bare / agent}
+
+
+SUBSCRIBER = """
+import asyncio, json, sys, time
+import aiomqtt
+
+async def main(port, total, out):
+    delays = []
+    async with aiomqtt.Client("127.0.0.1", port) as client:
+        await client.subscribe("bench/lab/+/+/readings/#", qos=1)
+        print("ready", flush=True)
+        async with asyncio.timeout(120):
+            async for message in client.messages:
+                delays.append(time.time() - json.loads(message.payload)["timestamp"])
+                if len(delays) == total:
+                    break
+    with open(out, "w") as f:
+        json.dump(delays, f)
+
+asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]))
+"""
+
+
+async def latency(rate: int, seconds: float, batch_interval: float) -> dict[str, float]:
+    """The subscriber is a process of its own, as it would be on another machine."""
+    total = int(rate * seconds)
+    with mosquitto() as port, tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "delays.json"
+        subscriber = subprocess.Popen(
+            [sys.executable, "-c", SUBSCRIBER, str(port), str(total), str(out)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert subscriber.stdout is not None
+        assert subscriber.stdout.readline().strip() == "ready"
+        settings = MqttSettings(host="127.0.0.1", port=port, prefix="bench", streams=["readings"])
+        async with Journal(Path(folder) / "j.sqlite", batch_interval=batch_interval) as journal:
+            link = MqttLink(settings, "lab", Clock())
+            stop = asyncio.Event()
+            linking = asyncio.create_task(link.run(stop))
+            forwarder = Forwarder(journal, MqttSink(link, {}), 1000)
+            forwarding = asyncio.create_task(forwarder.run(stop))
+            while not link.connected:
+                await asyncio.sleep(0.01)
+            began = time.monotonic()
+            for n in range(total):
+                journal.record(Reading("instr", "pressure", float(n), "bar", time.time()))
+                await asyncio.sleep(max(0.0, began + (n + 1) / rate - time.monotonic()))
+            await asyncio.to_thread(subscriber.wait, 120)
+            stop.set()
+            await asyncio.gather(linking, forwarding)
+        delays = sorted(json.loads(out.read_text()))
+    return {
+        "received": len(delays),
+        "p50_ms": 1000 * statistics.median(delays),
+        "p99_ms": 1000 * delays[int(0.99 * (len(delays) - 1))],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readings", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    result = asyncio.run(throughput(args.readings))
+    print(
+        f"forwarding {args.readings} readings to VictoriaMetrics: bare loop "
+        f"{result['bare_rate']:,.0f}/s, agent {result['agent_rate']:,.0f}/s, "
+        f"agent/bare {result['ratio']:.0%}"
+    )
+    for interval in (0.5, 0.05):
+        found = asyncio.run(latency(args.rate, args.seconds, interval))
+        print(
+            f"MQTT latency at {args.rate}/s, journal batch {interval:g} s: "
+            f"{found['received']:.0f} received, p50 {found['p50_ms']:.0f} ms, "
+            f"p99 {found['p99_ms']:.0f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
