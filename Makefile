@@ -26,6 +26,7 @@ test: $(BIN)/daq
 
 bench: $(BIN)/daq
 	$(BIN)/python bench/acquisition.py
+	$(BIN)/python bench/forwarding.py
 
 clean:
 	rm -rf $(VENV) data

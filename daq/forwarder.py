@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from daq.journal import Journal, JournalError, Severity
-from daq.sinks.base import Sink, SinkError
+from daq.sinks.base import Batch, Sink, SinkError
 
 log = logging.getLogger("daq.forwarder")
 
@@ -24,6 +25,8 @@ IN_FLIGHT = 2
 """Batches sent before the first is acknowledged."""
 ROUND = 20
 """Batches of one stream per round, so that no stream waits behind a long backlog."""
+CURSOR_SAVE = 0.5
+"""Seconds between cursor writes while a backlog drains."""
 IDLE_WAIT = 1.0
 """Seconds an idle forwarder waits for a commit before looking again anyway."""
 
@@ -37,6 +40,8 @@ class Forwarder:
         self.delivered = 0
         self._backoff = FIRST_BACKOFF
         self._down_since: float | None = None
+        self._unsaved: dict[str, int] = {}
+        self._saved_at = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Forward until ``stop`` is set; then finish the batch in hand and return."""
@@ -65,33 +70,43 @@ class Forwarder:
         """
         moved = 0
         for stream, position in cursors.items():
-            in_flight: list[tuple[asyncio.Future[None], int, int]] = []
-            rows = await self.journal.outbox(stream, position, self.batch_size)
-            batches = 0
+            in_flight: list[tuple[asyncio.Future[None], Batch]] = []
+            batch = await self.sink.fetch(self.journal, stream, position, self.batch_size)
+            sent = 0
             try:
-                while rows or in_flight:
-                    if rows and len(in_flight) < IN_FLIGHT and batches < ROUND:
-                        write = asyncio.ensure_future(self.sink.write(stream, rows))
-                        in_flight.append((write, rows[-1][0], len(rows)))
-                        batches += 1
-                        after = rows[-1][0]
-                        rows = (
-                            await self.journal.outbox(stream, after, self.batch_size)
-                            if batches < ROUND
-                            else []
+                while batch is not None or in_flight:
+                    if batch is not None and len(in_flight) < IN_FLIGHT and sent < ROUND:
+                        in_flight.append((asyncio.ensure_future(self.sink.write(batch)), batch))
+                        sent += 1
+                        batch = (
+                            await self.sink.fetch(self.journal, stream, batch.last, self.batch_size)
+                            if sent < ROUND
+                            else None
                         )
                         continue
-                    oldest, last, count = in_flight.pop(0)
+                    oldest, done = in_flight.pop(0)
                     await oldest
-                    cursors[stream] = last
-                    await self.journal.advance(self.sink.name, stream, last)
-                    moved += count
-                    self.delivered += count
+                    cursors[stream] = self._unsaved[stream] = done.last
+                    await self._save_cursors(force=False)
+                    moved += done.count
+                    self.delivered += done.count
             finally:
-                for pending, _, _ in in_flight:
+                for pending, _ in in_flight:
                     pending.cancel()
-                await asyncio.gather(*(s for s, _, _ in in_flight), return_exceptions=True)
+                await asyncio.gather(*(p for p, _ in in_flight), return_exceptions=True)
+        await self._save_cursors(force=True)
         return moved
+
+    async def _save_cursors(self, *, force: bool) -> None:
+        """Write the cursors at most every ``CURSOR_SAVE`` seconds while draining: a crash
+        in between resends a few batches, which the sinks write idempotently."""
+        now = time.monotonic()
+        if not self._unsaved or (not force and now - self._saved_at < CURSOR_SAVE):
+            return
+        for stream, position in self._unsaved.items():
+            await self.journal.advance(self.sink.name, stream, position)
+        self._unsaved.clear()
+        self._saved_at = now
 
     async def _failed(self, message: str) -> None:
         if self.state != "down":

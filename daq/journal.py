@@ -13,17 +13,18 @@ import contextlib
 import logging
 import math
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from daq.clock import Clock
 from daq.reading import Reading, Status
 
 log = logging.getLogger("daq.journal")
+T = TypeVar("T")
 
 SCHEMA_VERSION = 3
 SCHEMA = """
@@ -465,6 +466,17 @@ class Journal:
             self._query_blocking, STREAMS[stream], (after, limit)
         )
         return rows
+
+    async def read_with(self, reader: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``reader`` on the journal's connection, on its thread: for a sink that has
+        SQLite shape a large batch without a Python object per row."""
+
+        def guarded() -> T:
+            assert self._db is not None, "journal not opened"
+            return reader(self._db)
+
+        result: T = await self._run(guarded)
+        return result
 
     async def cursor(self, sink: str, stream: str) -> int:
         rows = await self._run(

@@ -1,12 +1,26 @@
-"""What a sink is: one job, write a batch of journal rows or raise ``SinkError``."""
+"""What a sink is: one job, deliver a batch of journal rows or raise ``SinkError``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from daq.journal import Journal
 
 
 class SinkError(Exception):
     """The batch was not delivered (server down, refused, timed out); it will be retried."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Consecutive rows of one stream, up to row id ``last``, in the form the sink sends."""
+
+    stream: str
+    last: int
+    count: int
+    payload: Any
+    """The rows, or what the sink made of them already (line protocol text)."""
 
 
 class Sink(Protocol):
@@ -14,8 +28,18 @@ class Sink(Protocol):
     """Unique per journal: the key of the sink's cursors."""
     streams: list[str]
 
-    async def write(self, stream: str, rows: list[tuple[Any, ...]]) -> None:
-        """Deliver every row or raise ``SinkError`` (then nothing counts as delivered)."""
+    async def fetch(self, journal: Journal, stream: str, after: int, limit: int) -> Batch | None:
+        """The next batch of ``stream`` after row id ``after`` (None when there is none)."""
+        ...
+
+    async def write(self, batch: Batch) -> None:
+        """Deliver the whole batch or raise ``SinkError`` (then nothing counts as delivered)."""
         ...
 
     async def close(self) -> None: ...
+
+
+async def rows_batch(journal: Journal, stream: str, after: int, limit: int) -> Batch | None:
+    """A batch of plain journal rows (how most sinks read)."""
+    rows = await journal.outbox(stream, after, limit)
+    return Batch(stream, rows[-1][0], len(rows), rows) if rows else None

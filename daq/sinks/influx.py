@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from functools import partial
 
 import aiohttp
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.rest import ApiException
 
-from daq.sinks.base import SinkError
-from daq.sinks.lineprotocol import lines
+from daq.journal import Journal
+from daq.sinks.base import Batch, SinkError, rows_batch
+from daq.sinks.lineprotocol import lines, reading_batch
 from daq.sinks.settings import InfluxSettings, secret
 
 _FAILURES = (
@@ -42,21 +43,31 @@ class InfluxSink:
         self._client: InfluxDBClientAsync | None = None
         self._session: aiohttp.ClientSession | None = None
         self._database_made = False
-        self._prefixes: dict[tuple[str, str, str], str] = {}
 
-    async def write(self, stream: str, rows: list[tuple[Any, ...]]) -> None:
-        body = lines(stream, rows, self._lab, self._benches, self._prefixes)
-        if not body:
-            return
+    async def fetch(self, journal: Journal, stream: str, after: int, limit: int) -> Batch | None:
+        """Readings, the bulk of any backlog, come from SQLite as finished text."""
+        if stream != "readings":
+            return await rows_batch(journal, stream, after, limit)
+        found = await journal.read_with(
+            partial(reading_batch, after=after, limit=limit, lab=self._lab, benches=self._benches)
+        )
+        return Batch(stream, found[0], found[1], found[2]) if found else None
+
+    async def write(self, batch: Batch) -> None:
+        if batch.stream == "readings":
+            body: str = batch.payload
+        else:
+            body = "\n".join(lines(batch.stream, batch.payload, self._lab, self._benches))
         try:
             if self.settings.api == "v2":
                 await self._write_v2(body)
             else:
-                await self._write_v1("\n".join(body))
+                await self._write_v1(body)
         except _FAILURES as exc:
             raise SinkError(f"{self.settings.url}: {_describe(exc)}") from exc
 
-    async def _write_v2(self, body: list[str]) -> None:
+    async def _write_v2(self, body: str) -> None:
+        """Nanosecond precision, the client's default."""
         if self._client is None:
             self._client = InfluxDBClientAsync(
                 self.settings.url,
@@ -67,7 +78,7 @@ class InfluxSink:
         await self._client.write_api().write(
             bucket=self.settings.bucket,
             org=self.settings.org,
-            record=body,  # nanosecond precision, the client's default
+            record=body,  # one string: the client serialises a list line by line
         )
 
     def _http(self) -> aiohttp.ClientSession:

@@ -9,13 +9,14 @@ timestamp) is fixed by its journal row, so a replay overwrites instead of doubli
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-_TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": " ", "\r": " "})
-_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ "})
+_TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\ ", "\r": r"\ "})
 
 
 def tag(value: str) -> str:
@@ -40,32 +41,85 @@ def _float(value: float) -> str:
     return repr(float(value))
 
 
+def _reading_prefix(
+    instrument: str, quantity: str, unit: str, lab: str, benches: Mapping[str, str]
+) -> str:
+    tags = {
+        "lab": lab,
+        "bench": benches.get(instrument, ""),
+        "instrument": instrument,
+        "quantity": quantity,
+        "unit": unit,
+    }
+    return "reading" + _tags(tags)
+
+
 def reading_line(
     row: tuple[Any, ...],
     lab: str,
     benches: Mapping[str, str],
     prefixes: dict[tuple[str, str, str], str] | None = None,
 ) -> str:
-    """``prefixes`` caches the measurement and tags of each series (most of the work)."""
-    _, instrument, quantity, value, unit, timestamp, status, raw = row
+    """``prefixes`` caches the measurement and tags of each series (most of the work). The
+    status is one of the ``Status`` words (nothing to escape); the raw reply stays in the
+    journal."""
+    _, instrument, quantity, value, unit, timestamp, status, _ = row
     key = (instrument, quantity, unit)
     prefix = prefixes.get(key) if prefixes is not None else None
     if prefix is None:
-        prefix = "reading" + _tags(
-            {
-                "lab": lab,
-                "bench": benches.get(instrument, ""),
-                "instrument": instrument,
-                "quantity": quantity,
-                "unit": unit,
-            }
-        )
+        prefix = _reading_prefix(instrument, quantity, unit, lab, benches)
         if prefixes is not None:
             prefixes[key] = prefix
-    fields = f"status={string_field(status)},raw={string_field(raw[:256])}"
     if value is not None and math.isfinite(value):
-        fields = f"value={value!r},{fields}"
-    return f"{prefix} {fields} {round(timestamp * 1e9)}"
+        return f'{prefix} value={value!r},status="{status}" {round(timestamp * 1e9)}'
+    return f'{prefix} status="{status}" {round(timestamp * 1e9)}'
+
+
+_BATCH = """
+SELECT max(id), count(*), count(line), group_concat(line, char(10)) FROM (
+    SELECT r.id AS id, p.prefix
+        || CASE WHEN r.value IS NULL OR r.value != r.value
+                  OR abs(r.value) > 1.7976931348623157e308 THEN ' status="'
+                ELSE ' value=' || printf('%!.17g', r.value) || ',status="' END
+        || r.status || '" ' || CAST(round(r.timestamp * 1e9) AS INTEGER) AS line
+    FROM readings r LEFT JOIN temp.{table} p
+        ON p.instrument = r.instrument AND p.quantity = r.quantity AND p.unit = r.unit
+    WHERE r.id > ? ORDER BY r.id LIMIT ?)
+"""
+_NEW_SERIES = """
+SELECT DISTINCT r.instrument, r.quantity, r.unit
+FROM (SELECT instrument, quantity, unit FROM readings WHERE id > ? ORDER BY id LIMIT ?) r
+LEFT JOIN temp.{table} p
+    ON p.instrument = r.instrument AND p.quantity = r.quantity AND p.unit = r.unit
+WHERE p.prefix IS NULL
+"""
+
+
+def reading_batch(
+    db: sqlite3.Connection, after: int, limit: int, lab: str, benches: Mapping[str, str]
+) -> tuple[int, int, str] | None:
+    """The next ``limit`` readings after row id ``after`` as one line-protocol text, made by
+    SQLite on the journal's thread: (last row id, count, text). Each series' measurement and
+    tags are escaped once, here in Python, into a temporary table; the text is the same as
+    ``reading_line`` gives (float digits aside: the same double, in 17 digits)."""
+    mapping = json.dumps([lab, sorted(benches.items())])
+    table = "series_" + hashlib.sha256(mapping.encode()).hexdigest()[:12]
+    db.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {table} (instrument TEXT, quantity TEXT, unit TEXT, "
+        "prefix TEXT NOT NULL, PRIMARY KEY (instrument, quantity, unit))"
+    )
+    new = db.execute(_NEW_SERIES.format(table=table), (after, limit)).fetchall()
+    if new:
+        db.executemany(
+            f"INSERT INTO temp.{table} VALUES (?, ?, ?, ?)",
+            [(i, q, u, _reading_prefix(i, q, u, lab, benches)) for i, q, u in new],
+        )
+    last, count, formed, text = db.execute(_BATCH.format(table=table), (after, limit)).fetchone()
+    if not count:
+        return None
+    if formed != count:  # never: every series has its prefix by now
+        raise RuntimeError(f"{count - formed} readings after row {after} could not be formatted")
+    return int(last), int(count), str(text)
 
 
 def event_line(row: tuple[Any, ...], lab: str) -> str:

@@ -25,7 +25,8 @@ import aiomqtt
 
 from daq import __version__
 from daq.clock import Clock
-from daq.sinks.base import SinkError
+from daq.journal import Journal
+from daq.sinks.base import Batch, SinkError, rows_batch
 from daq.sinks.settings import MqttSettings, secret
 
 log = logging.getLogger("daq.mqtt")
@@ -238,9 +239,12 @@ class MqttSink:
             return [(topic("runs", run, "result"), result, True)]
         raise ValueError(f"no stream {stream!r}")
 
-    async def write(self, stream: str, rows: list[tuple[Any, ...]]) -> None:
-        for row in rows:  # one at a time: aiomqtt is fastest so (about 2,500/s at QoS 1)
-            for topic, payload, retain in self.messages(stream, row):
+    async def fetch(self, journal: Journal, stream: str, after: int, limit: int) -> Batch | None:
+        return await rows_batch(journal, stream, after, limit)
+
+    async def write(self, batch: Batch) -> None:
+        for row in batch.payload:  # one at a time: aiomqtt is fastest so (~2,500/s at QoS 1)
+            for topic, payload, retain in self.messages(batch.stream, row):
                 await self.link.publish(topic, payload, retain=retain)
 
     async def close(self) -> None:

@@ -94,8 +94,14 @@ async def command(client: aiomqtt.Client, body: dict[str, Any] | bytes) -> dict[
 
 
 def stop(process: subprocess.Popen[str]) -> str:
+    """SIGTERM, as systemd stops the agent; it must exit cleanly (killed if it does not)."""
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=60)
+    try:
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     assert process.returncode == 0, out + err
     return out + err
 

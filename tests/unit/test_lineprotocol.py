@@ -4,8 +4,19 @@ fields, nanosecond timestamps; a reading that is not a number has no value field
 from __future__ import annotations
 
 import json
+import math
+import re
+from pathlib import Path
 
-from daq.sinks.lineprotocol import event_line, point_line, reading_line, result_line
+from daq.journal import Journal
+from daq.reading import Reading, Status
+from daq.sinks.lineprotocol import (
+    event_line,
+    point_line,
+    reading_batch,
+    reading_line,
+    result_line,
+)
 
 
 def test_reading_with_escapes() -> None:
@@ -13,7 +24,7 @@ def test_reading_with_escapes() -> None:
     line = reading_line(row, "lab=1", {"probe 2,a": "t bench"})
     assert line == (
         r"reading,bench=t\ bench,instrument=probe\ 2\,a,lab=lab\=1,quantity=temperature_ch1,"
-        r'unit=°C value=23.5,status="ok",raw="x \"q\"" 1700000000123456000'
+        r'unit=°C value=23.5,status="ok" 1700000000123456000'
     )
 
 
@@ -21,7 +32,7 @@ def test_reading_not_a_number_keeps_its_status() -> None:
     row = (8, "b", "mass", None, "g", 1.0, "overload", "S +")
     assert (
         reading_line(row, "l", {})
-        == 'reading,instrument=b,lab=l,quantity=mass,unit=g status="overload",raw="S +" 1000000000'
+        == 'reading,instrument=b,lab=l,quantity=mass,unit=g status="overload" 1000000000'
     )
 
 
@@ -49,3 +60,38 @@ def test_event_point_and_result() -> None:
         "calibration_result,lab=l,plan=balance,run=run-1,status=completed "
         "conforms=false,failures=2i 6000000000"
     )
+
+
+async def test_sqlite_formats_readings_as_python_does(tmp_path: Path) -> None:
+    """The journal's SQL and ``reading_line`` give the same points (floats compared as
+    numbers: SQLite writes 17 digits where Python writes the shortest)."""
+    rows = [
+        Reading("probe 2,a", "temperature_ch1", 23.0315, "°C", 1796286048.8623, Status.OK, "x"),
+        Reading("b=1", "mass", math.nan, "g", 1796286049.5, Status.OVERLOAD),
+        Reading("t", "pressure", math.inf, "bar", 1796286050.25, Status.OVERLOAD),
+        Reading("t", "pressure", -0.1, "", 1796286051.0, Status.UNSTABLE),
+        Reading("x\ny", "q", 1e-7, "m s", 1796286052.0),
+    ]
+    benches = {"probe 2,a": "temperature bench", "t": "p"}
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        journal.record_many(rows)
+        await journal.flush()
+        plain = await journal.outbox("readings", 0, 100)
+        shaped = await journal.read_with(lambda db: reading_batch(db, 0, 100, "demo lab", benches))
+        later = await journal.read_with(lambda db: reading_batch(db, 2, 2, "demo lab", benches))
+        empty = await journal.read_with(lambda db: reading_batch(db, 5, 100, "demo lab", benches))
+    assert shaped is not None and shaped[:2] == (5, 5)
+    for sql_line, row in zip(shaped[2].split("\n"), plain, strict=True):
+        python_line = reading_line(row, "demo lab", benches)
+        assert split(sql_line) == split(python_line), (sql_line, python_line)
+    assert later is not None and later[:2] == (4, 2) and empty is None
+
+
+def split(line: str) -> tuple[str, dict[str, str | float], str]:
+    """(measurement and tags, fields with numbers parsed, timestamp) of one line."""
+    series, fields, timestamp = re.split(r"(?<!\\) ", line)
+    parsed: dict[str, str | float] = {}
+    for field in fields.split(","):
+        key, value = field.split("=", 1)
+        parsed[key] = value if value.startswith('"') else float(value)
+    return series, parsed, timestamp
