@@ -178,10 +178,10 @@ class Agent:
                 )
             stop_monitor, stop_sinks, stop_link = asyncio.Event(), asyncio.Event(), asyncio.Event()
             monitoring = asyncio.create_task(self._monitor.run(stop_monitor))
-            tasks = [asyncio.create_task(f.run(stop_sinks)) for f in self.forwarders]
+            forwarding = [asyncio.create_task(f.run(stop_sinks)) for f in self.forwarders]
+            tasks = [asyncio.create_task(self._watch_due_dates(stop))]
             if self.link is not None:
                 tasks.append(asyncio.create_task(self.link.run(stop_link)))
-            tasks.append(asyncio.create_task(self._watch_due_dates(stop)))
             try:
                 await stop.wait()
             finally:
@@ -191,7 +191,8 @@ class Agent:
                 journal.event("agent_stopped", f"agent of {lab.lab.id} stopped")
                 await journal.flush()
                 await self._drain()
-                stop_sinks.set()
+                stop_sinks.set()  # the sinks finish the batch in hand before the link goes
+                await asyncio.gather(*forwarding, return_exceptions=True)
                 stop_link.set()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 for forwarder in self.forwarders:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -20,7 +21,7 @@ import aiomqtt
 import yaml
 
 from tests.conftest import lab_text
-from tests.e2e.processes import DAQ
+from tests.e2e.processes import DAQ, run
 from tests.services import Service, vm_series
 
 TOKEN = "s3cret-token"
@@ -171,6 +172,11 @@ async def test_agent_streams_takes_commands_and_runs_a_plan(
     kinds = [k for (k,) in db.execute("SELECT kind FROM events")]
     assert kinds.count("command_rejected") == 5 and kinds.count("command_accepted") == 1
     assert "run_completed" in kinds and "agent_stopped" in kinds
+    assert "sink_down" not in kinds  # a clean stop is not an outage
+    status = run("status", "--lab", str(lab), cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    for sink in ("influxdb", "mqtt"):
+        assert re.search(rf"{sink}\s+│\s+ok\s+│.*│\s+none\s+│", status.stdout), status.stdout
     (committed,) = db.execute(
         "SELECT COUNT(*) FROM readings WHERE instrument = 'transmitter-1' AND quantity = 'pressure'"
     ).fetchone()
