@@ -261,7 +261,7 @@ class Agent:
         if self._run is not None and not self._run.done():
             raise Rejected(f"run {self._run_id} is in progress; abort it first")
         try:
-            plan, path = find_plan(command.plan, self.lab)
+            plan, path = find_plan(command.plan, self.lab, files=False)  # configured plans only
             if command.uut is not None:
                 plan = plan.model_copy(
                     update={

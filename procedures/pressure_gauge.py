@@ -116,12 +116,8 @@ class _Bench:
 
     async def measure(self, series: int, rising: bool, pressure: float, use: Use) -> Point:
         ctx, settings = self.ctx, self.settings
-        references = []
-        for index in range(settings.reference_readings):
-            if index:
-                await ctx.clock.sleep(1.0)
-            reading = await ctx.read(self.reference.pressure)
-            references.append(self.corrected(reading.value, reading.unit, pressure))
+        taken = await ctx.readings(self.reference.pressure, settings.reference_readings, 1.0)
+        references = [self.corrected(r.value, r.unit, pressure) for r in taken]
         shown = await ctx.read(self.gauge.pressure)
         indication = convert(shown.value, shown.unit, settings.unit)
         return Point(

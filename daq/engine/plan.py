@@ -104,10 +104,10 @@ def available_plans(lab: LabConfig) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-def find_plan(name: str, lab: LabConfig) -> tuple[Plan, Path]:
-    """A plan by file path, or by name in the plan folders."""
+def find_plan(name: str, lab: LabConfig, *, files: bool = True) -> tuple[Plan, Path]:
+    """A plan by name in the plan folders, or (``files``) by the path of its file."""
     path = Path(name)
-    if not path.is_file():
+    if not (files and path.is_file()):
         known = available_plans(lab)
         if name not in known:
             raise ConfigError(
