@@ -32,7 +32,7 @@ from daq.cli_common import (
     load,
     run,
 )
-from daq.cli_runs import run_command, runs_app
+from daq.cli_runs import run_command, runs_app, verify
 from daq.config import ConfigError
 from daq.discovery import parse_ids, serial_ports, snippet
 from daq.discovery import scan as discovery_scan
@@ -61,6 +61,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(runs_app, name="runs")
 app.command("run")(run_command)
+app.command()(verify)
 app.command()(agent)
 app.command()(status)
 

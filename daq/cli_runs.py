@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from daq import chain
 from daq.cli_common import LabOption, SimulateOption, clock, console, errors, fail, load, run
 from daq.config import ConfigError, LabConfig
 from daq.engine.display import OUTCOME_STYLES, RunDisplay, budget_table, describe
@@ -293,3 +294,51 @@ def _finish(document: RunDocument, json_file: Path | None) -> None:
     _print_verdict(document)
     if document.result.conforms is False:
         raise typer.Exit(EXIT_NONCONFORMING)
+
+
+def verify(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (`daq runs` lists them).")],
+    lab: LabOption = None,
+) -> None:
+    """Recompute a run's hash chain: say whether any record was altered since it was made."""
+    config = load(lab)
+
+    async def check() -> tuple[str | None, int, list[str], str]:
+        async with Journal(config.journal.path) as journal:
+            row = await journal.run(run_id)
+            if row is None:
+                return None, 0, [], ""
+            links = await journal.chain_links(run_id)
+            final, problems = chain.verify(run_id, links)
+            chained = {
+                json.loads(link.content)["key"]: link.content
+                for link in links
+                if link.kind == "point"
+            }
+            for key, data in await journal.points(run_id):
+                if chain.canonical(json.loads(data)) != chained.get(key):
+                    problems.append(f"point {key!r} in the points table differs from its record")
+            document = await journal.run_document(run_id)
+            certified = json.loads(document)["run"].get("record_hash", "") if document else ""
+            if certified and final != certified:
+                problems.append(
+                    f"the chain ends in {final}, the result document says {certified}: records "
+                    "were removed or added"
+                )
+            return final, len(links), problems, certified
+
+    final, count, problems, certified = run(check())
+    if final is None and not count:
+        raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists the runs.")
+    if problems:
+        for problem in problems:
+            errors.print(Text(problem, "red"), soft_wrap=True)
+        raise fail(
+            f"run {run_id}: its record was altered ({len(problems)} problem(s))",
+            "Do not issue a certificate from it; find out who changed the journal and why.",
+        )
+    state = "matches the result document" if certified else "(the run has not finished)"
+    console.print(
+        Text(f"run {run_id}: {count} records, chain intact, final hash {final} ", "green")
+        + Text(state)
+    )

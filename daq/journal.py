@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import sqlite3
@@ -20,13 +21,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from daq.chain import Link, genesis, make_link
 from daq.clock import Clock
 from daq.reading import Reading, Status
 
 log = logging.getLogger("daq.journal")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
     id INTEGER PRIMARY KEY,
@@ -77,6 +79,15 @@ CREATE TABLE IF NOT EXISTS results (
     status TEXT NOT NULL,
     conforms INTEGER,
     failures INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run_records (
+    run TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    content TEXT NOT NULL,
+    previous TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (run, seq)
 );
 CREATE TABLE IF NOT EXISTS sink_cursors (
     sink TEXT NOT NULL,
@@ -171,6 +182,9 @@ class Journal:
         self._synchronous = synchronous
         self._readings: list[Reading] = []
         self._events: list[Event] = []
+        self._links: list[Link] = []
+        self._chains: dict[str, tuple[int, str]] = {}
+        """Run -> (seq, hash) of its last record, for the runs being recorded."""
         self._db: sqlite3.Connection | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._flusher: asyncio.Task[None] | None = None
@@ -215,8 +229,53 @@ class Journal:
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
-    def record(self, reading: Reading) -> None:
+    def record(self, reading: Reading, run: str | None = None) -> None:
+        """Keep a reading; one taken for a calibration ``run`` joins its chained record."""
         self._readings.append(reading)
+        if run is not None:
+            self.chain(
+                run,
+                "reading",
+                {
+                    "instrument": reading.instrument,
+                    "quantity": reading.quantity,
+                    "value": None if not math.isfinite(reading.value) else reading.value,
+                    "unit": reading.unit,
+                    "timestamp": reading.timestamp,
+                    "status": reading.status.value,
+                    "raw": reading.raw,
+                },
+            )
+
+    def chain(self, run: str, kind: str, content: dict[str, Any]) -> Link:
+        """Append a record to the run's hash chain (committed with the next batch)."""
+        seq, previous = self._chains.get(run, (0, genesis(run)))
+        link = make_link(run, seq + 1, previous, kind, content)
+        self._chains[run] = (link.seq, link.hash)
+        self._links.append(link)
+        return link
+
+    async def open_chain(self, run: str) -> None:
+        """Continue ``run``'s chain from its last committed record (a new run: its start)."""
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT seq, hash FROM run_records WHERE run = ? ORDER BY seq DESC LIMIT 1",
+            (run,),
+        )
+        self._chains[run] = (int(rows[0][0]), str(rows[0][1])) if rows else (0, genesis(run))
+
+    def close_chain(self, run: str) -> str:
+        """Stop chaining ``run``; its final hash."""
+        return self._chains.pop(run, (0, genesis(run)))[1]
+
+    async def chain_links(self, run: str) -> list[Link]:
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT run, seq, kind, content, previous, hash FROM run_records WHERE run = ? "
+            "ORDER BY seq",
+            (run,),
+        )
+        return [Link(r, int(s), k, c, p, h) for r, s, k, c, p, h in rows]
 
     def record_many(self, readings: Iterable[Reading]) -> None:
         self._readings.extend(readings)
@@ -231,13 +290,27 @@ class Journal:
     ) -> Event:
         event = Event(self.clock.now(), kind, severity, message, instrument, run)
         self._events.append(event)
+        if run is not None and run in self._chains:
+            self.chain(
+                run,
+                "event",
+                {
+                    "timestamp": event.timestamp,
+                    "kind": kind,
+                    "severity": severity.value,
+                    "instrument": instrument,
+                    "message": message,
+                },
+            )
         return event
 
     @property
     def pending(self) -> int:
         return len(self._readings) + len(self._events)
 
-    def _commit_blocking(self, readings: list[Reading], events: list[Event]) -> None:
+    def _commit_blocking(
+        self, readings: list[Reading], events: list[Event], links: list[Link]
+    ) -> None:
         assert self._db is not None
         db = self._db
         try:
@@ -266,6 +339,11 @@ class Journal:
                     for e in events
                 ],
             )
+            db.executemany(
+                "INSERT INTO run_records (run, seq, kind, content, previous, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(k.run, k.seq, k.kind, k.content, k.previous, k.hash) for k in links],
+            )
             db.execute("COMMIT")
         except sqlite3.Error:
             if db.in_transaction:
@@ -276,14 +354,15 @@ class Journal:
         """Commit everything queued so far; on failure it stays queued for the next try."""
         assert self._flush_lock is not None, "journal not opened"
         async with self._flush_lock:
-            readings, events = self._readings, self._events
-            if not readings and not events:
+            readings, events, links = self._readings, self._events, self._links
+            if not readings and not events and not links:
                 return
-            self._readings, self._events = [], []
+            self._readings, self._events, self._links = [], [], []
             try:
-                await self._run(self._commit_blocking, readings, events)
+                await self._run(self._commit_blocking, readings, events, links)
             except sqlite3.Error as exc:
                 self._readings[:0], self._events[:0] = readings, events
+                self._links[:0] = links
                 message = (
                     f"cannot write the journal {self.path}: {exc}; readings are kept in memory"
                 )
@@ -422,6 +501,7 @@ class Journal:
         )
 
     async def commit_point(self, run: str, seq: int, key: str, data: str) -> None:
+        self.chain(run, "point", json.loads(data))
         await self._write_now(
             "INSERT OR REPLACE INTO points (run, seq, key, timestamp, data) VALUES (?, ?, ?, ?, ?)",
             (run, seq, key, self.clock.now(), data),

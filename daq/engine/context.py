@@ -139,7 +139,7 @@ class Context:
     async def read(self, read: Callable[[], Awaitable[Reading]]) -> Reading:
         """One reading, journalled and shown."""
         reading = await read()
-        self.journal.record(reading)
+        self.journal.record(reading, self.run_id)
         self.progress.sample(reading, None)
         return reading
 
@@ -167,7 +167,7 @@ class Context:
         self.progress.status(f"waiting for {what} to be stable")
 
         def seen(reading: Reading, verdict: Verdict) -> None:
-            self.journal.record(reading)
+            self.journal.record(reading, self.run_id)
             self.progress.sample(reading, verdict)
 
         return await wait_until_stable(read, chosen, self.clock, seen)

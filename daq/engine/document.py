@@ -30,6 +30,8 @@ class RunInfo(_Doc):
     simulated: bool
     resumed: int = 0
     """How many times the run was resumed after a crash or an abort."""
+    record_hash: str = ""
+    """SHA-256 at the end of the run's chained record (``daq verify`` recomputes it)."""
 
 
 class ProcedureInfo(_Doc):

@@ -107,6 +107,8 @@ class Runner:
                 json.dumps(setup),
             )
         )
+        await journal.open_chain(run_id)
+        journal.chain(run_id, "setup", setup)
         journal.event("run_started", f"{plan.title} ({plan.id})", run=run_id)
         if on_started is not None:
             on_started(run_id)
@@ -133,6 +135,7 @@ class Runner:
         done = {key: Point.model_validate_json(data) for key, data in await journal.points(run_id)}
         setup["resumed"] = setup.get("resumed", 0) + 1
         await journal.set_run_status(run_id, "running")
+        await journal.open_chain(run_id)
         journal.event("run_resumed", f"resumed after {len(done)} committed point(s)", run=run_id)
         return await self._execute(run_id, plan, procedure, settings, setup, done)
 
@@ -182,11 +185,13 @@ class Runner:
             journal.event(f"run_{status}", reason, severity, run=run_id)
         else:
             journal.event("run_completed", f"{len(context.points)} point(s)", run=run_id)
+        record_hash = journal.close_chain(run_id)
         await journal.flush()
         finished = self.session.clock.now()
         document = await self._document(
             run_id, plan, procedure, setup, context.points, status, reason, finished
         )
+        document.run.record_hash = record_hash
         await journal.finish_run(
             run_id,
             status,

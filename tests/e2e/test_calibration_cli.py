@@ -227,6 +227,8 @@ def test_resume_after_kill_9(tmp_path: Path) -> None:
     assert after[: len(before)] == before  # the committed points were kept, not re-measured
     kinds = [k for (k,) in sqlite3.connect(journal).execute("SELECT kind FROM events")]
     assert "run_resumed" in kinds
+    verified = run("verify", run_id, "--lab", str(lab_file), cwd=tmp_path)
+    assert verified.returncode == 0, verified.stderr  # the chain survived the crash
     again = run("run", "--resume", run_id, "--lab", str(lab_file), *FAST, cwd=tmp_path)
     assert again.returncode == 1 and "only an unfinished run resumes" in again.stderr
 
@@ -347,3 +349,33 @@ def test_unknown_plan_lists_the_plans(tmp_path: Path) -> None:
     result = run("run", "nope", "--lab", str(lab(tmp_path)), cwd=tmp_path)
     assert result.returncode == 2
     assert "balance" in result.stderr and "thermometers" in result.stderr
+
+
+def test_verify_finds_an_altered_journal_row(tmp_path: Path) -> None:
+    lab_file = lab(tmp_path)
+    code, document, output = calibrate(tmp_path, "balance", lab_file)
+    assert code == 0, output
+    run_id, certified = document["run"]["id"], document["run"]["record_hash"]
+    assert len(certified) == 64
+    intact = run("verify", run_id, "--lab", str(lab_file), cwd=tmp_path)
+    assert intact.returncode == 0 and certified in intact.stdout.replace("\n", "")
+    with sqlite3.connect(tmp_path / "daq.sqlite") as db:
+        (data,) = db.execute(
+            "SELECT data FROM points WHERE run = ? AND key = 'indication 50 g'", (run_id,)
+        ).fetchone()
+        db.execute(
+            "UPDATE points SET data = ? WHERE run = ? AND key = 'indication 50 g'",
+            (data.replace('"outcome":"pass"', '"outcome":"fail"', 1), run_id),
+        )
+        raw = db.execute(
+            "SELECT seq FROM run_records WHERE run = ? AND kind = 'reading' LIMIT 1", (run_id,)
+        ).fetchone()[0]
+        db.execute(
+            'UPDATE run_records SET content = replace(content, \'"status":"ok"\', '
+            '\'"status":"unstable"\') WHERE run = ? AND seq = ?',
+            (run_id, raw),
+        )
+    altered = run("verify", run_id, "--lab", str(lab_file), cwd=tmp_path)
+    assert altered.returncode == 1
+    assert "point 'indication 50 g' in the points table differs from its record" in altered.stderr
+    assert f"record {raw} (reading of balance-1 mass) was altered" in altered.stderr

@@ -1,0 +1,70 @@
+"""The tamper-evident record of a run: every record (readings with the instrument's raw
+reply, events, points) is chained by SHA-256, each hash covering the one before it. Changing,
+removing or reordering any record changes every hash after it; the last hash is printed on
+the certificate, so ``daq verify`` can prove the journal is what was certified."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Link:
+    run: str
+    seq: int
+    kind: str
+    content: str
+    """Canonical JSON of the record."""
+    previous: str
+    hash: str
+
+
+def canonical(content: dict[str, Any]) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def genesis(run: str) -> str:
+    """The "previous hash" of a run's first record."""
+    return hashlib.sha256(f"benchdaq run {run}".encode()).hexdigest()
+
+
+def link_hash(previous: str, seq: int, kind: str, content: str) -> str:
+    return hashlib.sha256(f"{previous}\n{seq}\n{kind}\n{content}".encode()).hexdigest()
+
+
+def make_link(run: str, seq: int, previous: str, kind: str, content: dict[str, Any]) -> Link:
+    text = canonical(content)
+    return Link(run, seq, kind, text, previous, link_hash(previous, seq, kind, text))
+
+
+def describe(link: Link) -> str:
+    """The record in a few words, to name it when it was altered."""
+    content = json.loads(link.content)
+    if link.kind == "reading":
+        what = f"reading of {content.get('instrument')} {content.get('quantity')}"
+    elif link.kind == "event":
+        what = f"event {content.get('kind')}"
+    elif link.kind == "point":
+        what = f"point {content.get('key')!r}"
+    else:
+        what = link.kind
+    return f"record {link.seq} ({what})"
+
+
+def verify(run: str, links: list[Link]) -> tuple[str | None, list[str]]:
+    """(the final hash, problems): empty problems when every record is as chained."""
+    problems = []
+    previous = genesis(run)
+    for expected_seq, link in enumerate(links, start=1):
+        if link.seq != expected_seq:
+            problems.append(f"record {expected_seq} is missing (found {link.seq} instead)")
+            break
+        if link.previous != previous:
+            problems.append(f"{describe(link)} does not follow record {link.seq - 1}")
+        if link_hash(link.previous, link.seq, link.kind, link.content) != link.hash:
+            problems.append(f"{describe(link)} was altered: its content no longer has its hash")
+        previous = link.hash
+    return (links[-1].hash if links else None), problems

@@ -1,0 +1,55 @@
+"""The hash chain of a run's record: intact, altered, removed, reordered."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from daq.chain import Link, genesis, link_hash, make_link, verify
+
+
+def chain(run: str, count: int) -> list[Link]:
+    links, previous = [], genesis(run)
+    for seq in range(1, count + 1):
+        link = make_link(
+            run, seq, previous, "reading", {"instrument": "b", "quantity": "mass", "value": seq}
+        )
+        links.append(link)
+        previous = link.hash
+    return links
+
+
+def test_intact_chain_verifies() -> None:
+    links = chain("r1", 5)
+    final, problems = verify("r1", links)
+    assert problems == [] and final == links[-1].hash
+    assert links[0].previous == genesis("r1") != genesis("r2")
+    assert link_hash(links[0].previous, 1, "reading", links[0].content) == links[0].hash
+
+
+def test_an_altered_record_is_named() -> None:
+    links = chain("r1", 5)
+    links[2] = dataclasses.replace(
+        links[2], content=links[2].content.replace('"value":3', '"value":4')
+    )
+    _, problems = verify("r1", links)
+    assert problems == [
+        "record 3 (reading of b mass) was altered: its content no longer has its hash"
+    ]
+
+
+def test_rehashing_an_altered_record_breaks_the_next() -> None:
+    links = chain("r1", 5)
+    forged = make_link(
+        "r1", 3, links[1].hash, "reading", {"instrument": "b", "quantity": "mass", "value": 99}
+    )
+    links[2] = forged
+    _, problems = verify("r1", links)
+    assert problems == ["record 4 (reading of b mass) does not follow record 3"]
+
+
+def test_removed_and_reordered_records() -> None:
+    links = chain("r1", 5)
+    _, removed = verify("r1", links[:2] + links[3:])
+    assert removed == ["record 3 is missing (found 4 instead)"]
+    _, moved = verify("r2", chain("r1", 2))  # a record chained for another run
+    assert moved[0].startswith("record 1 (reading of b mass) does not follow")
