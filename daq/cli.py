@@ -32,6 +32,7 @@ from daq.cli_common import (
     load,
     run,
 )
+from daq.cli_report import report
 from daq.cli_runs import run_command, runs_app, verify
 from daq.config import ConfigError
 from daq.discovery import parse_ids, serial_ports, snippet
@@ -62,6 +63,7 @@ app.add_typer(instruments_app, name="instruments")
 app.add_typer(runs_app, name="runs")
 app.command("run")(run_command)
 app.command()(verify)
+app.command()(report)
 app.command()(agent)
 app.command()(status)
 

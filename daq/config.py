@@ -74,6 +74,17 @@ class BenchConfig(_Strict):
     instruments: list[InstrumentConfig] = Field(default_factory=list)
 
 
+class CertificateSettings(_Strict):
+    accreditation: str = ""
+    """The laboratory's accreditation, as printed under its name."""
+    number_format: str = Field("{lab}-{year}-{seq:04d}", min_length=1)
+    """Certificate numbers: {lab} the lab id, {year}, {seq} the year's running number."""
+    language: str = "en"
+    template: Path | None = None
+    """The lab's own HTML template (Jinja2); relative to the lab file. Default: the
+    packaged daq/reports/templates/certificate.html, a good starting copy."""
+
+
 class AgentSettings(_Strict):
     due_warning_days: int = Field(30, ge=0)
     """Warn this many days before a standard's calibration is due."""
@@ -99,6 +110,7 @@ class LabConfig(_Strict):
     alarms: list[AlarmRule] = Field(default_factory=list)
     """Alarm rules the agent applies to the readings it polls."""
     agent: AgentSettings = Field(default_factory=lambda: AgentSettings())
+    certificates: CertificateSettings = Field(default_factory=lambda: CertificateSettings())
 
     def bench_of(self) -> dict[str, str]:
         """Instrument id -> bench id."""
@@ -270,11 +282,14 @@ def default_lab_text() -> str:
 
 def _beside(lab: LabConfig, folder: Path) -> LabConfig:
     """Files the lab names relative to itself, made relative to where it was read from."""
-    update = {
+    update: dict[str, object] = {
         name: folder / path
         for name in ("standards", "plans", "procedures")
         if (path := getattr(lab, name)) is not None and not path.is_absolute()
     }
+    template = lab.certificates.template
+    if template is not None and not template.is_absolute():
+        update["certificates"] = lab.certificates.model_copy(update={"template": folder / template})
     return lab.model_copy(update=update)
 
 

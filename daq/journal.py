@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import math
@@ -88,6 +89,16 @@ CREATE TABLE IF NOT EXISTS run_records (
     previous TEXT NOT NULL,
     hash TEXT NOT NULL,
     PRIMARY KEY (run, seq)
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    number TEXT NOT NULL,
+    run TEXT NOT NULL,
+    format TEXT NOT NULL,
+    language TEXT NOT NULL,
+    issued REAL NOT NULL,
+    issued_by TEXT NOT NULL,
+    function TEXT NOT NULL,
+    record_hash TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sink_cursors (
     sink TEXT NOT NULL,
@@ -605,3 +616,44 @@ class Journal:
             )
             found[stream] = int(rows[0][0])
         return found
+
+    # -- certificates -------------------------------------------------------------------
+
+    async def certificate_number(self, run: str, number_format: str, lab: str) -> str:
+        """The run's certificate number: the one it has, else the year's next."""
+
+        def number(db: sqlite3.Connection) -> str:
+            found = db.execute(
+                "SELECT number FROM certificates WHERE run = ? LIMIT 1", (run,)
+            ).fetchone()
+            if found:
+                return str(found[0])
+            year = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).year
+            (issued,) = db.execute(
+                "SELECT COUNT(DISTINCT number) FROM certificates WHERE "
+                "strftime('%Y', issued, 'unixepoch') = ?",
+                (str(year),),
+            ).fetchone()
+            return number_format.format(lab=lab, year=year, seq=int(issued) + 1)
+
+        return await self.read_with(number)
+
+    async def record_issue(
+        self,
+        number: str,
+        run: str,
+        form: str,
+        language: str,
+        by: str,
+        function: str,
+        record_hash: str,
+    ) -> None:
+        """Issuing a certificate, and who issued it, goes on record."""
+        await self._write_now(
+            "INSERT INTO certificates (number, run, format, language, issued, issued_by, "
+            "function, record_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (number, run, form, language, self.clock.now(), by, function, record_hash),
+        )
+        self.event(
+            "certificate_issued", f"{number} ({form}, {language}) for {run} by {by}, {function}"
+        )

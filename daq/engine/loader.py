@@ -92,7 +92,7 @@ def load_procedure(name: str, lab: LabConfig) -> Procedure:
             [Problem(name, "", f"no procedure {name!r} in the installed procedures{folder}")]
         )
     _check(module, name, source)
-    doc = (module.__doc__ or name).strip().splitlines()[0]
+    doc = " ".join((module.__doc__ or name).strip().split("\n\n")[0].split())
     return Procedure(
         name,
         str(module.VERSION),

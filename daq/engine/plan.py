@@ -4,6 +4,7 @@ validated here; the procedure validates its own ``settings`` section."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ class Plan(_Strict):
     """Module name of the procedure: in the installed package or the lab's procedure folder."""
     customer: str = ""
     customer_address: str = ""
+    received: dt.date | None = None
+    """When the laboratory received the item (printed on the certificate)."""
     uuts: list[Uut] = Field(min_length=1)
     instruments: dict[str, Identifier] = Field(default_factory=dict)
     """The procedure's names for the instruments it uses -> lab-file instrument ids."""

@@ -1,0 +1,86 @@
+"""Certificate plots as SVG (matplotlib, no display needed): errors or corrections
+against nominal with U as error bars and the specification band, and the rising and
+falling series of a pressure calibration."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections import defaultdict
+
+from matplotlib.figure import Figure
+
+from daq.engine.record import Point
+from daq.reports.i18n import Translator
+
+
+def _svg(figure: Figure) -> str:
+    """The figure as an SVG data URI (for an <img>, in a browser and in the PDF). No pyplot:
+    a bare Figure needs no display and keeps no global state."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def errors(points: list[Point], t: Translator) -> str | None:
+    """Error (or correction, for comparisons) against nominal per UUT, with ±U and ±MPE."""
+    decided = [p for p in points if p.decision and p.budget and p.nominal is not None]
+    if not decided:
+        return None
+    corrections = all(p.kind == "comparison" for p in decided)
+    figure = Figure(figsize=(7, 3.2))
+    axes = figure.subplots()
+    by_uut: dict[str | None, list[Point]] = defaultdict(list)
+    for point in decided:
+        by_uut[point.uut].append(point)
+    for uut, series in by_uut.items():
+        series.sort(key=lambda p: p.nominal or 0.0)
+        x = [p.nominal or 0.0 for p in series]
+        y = [-p.values["error"] if corrections else p.values["error"] for p in series]
+        u = [p.budget["expanded_uncertainty"] for p in series if p.budget]
+        axes.errorbar(x, y, yerr=u, fmt="o-", capsize=3, label=uut or "")
+    band = sorted((p.nominal or 0.0, p.values.get("mpe", 0.0)) for p in decided)
+    axes.fill_between(
+        [b[0] for b in band],
+        [-b[1] for b in band],
+        [b[1] for b in band],
+        color="tab:green",
+        alpha=0.12,
+        label=t("tolerance"),
+    )
+    unit = decided[0].unit
+    axes.set_xlabel(f"{t('nominal')} / {unit}")
+    axes.set_ylabel(f"{t('correction' if corrections else 'error')} / {unit}")
+    axes.axhline(0, color="black", linewidth=0.6)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    return _svg(figure)
+
+
+def hysteresis(points: list[Point], t: Translator) -> str | None:
+    """Indication minus reference of the rising and the falling series."""
+    series = [p for p in points if p.kind == "series"]
+    if not series:
+        return None
+    figure = Figure(figsize=(7, 3.2))
+    axes = figure.subplots()
+    for rising, label in ((1.0, t("rising")), (0.0, t("falling"))):
+        chosen = sorted(
+            (p for p in series if p.values.get("rising") == rising), key=lambda p: p.nominal or 0.0
+        )
+        by_series: dict[float, list[Point]] = defaultdict(list)
+        for point in chosen:
+            by_series[point.values["series"]].append(point)
+        for number, run in sorted(by_series.items()):
+            axes.plot(
+                [p.nominal or 0.0 for p in run],
+                [p.values["indication"] - p.values["reference"] for p in run],
+                "^-" if rising else "v--",
+                label=f"M{number:g} {label}",
+            )
+    unit = series[0].unit
+    axes.set_xlabel(f"{t('nominal')} / {unit}")
+    axes.set_ylabel(f"{t('indication')} − {t('reference')} / {unit}")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    return _svg(figure)

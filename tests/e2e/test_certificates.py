@@ -1,0 +1,150 @@
+"""`daq report`: certificates of the simulated runs of all three procedures, rendered to PDF
+and read back for the content ISO/IEC 17025:2017 7.8 requires; Vietnamese; refusal when
+the record does not verify; the issue on record."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from tests.e2e.processes import run
+from tests.e2e.test_calibration_cli import calibrate, lab
+
+SIGNATORY = ("--by", "Jane Doe", "--function", "Quality manager")
+
+
+def pdf_text(path: Path) -> tuple[int, str]:
+    reader = pypdf.PdfReader(path)
+    return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
+
+
+@pytest.mark.parametrize(
+    ("plan", "expected"),
+    [
+        ("balance", ["OIML R76-1 class I", "weight-100g-e2", "indication 200 g", "Error of"]),
+        ("thermometers", ["IEC 60751 class A", "prt-ref-1", "probe-3", "Correction"]),
+        ("pressure-gauge", ["EN 837-1 class 1.6", "pressure-ref-1", "Rising and falling series"]),
+    ],
+)
+def test_pdf_certificate_has_the_required_content(
+    tmp_path: Path, plan: str, expected: list[str]
+) -> None:
+    lab_file = lab(tmp_path)
+    code, document, output = calibrate(tmp_path, plan, lab_file)
+    assert code == 0, output
+    run_id = document["run"]["id"]
+    out = tmp_path / "certificate.pdf"
+    issued = run(
+        "report", run_id, "--out", str(out), *SIGNATORY, "--lab", str(lab_file), cwd=tmp_path
+    )
+    assert issued.returncode == 0, issued.stderr
+    pages, text = pdf_text(out)
+    flat = " ".join(text.split())
+    required = [
+        "Calibration certificate",  # title
+        "Demo calibration laboratory",
+        "1 Example Street, Example City",  # laboratory
+        "Certificate number: demo-lab-",  # unique identification
+        f"Page 1 of {pages}",  # page numbering
+        "Example Customer Ltd",
+        "2 Sample Road",  # customer
+        document["uuts"][0]["serial"],  # the item
+        "Date of receipt of the item",
+        "Date of calibration",
+        "Date of issue",
+        f"version {document['procedure']['version']}",  # method
+        "Environmental conditions",
+        "Temperature",
+        "Expanded uncertainty U",
+        "coverage factor k",  # results with U and k
+        "Decision rule",
+        "simple acceptance (ILAC-G8:09/2019 4.2.1",
+        "The item conforms to the specification at every decided point.",
+        "Metrological traceability",
+        "National metrology institute",
+        "Deviations, overrides and remarks",
+        "simulated instruments",
+        "Authorised by: Jane Doe",
+        "Function: Quality manager",
+        document["run"]["record_hash"][:32],
+        *expected,
+    ]
+    missing = [r for r in required if r not in flat]
+    assert not missing, missing
+    with sqlite3.connect(tmp_path / "daq.sqlite") as db:
+        issues = db.execute(
+            "SELECT number, run, format, issued_by, function FROM certificates"
+        ).fetchall()
+        kinds = [k for (k,) in db.execute("SELECT kind FROM events")]
+    assert issues[0][1:] == (run_id, "pdf", "Jane Doe", "Quality manager")
+    assert "certificate_issued" in kinds
+
+
+def test_vietnamese_html_json_and_one_number_per_run(tmp_path: Path) -> None:
+    lab_file = lab(tmp_path)
+    code, document, output = calibrate(tmp_path, "pressure-gauge", lab_file)
+    assert code == 0, output
+    run_id = document["run"]["id"]
+    html = tmp_path / "c.html"
+    vi = run(
+        "report",
+        run_id,
+        "--format",
+        "html",
+        "--language",
+        "vi",
+        "--out",
+        str(html),
+        "--by",
+        "Nguyễn Thị Lan",
+        "--function",
+        "Trưởng phòng thí nghiệm",
+        "--lab",
+        str(lab_file),
+        cwd=tmp_path,
+    )
+    assert vi.returncode == 0, vi.stderr
+    page = html.read_text()
+    for text in (
+        "Giấy chứng nhận hiệu chuẩn",
+        "Độ không đảm bảo đo mở rộng U",
+        "Nguyễn Thị Lan",
+        "Liên kết chuẩn đo lường",
+        "data:image/svg+xml;base64,",
+    ):
+        assert text in page
+    as_json = tmp_path / "c.json"
+    again = run(
+        "report",
+        run_id,
+        "--format",
+        "json",
+        "--out",
+        str(as_json),
+        *SIGNATORY,
+        "--lab",
+        str(lab_file),
+        cwd=tmp_path,
+    )
+    assert again.returncode == 0, again.stderr
+    issued = json.loads(as_json.read_text())
+    assert issued["certificate"]["number"] in page  # the same run keeps its number
+    assert issued["run"]["record_hash"] == document["run"]["record_hash"]
+
+
+def test_no_certificate_from_an_altered_record_or_without_a_signatory(tmp_path: Path) -> None:
+    lab_file = lab(tmp_path)
+    code, document, output = calibrate(tmp_path, "balance", lab_file)
+    assert code == 0, output
+    run_id = document["run"]["id"]
+    unsigned = run("report", run_id, "--lab", str(lab_file), cwd=tmp_path)
+    assert unsigned.returncode == 2 and "--by" in unsigned.stderr
+    with sqlite3.connect(tmp_path / "daq.sqlite") as db:
+        db.execute("DELETE FROM run_records WHERE run = ? AND seq = 3", (run_id,))
+    refused = run("report", run_id, *SIGNATORY, "--lab", str(lab_file), cwd=tmp_path)
+    assert refused.returncode == 1 and "does not verify" in refused.stderr
+    assert not list(tmp_path.glob("*.pdf"))
