@@ -91,10 +91,10 @@ class MqttPrompter:
 class MqttProgress:
     """A run's progress as a retained message, at most twice a second."""
 
-    def __init__(self, link: MqttLink, total: int) -> None:
+    def __init__(self, link: MqttLink) -> None:
         self.link = link
         self.run = ""
-        self.total = total
+        self.total = 0
         self.done = 0
         self.label = ""
         self.state = ""
@@ -120,6 +120,10 @@ class MqttProgress:
         )
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
+
+    def begin(self, run: str, title: str, total: int, done: int) -> None:
+        self.run, self.total, self.done = run, total, done
+        self._publish(force=True)
 
     def point(self, label: str) -> None:
         self.label = label
@@ -270,26 +274,20 @@ class Agent:
                         ]
                     }
                 )
-            procedure = load_procedure(plan.procedure, self.lab)
-            settings = procedure.settings(plan.settings, str(path))
+            load_procedure(plan.procedure, self.lab).settings(plan.settings, str(path))
             register = (
                 load_standards(self.lab.standards) if self.lab.standards else StandardsRegister()
             )
         except ConfigError as exc:
             raise Rejected("; ".join(str(p) for p in exc.problems)) from None
-        progress = MqttProgress(
-            self.link, len(procedure.point_keys(settings, [u.id for u in plan.uuts]))
-        )
         started: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-        def begun(run_id: str) -> None:
-            progress.run = run_id
-            started.set_result(run_id)
 
         used = {*plan.instruments.values(), *(u.instrument for u in plan.uuts)}
         monitor.paused |= used
-        runner = Runner(session, register, progress)
-        self._run = asyncio.create_task(runner.start(plan, str(path), on_started=begun))
+        runner = Runner(session, register, MqttProgress(self.link))
+        self._run = asyncio.create_task(
+            runner.start(plan, str(path), on_started=started.set_result)
+        )
         self._run.add_done_callback(lambda _: monitor.paused.difference_update(used))
         waiting: set[asyncio.Future[Any]] = {self._run, started}
         done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)

@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 
 import typer
 
-from daq import chain
 from daq.cli_common import LabOption, console, fail, load, run
 from daq.engine.document import RunDocument
 from daq.journal import Journal
@@ -51,8 +50,8 @@ def report(
             if row.status != "completed":
                 raise fail(f"run {run_id} is {row.status} ({row.reason}): nothing to certify")
             document = RunDocument.model_validate_json(text)
-            final, problems = chain.verify(run_id, await journal.chain_links(run_id))
-            if problems or final != document.run.record_hash:
+            audit = await journal.audit(run_id)
+            if audit.problems or audit.final != document.run.record_hash:
                 raise fail(
                     f"run {run_id}: its record does not verify",
                     f"`daq verify {run_id}` shows what was altered; no certificate is issued.",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,6 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from daq import chain
 from daq.cli_common import LabOption, SimulateOption, clock, console, errors, fail, load, run
 from daq.config import ConfigError, LabConfig
 from daq.engine.display import OUTCOME_STYLES, RunDisplay, budget_table, describe
@@ -24,7 +22,7 @@ from daq.engine.loader import load_procedure
 from daq.engine.plan import Plan, available_plans, find_plan
 from daq.engine.record import Point
 from daq.engine.runner import Runner, RunRefused
-from daq.journal import Journal
+from daq.journal import Audit, Journal
 from daq.session import lab_session
 from daq.standards import Override, StandardsRegister, load_standards
 
@@ -221,22 +219,18 @@ def run_command(
     scale = time_scale if time_scale is not None else SIMULATED_TIME_SCALE if simulate else None
     plan: Plan | None = None
     plan_file = ""
-    total, title = 0, resume or ""
-    try:
+    try:  # a bad plan is reported before any simulator or instrument is started
         if plan_name is not None and resume is None:
             plan, path = find_plan(plan_name, config)
             plan = _with_uut(_with_overrides(plan, override or [], by, reason), uut, config)
             plan_file = str(path)
-            procedure = load_procedure(plan.procedure, config)
-            settings = procedure.settings(plan.settings, plan_file)
-            total = len(procedure.point_keys(settings, [u.id for u in plan.uuts]))
-            title = f"{plan.title} ({plan.id})"
+            load_procedure(plan.procedure, config).settings(plan.settings, plan_file)
     except ConfigError as exc:
         raise _problems(exc, "the plan") from None
 
     async def execute() -> RunDocument:
         async with lab_session(config, clock(scale), simulate=simulate) as session:
-            display = RunDisplay(title, total, 0, console)
+            display = RunDisplay(console)
             runner = Runner(session, register, display)
             asyncio.get_running_loop().add_signal_handler(
                 signal.SIGTERM, runner.abort, "stopped by SIGTERM"
@@ -246,17 +240,6 @@ def run_command(
                 if plan is not None:
                     return await runner.start(plan, plan_file)
                 assert resume is not None
-                row = await session.journal.run(resume)
-                if row is not None:
-                    setup = json.loads(row.setup)
-                    resumed = Plan.model_validate(setup["plan"])
-                    procedure = load_procedure(resumed.procedure, config)
-                    settings = procedure.settings(resumed.settings, setup["plan_file"])
-                    display.restart(
-                        f"{resumed.title} ({resume})",
-                        len(procedure.point_keys(settings, [u.id for u in resumed.uuts])),
-                        len(await session.journal.points(resume)),
-                    )
                 return await runner.resume(resume)
 
     try:
@@ -303,42 +286,27 @@ def verify(
     """Recompute a run's hash chain: say whether any record was altered since it was made."""
     config = load(lab)
 
-    async def check() -> tuple[str | None, int, list[str], str]:
+    async def check() -> Audit | None:
         async with Journal(config.journal.path) as journal:
-            row = await journal.run(run_id)
-            if row is None:
-                return None, 0, [], ""
-            links = await journal.chain_links(run_id)
-            final, problems = chain.verify(run_id, links)
-            chained = {
-                json.loads(link.content)["key"]: link.content
-                for link in links
-                if link.kind == "point"
-            }
-            for key, data in await journal.points(run_id):
-                if chain.canonical(json.loads(data)) != chained.get(key):
-                    problems.append(f"point {key!r} in the points table differs from its record")
-            document = await journal.run_document(run_id)
-            certified = json.loads(document)["run"].get("record_hash", "") if document else ""
-            if certified and final != certified:
-                problems.append(
-                    f"the chain ends in {final}, the result document says {certified}: records "
-                    "were removed or added"
-                )
-            return final, len(links), problems, certified
+            if await journal.run(run_id) is None:
+                return None
+            return await journal.audit(run_id)
 
-    final, count, problems, certified = run(check())
-    if final is None and not count:
+    audit = run(check())
+    if audit is None:
         raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists the runs.")
-    if problems:
-        for problem in problems:
+    if audit.problems:
+        for problem in audit.problems:
             errors.print(Text(problem, "red"), soft_wrap=True)
         raise fail(
-            f"run {run_id}: its record was altered ({len(problems)} problem(s))",
+            f"run {run_id}: its record was altered ({len(audit.problems)} problem(s))",
             "Do not issue a certificate from it; find out who changed the journal and why.",
         )
-    state = "matches the result document" if certified else "(the run has not finished)"
+    state = "matches the result document" if audit.certified else "(the run has not finished)"
     console.print(
-        Text(f"run {run_id}: {count} records, chain intact, final hash {final} ", "green")
+        Text(
+            f"run {run_id}: {audit.records} records, chain intact, final hash {audit.final} ",
+            "green",
+        )
         + Text(state)
     )

@@ -22,7 +22,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from daq.chain import Link, genesis, make_link
+from daq.chain import Link, canonical, genesis, make_link
+from daq.chain import verify as verify_chain
 from daq.clock import Clock
 from daq.reading import Reading, Status
 
@@ -158,6 +159,17 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Audit:
+    """A run's record checked: its final hash, how many records, what is wrong."""
+
+    final: str | None
+    records: int
+    problems: list[str]
+    certified: str
+    """The final hash the result document states ("" while the run is unfinished)."""
+
+
+@dataclass(frozen=True)
 class RunRow:
     """A calibration run as the journal holds it (``setup`` and ``document`` are JSON)."""
 
@@ -278,6 +290,24 @@ class Journal:
     def close_chain(self, run: str) -> str:
         """Stop chaining ``run``; its final hash."""
         return self._chains.pop(run, (0, genesis(run)))[1]
+
+    async def audit(self, run: str) -> Audit:
+        """Recompute ``run``'s chain and hold the points table and the result document
+        against it: what ``daq verify`` prints and what a certificate requires."""
+        links = await self.chain_links(run)
+        final, problems = verify_chain(run, links)
+        chained = {json.loads(k.content)["key"]: k.content for k in links if k.kind == "point"}
+        for key, data in await self.points(run):
+            if canonical(json.loads(data)) != chained.get(key):
+                problems.append(f"point {key!r} in the points table differs from its record")
+        document = await self.run_document(run)
+        certified = json.loads(document)["run"].get("record_hash", "") if document else ""
+        if certified and final != certified:
+            problems.append(
+                f"the chain ends in {final}, the result document says {certified}: records "
+                "were removed or added"
+            )
+        return Audit(final, len(links), problems, certified)
 
     async def chain_links(self, run: str) -> list[Link]:
         rows = await self._run(

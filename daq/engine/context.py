@@ -28,7 +28,11 @@ class PlanError(Exception):
 
 
 class Progress(Protocol):
-    """Where a run reports what it is doing (a live display, MQTT later)."""
+    """Where a run reports what it is doing (the terminal, MQTT)."""
+
+    def begin(self, run: str, title: str, total: int, done: int) -> None:
+        """The run starts or resumes: ``done`` of its ``total`` points are committed."""
+        ...
 
     def point(self, label: str) -> None: ...
 

@@ -25,10 +25,10 @@ OUTCOME_STYLES = {
 class RunDisplay:
     """A ``Progress`` for the terminal; without one it prints a line per point instead."""
 
-    def __init__(self, title: str, total: int, done: int, console: Console) -> None:
-        self.title = title
-        self.total = total
-        self.done = done
+    def __init__(self, console: Console) -> None:
+        self.title = ""
+        self.total = 0
+        self.done = 0
         self.console = console
         self.label = "starting"
         self.state = ""
@@ -36,12 +36,11 @@ class RunDisplay:
         self.verdict: Verdict | None = None
         self.last: Point | None = None
         self._started = time.monotonic()
-        self._done_at_start = done
+        self._done_at_start = 0
         self.live = console.is_terminal
 
-    def restart(self, title: str, total: int, done: int) -> None:
-        """Resuming: the run's title and how many of its points are already done."""
-        self.title, self.total = title, total
+    def begin(self, run: str, title: str, total: int, done: int) -> None:
+        self.title, self.total = f"{title} ({run})", total
         self.done = self._done_at_start = done
 
     def point(self, label: str) -> None:

@@ -157,6 +157,8 @@ class Runner:
             done=done,
             progress=self.progress,
         )
+        keys = procedure.point_keys(settings, [u.id for u in plan.uuts])
+        self.progress.begin(run_id, plan.title, len(keys), len(done))
         status, reason = "completed", ""
         work = asyncio.ensure_future(procedure.run(context, settings))
         self._work = work
