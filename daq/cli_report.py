@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import typer
 
 from daq.cli_common import LabOption, console, fail, load, run
+from daq.config import LabConfig
 from daq.engine.document import RunDocument
 from daq.journal import Journal
 from daq.reports.certificate import Issue, render_html, render_pdf
@@ -59,22 +60,39 @@ def report(
             number = await journal.certificate_number(
                 run_id, config.certificates.number_format, config.lab.id
             )
-            await journal.record_issue(
-                number, run_id, form, chosen, by, function, document.run.record_hash
-            )
             return document, Issue(number, dt.datetime.now(dt.UTC), by, function, chosen)
+
+    async def record() -> None:
+        async with Journal(config.journal.path) as journal:
+            await journal.record_issue(
+                issued.number, run_id, form, chosen, by, function, document.run.record_hash
+            )
 
     document, issued = run(issue())
     target = out or Path(f"{issued.number}.{form}")
+    try:
+        _write(target, form, document, issued, config)
+    except OSError as exc:  # nothing is recorded as issued unless the file exists
+        raise fail(
+            f"cannot write the certificate to {target}: {exc.strerror or exc}",
+            "Check that the folder exists and is writable, or give another --out.",
+        ) from None
+    run(record())
+    console.print(f"certificate {issued.number} ({form}, {chosen}) written to {target}")
+
+
+def _write(
+    target: Path, form: str, document: RunDocument, issued: Issue, config: LabConfig
+) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if form == "json":
         payload = {
             "certificate": {
                 "number": issued.number,
                 "issued": issued.issued.isoformat(),
-                "by": by,
-                "function": function,
-                "language": chosen,
+                "by": issued.by,
+                "function": issued.function,
+                "language": issued.language,
             },
             **json.loads(document.model_dump_json()),
         }
@@ -85,4 +103,3 @@ def report(
             target.write_text(html, encoding="utf-8")
         else:
             target.write_bytes(render_pdf(html))
-    console.print(f"certificate {issued.number} ({form}, {chosen}) written to {target}")

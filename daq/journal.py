@@ -130,12 +130,6 @@ STREAMS = {
     "FROM results WHERE id > ? ORDER BY id LIMIT ?",
 }
 """The journal as an outbox: each stream is read in order of an ever-growing row id."""
-STREAM_TABLES = {
-    "readings": "readings",
-    "events": "events",
-    "points": "points",
-    "results": "results",
-}
 RUN_COLUMNS = "id, plan, procedure, started, finished, status, reason, abort_request, setup"
 
 
@@ -637,10 +631,10 @@ class Journal:
     async def backlog(self, sink: str) -> dict[str, int]:
         """Rows of each stream the sink has not taken yet."""
         found = {}
-        for stream, table in STREAM_TABLES.items():
+        for stream in STREAMS:  # each stream is the table of its name
             rows = await self._run(
                 self._query_blocking,
-                f"SELECT COUNT(*) FROM {table} WHERE rowid > COALESCE("
+                f"SELECT COUNT(*) FROM {stream} WHERE rowid > COALESCE("
                 "(SELECT position FROM sink_cursors WHERE sink = ? AND stream = ?), 0)",
                 (sink, stream),
             )
