@@ -49,7 +49,7 @@ class Forwarder:
         while not stop.is_set():
             try:
                 moved = await self._forward_once(cursors)
-            except SinkError as exc:
+            except (SinkError, JournalError) as exc:  # server down, or the journal unreadable
                 await self._failed(str(exc))
                 await _sleep_unless(stop, self._backoff)
                 self._backoff = min(self._backoff * 2, MAX_BACKOFF)

@@ -444,7 +444,10 @@ class Journal:
 
     def _query_blocking(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         assert self._db is not None
-        return self._db.execute(sql, params).fetchall()
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read the journal {self.path}: {exc}") from exc
 
     async def readings(self, instrument: str | None = None, limit: int = 1000) -> list[Reading]:
         """The newest committed readings (of one instrument), oldest first."""
@@ -588,7 +591,10 @@ class Journal:
 
         def guarded() -> T:
             assert self._db is not None, "journal not opened"
-            return reader(self._db)
+            try:
+                return reader(self._db)
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot read the journal {self.path}: {exc}") from exc
 
         result: T = await self._run(guarded)
         return result
