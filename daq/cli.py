@@ -83,10 +83,41 @@ def version() -> None:
 
 @config_app.command("check")
 def config_check(file: Annotated[Path, typer.Argument(help="Lab file to check.")]) -> None:
-    """Validate a lab file and print every problem as `file: path.to.field: message`."""
+    """Validate a lab file, its register of standards and its plans; print every problem as
+    `file: path.to.field: message`."""
+    from daq.engine.checks import check_plan
+    from daq.engine.plan import available_plans, find_plan
+    from daq.standards import StandardsRegister
+
     lab = load(file)
     count = sum(1 for _ in lab.instruments())
-    console.print(f"[green]{file}: OK[/] — {count} instruments on {len(lab.benches)} benches")
+    problems = []
+    register = StandardsRegister()
+    if lab.standards is not None:
+        try:
+            register = load_standards(lab.standards)
+        except ConfigError as exc:
+            problems += exc.problems
+    plans = available_plans(lab)
+    for name in plans:
+        try:
+            plan, path = find_plan(name, lab, files=False)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        problems += check_plan(plan, str(path), lab, register)
+    for problem in problems:
+        errors.print(Text(str(problem), style="red"), soft_wrap=True)
+    if problems:
+        raise fail(
+            f"{len(problems)} problem(s) in the register or the plans",
+            "Fix the fields named above; `daq config check FILE` re-checks them.",
+            2,
+        )
+    console.print(
+        f"[green]{file}: OK[/] — {count} instruments on {len(lab.benches)} benches, "
+        f"{len(register.standards)} standards, {len(plans)} plans checked"
+    )
 
 
 @instruments_app.callback(invoke_without_command=True)

@@ -31,3 +31,37 @@ def convert(value: float, unit: str, to: str) -> float:
     except (pint.UndefinedUnitError, AssertionError):
         raise ValueError(f"unknown unit {unit!r}") from None
     return converted
+
+
+def _as_difference(unit: str) -> str:
+    """The unit of a difference of ``unit``: °C becomes delta_degree_Celsius (pint's offset
+    units convert differently as values and as differences: 50 mK is 0.05 °C apart, not
+    -273.1 °C)."""
+    quantity = registry().Quantity(1.0, unit)
+    if quantity._is_multiplicative:
+        return unit
+    return f"delta_{quantity.units}"
+
+
+def convert_difference(value: float, unit: str, to: str) -> float:
+    """A difference (an error, a tolerance, an uncertainty) of ``value`` in ``unit``, in
+    ``to``; ValueError when they measure different things."""
+    try:
+        converted: float = (
+            registry().Quantity(value, _as_difference(unit)).to(_as_difference(to)).magnitude
+        )
+    except pint.DimensionalityError:
+        raise ValueError(f"{unit} cannot be converted to {to}") from None
+    except (pint.UndefinedUnitError, AssertionError):
+        raise ValueError(f"unknown unit {unit!r}") from None
+    return converted
+
+
+def same_dimension(unit: str, like: str) -> bool:
+    """Whether ``unit`` measures what ``like`` measures (bar and psi: yes; bar and °C: no)."""
+    try:
+        first = registry().Quantity(1.0, unit).dimensionality
+        second = registry().Quantity(1.0, like).dimensionality
+    except (pint.UndefinedUnitError, AssertionError, ValueError):
+        return False
+    return bool(first == second)

@@ -17,12 +17,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from daq.engine.checks import Checkpoint
 from daq.engine.context import Context
+from daq.engine.plan import Plan
 from daq.engine.record import Point
-from daq.metrology.budget import Budget, certificate, rectangular, resolution, type_a
-from daq.metrology.decision import decide
+from daq.metrology.budget import (
+    Budget,
+    Contribution,
+    certificate,
+    rectangular,
+    resolution,
+    type_a,
+)
 from daq.standards import CorrectionTable, Standard, Use
-from daq.units import check_unit, convert
+from daq.units import check_unit, convert, convert_difference
 from drivers.roles import PressureController, PressureGauge
 
 VERSION = "1.0"
@@ -74,6 +82,14 @@ def _result_key(pressure: float, unit: str) -> str:
 
 def _order(settings: Settings, rising: bool) -> list[float]:
     return settings.points if rising else settings.points[::-1]
+
+
+def checkpoints(settings: Settings, plan: Plan) -> list[Checkpoint]:
+    reference = plan.standards.get("reference")
+    used = {"standards.reference": reference} if reference else {}
+    return [
+        Checkpoint(_result_key(p, settings.unit), p, settings.unit, used) for p in settings.points
+    ]
 
 
 def points(settings: Settings, uuts: list[str]) -> list[str]:
@@ -192,10 +208,12 @@ def _result(ctx: Context, settings: Settings, pressure: float, series: int) -> P
     zero_deviation = max(zeros) - min(zeros) if zeros else 0.0
     standard = ctx.standard("reference")
     u = standard.uncertainty
+    # DKD-R 6-1 6.3: error = mean indication - reference, with f0, b' and h as rectangles
     budget = Budget("error of indication", unit).add(
+        Contribution("UUT indication (mean)", mean, 0.0, unit),
         certificate(
             f"reference {standard.id} calibration",
-            convert(u.value, u.unit, unit),
+            convert_difference(u.value, u.unit, unit),
             u.k,
             unit,
             -1.0,
@@ -207,15 +225,19 @@ def _result(ctx: Context, settings: Settings, pressure: float, series: int) -> P
     )
     if len(references) > 1:
         budget.add(type_a("reference readings (mean)", references, unit, -1.0))
-    evaluation = budget.evaluate(ctx.plan.cmc, at=pressure)
-    tolerance = ctx.plan.tolerance
-    mpe = convert(tolerance.mpe(convert(pressure, unit, tolerance.unit)), tolerance.unit, unit)
-    decision = decide(
-        error, evaluation.expanded, evaluation.combined, -mpe, mpe, ctx.plan.decision_rule
+    else:
+        budget.add(Contribution("reference reading", reference, 0.0, unit, -1.0))
+    each = {
+        f"M{int(p.values['series'])} {'rising' if p.values['rising'] else 'falling'}": (
+            p.values["indication"] - p.values["reference"]
+        )
+        for p in measured
+    }
+    judgement = ctx.judge(
+        budget, nominal=pressure, at=reference, each=each, bounded={"hysteresis": hysteresis}
     )
     return Point.judged(
-        evaluation,
-        decision,
+        judgement,
         key=_result_key(pressure, unit),
         kind="pressure",
         uut=ctx.uuts[0].id,
@@ -231,7 +253,6 @@ def _result(ctx: Context, settings: Settings, pressure: float, series: int) -> P
             "hysteresis": hysteresis,
             "repeatability": repeatability,
             "zero_deviation": zero_deviation,
-            "mpe": mpe,
         },
         standards=[s for p in measured for s in p.standards][:1],
     )

@@ -16,12 +16,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from daq.engine.checks import Checkpoint
 from daq.engine.context import Context, PlanError
-from daq.engine.plan import Uut
+from daq.engine.plan import Plan, Uut
 from daq.engine.record import Point
 from daq.metrology.budget import Budget, certificate, rectangular, resolution, type_a
 from daq.metrology.cvd import IEC_60751, Coefficients
-from daq.metrology.decision import decide
 from daq.standards import CallendarVanDusen, Standard, Use
 from drivers.roles import TemperatureSource, Thermometer
 
@@ -62,6 +62,12 @@ def key(set_point: float, uut: str) -> str:
 
 def points(settings: Settings, uuts: list[str]) -> list[str]:
     return [key(t, u) for t in settings.set_points for u in uuts]
+
+
+def checkpoints(settings: Settings, plan: Plan) -> list[Checkpoint]:
+    reference = plan.standards.get("reference")
+    used = {"standards.reference": reference} if reference else {}
+    return [Checkpoint(f"{t:g} °C", t, UNIT, used) for t in settings.set_points]
 
 
 async def run(ctx: Context, settings: Settings) -> None:
@@ -142,14 +148,9 @@ def _point(
         rectangular("readout, reference channel", settings.readout_accuracy, UNIT, -1.0),
         rectangular("source uniformity", settings.uniformity, UNIT),
     )
-    evaluation = budget.evaluate(ctx.plan.cmc)
-    mpe = ctx.plan.tolerance.mpe(t_ref)
-    decision = decide(
-        error, evaluation.expanded, evaluation.combined, -mpe, mpe, ctx.plan.decision_rule
-    )
+    judgement = ctx.judge(budget, nominal=set_point, at=t_ref)
     return Point.judged(
-        evaluation,
-        decision,
+        judgement,
         key=key(set_point, uut.id),
         kind="comparison",
         uut=uut.id,
@@ -161,7 +162,6 @@ def _point(
             "indication": t_uut,
             "error": error,
             "correction": -error,
-            "mpe": mpe,
         },
         standards=[use.snapshot()],
     )

@@ -15,7 +15,9 @@ import statistics
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from daq.engine.checks import Checkpoint
 from daq.engine.context import Context, PlanError
+from daq.engine.plan import Plan
 from daq.engine.record import Point
 from daq.metrology.air import (
     RHO_C,
@@ -31,7 +33,6 @@ from daq.metrology.budget import (
     resolution,
     standard_deviation,
 )
-from daq.metrology.decision import decide
 from daq.prompts import Action
 from daq.standards import ConventionalMass, Use
 from daq.units import convert
@@ -74,6 +75,18 @@ class Settings(BaseModel):
 def points(settings: Settings, uuts: list[str]) -> list[str]:
     return ["repeatability", "eccentricity"] + [
         f"indication {t.load:g} g" for t in settings.test_loads
+    ]
+
+
+def checkpoints(settings: Settings, plan: Plan) -> list[Checkpoint]:
+    return [
+        Checkpoint(
+            f"indication {test.load:g} g",
+            test.load,
+            UNIT,
+            {f"settings.test_loads.{i}.weights.{j}": w for j, w in enumerate(test.weights)},
+        )
+        for i, test in enumerate(settings.test_loads)
     ]
 
 
@@ -125,18 +138,19 @@ class _Weights:
         """Reference mass (pieces fully correlated: cg-18 7.1.2.5), buoyancy and drift."""
         names = []
         drift = 0.0
-        for standard in self.standards:
+        for standard, mass in zip(self.standards, self.masses, strict=True):
             u = standard.uncertainty
             expanded = convert(u.value, u.unit, UNIT)
             name = f"reference weight {standard.id}"
-            budget.add(certificate(name, expanded, u.k, UNIT, -1.0))
+            m_c = convert(mass.conventional_mass, mass.unit, UNIT)
+            budget.add(certificate(name, expanded, u.k, UNIT, -1.0, value=m_c))
             names.append(name)
             drift += expanded
         for first, second in itertools.combinations(names, 2):
             budget.correlate(first, second, 1.0)
-        _, u_buoyancy = self.buoyancy()
+        correction, u_buoyancy = self.buoyancy()
         budget.add(
-            Contribution("air buoyancy of the weights", 0.0, u_buoyancy, UNIT, -1.0),
+            Contribution("air buoyancy of the weights", correction, u_buoyancy, UNIT, -1.0),
             # cg-18 7.1.2.4: the drift since calibration, here taken as ±U of the certificates
             rectangular("drift of the weights", drift, UNIT, -1.0),
         )
@@ -233,7 +247,9 @@ async def run(ctx: Context, settings: Settings) -> None:
         indication = await _weigh(ctx, balance, balance_id, weights, "centre")
         reference = weights.reference()
         error = indication - reference
+        # cg-18 7.1: E = I + δI_dig0 + δI_digL + δI_rep + δI_ecc - (m_c + δm_c + δm_B + δm_D)
         budget = Budget("error of indication", UNIT).add(
+            Contribution("indication", indication, 0.0, UNIT),
             resolution("rounding at zero", settings.resolution, UNIT),
             resolution("rounding of the indication", settings.resolution, UNIT),
             standard_deviation("repeatability", repeat.values["s"], UNIT, repeat.values["dof"]),
@@ -245,16 +261,10 @@ async def run(ctx: Context, settings: Settings) -> None:
             ),
         )
         weights.contributions(budget)
-        evaluation = budget.evaluate(ctx.plan.cmc, at=test.load)
-        tolerance = ctx.plan.tolerance
-        mpe = convert(tolerance.mpe(convert(test.load, UNIT, tolerance.unit)), tolerance.unit, UNIT)
-        decision = decide(
-            error, evaluation.expanded, evaluation.combined, -mpe, mpe, ctx.plan.decision_rule
-        )
+        judgement = ctx.judge(budget, nominal=test.load, at=reference)
         await ctx.record(
             Point.judged(
-                evaluation,
-                decision,
+                judgement,
                 key=key,
                 kind="indication",
                 uut=uut.id,
@@ -268,7 +278,6 @@ async def run(ctx: Context, settings: Settings) -> None:
                     "buoyancy_correction": weights.buoyancy()[0],
                     "air_density": weights.air_density,
                     "error": error,
-                    "mpe": mpe,
                 },
                 standards=[u.snapshot() for u in uses],
             )

@@ -13,6 +13,9 @@ from daq.engine.plan import Plan, Uut
 from daq.engine.record import Point
 from daq.instruments import build_driver
 from daq.journal import Journal, Severity
+from daq.metrology.budget import Budget
+from daq.metrology.errors import MetrologyError
+from daq.metrology.judgement import Judgement, judge
 from daq.prompts import Action, Prompter, Question
 from daq.reading import Reading
 from daq.session import LabSession
@@ -188,6 +191,35 @@ class Context:
 
     # -- points ---------------------------------------------------------------------------
 
+    def judge(
+        self,
+        budget: Budget,
+        *,
+        nominal: float,
+        at: float,
+        each: dict[str, float] | None = None,
+        bounded: dict[str, float] | None = None,
+    ) -> Judgement:
+        """The error modelled by ``budget`` judged at the test point ``nominal`` against the
+        plan's tolerance, rule, CMC (at ``at``, the measured value) and coverage probability;
+        ``each`` and ``bounded`` as in ``daq.metrology.judgement.judge``. A tolerance that
+        cannot be evaluated at the point is a PlanError naming it."""
+        plan = self.plan
+        try:
+            return judge(
+                budget,
+                plan.tolerance,
+                plan.decision_rule,
+                nominal=nominal,
+                at=at,
+                cmc=plan.cmc,
+                probability=plan.coverage_probability,
+                each=each,
+                bounded=bounded,
+            )
+        except MetrologyError as exc:
+            raise PlanError(f"{nominal:g} {budget.unit}: {exc}") from None
+
     def done(self, key: str) -> Point | None:
         """The point already committed under ``key`` (when resuming), else None."""
         return self._done.get(key)
@@ -204,6 +236,14 @@ class Context:
         await self.journal.commit_point(self.run_id, self._seq, point.key, point.model_dump_json())
         self._done[point.key] = point
         self.points.append(point)
+        for warning in (point.decision or {}).get("warnings", []):
+            self.journal.event(
+                "low_tur" if "uncertainty ratio" in warning else "decision_warning",
+                f"{point.key}{f' ({point.uut})' if point.uut else ''}: {warning}",
+                Severity.WARNING,
+                instrument=point.uut,
+                run=self.run_id,
+            )
         outcome = point.outcome
         if outcome is not None and not outcome.conforms:
             decision = point.decision or {}

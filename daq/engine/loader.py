@@ -59,6 +59,15 @@ class Procedure:
         keys: list[str] = self.module.points(settings, uuts)
         return keys
 
+    def checkpoints(self, settings: BaseModel, plan: Any) -> list[Any]:
+        """The test points the procedure will judge (``daq.engine.checks.Checkpoint``), for
+        checking a plan before it runs; none when the procedure does not say."""
+        checkpoints = getattr(self.module, "checkpoints", None)
+        if checkpoints is None:
+            return []
+        found: list[Any] = checkpoints(settings, plan)
+        return found
+
     @property
     def run(self) -> Callable[..., Awaitable[None]]:
         run: Callable[..., Awaitable[None]] = self.module.run

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from daq.config import ConfigError, Identifier, LabConfig, Problem, default_lab_folder, field_path
-from daq.metrology.budget import Cmc
+from daq.metrology.budget import COVERAGE_PROBABILITY, Cmc, CoverageProbability
 from daq.metrology.decision import DecisionRule
 from daq.metrology.tolerance import Tolerance
 from daq.stability import StabilityCriteria
@@ -35,15 +35,52 @@ class Uut(_Strict):
     manufacturer: str = ""
     model: str = ""
     serial: str = ""
+    """Checked against the serial the UUT's own instrument reports at the start of the run."""
+    serial_override: Override | None = None
+    """A person's acceptance of the UUT although its instrument reports another serial, or
+    cannot be identified (``daq run --accept-serial``; named in the result)."""
 
 
 class Environment(_Strict):
-    """Laboratory conditions during the calibration, as stated for the run."""
+    """Laboratory conditions during the calibration, as stated for the run.
 
-    temperature: float = Field(20.0, description="°C")
-    temperature_uncertainty: float = Field(1.0, ge=0, description="°C, half-width")
-    humidity: float = Field(50.0, ge=0, le=100, description="% relative humidity")
-    pressure: float = Field(1013.25, gt=0, description="hPa")
+    Each must be plausible for a calibration laboratory, in the unit it is stated in, so that
+    a value in the wrong unit (101325 for the pressure in hPa, 293.15 for °C) is refused
+    rather than carried into an air density or onto a certificate."""
+
+    temperature: float = Field(20.0, description="°C, 10 to 35")
+    temperature_uncertainty: float = Field(1.0, description="°C, half-width, 0 to 10")
+    humidity: float = Field(50.0, description="% relative humidity, 0 to 100")
+    pressure: float = Field(1013.25, description="hPa, 500 to 1100")
+
+    @staticmethod
+    def _plausible(value: float, low: float, high: float, what: str, unit: str, eg: str) -> float:
+        if not low <= value <= high:  # also refuses NaN
+            raise ValueError(
+                f"{value:g} {unit} is not a plausible {what}: give it in {unit} (e.g. {eg}), "
+                f"{low:g} {unit} to {high:g} {unit}"
+            )
+        return value
+
+    @field_validator("temperature")
+    @classmethod
+    def _plausible_temperature(cls, value: float) -> float:
+        return cls._plausible(value, 10.0, 35.0, "laboratory temperature", "°C", "20.0")
+
+    @field_validator("temperature_uncertainty")
+    @classmethod
+    def _plausible_temperature_uncertainty(cls, value: float) -> float:
+        return cls._plausible(value, 0.0, 10.0, "temperature half-width", "°C", "0.5")
+
+    @field_validator("humidity")
+    @classmethod
+    def _plausible_humidity(cls, value: float) -> float:
+        return cls._plausible(value, 0.0, 100.0, "relative humidity", "%", "45")
+
+    @field_validator("pressure")
+    @classmethod
+    def _plausible_pressure(cls, value: float) -> float:
+        return cls._plausible(value, 500.0, 1100.0, "air pressure", "hPa", "1013.25")
 
 
 class Plan(_Strict):
@@ -63,7 +100,10 @@ class Plan(_Strict):
     tolerance: Tolerance
     decision_rule: DecisionRule = Field(default_factory=DecisionRule)
     cmc: Cmc | None = None
-    """The laboratory's CMC for this calibration: the floor under every reported U."""
+    """The laboratory's CMC for this calibration, with its unit: the floor under every
+    reported U, evaluated at the measured value."""
+    coverage_probability: CoverageProbability = COVERAGE_PROBABILITY
+    """Of the reported U, in percent: 95.45 (k = 2 for a normal distribution), 95 or 99."""
     stability: StabilityCriteria | None = None
     """When a point counts as stable (procedures fall back to their own default)."""
     environment: Environment = Field(default_factory=Environment)

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daq.metrology.budget import Evaluation
-from daq.metrology.decision import Decision, Outcome
+from daq.metrology.decision import Outcome
+from daq.metrology.judgement import Judgement
 
 
 class Point(BaseModel):
@@ -30,6 +30,9 @@ class Point(BaseModel):
     """Derived values: means, reference value, error, correction, hysteresis..."""
     budget: dict[str, Any] | None = None
     decision: dict[str, Any] | None = None
+    """The governing decision: the worst of ``checks``, named by its ``check``."""
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+    """Every decision taken for the point (the error, each series' error, hysteresis...)."""
     standards: list[dict[str, Any]] = Field(default_factory=list)
     """Snapshot of each standard as used for this point, with any override."""
     stability: list[dict[str, Any]] = Field(default_factory=list)
@@ -38,13 +41,13 @@ class Point(BaseModel):
     note: str = ""
 
     @classmethod
-    def judged(
-        cls, evaluation: Evaluation | None, decision: Decision | None, **fields: Any
-    ) -> Point:
-        """A point with its budget and decision attached as JSON."""
+    def judged(cls, judgement: Judgement, **fields: Any) -> Point:
+        """A point with its budget and every decision attached as JSON."""
+        name, governing = judgement.governing
         return cls(
-            budget=evaluation.as_dict() if evaluation else None,
-            decision=decision.as_dict() if decision else None,
+            budget=judgement.evaluation.as_dict(),
+            decision={"check": name, **governing.as_dict()},
+            checks=[{"check": n, **d.as_dict()} for n, d in judgement.checks],
             **fields,
         )
 

@@ -6,11 +6,19 @@ Metrologia 45 (2008) 149-155) or the approximation of OIML R111-1:2004 (E.3-1); 
 mass per OIML D 28:2004 / R111-1:2004; the buoyancy correction of a test weight and its
 uncertainty per EURAMET cg-18 v4.0, 7.1.2 (section and equation numbers there are as we
 recall them: the guide's text was not at hand to check them).
+
+Both air-density formulas refuse conditions outside the range of validity of CIPM-2007,
+600 hPa to 1100 hPa and 15 °C to 27 °C (0 % to 100 % relative humidity), unless the caller
+asks for the extrapolation with ``check_range=False``. Those bounds are the ones quoted for
+the equation from Picard et al. (2008) (e.g. by the R package uLPAQ's ``densidad_aire``);
+the paper's own text was not at hand to check the wording or the clause.
 """
 
 from __future__ import annotations
 
 import math
+
+from daq.metrology.errors import MetrologyError
 
 RHO_0 = 1.2
 """kg/m³: reference air density of conventional mass (OIML D 28:2004, 4)."""
@@ -27,16 +35,23 @@ _B0, _B1 = 5.707e-6, -2.051e-8
 _C0, _C1 = 1.9898e-4, -2.376e-6
 _D, _E = 1.83e-11, -0.765e-8
 
+CIPM_2007_PRESSURE_HPA = (600.0, 1100.0)
+"""hPa: the pressures for which CIPM-2007 is stated (Picard et al. 2008; see the module)."""
+CIPM_2007_TEMPERATURE_C = (15.0, 27.0)
+"""°C: the temperatures for which CIPM-2007 is stated (Picard et al. 2008; see the module)."""
+
 
 def _check_finite(**values: float) -> None:
     for name, value in values.items():
         if not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, not {value!r}")
+            raise MetrologyError(f"{name} must be a finite number, not {value!r}")
 
 
 def _check_humidity(relative_humidity: float) -> None:
     if not 0.0 <= relative_humidity <= 100.0:
-        raise ValueError(f"relative humidity must be 0 to 100 %, not {relative_humidity:g} %")
+        raise MetrologyError(
+            f"relative_humidity = {relative_humidity:g} %: a relative humidity must be 0 % to 100 %"
+        )
 
 
 def _check_conditions(
@@ -47,10 +62,35 @@ def _check_conditions(
         temperature_c=temperature_c, pressure=pressure, relative_humidity=relative_humidity
     )
     if pressure <= 0:
-        raise ValueError(f"pressure must be positive, not {pressure:g} {pressure_unit}")
+        raise MetrologyError(f"pressure must be positive, not {pressure:g} {pressure_unit}")
     if temperature_c <= -273.15:
-        raise ValueError(f"temperature must be above absolute zero, not {temperature_c:g} °C")
+        raise MetrologyError(f"temperature must be above absolute zero, not {temperature_c:g} °C")
     _check_humidity(relative_humidity)
+
+
+def _check_range(
+    formula: str,
+    temperature_c: float,
+    pressure_name: str,
+    pressure: float,
+    pressure_unit: str,
+    hpa: float,
+) -> None:
+    """Refuse conditions outside CIPM-2007's range; ``hpa``: how many of the caller's
+    pressure unit make one hPa."""
+    t_low, t_high = CIPM_2007_TEMPERATURE_C
+    if not t_low <= temperature_c <= t_high:
+        raise MetrologyError(
+            f"temperature_c = {temperature_c:g} °C is outside {t_low:g} °C to {t_high:g} °C, "
+            f"the range of validity of {formula}; pass check_range=False to extrapolate"
+        )
+    p_low, p_high = (bound * hpa for bound in CIPM_2007_PRESSURE_HPA)
+    if not p_low <= pressure <= p_high:
+        raise MetrologyError(
+            f"{pressure_name} = {pressure:g} {pressure_unit} is outside {p_low:g} "
+            f"{pressure_unit} to {p_high:g} {pressure_unit}, the range of validity of "
+            f"{formula} (is it in {pressure_unit}?); pass check_range=False to extrapolate"
+        )
 
 
 def air_density_cipm2007(
@@ -58,17 +98,22 @@ def air_density_cipm2007(
     pressure_pa: float,
     relative_humidity: float,
     co2_fraction: float = 0.0004,
+    *,
+    check_range: bool = True,
 ) -> float:
     """Density of moist air in kg/m³ by the CIPM-2007 equation (Metrologia 45 (2008) 149).
 
-    ``relative_humidity`` in % (0-100), ``co2_fraction`` the mole fraction of CO2. The paper
-    states the equation for 600 hPa to 1100 hPa and 15 °C to 27 °C; outside that it is an
-    extrapolation, which is the caller's decision, so only unphysical inputs are refused.
+    ``pressure_pa`` in Pa, ``relative_humidity`` in % (0-100), ``co2_fraction`` the mole
+    fraction of CO2. The equation is stated for 60 000 Pa to 110 000 Pa (600 hPa to
+    1100 hPa) and 15 °C to 27 °C: outside that a MetrologyError, unless ``check_range`` is
+    False (an extrapolation, the caller's decision; unphysical inputs are refused always).
     """
     _check_conditions(temperature_c, pressure_pa, "Pa", relative_humidity)
+    if check_range:
+        _check_range("CIPM-2007", temperature_c, "pressure_pa", pressure_pa, "Pa", 100.0)
     _check_finite(co2_fraction=co2_fraction)
     if not 0.0 <= co2_fraction < 1.0:
-        raise ValueError(f"CO2 mole fraction must be 0 to 1, not {co2_fraction:g}")
+        raise MetrologyError(f"CO2 mole fraction must be 0 to 1, not {co2_fraction:g}")
 
     t = temperature_c
     big_t = t + 273.15
@@ -88,14 +133,32 @@ def air_density_cipm2007(
 
 
 def air_density_approximation(
-    temperature_c: float, pressure_hpa: float, relative_humidity: float
+    temperature_c: float,
+    pressure_hpa: float,
+    relative_humidity: float,
+    *,
+    check_range: bool = True,
 ) -> float:
     """Air density in kg/m³ by the approximation of OIML R111-1:2004, formula (E.3-1).
 
     rho_a = (0.34848 p - 0.009 h exp(0.061 t)) / (273.15 + t), p in hPa, h in %, t in °C:
     good enough where the air density's uncertainty is not dominant (classes F and M).
+    An approximation of CIPM-2007, it is not trusted beyond that equation's range (600 hPa
+    to 1100 hPa, 15 °C to 27 °C): outside it a MetrologyError unless ``check_range`` is
+    False. Within it our computed difference from CIPM-2007 is at most 1.6e-4 relative from
+    900 hPa to 1100 hPa, rising to 2.5e-4 at 600 hPa (0-100 %). The range R111 itself gives
+    for (E.3-1) was not checked against its text.
     """
     _check_conditions(temperature_c, pressure_hpa, "hPa", relative_humidity)
+    if check_range:
+        _check_range(
+            "CIPM-2007, which OIML R111-1 (E.3-1) approximates",
+            temperature_c,
+            "pressure_hpa",
+            pressure_hpa,
+            "hPa",
+            1.0,
+        )
     t = temperature_c
     return (0.34848 * pressure_hpa - 0.009 * relative_humidity * math.exp(0.061 * t)) / (273.15 + t)
 
@@ -103,7 +166,7 @@ def air_density_approximation(
 def _check_density(name: str, density: float) -> None:
     _check_finite(**{name: density})
     if density <= 0:
-        raise ValueError(f"{name} must be positive, not {density:g} kg/m³")
+        raise MetrologyError(f"{name} must be positive, not {density:g} kg/m³")
 
 
 def conventional_mass(true_mass: float, density: float) -> float:
@@ -154,7 +217,7 @@ def buoyancy_uncertainty(
     for name, u in (("u(air density)", u_air_density), ("u(weight density)", u_weight_density)):
         _check_finite(**{name: u})
         if u < 0:
-            raise ValueError(f"{name} must not be negative, not {u:g} kg/m³")
+            raise MetrologyError(f"{name} must not be negative, not {u:g} kg/m³")
     rho = weight_density
     by_air = u_air_density * (RHO_C - rho) / (rho * RHO_C)
     by_weight = (air_density - RHO_0) * u_weight_density / rho**2

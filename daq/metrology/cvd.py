@@ -4,6 +4,10 @@ IEC 60751:2008 (clause 4.2) defines R(t) = R0 (1 + A t + B t² + C (t - 100 °C)
 term only below 0 °C, with the standard coefficients below; a reference PRT's certificate
 gives its own R0, A, B and C in the same form. Above 0 °C the inverse is the root of a
 quadratic; below 0 °C it is found by Newton iteration.
+
+IEC 60751:2008 states these equations (and its Table 1) for -200 °C to 850 °C only: a
+temperature outside that range, or a resistance whose temperature would lie outside it, is
+refused with a MetrologyError rather than extrapolated.
 """
 
 from __future__ import annotations
@@ -11,9 +15,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from daq.metrology.errors import MetrologyError
+
 IEC_A = 3.9083e-3
 IEC_B = -5.775e-7
 IEC_C = -4.183e-12
+T_MIN = -200.0
+T_MAX = 850.0
+"""°C: the range of IEC 60751:2008 (clause 4.2, Table 1) for the equations of R(t)."""
+
+
+def _check_temperature(t: float) -> None:
+    if not math.isfinite(t):
+        raise MetrologyError(f"t = {t!r} °C: the temperature must be a finite number")
+    if not T_MIN <= t <= T_MAX:
+        raise MetrologyError(
+            f"t = {t:g} °C is outside the range of the Callendar-Van Dusen equations, "
+            f"{T_MIN:g} °C to {T_MAX:g} °C (IEC 60751:2008, 4.2)"
+        )
 
 
 @dataclass(frozen=True)
@@ -26,32 +45,55 @@ class Coefficients:
     c: float = IEC_C
 
     def resistance(self, t: float) -> float:
-        """R(t) in Ω for t in °C."""
-        cubic = self.c * (t - 100.0) * t**3 if t < 0 else 0.0
-        return self.r0 * (1.0 + self.a * t + self.b * t * t + cubic)
+        """R(t) in Ω for t in °C, -200 °C to 850 °C."""
+        _check_temperature(t)
+        return self._resistance(t)
 
     def slope(self, t: float) -> float:
-        """dR/dt in Ω/°C: the sensitivity that converts u(R) into u(t)."""
-        cubic = self.c * (4 * t**3 - 300.0 * t * t) if t < 0 else 0.0
-        return self.r0 * (self.a + 2 * self.b * t + cubic)
+        """dR/dt in Ω/°C: the sensitivity that converts u(R) into u(t); -200 °C to 850 °C."""
+        _check_temperature(t)
+        return self._slope(t)
 
     def temperature(self, resistance: float) -> float:
-        """t in °C for a resistance in Ω (the inverse of ``resistance``)."""
+        """t in °C for a resistance in Ω (the inverse of ``resistance``): only for a
+        resistance between R(-200 °C) and R(850 °C) of these coefficients."""
         if not math.isfinite(resistance) or resistance <= 0:
-            raise ValueError(f"{resistance!r} Ω is not a resistance a PRT can have")
+            raise MetrologyError(
+                f"resistance = {resistance!r} Ω is not a resistance a PRT can have"
+            )
+        low, high = self._resistance(T_MIN), self._resistance(T_MAX)
+        if not low <= resistance <= high:
+            raise MetrologyError(
+                f"resistance = {resistance:g} Ω is outside {low:.6g} Ω to {high:.7g} Ω, "
+                f"the resistances of these coefficients from {T_MIN:g} °C to {T_MAX:g} °C "
+                "(the range of IEC 60751:2008, 4.2)"
+            )
         ratio = resistance / self.r0
         discriminant = self.a * self.a - 4 * self.b * (1.0 - ratio)
         if discriminant < 0:
-            raise ValueError(f"{resistance:g} Ω is beyond the range of these coefficients")
+            raise MetrologyError(
+                f"resistance = {resistance:g} Ω is beyond the range of these coefficients"
+            )
         t = (-self.a + math.sqrt(discriminant)) / (2 * self.b) if self.b else (ratio - 1) / self.a
         if t >= 0 or self.c == 0:
             return t
         for _ in range(50):
-            step = (self.resistance(t) - resistance) / self.slope(t)
+            step = (self._resistance(t) - resistance) / self._slope(t)
             t -= step
             if abs(step) < 1e-10:
                 return t
-        raise ValueError(f"no temperature found for {resistance:g} Ω")  # pragma: no cover
+        raise MetrologyError(  # pragma: no cover
+            f"resistance = {resistance:g} Ω: no temperature found"
+        )
+
+    # Unchecked: the inverse iterates through (and may step just past) the range's ends.
+    def _resistance(self, t: float) -> float:
+        cubic = self.c * (t - 100.0) * t**3 if t < 0 else 0.0
+        return self.r0 * (1.0 + self.a * t + self.b * t * t + cubic)
+
+    def _slope(self, t: float) -> float:
+        cubic = self.c * (4 * t**3 - 300.0 * t * t) if t < 0 else 0.0
+        return self.r0 * (self.a + 2 * self.b * t + cubic)
 
 
 IEC_60751 = Coefficients()

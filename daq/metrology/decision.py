@@ -4,7 +4,11 @@ The tolerance is an interval [lower, upper] for the measured quantity (an error,
 correction). A guard band w moves the acceptance limits inside it: AL = TL ∓ w. Binary
 statements say pass or fail; non-binary ones (ILAC-G8 4.2.3) add conditional pass (inside
 the tolerance, within w of it) and conditional fail (outside, within w). The probability of
-conformance assumes a normal distribution of the measurand (JCGM 106 7.3).
+conformance assumes a normal distribution of the measurand, or a scaled and shifted
+Student-t with ν_eff degrees of freedom when k came from ν_eff (JCGM 106:2012 7.3 and 7.4):
+p_c = F((TU - y)/u) - F((TL - y)/u) with u = U/k. Each decision records the rule, the
+test uncertainty ratio, p_c and the specific probability of a false accept (1 - p_c for an
+accepted value) or false reject (p_c for a rejected one), JCGM 106 9.5.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from statistics import NormalDist
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy.stats import t as student
+
+from daq.metrology.errors import MetrologyError
 
 _NORMAL = NormalDist()
 
@@ -43,6 +50,8 @@ class DecisionRule(BaseModel):
     specific probability of false accept below ``max_false_accept`` (JCGM 106 8.3.2)."""
     max_false_accept: float = Field(0.025, gt=0, lt=0.5)
     statements: Literal["binary", "non-binary"] = "binary"
+    minimum_tur: float = Field(4.0, gt=0)
+    """A point whose test uncertainty ratio is below this is flagged (ILAC-G8 note 4:1)."""
 
     @model_validator(mode="after")
     def _pfa_only_when_used(self) -> DecisionRule:
@@ -52,11 +61,28 @@ class DecisionRule(BaseModel):
             )
         return self
 
-    def guard(self, expanded: float, standard: float) -> float:
+    def guard(self, expanded: float, standard: float, dof: float = math.inf) -> float:
         """The guard band w for a point with expanded uncertainty U and standard u."""
         if self.guard_band == "U":
             return expanded
-        return standard * _NORMAL.inv_cdf(1.0 - self.max_false_accept)
+        return standard * _quantile(1.0 - self.max_false_accept, dof)
+
+    def risk(self) -> str:
+        """What the rule risks, for the statement of conformity (ILAC-G8:09/2019 4.2)."""
+        if self.acceptance == "simple":
+            return (
+                "the specific probability of false accept is up to 50 % for a result at a "
+                "tolerance limit"
+            )
+        if self.guard_band == "U":
+            return (
+                "the specific probability of false accept is below 2.5 % for an accepted "
+                "result (w = U, k = 2, normal)"
+            )
+        return (
+            f"the specific probability of false accept is below {self.max_false_accept:.1%} "
+            "for an accepted result"
+        )
 
     def describe(self) -> str:
         if self.acceptance == "simple":
@@ -88,6 +114,17 @@ class Decision:
     excess: float
     """How far the value lies beyond the nearer tolerance limit (0 when inside)."""
     rule: str
+    expanded: float = 0.0
+    """U the decision used."""
+    dof: float = math.inf
+    """ν_eff of the distribution behind p_c."""
+    false_accept: float | None = None
+    """1 - p_c for an accepted value (the specific risk, JCGM 106 9.5.2); None if rejected."""
+    false_reject: float | None = None
+    """p_c for a rejected value; None if accepted."""
+    risk: str = ""
+    warnings: tuple[str, ...] = ()
+    """Such as a test uncertainty ratio below the rule's minimum."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -101,14 +138,36 @@ class Decision:
             "tur": None if math.isinf(self.tur) else self.tur,
             "excess": self.excess,
             "rule": self.rule,
+            "expanded_uncertainty": self.expanded,
+            "effective_dof": None if math.isinf(self.dof) else self.dof,
+            "probability_of_false_accept": self.false_accept,
+            "probability_of_false_reject": self.false_reject,
+            "risk": self.risk,
+            "warnings": list(self.warnings),
         }
 
 
-def probability_of_conformance(value: float, standard: float, lower: float, upper: float) -> float:
-    """p_c = Φ((TU - y)/u) - Φ((TL - y)/u) (JCGM 106:2012 7.3.2 for a normal PDF)."""
+def _cdf(x: float, dof: float) -> float:
+    return _NORMAL.cdf(x) if math.isinf(dof) else float(student.cdf(x, dof))
+
+
+def _quantile(p: float, dof: float) -> float:
+    return _NORMAL.inv_cdf(p) if math.isinf(dof) else float(student.ppf(p, dof))
+
+
+def probability_of_conformance(
+    value: float, standard: float, lower: float, upper: float, dof: float = math.inf
+) -> float:
+    """p_c = F((TU - y)/u) - F((TL - y)/u), F normal or Student-t with ν = ``dof``
+    (JCGM 106:2012 7.3.2, 7.4)."""
     if standard <= 0:
         return 1.0 if lower <= value <= upper else 0.0
-    return _NORMAL.cdf((upper - value) / standard) - _NORMAL.cdf((lower - value) / standard)
+    return _cdf((upper - value) / standard, dof) - _cdf((lower - value) / standard, dof)
+
+
+def _check(name: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise MetrologyError(f"{name} must be a finite number, not {value!r}")
 
 
 def decide(
@@ -118,14 +177,24 @@ def decide(
     lower: float,
     upper: float,
     rule: DecisionRule,
+    dof: float = math.inf,
 ) -> Decision:
-    """Judge ``value`` (with U = ``expanded`` and u = ``standard``) against [lower, upper]."""
+    """Judge ``value`` (with U = ``expanded``, u = ``standard`` and ν_eff = ``dof``) against
+    [lower, upper], on full-precision numbers."""
+    for name, number in (("the value", value), ("U", expanded), ("u", standard)):
+        _check(name, number)
+    for name, number in (("the lower limit", lower), ("the upper limit", upper)):
+        _check(name, number)
+    if expanded < 0 or standard < 0:
+        raise MetrologyError(f"uncertainties cannot be negative (U = {expanded}, u = {standard})")
+    if not dof >= 1:
+        raise MetrologyError(f"degrees of freedom must be at least 1, not {dof!r}")
     if not lower < upper:
-        raise ValueError(f"tolerance limits must satisfy lower < upper, not {lower}, {upper}")
+        raise MetrologyError(f"tolerance limits must satisfy lower < upper, not {lower}, {upper}")
     w = (
         0.0
         if rule.acceptance == "simple" and rule.statements == "binary"
-        else rule.guard(expanded, standard)
+        else rule.guard(expanded, standard, dof)
     )
     inside = lower <= value <= upper
     within_acceptance = lower + w <= value <= upper - w
@@ -142,14 +211,27 @@ def decide(
     else:
         outcome = Outcome.FAIL
     excess = max(0.0, lower - value, value - upper)
+    conformance = probability_of_conformance(value, standard, lower, upper, dof)
+    tur = (upper - lower) / (2 * expanded) if expanded > 0 else math.inf
+    warnings = []
+    if tur < rule.minimum_tur:
+        warnings.append(
+            f"test uncertainty ratio {tur:.2g}:1 is below the minimum {rule.minimum_tur:g}:1"
+        )
     return Decision(
         outcome,
         value,
         lower,
         upper,
         w,
-        probability_of_conformance(value, standard, lower, upper),
-        (upper - lower) / (2 * expanded) if expanded > 0 else math.inf,
+        conformance,
+        tur,
         excess,
         rule.describe(),
+        expanded,
+        dof,
+        1.0 - conformance if outcome.conforms else None,
+        None if outcome.conforms else conformance,
+        rule.risk(),
+        tuple(warnings),
     )

@@ -1,11 +1,14 @@
-"""Tolerance specifications a calibration plan names, and the maximum permissible error (MPE)
-each gives at a nominal value.
+"""Tolerance specifications a calibration plan names, and the tolerance interval each gives
+for an instrument's error at a test point.
 
-Each model is one ``kind`` of the ``Tolerance`` union, read from the plan's YAML. ``mpe`` is
-the half-width of the acceptance interval [-MPE, +MPE] for the instrument's error, in the
-model's ``unit``; ``describe`` is the line a certificate quotes. The tables are those of
-OIML R76-1:2006 (Table 6), OIML R111-1:2004 (Table 1), IEC 60751:2008 (Table 3) and EN 837-1
-(accuracy classes in % of span).
+Each model is one ``kind`` of the ``Tolerance`` union, read from the plan's YAML.
+``limits(nominal, unit)`` is what procedures use: the interval [lower, upper] for the error at
+a test point of ``nominal`` (in ``unit``), in ``unit``, whatever unit the specification is
+written in (a ±50 mK tolerance is ±0.05 °C for a result in °C). ``mpe`` is the half-width of a
+symmetric interval in the model's own ``unit``; ``describe`` is the line a certificate quotes.
+An interval of zero width (a pure % of reading at zero) is a ``MetrologyError``, never a
+verdict. The tables are those of OIML R76-1:2006 (Table 6), OIML R111-1:2004 (Table 1),
+IEC 60751:2008 (Table 3) and EN 837-1 (accuracy classes in % of span).
 """
 
 from __future__ import annotations
@@ -14,21 +17,58 @@ import math
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from daq.units import check_unit, convert
+from daq.metrology.errors import MetrologyError
+from daq.units import check_unit, convert, convert_difference
 
 Unit = Annotated[str, AfterValidator(check_unit)]
 
 
 def _finite(nominal: float) -> float:
     if not math.isfinite(nominal):
-        raise ValueError(f"nominal value must be a finite number, not {nominal!r}")
+        raise MetrologyError(f"nominal value must be a finite number, not {nominal!r}")
     return nominal
 
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit: str
+
+    def lookup_unit(self) -> str:
+        """The unit the specification takes a test point's nominal value in."""
+        return self.unit
+
+    def mpe(self, nominal: float) -> float:
+        """Half-width of the symmetric interval at ``nominal`` (in ``lookup_unit()``), in
+        ``unit``."""
+        raise NotImplementedError
+
+    def interval(self, nominal: float) -> tuple[float, float]:
+        """[lower, upper] for the error at ``nominal`` (in ``lookup_unit()``), in ``unit``."""
+        mpe = self.mpe(nominal)
+        return -mpe, mpe
+
+    def limits(self, nominal: float, unit: str) -> tuple[float, float]:
+        """[lower, upper] for the error at a test point of ``nominal`` ``unit``, in ``unit``;
+        MetrologyError when the units measure different things or the interval is empty."""
+        try:
+            at = convert(_finite(nominal), unit, self.lookup_unit())
+            lower, upper = (convert_difference(v, self.unit, unit) for v in self.interval(at))
+        except MetrologyError:
+            raise
+        except ValueError as exc:
+            raise MetrologyError(f"tolerance {self.describe()}: {exc}") from None
+        if not lower < upper:
+            raise MetrologyError(
+                f"tolerance {self.describe()} gives no tolerance at {nominal:g} {unit}: "
+                "add a fixed or digits term (kind: specification)"
+            )
+        return lower, upper
+
+    def describe(self) -> str:
+        raise NotImplementedError
 
 
 class Absolute(_Spec):
@@ -52,6 +92,7 @@ class PercentOfReading(_Spec):
     unit: Unit
 
     def mpe(self, nominal: float) -> float:
+        """Zero at a zero reading: ``limits`` refuses that point (a plan check names it)."""
         return self.percent / 100.0 * abs(_finite(nominal))
 
     def describe(self) -> str:
@@ -100,12 +141,12 @@ class OimlR76(_Spec):
     def mpe(self, nominal: float) -> float:
         """MPE for a load of ``nominal`` (in ``unit``); ValueError beyond Table 6."""
         if _finite(nominal) < 0:
-            raise ValueError(f"a load cannot be negative: {nominal:g} {self.unit}")
+            raise MetrologyError(f"a load cannot be negative: {nominal:g} {self.unit}")
         # Decimal, so that 50 g / 0.1 g is exactly 500 e and lands on the "<=" side.
         m = Decimal(repr(nominal)) / Decimal(repr(self.e))
         first, second, top = _R76_LIMITS[self.accuracy_class]
         if top is not None and m > top:
-            raise ValueError(
+            raise MetrologyError(
                 f"a load of {m:f} e is beyond OIML R76-1 Table 6 for class "
                 f"{self.accuracy_class} (at most {top} e)"
             )
@@ -178,6 +219,9 @@ class OimlR111(_Spec):
     unit: Literal["mg"] = "mg"
     """Table 1 gives MPEs in mg, whatever the nominal value's unit."""
 
+    def lookup_unit(self) -> str:
+        return self.nominal_unit
+
     @field_validator("nominal_unit")
     @classmethod
     def _a_mass_unit(cls, unit: str) -> str:
@@ -192,7 +236,7 @@ class OimlR111(_Spec):
         row = _R111_TABLE.get(key)
         if row is None or not math.isclose(milligrams, key, rel_tol=1e-9):
             known = ", ".join(_mass_label(k) for k in sorted(_R111_TABLE))
-            raise ValueError(
+            raise MetrologyError(
                 f"{nominal:g} {self.nominal_unit} is not a nominal value of OIML R111-1 "
                 f"Table 1; those are: {known}"
             )
@@ -200,7 +244,7 @@ class OimlR111(_Spec):
         value = row[index]
         if value is None:
             present = [k for k, r in _R111_TABLE.items() if r[index] is not None]
-            raise ValueError(
+            raise MetrologyError(
                 f"OIML R111-1 Table 1 has no class {self.weight_class} weight of "
                 f"{_mass_label(key)} (class {self.weight_class} runs from "
                 f"{_mass_label(min(present))} to {_mass_label(max(present))})"
@@ -248,7 +292,7 @@ class Iec60751(_Spec):
         """Tolerance in °C at ``nominal`` °C; ValueError outside the class's range."""
         low, high = _IEC_RANGE[(self.element, self.tolerance_class)]
         if not low <= _finite(nominal) <= high:
-            raise ValueError(
+            raise MetrologyError(
                 f"IEC 60751 class {self.tolerance_class} ({self.element}) is valid from "
                 f"{low:g} °C to {high:g} °C, not at {nominal:g} °C"
             )
@@ -275,6 +319,8 @@ class En837(_Spec):
     accuracy_class: float
     """One of 0.1, 0.25, 0.6, 1, 1.6, 2.5, 4 (a float: Literal cannot hold floats for mypy)."""
     span: float = Field(gt=0)
+    lower_range_value: float = 0.0
+    """The start of the scale (-1 bar for a compound gauge), in ``unit``."""
     unit: Unit
 
     @field_validator("accuracy_class")
@@ -282,11 +328,18 @@ class En837(_Spec):
     def _a_class(cls, value: float) -> float:
         if value not in _EN837_CLASSES:
             classes = ", ".join(f"{c:g}" for c in _EN837_CLASSES)
-            raise ValueError(f"EN 837-1 accuracy class must be one of {classes}, not {value:g}")
+            raise MetrologyError(f"EN 837-1 accuracy class must be one of {classes}, not {value:g}")
         return value
 
     def mpe(self, nominal: float) -> float:
-        _finite(nominal)
+        """MPE in % of span, for a point on the scale; MetrologyError beyond it."""
+        low, high = self.lower_range_value, self.lower_range_value + self.span
+        slack = 1e-9 * self.span
+        if not low - slack <= _finite(nominal) <= high + slack:
+            raise MetrologyError(
+                f"{nominal:g} {self.unit} is beyond the span of this EN 837-1 gauge "
+                f"({low:g} to {high:g} {self.unit})"
+            )
         return self.accuracy_class / 100.0 * self.span
 
     def describe(self) -> str:
@@ -296,7 +349,86 @@ class En837(_Spec):
         )
 
 
+class Specification(_Spec):
+    """A specification as instruments are sold: ±(% of reading + % of span + a fixed term +
+    digits of resolution), each term optional, at least one given. Defined at zero when it
+    has a span, fixed or digits term."""
+
+    kind: Literal["specification"]
+    unit: Unit
+    percent_of_reading: float = Field(0.0, ge=0)
+    percent_of_span: float = Field(0.0, ge=0)
+    span: float | None = Field(None, gt=0)
+    """The span, or the full scale of a range that starts at zero, in ``unit``."""
+    fixed: float = Field(0.0, ge=0)
+    digits: int = Field(0, ge=0)
+    resolution: float | None = Field(None, gt=0)
+    """The digit step of the indication, in ``unit``."""
+
+    @model_validator(mode="after")
+    def _complete(self) -> Specification:
+        if self.percent_of_span and self.span is None:
+            raise ValueError("percent_of_span needs the span (or full scale)")
+        if self.digits and self.resolution is None:
+            raise ValueError("digits need the resolution (the digit step)")
+        if not (self.percent_of_reading or self.percent_of_span or self.fixed or self.digits):
+            raise ValueError(
+                "give at least one term: percent_of_reading, percent_of_span, fixed or digits"
+            )
+        return self
+
+    def mpe(self, nominal: float) -> float:
+        return (
+            self.percent_of_reading / 100.0 * abs(_finite(nominal))
+            + self.percent_of_span / 100.0 * (self.span or 0.0)
+            + self.fixed
+            + self.digits * (self.resolution or 0.0)
+        )
+
+    def describe(self) -> str:
+        terms = []
+        if self.percent_of_reading:
+            terms.append(f"{self.percent_of_reading:g} % of reading")
+        if self.percent_of_span:
+            terms.append(f"{self.percent_of_span:g} % of span {self.span:g} {self.unit}")
+        if self.fixed:
+            terms.append(f"{self.fixed:g} {self.unit}")
+        if self.digits:
+            terms.append(f"{self.digits} digits of {self.resolution:g} {self.unit}")
+        return f"±({' + '.join(terms)})"
+
+
+class Limits(_Spec):
+    """Asymmetric limits for the error, the same at every test point (e.g. -0.1 to +0.3)."""
+
+    kind: Literal["limits"]
+    lower: float
+    upper: float
+    unit: Unit
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Limits:
+        if not self.lower < self.upper:
+            raise ValueError(f"lower must be below upper, not {self.lower:g} and {self.upper:g}")
+        return self
+
+    def interval(self, nominal: float) -> tuple[float, float]:
+        _finite(nominal)
+        return self.lower, self.upper
+
+    def describe(self) -> str:
+        return f"{self.lower:+g} {self.unit} to {self.upper:+g} {self.unit}"
+
+
 Tolerance = Annotated[
-    Absolute | PercentOfReading | PercentOfSpan | OimlR76 | OimlR111 | Iec60751 | En837,
+    Absolute
+    | PercentOfReading
+    | PercentOfSpan
+    | Specification
+    | Limits
+    | OimlR76
+    | OimlR111
+    | Iec60751
+    | En837,
     Field(discriminator="kind"),
 ]

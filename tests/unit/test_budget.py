@@ -1,12 +1,17 @@
 """GUM budgets against worked examples of EA-4/02 M:2022 and the tables of JCGM 100:2008."""
 
+import itertools
 import math
+import statistics
+from typing import Any
 
+import GTC
 import pytest
 
 from daq.metrology.budget import (
     Budget,
     Cmc,
+    Contribution,
     certificate,
     coverage_factor,
     decimals_of,
@@ -16,6 +21,7 @@ from daq.metrology.budget import (
     standard_deviation,
     type_a,
 )
+from daq.metrology.errors import MetrologyError
 
 
 def test_ea_4_02_example_s2_weight_of_10_kg() -> None:
@@ -96,7 +102,7 @@ def test_fully_correlated_weights_add_linearly() -> None:
 def test_correlation_of_finite_dof_inputs_is_refused() -> None:
     budget = Budget("x", "g").add(standard_deviation("a", 1, "g", 5), certificate("b", 1, 2, "g"))
     budget.correlate("a", "b", 0.5)
-    with pytest.raises(ValueError, match="infinite degrees of freedom"):
+    with pytest.raises(MetrologyError, match="'a' has finite degrees of freedom"):
         budget.evaluate()
 
 
@@ -104,9 +110,12 @@ def test_cmc_is_a_floor() -> None:
     budget = Budget("error", "bar").add(certificate("reference", 0.0002, 2, "bar"))
     plain = budget.evaluate()
     assert plain.expanded == 0.0002 and not plain.cmc_applied
-    floored = budget.evaluate(Cmc(absolute=0.0003, relative=1e-4), at=10.0)
+    floored = budget.evaluate(Cmc(absolute=0.0003, relative=1e-4, unit="bar"), at=10.0)
     assert floored.cmc_applied
     assert floored.expanded == pytest.approx(0.0013)
+    # the same CMC written in kPa: 0.03 kPa = 0.0003 bar
+    in_kpa = budget.evaluate(Cmc(absolute=0.03, relative=1e-4, unit="kPa"), at=10.0)
+    assert in_kpa.expanded == pytest.approx(0.0013) and in_kpa.cmc == pytest.approx(0.0013)
 
 
 @pytest.mark.parametrize(
@@ -130,3 +139,114 @@ def test_as_dict_shares_sum_to_one() -> None:
     result = Budget("x", "g").add(certificate("a", 2, 2, "g"), rectangular("b", 1, "g")).evaluate()
     rows = result.as_dict()["contributions"]
     assert sum(r["share"] for r in rows) == pytest.approx(1.0)
+
+
+def test_relative_cmc_is_evaluated_at_the_measured_value_not_the_error() -> None:
+    """ILAC P14:09/2020 5.4: U is never below the CMC at the measured value. A CMC of
+    0.001·|t| at 140 °C is 0.14 °C, whatever the (near zero) error is."""
+    budget = Budget("error of indication", "°C").add(
+        certificate("reference", 0.033, 2, "°C", value=0.002)
+    )
+    evaluation = budget.evaluate(Cmc(relative=0.001, unit="°C"), at=140.0)
+    assert evaluation.cmc_applied and evaluation.expanded == pytest.approx(0.14)
+    with pytest.raises(MetrologyError, match="at the measured value"):
+        budget.evaluate(Cmc(relative=0.001, unit="°C"))
+
+
+def test_cmc_in_mk_for_a_result_in_celsius_is_a_difference() -> None:
+    budget = Budget("error", "°C").add(certificate("reference", 0.01, 2, "°C"))
+    evaluation = budget.evaluate(Cmc(absolute=30, unit="mK"), at=100.0)
+    assert evaluation.expanded == pytest.approx(0.030)
+    with pytest.raises(MetrologyError, match="bar"):
+        budget.evaluate(Cmc(absolute=30, unit="bar"), at=100.0)
+
+
+def test_gum_h2_simultaneous_resistance_and_reactance() -> None:
+    """GUM (JCGM 100:2008) H.2: five simultaneous observations of V, I and φ (Table H.2),
+    their means correlated as observed (r(V,I) = -0.36, r(V,φ) = 0.86, r(I,φ) = -0.65);
+    Table H.3: R = V/I cos φ = 127.732 Ω, u(R) = 0.071 Ω; X = V/I sin φ = 219.847 Ω,
+    u(X) = 0.295 Ω. The value comes from the model, the sensitivities too."""
+    volts = [5.007, 4.994, 5.005, 4.990, 4.999]
+    amperes = [19.663e-3, 19.639e-3, 19.640e-3, 19.685e-3, 19.678e-3]
+    radians = [1.0456, 1.0438, 1.0468, 1.0428, 1.0433]
+    series = {"V": volts, "I": amperes, "phi": radians}
+
+    def budget(model: Any) -> Budget:
+        made = Budget("R", "Ω", model=model).add(
+            *(type_a(name, data, "1") for name, data in series.items())
+        )
+        made.ensemble(*series)
+        for first, second in itertools.combinations(series, 2):
+            made.correlate(first, second, statistics.correlation(series[first], series[second]))
+        return made
+
+    r = budget(lambda x: x["V"] / x["I"] * GTC.cos(x["phi"])).evaluate()
+    assert r.value == pytest.approx(127.732, abs=5e-4)
+    assert r.combined == pytest.approx(0.071, abs=5e-4)
+    assert r.dof == pytest.approx(4)
+    reactance = budget(lambda x: x["V"] / x["I"] * GTC.sin(x["phi"])).evaluate()
+    assert reactance.value == pytest.approx(219.847, abs=5e-4)
+    assert reactance.combined == pytest.approx(0.295, abs=1e-3)  # 0.2956 here; GUM rounds down
+    sensitivity = {c.name: c.sensitivity for c in r.contributions}
+    _, i, phi = (statistics.fmean(x) for x in series.values())
+    assert sensitivity["V"] == pytest.approx(math.cos(phi) / i, rel=1e-9)  # ∂R/∂V
+
+
+def test_sensitivity_of_an_exact_input_comes_from_the_model() -> None:
+    budget = Budget("y", "g", model=lambda x: 3.0 * x["a"] - x["b"]).add(
+        certificate("a", 0.2, 2, "g", value=1.0), Contribution("b", 0.5, 0.0, "g")
+    )
+    evaluation = budget.evaluate()
+    assert evaluation.value == pytest.approx(2.5)
+    assert [c.sensitivity for c in evaluation.contributions] == pytest.approx([3.0, -1.0])
+
+
+@pytest.mark.parametrize(("probability", "k"), [(95.45, 2.0), (95.0, 1.96), (99.0, 2.58)])
+def test_coverage_probability_is_a_setting(probability: float, k: float) -> None:
+    """GUM Table G.2, ν = ∞."""
+    evaluation = (
+        Budget("y", "g").add(certificate("a", 0.2, 2, "g")).evaluate(probability=probability)
+    )
+    assert evaluation.k == k and evaluation.probability == probability
+    assert coverage_factor(10, 95.0) == 2.23  # Table G.2: ν = 10, p = 95 %
+    with pytest.raises(ValueError, match="coverage probability"):
+        coverage_factor(10, 90.0)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: certificate("ref", -0.1, 2, "g"),
+            "ref: an expanded uncertainty cannot",
+        ),
+        (
+            lambda: certificate("ref", math.nan, 2, "g"),
+            "ref: the expanded uncertainty must",
+        ),
+        (lambda: certificate("ref", 0.1, 0, "g"), "ref: a coverage factor must be above 0"),
+        (lambda: certificate("ref", 0.1, -2, "g"), "ref: a coverage factor must be above 0"),
+        (lambda: Contribution("x", 0.0, -0.1, "g"), "x: a standard uncertainty cannot be negative"),
+        (lambda: Contribution("x", 0.0, math.nan, "g"), "x: the standard uncertainty must be"),
+        (
+            lambda: Contribution("x", 0.0, 0.1, "g", dof=0.5),
+            "x: degrees of freedom must be",
+        ),
+        (lambda: rectangular("x", -1.0, "g"), "x: a half-width cannot be negative"),
+        (lambda: coverage_factor(0.5), "at least 1"),
+    ],
+)
+def test_bad_inputs_are_metrology_errors(make: Any, message: str) -> None:
+    with pytest.raises(MetrologyError, match=message):
+        make()
+
+
+def test_correlations_given_twice_or_impossible_are_refused() -> None:
+    budget = Budget("x", "g").add(*(certificate(n, 1, 2, "g") for n in "abc"))
+    budget.correlate("a", "b", 0.9)
+    with pytest.raises(MetrologyError, match="given twice"):
+        budget.correlate("b", "a", 0.9)
+    # a~b = 0.9, a~c = 0.9, b~c = -0.9 cannot all hold: the matrix has a negative eigenvalue
+    budget.correlate("a", "c", 0.9).correlate("b", "c", -0.9)
+    with pytest.raises(MetrologyError, match="not positive semi-definite"):
+        budget.evaluate()
