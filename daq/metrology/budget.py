@@ -30,7 +30,7 @@ from GTC import reporting
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from daq.metrology.errors import MetrologyError
-from daq.units import check_unit, convert_difference
+from daq.units import check_unit, convert_difference, same_dimension
 
 COVERAGE_PROBABILITY = 95.45
 """Percent: the coverage of U with k = 2 for a normal distribution (GUM G.1.3)."""
@@ -387,7 +387,9 @@ class Budget:
         if not isinstance(y, GTC.lib.UncertainReal):
             raise MetrologyError(f"the model of {self.quantity} does not depend on its inputs")
         contributions = tuple(
-            dataclasses.replace(c, sensitivity=self._sensitivity(y, inputs, c)) if self.model else c
+            dataclasses.replace(c, sensitivity=self._sensitivity(y, inputs, c))
+            if self.model
+            else dataclasses.replace(c, sensitivity=c.sensitivity * self._scale(c))
             for c in self.contributions
         )
         combined = float(y.u)
@@ -489,9 +491,18 @@ class Budget:
                 "matrix (not positive semi-definite): no set of inputs can be correlated so"
             )
 
+    def _scale(self, c: Contribution) -> float:
+        """For y = Σ cᵢxᵢ: an input in another unit of the result's quantity (mK in a budget
+        in °C) is converted; one of another quantity keeps cᵢ as given (its unit is then the
+        result's unit per the input's)."""
+        if c.unit == self.unit or not same_dimension(c.unit, self.unit):
+            return 1.0
+        return convert_difference(1.0, c.unit, self.unit)
+
     def _linear(self, inputs: Mapping[str, Any]) -> Any:
         return sum(
-            (c.sensitivity * inputs[c.name] for c in self.contributions), start=GTC.ureal(0, 0)
+            (c.sensitivity * self._scale(c) * inputs[c.name] for c in self.contributions),
+            start=GTC.ureal(0, 0),
         )
 
     def _sensitivity(self, y: Any, inputs: Mapping[str, Any], c: Contribution) -> float:

@@ -250,3 +250,16 @@ def test_correlations_given_twice_or_impossible_are_refused() -> None:
     budget.correlate("a", "c", 0.9).correlate("b", "c", -0.9)
     with pytest.raises(MetrologyError, match="not positive semi-definite"):
         budget.evaluate()
+
+
+def test_terms_in_another_unit_of_the_same_quantity_are_converted() -> None:
+    """A reference PRT's U of 20 mK in a budget in °C is 0.020 °C (not 20 °C); its
+    sensitivity coefficient shows the conversion, 0.001 °C/mK."""
+    budget = Budget("error", "°C").add(
+        Contribution("indication", 30.012, 0.0, "°C"),
+        certificate("reference", 20, 2, "mK", -1.0, value=30000.0),
+    )
+    evaluation = budget.evaluate()
+    assert evaluation.value == pytest.approx(0.012)
+    assert evaluation.expanded == pytest.approx(0.020)
+    assert evaluation.contributions[1].sensitivity == pytest.approx(-0.001)
