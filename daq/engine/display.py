@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 
@@ -11,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from daq.engine.record import Point
+from daq.metrology.rounding import format_uncertainty, format_value
 from daq.reading import Reading
 from daq.stability import Verdict
 
@@ -123,24 +125,34 @@ def budget_table(point: Point) -> Table | None:
     table.caption = (
         f"u_c = {budget['combined_standard_uncertainty']:.3g} {unit}, "
         f"ν_eff = {'∞' if dof is None else f'{dof:.3g}'}, k = {budget['coverage_factor']:g}, "
-        f"U = {budget['expanded_uncertainty']:.2g} {unit}"
+        f"U = {format_uncertainty(budget['expanded_uncertainty'])} {unit}"
         + (" (raised to the CMC)" if budget["cmc_applied"] else "")
     )
     return table
 
 
 def describe(point: Point) -> Text:
-    """One line: the point, its result ± U and the decision."""
+    """One line: the point, its result ± U and the decision, rounded as a certificate states
+    them (daq.metrology.rounding: U to two significant digits, the result to U's last
+    decimal); a point without a budget shows its first values to six significant digits."""
     text = Text(point.key)
     budget, decision = point.budget, point.decision
     if budget is not None and decision is not None:
+        expanded = budget["expanded_uncertainty"]
         text.append(
-            f": {decision['value']:+.6g} ± {budget['expanded_uncertainty']:.2g} {point.unit} "
+            f": {format_value(decision['value'], expanded, signed=True)} ± "
+            f"{format_uncertainty(expanded)} {point.unit} "
             f"(k = {budget['coverage_factor']:g}) "
         )
         outcome = decision["outcome"]
         text.append(outcome, OUTCOME_STYLES.get(outcome, ""))
     elif point.values:
-        shown = ", ".join(f"{k} {v:.6g}" for k, v in list(point.values.items())[:3])
+        shown = ", ".join(f"{k} {_plain(v)}" for k, v in list(point.values.items())[:3])
         text.append(f": {shown} {point.unit}")
     return text
+
+
+def _plain(value: float) -> str:
+    """A value without an uncertainty: six significant digits (nan or inf as such: the live
+    view never fails on what a procedure recorded)."""
+    return format_value(value, 0.0) if math.isfinite(value) else str(value)

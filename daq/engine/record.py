@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from daq.metrology.decision import Outcome
 from daq.metrology.judgement import Judgement
+from daq.metrology.rounding import rounded_forms
 
 
 class Point(BaseModel):
@@ -29,6 +30,7 @@ class Point(BaseModel):
     values: dict[str, float] = Field(default_factory=dict)
     """Derived values: means, reference value, error, correction, hysteresis..."""
     budget: dict[str, Any] | None = None
+    """The evaluated model at full precision, and its ``rounded`` forms as printed."""
     decision: dict[str, Any] | None = None
     """The governing decision: the worst of ``checks``, named by its ``check``."""
     checks: list[dict[str, Any]] = Field(default_factory=list)
@@ -44,8 +46,12 @@ class Point(BaseModel):
     def judged(cls, judgement: Judgement, **fields: Any) -> Point:
         """A point with its budget and every decision attached as JSON."""
         name, governing = judgement.governing
+        evaluation = judgement.evaluation
         return cls(
-            budget=judgement.evaluation.as_dict(),
+            budget={
+                **evaluation.as_dict(),
+                "rounded": rounded_forms(evaluation.value, evaluation.expanded),
+            },
             decision={"check": name, **governing.as_dict()},
             checks=[{"check": n, **d.as_dict()} for n, d in judgement.checks],
             **fields,

@@ -22,6 +22,7 @@ import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
 import GTC
@@ -305,23 +306,18 @@ def coverage_factor(dof: float, probability: float = COVERAGE_PROBABILITY) -> fl
 
 
 def round_uncertainty(expanded: float, *, up: bool = False) -> float:
-    """Two significant digits; EA-4/02 M:2022 6.2: round up when ordinary rounding would
-    lower the value by more than 5 %; ``up`` always rounds up (a floor stays a floor)."""
+    """Two significant digits, ties rounded half up on the decimal value (GUM 7.2.6);
+    EA-4/02 M:2022 6.2: round up when ordinary rounding would lower the value by more than
+    5 % (at two digits it cannot, but the rule is kept for what calls this); ``up`` always
+    rounds up (a CMC floor stays a floor)."""
     if expanded <= 0 or not math.isfinite(expanded):
         return expanded
-    exponent = math.floor(math.log10(expanded)) - 1
-    scale = 10.0**exponent
-    rounded = round(expanded / scale) * scale
-    if up or rounded < 0.95 * expanded:
-        rounded = math.ceil(expanded / scale * (1 - 1e-12)) * scale
-    return float(f"{rounded:.2g}")
-
-
-def decimals_of(expanded: float) -> int:
-    """Decimal places of a two-significant-digit U: the result is reported to the same."""
-    if expanded <= 0 or not math.isfinite(expanded):
-        return 6
-    return max(0, 1 - math.floor(math.log10(expanded)))
+    exact = Decimal(repr(expanded))
+    step = Decimal(1).scaleb(exact.adjusted() - 1)
+    rounded = exact.quantize(step, ROUND_HALF_UP)
+    if up or rounded < Decimal("0.95") * exact:
+        rounded = exact.quantize(step, ROUND_CEILING)
+    return float(rounded)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import jinja2
 from daq.config import LabConfig
 from daq.engine.document import RunDocument
 from daq.engine.record import Point
-from daq.metrology.budget import decimals_of
+from daq.metrology.rounding import format_indication, format_uncertainty, format_value
 from daq.reports import plots
 from daq.reports.i18n import Translator
 
@@ -38,11 +38,37 @@ def _date(timestamp: float | None) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).date().isoformat()
 
 
-def _row(point: Point, t: Translator) -> dict[str, Any]:
-    """One results row, rounded as the certificate states it (to the decimals of U)."""
+RESOLUTION_SETTINGS = ("uut_resolution", "resolution")
+"""Where the shipped procedures keep the UUT's digit step in a plan's settings (in the unit of
+its results); a procedure naming it otherwise gets its indications printed to U's decimals."""
+
+
+def _resolution(plan: dict[str, Any]) -> float | None:
+    settings = plan.get("settings") or {}
+    for name in RESOLUTION_SETTINGS:
+        step = settings.get(name)
+        if isinstance(step, int | float) and not isinstance(step, bool) and step > 0:
+            return float(step)
+    return None
+
+
+def _indication(point: Point, expanded: float, resolution: float | None) -> str:
+    """The UUT's indication: at its resolution when it is one indication as read (it is one of
+    the point's UUT readings); a mean of several indications is a result, printed to U's last
+    decimal (GUM 7.2.6): snapped to the digit step it would no longer be the mean."""
+    value = point.values["indication"]
+    read = any(value in series for name, series in point.readings.items() if name != "reference")
+    if resolution is not None and read:
+        return format_indication(value, resolution)
+    return format_value(value, expanded)
+
+
+def _row(point: Point, t: Translator, resolution: float | None = None) -> dict[str, Any]:
+    """One results row, rounded as the certificate states it (daq.metrology.rounding): U to
+    two significant digits, trailing zeros kept; reference and error or correction to U's
+    last decimal; the UUT's indication at its resolution (``resolution``, its digit step)."""
     assert point.budget is not None and point.decision is not None
     expanded = point.budget["expanded_uncertainty"]
-    places = decimals_of(expanded)
     corrections = point.kind == "comparison"
     result = -point.values["error"] if corrections else point.values["error"]
     values = point.values
@@ -50,11 +76,11 @@ def _row(point: Point, t: Translator) -> dict[str, Any]:
         "key": point.key,
         "uut": point.uut or "",
         "nominal": f"{point.nominal:g}" if point.nominal is not None else "",
-        "reference": f"{values['reference']:.{places + 1}f}" if "reference" in values else "",
-        "indication": f"{values['indication']:.{places + 1}f}" if "indication" in values else "",
-        "result": f"{result:+.{places}f}",
+        "reference": format_value(values["reference"], expanded) if "reference" in values else "",
+        "indication": _indication(point, expanded, resolution) if "indication" in values else "",
+        "result": format_value(result, expanded, signed=True),
         "result_label": t("correction" if corrections else "error"),
-        "expanded": f"{expanded:.2g}",
+        "expanded": format_uncertainty(expanded),
         "k": f"{point.budget['coverage_factor']:g}",
         "unit": point.unit,
         "decision": t(point.decision["outcome"]),
@@ -66,7 +92,8 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
     t = Translator(issue.language)
     plan = document.plan
     decided = [p for p in document.points if p.decision is not None and p.budget is not None]
-    rows = [_row(p, t) for p in decided]
+    resolution = _resolution(plan)
+    rows = [_row(p, t, resolution) for p in decided]
     overrides = [
         t(
             "override",
@@ -105,12 +132,23 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
         "rows": rows,
         "conforms": result.conforms,
         "failures": result.failures,
+        "uncertainties": {p.key: p.budget["expanded_uncertainty"] for p in decided if p.budget},
         "standards": document.standards,
         "remarks": remarks,
         "errors_plot": plots.errors(decided, t),
         "hysteresis_plot": plots.hysteresis(document.points, t),
         "corrections": bool(decided) and all(p.kind == "comparison" for p in decided),
     }
+
+
+FILTERS: dict[str, Any] = {
+    "uncertainty": format_uncertainty,
+    "result": format_value,
+    "indication": format_indication,
+}
+"""Jinja filters for a lab's template, the rounding rules of daq.metrology.rounding:
+``{{ U | uncertainty }}``, ``{{ value | result(U) }}`` (``result(U, signed=True)`` for an
+error or correction), ``{{ value | indication(resolution) }}``."""
 
 
 def render_html(document: RunDocument, lab: LabConfig, issue: Issue) -> str:
@@ -125,6 +163,7 @@ def render_html(document: RunDocument, lab: LabConfig, issue: Issue) -> str:
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
     )
+    environment.filters.update(FILTERS)
     return environment.get_template(name).render(**context(document, lab, issue))
 
 

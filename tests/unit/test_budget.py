@@ -14,7 +14,6 @@ from daq.metrology.budget import (
     Contribution,
     certificate,
     coverage_factor,
-    decimals_of,
     rectangular,
     resolution,
     round_uncertainty,
@@ -22,6 +21,7 @@ from daq.metrology.budget import (
     type_a,
 )
 from daq.metrology.errors import MetrologyError
+from daq.metrology.rounding import decimals_for
 
 
 def test_ea_4_02_example_s2_weight_of_10_kg() -> None:
@@ -120,12 +120,21 @@ def test_cmc_is_a_floor() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "reported", "decimals"),
-    [(0.0583, 0.058, 3), (1.049, 1.0, 1), (25.1, 25, 0), (0.00996, 0.010, 3), (123.0, 120, -1)],
+    [
+        (0.0583, 0.058, 3),
+        (1.049, 1.0, 1),
+        (25.1, 25, 0),
+        (0.00996, 0.010, 3),
+        (123.0, 120, -1),
+        (1.05, 1.1, 1),  # a tie rounds half up on the decimal value, not on the binary float
+        (0.125, 0.13, 2),
+        (0.000105, 0.00011, 5),
+    ],
 )
 def test_rounding_to_two_significant_digits(raw: float, reported: float, decimals: int) -> None:
     """GUM 7.2.6 / EA-4/02 M:2022 6: at most two significant digits."""
     assert round_uncertainty(raw) == pytest.approx(reported)
-    assert decimals_of(reported) == max(0, decimals)
+    assert decimals_for(reported) == decimals
 
 
 def test_duplicate_and_empty_budgets_are_refused() -> None:
