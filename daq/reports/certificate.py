@@ -110,6 +110,7 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
         remarks.append(t("resumed", count=document.run.resumed))
     if document.run.simulated:
         remarks.append(t("simulated"))
+    remarks += [t("low_tur", point=w) for w in document.result.warnings]
     result = document.result
     return {
         "t": t,
