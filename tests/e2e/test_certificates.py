@@ -63,6 +63,8 @@ def test_pdf_certificate_has_the_required_content(
         "coverage factor k",  # results with U and k
         "Decision rule",
         "simple acceptance (ILAC-G8:09/2019 4.2.1",
+        "the probability of a false accept is up to 50 %",  # the rule's risk (ILAC-G8 4.2.1)
+        "coverage probability of approximately 95.45 %",
         "The item conforms to the specification at every decided point.",
         "Metrological traceability",
         "National metrology institute",
@@ -114,6 +116,7 @@ def test_vietnamese_html_json_and_one_number_per_run(tmp_path: Path) -> None:
         "Độ không đảm bảo đo mở rộng U",
         "Nguyễn Thị Lan",
         "Liên kết chuẩn đo lường",
+        "xác suất chấp nhận sai có thể lên tới 50 %",
         "data:image/svg+xml;base64,",
     ):
         assert text in page
