@@ -107,25 +107,38 @@ def budget_table(point: Point) -> Table | None:
         return None
     unit = budget["unit"]
     table = Table(title=f"{point.key}: budget of the {budget['quantity']}", title_justify="left")
-    for column in ("quantity Xᵢ", "u(xᵢ)", "distribution", "cᵢ", f"uᵢ(y) / {unit}", "νᵢ", "share"):
+    for column in (
+        "quantity Xᵢ",
+        "xᵢ",
+        "u(xᵢ)",
+        "distribution",
+        "cᵢ",
+        f"uᵢ(y) / {unit}",
+        "νᵢ",
+        "share",
+        "source",
+    ):
         table.add_column(
             column, justify="left" if column.startswith(("quantity", "dist")) else "right"
         )
     for row in budget["contributions"]:
         table.add_row(
             row["name"],
+            f"{row['value']:.7g}",
             f"{row['standard_uncertainty']:.3g} {row['unit']}",
             row["distribution"],
             f"{row['sensitivity']:.4g}",
             f"{row['uncertainty_of_result']:.3g}",
             "∞" if row["dof"] is None else f"{row['dof']:g}",
             f"{row['share']:.1%}",
+            row.get("note", ""),
         )
     dof = budget["effective_dof"]
     table.caption = (
         f"u_c = {budget['combined_standard_uncertainty']:.3g} {unit}, "
         f"ν_eff = {'∞' if dof is None else f'{dof:.3g}'}, k = {budget['coverage_factor']:g}, "
-        f"U = {format_uncertainty(budget['expanded_uncertainty'])} {unit}"
+        f"U = {format_uncertainty(budget['expanded_uncertainty'])} {unit} "
+        f"({budget.get('coverage_probability', 95.45):g} %)"
         + (" (raised to the CMC)" if budget["cmc_applied"] else "")
     )
     return table
@@ -146,6 +159,11 @@ def describe(point: Point) -> Text:
         )
         outcome = decision["outcome"]
         text.append(outcome, OUTCOME_STYLES.get(outcome, ""))
+        check = decision.get("check", "error")
+        if check != "error":  # another indication than the mean governs (a falling series)
+            text.append(f" ({check})")
+        for warning in decision.get("warnings", []):
+            text.append(f"; {warning}", "yellow")
     elif point.values:
         shown = ", ".join(f"{k} {_plain(v)}" for k, v in list(point.values.items())[:3])
         text.append(f": {shown} {point.unit}")
