@@ -72,6 +72,6 @@ def check_plan(
                     problem(
                         path,
                         f"{standard_id}: its {what} is in {unit}, which cannot measure "
-                        f"{point.unit} ({where})",
+                        f"{point.unit}",
                     )
     return problems
