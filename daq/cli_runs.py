@@ -23,6 +23,7 @@ from daq.engine.plan import Plan, available_plans, find_plan
 from daq.engine.record import Point
 from daq.engine.runner import Runner, RunRefused
 from daq.journal import Audit, Journal
+from daq.metrology.rounding import format_value
 from daq.session import lab_session
 from daq.standards import Override, StandardsRegister, load_standards
 
@@ -64,6 +65,34 @@ def _with_overrides(plan: Plan, standards: list[str], by: str | None, reason: st
     return plan.model_copy(update={"overrides": overrides})
 
 
+def _with_serial_overrides(plan: Plan, uuts: list[str], by: str | None, reason: str | None) -> Plan:
+    if not uuts:
+        return plan
+    unknown = sorted(set(uuts) - {u.id for u in plan.uuts})
+    if unknown:
+        raise fail(
+            f"--accept-serial {', '.join(unknown)}: no such UUT in plan {plan.id}",
+            f"UUTs: {', '.join(u.id for u in plan.uuts)}.",
+            2,
+        )
+    if not by or not reason:
+        raise fail(
+            "accepting a UUT's serial needs the name of the person taking responsibility and "
+            "a reason",
+            'Add --by "Full Name" --reason "why this is the item to calibrate".',
+            2,
+        )
+    accepted = Override(by=by, reason=reason)
+    return plan.model_copy(
+        update={
+            "uuts": [
+                u.model_copy(update={"serial_override": accepted}) if u.id in uuts else u
+                for u in plan.uuts
+            ]
+        }
+    )
+
+
 def _with_uut(plan: Plan, uut: str | None, config: LabConfig) -> Plan:
     if uut is None:
         return plan
@@ -71,8 +100,19 @@ def _with_uut(plan: Plan, uut: str | None, config: LabConfig) -> Plan:
         raise fail(
             f"--uut {uut}: no such instrument in the lab file", "`daq instruments` lists them.", 2
         )
+    # the plan's serial names the plan's item: another instrument reports its own, recorded
+    # instead (a probe on a channel keeps its serial: the readout is not the item)
+    moved = {"serial": "", "serial_override": None}
     return plan.model_copy(
-        update={"uuts": [u.model_copy(update={"instrument": uut}) for u in plan.uuts]}
+        update={
+            "uuts": [
+                u.model_copy(
+                    update={"instrument": uut}
+                    | (moved if u.channel is None and u.instrument != uut else {})
+                )
+                for u in plan.uuts
+            ]
+        }
     )
 
 
@@ -165,17 +205,23 @@ def abort(
 
 
 def _print_verdict(document: RunDocument) -> None:
+    """The verdict; a failing result is rounded to its U's last decimal as on the certificate
+    (the limits and the excess are printed as computed)."""
     result = document.result
     if result.conforms is None:
         console.print("No conformity decided.")
         return
     if result.conforms:
         console.print(Text(f"All {result.decided} decided points conform.", "bold green"))
+    expanded = {
+        p.key: p.budget["expanded_uncertainty"] for p in document.points if p.budget is not None
+    }
     for failure in result.failures:
+        value = format_value(failure.value, expanded.get(failure.point, 0.0), signed=True)
         console.print(
             Text(f"{failure.outcome}: ", OUTCOME_STYLES.get(failure.outcome, ""))
             + Text(
-                f"{failure.point} {failure.value:+.6g} {failure.unit} outside "
+                f"{failure.point} {value} {failure.unit} outside "
                 f"[{failure.tolerance_lower:.6g}, {failure.tolerance_upper:.6g}] by "
                 f"{failure.excess:.3g} {failure.unit} ({failure.rule})"
             )
@@ -187,7 +233,13 @@ def run_command(
         str | None,
         typer.Argument(metavar="PLAN", help="Plan name (in the plans folder) or YAML file."),
     ] = None,
-    uut: Annotated[str | None, typer.Option(help="Lab-file instrument to calibrate.")] = None,
+    uut: Annotated[
+        str | None,
+        typer.Option(
+            help="Lab-file instrument to calibrate (the plan's UUT serial no longer applies: "
+            "the instrument's own is recorded)."
+        ),
+    ] = None,
     simulate: SimulateOption = False,
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the result document here.")
@@ -198,6 +250,14 @@ def run_command(
     override: Annotated[
         list[str] | None,
         typer.Option(help="Standard id to use despite a refusal (with --by and --reason)."),
+    ] = None,
+    accept_serial: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="UUT",
+            help="UUT to calibrate although its instrument reports another serial than the "
+            "plan's, or none (with --by and --reason).",
+        ),
     ] = None,
     by: Annotated[str | None, typer.Option(help="Who takes responsibility for overrides.")] = None,
     reason: Annotated[str | None, typer.Option(help="Why the override is justified.")] = None,
@@ -223,6 +283,7 @@ def run_command(
         if plan_name is not None and resume is None:
             plan, path = find_plan(plan_name, config)
             plan = _with_uut(_with_overrides(plan, override or [], by, reason), uut, config)
+            plan = _with_serial_overrides(plan, accept_serial or [], by, reason)
             plan_file = str(path)
             load_procedure(plan.procedure, config).settings(plan.settings, plan_file)
     except ConfigError as exc:

@@ -44,6 +44,9 @@ class Driver(ABC, Generic[TransportT]):
     link: ClassVar[Literal["line", "modbus", "operator"]]
     """Kind of transport the family needs (``operator``: a person types the readings)."""
     Settings: ClassVar[type[BaseModel]] = NoSettings
+    serial_reported: ClassVar[bool] = True
+    """False when ``identify()``'s serial is not the instrument's serial number (a register
+    map without one): a run then never checks it against a plan."""
 
     def __init__(
         self, instrument_id: str, transport: TransportT, settings: BaseModel, clock: Clock

@@ -75,6 +75,8 @@ class ModbusTransmitter(Driver[RegisterTransport]):
     family: ClassVar[str] = "modbus_int16"
     roles: ClassVar[frozenset[str]] = frozenset({PRESSURE_GAUGE})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "modbus"
+    serial_reported: ClassVar[bool] = False
+    """The map has no serial number: ``identify()`` gives the device address instead."""
     _offset: int | None = None
 
     async def _registers(self, address: int, count: int) -> list[int]:

@@ -5,12 +5,13 @@ Its schema is ``RunDocument.model_json_schema()``, kept in docs/result-schema.js
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from daq.engine.record import Point
 from daq.journal import Event
+from daq.standards import Override
 
 SCHEMA_VERSION = "1"
 
@@ -63,6 +64,8 @@ class Verdict(_Doc):
     decided: int
     outcomes: dict[str, int]
     failures: list[Failure]
+    warnings: list[str] = Field(default_factory=list)
+    """Decisions to read with care, by point (a test uncertainty ratio below the minimum)."""
 
 
 class EventRecord(_Doc):
@@ -71,6 +74,36 @@ class EventRecord(_Doc):
     severity: str
     instrument: str | None
     message: str
+
+
+IdentitySource = Literal[
+    "reported by the instrument", "stated in the plan", "stated in the lab file", "unknown"
+]
+
+
+class InstrumentIdentity(_Doc):
+    """Who an instrument of the run is, read when the run started or last resumed
+    (``daq.engine.identity`` says how, and when a serial refuses the run)."""
+
+    id: str
+    """The lab-file instrument."""
+    driver: str
+    roles: list[str] = Field(default_factory=list)
+    """The procedure's names for it in the plan's ``instruments`` (``reference``...)."""
+    uuts: list[str] = Field(default_factory=list)
+    """The UUTs this instrument is: its identity is theirs, its serial checked against the
+    plan's."""
+    readout_of: list[str] = Field(default_factory=list)
+    """UUT probes read on its channels: their identity is the plan's, not this one."""
+    manufacturer: str = ""
+    model: str = ""
+    serial: str = ""
+    firmware: str = ""
+    source: IdentitySource
+    problem: str = ""
+    """Why the identity is unknown, or the serial difference an override accepted."""
+    serial_override: Override | None = None
+    """Who accepted the UUT despite ``problem``, and why."""
 
 
 class RunDocument(_Doc):
@@ -83,8 +116,16 @@ class RunDocument(_Doc):
     procedure: ProcedureInfo
     customer: str
     uuts: list[dict[str, Any]]
+    """The UUTs as the plan states them; a serial the plan leaves empty is the one the UUT's
+    own instrument reported."""
+    instruments: list[InstrumentIdentity] = Field(default_factory=list)
+    """The identity of every instrument the run used (UUTs, references, sources)."""
     tolerance: str
     decision_rule: str
+    decision_risk: str = ""
+    """What the decision rule risks, for the statement of conformity (ILAC-G8 4.2)."""
+    coverage_probability: float = 95.45
+    """Of every reported U, in percent."""
     environment: dict[str, Any]
     standards: list[dict[str, Any]]
     """Snapshot of each standard as used: certificate, range, U, corrections, any override."""
@@ -117,12 +158,18 @@ def verdict(points: list[Point]) -> Verdict:
                 )
             )
     decided = sum(outcomes.values())
+    warnings = [
+        f"{point.key}{f' ({point.uut})' if point.uut else ''}: {warning}"
+        for point in points
+        for warning in (point.decision or {}).get("warnings", [])
+    ]
     return Verdict(
         conforms=None if not decided else not failures,
         points=len(points),
         decided=decided,
         outcomes=outcomes,
         failures=failures,
+        warnings=warnings,
     )
 
 

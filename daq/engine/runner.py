@@ -17,8 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from daq import __version__
+from daq.config import ConfigError
+from daq.engine.checks import check_plan
 from daq.engine.context import Context, PlanError, Progress
 from daq.engine.document import (
+    InstrumentIdentity,
     ProcedureInfo,
     RunDocument,
     RunInfo,
@@ -26,6 +29,7 @@ from daq.engine.document import (
     standards_used,
     verdict,
 )
+from daq.engine.identity import IdentityRefused, identify_instruments, with_reported_serials
 from daq.engine.loader import Procedure, load_procedure
 from daq.engine.plan import Plan
 from daq.engine.record import Point
@@ -78,6 +82,9 @@ class Runner:
         on_started: Callable[[str], None] | None = None,
     ) -> RunDocument:
         """Run ``plan``; ``on_started`` hears the new run's id as soon as it is recorded."""
+        problems = check_plan(plan, plan_file, self.session.lab, self.register)
+        if problems:
+            raise ConfigError(problems)
         procedure = load_procedure(plan.procedure, self.session.lab)
         settings = procedure.settings(plan.settings, plan_file)
         journal = self.session.journal
@@ -160,7 +167,12 @@ class Runner:
         keys = procedure.point_keys(settings, [u.id for u in plan.uuts])
         self.progress.begin(run_id, plan.title, len(keys), len(done))
         status, reason = "completed", ""
-        work = asyncio.ensure_future(procedure.run(context, settings))
+        identities: list[InstrumentIdentity] = []
+        work = asyncio.ensure_future(
+            self._identify_and_run(
+                context, procedure, settings, int(setup.get("resumed", 0)), identities
+            )
+        )
         self._work = work
         watcher = asyncio.ensure_future(self._watch_for_abort(run_id, work))
         interrupted: asyncio.CancelledError | None = None
@@ -171,7 +183,7 @@ class Runner:
                 self._abort_reason = "interrupted by the operator (Ctrl-C)"
                 interrupted = exc
             status, reason = "aborted", self._abort_reason
-        except StandardRefused as exc:
+        except (StandardRefused, IdentityRefused) as exc:
             status, reason = "refused", str(exc)
         except (InstrumentError, NotStable, PromptUnavailable, PlanError, KeyError) as exc:
             status, reason = "error", _describe(exc)
@@ -191,7 +203,7 @@ class Runner:
         await journal.flush()
         finished = self.session.clock.now()
         document = await self._document(
-            run_id, plan, procedure, setup, context.points, status, reason, finished
+            run_id, plan, procedure, setup, context.points, status, reason, finished, identities
         )
         document.run.record_hash = record_hash
         await journal.finish_run(
@@ -205,6 +217,23 @@ class Runner:
         if interrupted is not None:
             raise interrupted
         return document
+
+    async def _identify_and_run(
+        self,
+        context: Context,
+        procedure: Procedure,
+        settings: Any,
+        resumed: int,
+        identities: list[InstrumentIdentity],
+    ) -> None:
+        """Every instrument identified (and the UUTs checked) before the first point."""
+        self.progress.status("identifying the instruments")
+        try:
+            identities.extend(await identify_instruments(context, resumed))
+        except IdentityRefused as exc:
+            identities.extend(exc.instruments)  # the result shows what was on the bench
+            raise
+        await procedure.run(context, settings)
 
     def abort(self, reason: str) -> None:
         """Stop the running procedure safely (a signal handler may call this)."""
@@ -261,6 +290,7 @@ class Runner:
         status: str,
         reason: str,
         finished: float,
+        instruments: list[InstrumentIdentity],
     ) -> RunDocument:
         journal = self.session.journal
         row = await journal.run(run_id)
@@ -281,9 +311,12 @@ class Runner:
             plan=plan.model_dump(mode="json"),
             procedure=_procedure_info(procedure),
             customer=plan.customer,
-            uuts=[u.model_dump(mode="json") for u in plan.uuts],
+            uuts=with_reported_serials([u.model_dump(mode="json") for u in plan.uuts], instruments),
+            instruments=instruments,
             tolerance=plan.tolerance.describe(),
             decision_rule=plan.decision_rule.describe(),
+            decision_risk=plan.decision_rule.risk(),
+            coverage_probability=plan.coverage_probability,
             environment=plan.environment.model_dump(),
             standards=standards_used(points),
             points=points,

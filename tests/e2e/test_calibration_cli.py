@@ -340,7 +340,11 @@ def test_out_of_range_standard_is_refused(tmp_path: Path) -> None:
 
 
 def test_prompt_without_terminal_fails_clearly(tmp_path: Path) -> None:
-    result = run("run", "balance", "--lab", str(lab(tmp_path)), cwd=tmp_path)
+    # no balance is connected: without an override the run is refused at identification
+    refused = run("run", "balance", "--lab", str(lab(tmp_path)), cwd=tmp_path)
+    assert refused.returncode == 1 and "did not identify" in refused.stderr
+    accepted = ("--accept-serial", "balance-1", "--by", "A. Tester", "--reason", "test")
+    result = run("run", "balance", "--lab", str(lab(tmp_path)), *accepted, cwd=tmp_path)
     assert result.returncode == 1
     assert "no terminal" in result.stderr and "--simulate" in result.stderr
 
@@ -379,3 +383,58 @@ def test_verify_finds_an_altered_journal_row(tmp_path: Path) -> None:
     assert altered.returncode == 1
     assert "point 'indication 50 g' in the points table differs from its record" in altered.stderr
     assert f"record {raw} (reading of balance-1 mass) was altered" in altered.stderr
+
+
+TOUCH = '''
+"""Reads the UUT once (no metrology): enough to see a run measure after its identity check."""
+from pydantic import BaseModel
+from daq.engine.record import Point
+VERSION = "1"
+class Settings(BaseModel):
+    pass
+def points(settings, uuts):
+    return ["touch"]
+async def run(ctx, settings):
+    for reading in await ctx.driver(ctx.uuts[0].instrument).read():
+        ctx.journal.record(reading, ctx.run_id)
+    await ctx.record(Point(key="touch", kind="check", uut=ctx.uuts[0].id))
+'''
+
+
+def test_uut_with_another_serial_is_refused_unless_accepted(tmp_path: Path) -> None:
+    (tmp_path / "procedures").mkdir()
+    (tmp_path / "procedures" / "touch.py").write_text(TOUCH)
+    raw = yaml.safe_load(lab_text(tmp_path, simulators={"balance-1": {"serial": "B999"}}))
+    raw["procedures"] = str(tmp_path / "procedures")
+    lab_file = tmp_path / "lab.yaml"
+    lab_file.write_text(yaml.safe_dump(raw))
+    plan = yaml.safe_load((CONFIG / "plans" / "balance.yaml").read_text())
+    plan.update(procedure="touch", settings={})
+    plan_file = tmp_path / "balance-touch.yaml"
+    plan_file.write_text(yaml.safe_dump(plan, allow_unicode=True))
+
+    code, document, output = calibrate(tmp_path, str(plan_file), lab_file)
+    assert code == 1 and document["run"]["status"] == "refused"
+    assert "reports serial B999" in output and "serial B207696838" in output
+    assert "--accept-serial balance-1" in output
+    assert document["points"] == [] and document["instruments"][0]["serial"] == "B999"
+
+    accept = ("--accept-serial", "balance-1", "--by", "Jane Doe", "--reason", "plate replaced")
+    code, document, output = calibrate(tmp_path, str(plan_file), lab_file, *accept)
+    assert code == 0, output
+    [balance] = document["instruments"]
+    assert balance["serial"] == "B999" and balance["source"] == "reported by the instrument"
+    assert balance["serial_override"] == {"by": "Jane Doe", "reason": "plate replaced"}
+    assert document["plan"]["uuts"][0]["serial_override"]["by"] == "Jane Doe"
+    assert any(e["kind"] == "serial_override" for e in document["events"])
+    missing_name = run(
+        "run",
+        str(plan_file),
+        "--lab",
+        str(lab_file),
+        "--accept-serial",
+        "balance-1",
+        *FAST,
+        cwd=tmp_path,
+    )
+    assert missing_name.returncode == 2 and "--by" in missing_name.stderr
