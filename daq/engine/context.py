@@ -8,8 +8,10 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
+from pydantic import ValidationError
+
 from daq.clock import Clock
-from daq.engine.plan import Plan, Uut
+from daq.engine.plan import Environment, Plan, Uut
 from daq.engine.record import Point
 from daq.instruments import build_driver
 from daq.journal import Journal, Severity
@@ -17,13 +19,17 @@ from daq.metrology.budget import Budget
 from daq.metrology.errors import MetrologyError
 from daq.metrology.judgement import Judgement, judge
 from daq.prompts import Action, Prompter, Question
-from daq.reading import Reading
+from daq.reading import Reading, Status
 from daq.session import LabSession
 from daq.stability import StabilityCriteria, StabilityTrace, Verdict, wait_until_stable
 from daq.standards import Standard, StandardsRegister, Use, check_use
+from daq.units import convert
 from drivers.base import Driver
 
 T = TypeVar("T")
+
+_CONDITIONS = {"temperature": "°C", "humidity": "%", "pressure": "hPa"}
+"""The quantities an environment monitor reports, in the units ``Environment`` states."""
 
 
 class PlanError(Exception):
@@ -67,6 +73,8 @@ class Context:
         self._drivers: dict[str, Driver[Any]] = {}
         self.points: list[Point] = list(done.values())
         """Every point of the run so far, in order (resumed ones first)."""
+        self.conditions: list[dict[str, Any]] = []
+        """The laboratory conditions measured during the run by the plan's monitors."""
 
     @property
     def clock(self) -> Clock:
@@ -142,6 +150,35 @@ class Context:
         return use
 
     # -- measuring ------------------------------------------------------------------------
+
+    async def environment(self) -> Environment:
+        """The laboratory conditions now: the plan's statement, with each quantity the
+        plan's monitors measure (temperature °C, humidity %, pressure hPa) replaced by its
+        reading, journalled and kept for the result. An implausible measured value (a
+        barometer in the wrong unit) is a PlanError naming the instrument."""
+        stated = self.plan.environment
+        if not stated.monitors:
+            return stated
+        measured: dict[str, float] = {}
+        for instrument_id in stated.monitors:
+            for reading in await self.driver(instrument_id).read():
+                self.journal.record(reading, self.run_id)
+                unit = _CONDITIONS.get(reading.quantity)
+                if unit is None or reading.status is not Status.OK:
+                    continue
+                try:
+                    measured[reading.quantity] = convert(reading.value, reading.unit, unit)
+                except ValueError as exc:
+                    raise PlanError(f"environment monitor {instrument_id}: {exc}") from None
+        try:
+            now = Environment.model_validate({**stated.model_dump(), **measured})
+        except ValidationError as exc:
+            problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise PlanError(
+                f"environment monitors {', '.join(stated.monitors)}: {problems}"
+            ) from None
+        self.conditions.append({"timestamp": self.clock.now(), **measured})
+        return now
 
     async def read(self, read: Callable[[], Awaitable[Reading]]) -> Reading:
         """One reading, journalled and shown."""

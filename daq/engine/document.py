@@ -127,6 +127,8 @@ class RunDocument(_Doc):
     coverage_probability: float = 95.45
     """Of every reported U, in percent."""
     environment: dict[str, Any]
+    """As stated in the plan; ``measured``: what its monitors read during the run (in this
+    session of the run: after a resume, the earlier ones are in the journal's readings)."""
     standards: list[dict[str, Any]]
     """Snapshot of each standard as used: certificate, range, U, corrections, any override."""
     points: list[Point]

@@ -52,6 +52,10 @@ class Environment(_Strict):
     temperature_uncertainty: float = Field(1.0, description="°C, half-width, 0 to 10")
     humidity: float = Field(50.0, description="% relative humidity, 0 to 100")
     pressure: float = Field(1013.25, description="hPa, 500 to 1100")
+    monitors: list[Identifier] = Field(default_factory=list)
+    """Lab-file instruments that measure the conditions (a thermohygrometer, a barometer):
+    their temperature, humidity and pressure readings replace the stated values during the
+    run, and are recorded with it."""
 
     @staticmethod
     def _plausible(value: float, low: float, high: float, what: str, unit: str, eg: str) -> float:

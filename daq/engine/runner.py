@@ -205,6 +205,8 @@ class Runner:
         document = await self._document(
             run_id, plan, procedure, setup, context.points, status, reason, finished, identities
         )
+        if context.conditions:
+            document.environment["measured"] = context.conditions
         document.run.record_hash = record_hash
         await journal.finish_run(
             run_id,
