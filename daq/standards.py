@@ -11,6 +11,7 @@ result. ``snapshot`` is the standard's data as used, stored with each result.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
@@ -21,7 +22,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from daq.config import ConfigError, Problem, field_path
-from daq.units import check_unit, convert
+from daq.units import check_unit, convert, same_dimension
 
 Unit = Annotated[str, AfterValidator(check_unit)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -74,6 +75,40 @@ class CallendarVanDusen(_Strict):
     a: float
     b: float
     c: float = 0.0
+    fit_residual: float = Field(0.0, ge=0)
+    """°C, the largest residual of the certificate's calibration points from these fitted
+    coefficients (the interpolation error between the points); 0 when the certificate gives
+    none or includes it in its uncertainty."""
+    valid_from: float | None = None
+    """°C, the lowest temperature the certificate states these coefficients for; None: no
+    limit beyond the calibrated range."""
+    valid_to: float | None = None
+    """°C, the highest temperature the certificate states these coefficients for; None: no
+    limit beyond the calibrated range."""
+
+    @model_validator(mode="after")
+    def _valid_range_ordered(self) -> CallendarVanDusen:
+        if (
+            self.valid_from is not None
+            and self.valid_to is not None
+            and self.valid_from >= self.valid_to
+        ):
+            raise ValueError("valid_from must lie below valid_to")
+        return self
+
+    def covers(self, celsius: float) -> bool:
+        """Whether the certificate states these coefficients for ``celsius`` (no
+        extrapolation)."""
+        low = -math.inf if self.valid_from is None else self.valid_from
+        high = math.inf if self.valid_to is None else self.valid_to
+        return low <= celsius <= high
+
+    def describe_range(self) -> str:
+        if self.valid_from is None:
+            return "no range" if self.valid_to is None else f"up to {self.valid_to:g} °C"
+        if self.valid_to is None:
+            return f"from {self.valid_from:g} °C"
+        return f"{self.valid_from:g} °C to {self.valid_to:g} °C"
 
 
 class CorrectionPoint(_Strict):
@@ -150,7 +185,8 @@ class StandardsRegister(_Strict):
 
 
 class Override(_Strict):
-    """A person taking responsibility for using a standard the register refuses."""
+    """A person taking responsibility for using a standard the register refuses (or, in a
+    plan's UUT, for calibrating an item whose serial is not the plan's)."""
 
     by: str = Field(min_length=1)
     reason: str = Field(min_length=1)
@@ -182,7 +218,9 @@ def days_until_due(standard: Standard, today: dt.date) -> int:
 
 
 def problems_with(standard: Standard, value: float, unit: str, today: dt.date) -> list[str]:
-    """Why ``standard`` may not be used for ``value`` today (empty when it may)."""
+    """Why ``standard`` may not be used for ``value`` today (empty when it may): overdue,
+    outside its calibrated range, or outside the range its certificate states its
+    Callendar-Van Dusen coefficients for."""
     found = []
     overdue = -days_until_due(standard, today)
     if overdue > 0:
@@ -200,6 +238,15 @@ def problems_with(standard: Standard, value: float, unit: str, today: dt.date) -
             f"{standard.id}: {in_range_unit:g} {span.unit} is outside the calibrated range "
             f"{span.minimum:g} to {span.maximum:g} {span.unit}"
         )
+    cvd = standard.corrections
+    if isinstance(cvd, CallendarVanDusen) and same_dimension(unit, "°C"):
+        celsius = convert(value, unit, "°C")
+        if not cvd.covers(celsius):
+            found.append(
+                f"{standard.id}: {celsius:g} °C is outside the range of its certificate's "
+                f"Callendar-Van Dusen coefficients, {cvd.describe_range()} (they would be "
+                "extrapolated)"
+            )
     return found
 
 
