@@ -213,15 +213,18 @@ def _print_verdict(document: RunDocument) -> None:
         return
     if result.conforms:
         console.print(Text(f"All {result.decided} decided points conform.", "bold green"))
+    for warning in result.warnings:
+        console.print(Text(f"warning: {warning}", "yellow"))
     expanded = {
         p.key: p.budget["expanded_uncertainty"] for p in document.points if p.budget is not None
     }
     for failure in result.failures:
         value = format_value(failure.value, expanded.get(failure.point, 0.0), signed=True)
+        check = "" if failure.check == "error" else f" ({failure.check})"
         console.print(
             Text(f"{failure.outcome}: ", OUTCOME_STYLES.get(failure.outcome, ""))
             + Text(
-                f"{failure.point} {value} {failure.unit} outside "
+                f"{failure.point}{check} {value} {failure.unit} outside "
                 f"[{failure.tolerance_lower:.6g}, {failure.tolerance_upper:.6g}] by "
                 f"{failure.excess:.3g} {failure.unit} ({failure.rule})"
             )

@@ -284,9 +284,11 @@ class Context:
         outcome = point.outcome
         if outcome is not None and not outcome.conforms:
             decision = point.decision or {}
+            check = decision.get("check", "error")
             self.journal.event(
                 "out_of_tolerance",
-                f"{point.key}{f' ({point.uut})' if point.uut else ''}: {outcome.value}, "
+                f"{point.key}{f' ({point.uut})' if point.uut else ''}"
+                f"{'' if check == 'error' else f' {check}'}: {outcome.value}, "
                 f"{decision.get('value'):.6g} {point.unit} against "
                 f"[{decision.get('tolerance_lower'):.6g}, {decision.get('tolerance_upper'):.6g}] "
                 f"by {decision.get('excess'):.3g} {point.unit} under {decision.get('rule')}",

@@ -127,7 +127,7 @@ def budget_table(point: Point) -> Table | None:
             f"{row['value']:.7g}",
             f"{row['standard_uncertainty']:.3g} {row['unit']}",
             row["distribution"],
-            f"{row['sensitivity']:.4g}",
+            f"{row['sensitivity'] + 0.0:.4g}",  # + 0.0: never "-0"
             f"{row['uncertainty_of_result']:.3g}",
             "∞" if row["dof"] is None else f"{row['dof']:g}",
             f"{row['share']:.1%}",

@@ -55,6 +55,8 @@ class Failure(_Doc):
     tolerance_upper: float
     excess: float
     rule: str
+    check: str = "error"
+    """Which decision of the point failed: the error, a series ("M2 falling"), hysteresis."""
 
 
 class Verdict(_Doc):
@@ -157,6 +159,7 @@ def verdict(points: list[Point]) -> Verdict:
                     tolerance_upper=d["tolerance_upper"],
                     excess=d["excess"],
                     rule=d["rule"],
+                    check=d.get("check", "error"),
                 )
             )
     decided = sum(outcomes.values())
