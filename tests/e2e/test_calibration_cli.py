@@ -101,10 +101,13 @@ def test_balance_pass_and_fail(tmp_path: Path) -> None:
     assert code == 0, output
     check_document(document, "balance", "weighing")
     keys = [p["key"] for p in document["points"]]
-    assert keys[:2] == ["repeatability", "eccentricity"] and len(keys) == 7
+    assert keys[:2] == ["repeatability", "eccentricity"] and len(keys) == 8
+    assert keys[-1] == "in use" and document["points"][-1]["decision"] is None
+    assert document["points"][-1]["values"]["U(W) at 220 g"] > 0  # cg-18 7.5, up to Max
     point = next(p for p in document["points"] if p["key"] == "indication 150 g")
     names = [c["name"] for c in point["budget"]["contributions"]]
     assert "reference weight weight-100g-e2" in names and "eccentricity" in names
+    assert {"air density", "drift of weight-50g-e2", "convection"} <= set(names)
     # two weights, fully correlated: their U add linearly (0.05 + 0.03 mg) / 2
     weights = [c for c in point["budget"]["contributions"] if c["name"].startswith("reference")]
     assert sum(c["standard_uncertainty"] for c in weights) == pytest.approx(0.04e-3)

@@ -240,4 +240,4 @@ def test_plan_refuses_implausible_conditions(field: str, value: float, message: 
 )
 def test_plan_accepts_the_ends_of_the_plausible_ranges(environment: dict[str, float]) -> None:
     assert _environment_problems(environment) == []
-    assert Environment.model_validate(environment).model_dump() == environment
+    assert Environment.model_validate(environment).model_dump(exclude={"monitors"}) == environment
