@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from daq.engine.checks import Checkpoint
 from daq.engine.context import Context, PlanError
-from daq.engine.plan import Plan
+from daq.engine.plan import Environment, Plan
 from daq.engine.record import Point
 from daq.metrology.air import air_density_approximation
 from daq.metrology.budget import (
@@ -48,6 +48,8 @@ from daq.units import check_unit, convert, convert_difference
 from drivers.roles import PressureController, PressureGauge
 
 VERSION = "2.0"
+UUTS = 1
+"""One UUT per run: its points are keyed by test load or pressure alone."""
 
 SEQUENCES: dict[str, tuple[int, tuple[bool, ...]]] = {
     "A": (3, (True, False, True, False)),
@@ -452,7 +454,7 @@ def point_budget(
                 head.air_density_uncertainty,
                 "kg/m³",
                 value=air_density,
-                note=f"ρ_air = {air_density:.5g} kg/m³ from the plan's environment (OIML R111-1 "
+                note=f"ρ_air = {air_density:.5g} kg/m³ from the laboratory conditions (OIML R111-1 "
                 f"E.3-1) ± {head.air_density_uncertainty:g}; u = a/√3 (GUM 4.3.7)",
             )
         )
@@ -527,10 +529,9 @@ def _stated_atmosphere(plan: Plan) -> float | None:
     return environment.pressure if "pressure" in environment.model_fields_set else None
 
 
-def _air_density(plan: Plan) -> float:
-    """kg/m³ from the plan's environment (OIML R111-1 (E.3-1); also outside CIPM-2007's
+def _air_density(env: Environment) -> float:
+    """kg/m³ from the laboratory conditions (OIML R111-1 (E.3-1); also outside CIPM-2007's
     15 °C to 27 °C, where its error is still far below the term's half-width)."""
-    env = plan.environment
     return air_density_approximation(env.temperature, env.pressure, env.humidity, check_range=False)
 
 
@@ -550,13 +551,13 @@ class _Bench:
         self.barometer: PressureGauge | None = None
         if self.sign and "barometer" in ctx.plan.instruments:
             self.barometer = ctx.instrument("barometer", PressureGauge)
-        elif self.sign and self.stated is None:
+        elif self.sign and self.stated is None and not ctx.plan.environment.monitors:
             raise PlanError(
                 f"the reference measures {settings.reference_mode} and the UUT "
                 f"{settings.uut_mode} pressure: name a barometer (instruments: {{barometer: "
                 "ID}) or state the barometric pressure (environment: {pressure: hPa})"
             )
-        self.air_density = _air_density(ctx.plan)
+        self.air_density = _air_density(ctx.plan.environment)
 
     def at_reference(self, nominal: float) -> float:
         """The nominal pressure as the reference sees it (its mode), in the plan's unit."""
@@ -587,12 +588,24 @@ class _Bench:
         indication = convert(shown.value, shown.unit, settings.unit)
         readings = {"reference": references, "uut": [indication]}
         values = {"indication": indication, "series": series, "rising": float(rising)}
+        # the conditions now: the environment monitors' readings where the plan names them
+        self.air_density = _air_density(await ctx.environment())
         atmosphere = self.stated
+        measured = ctx.conditions[-1] if ctx.conditions else {}
+        if "pressure" in measured:
+            atmosphere = measured["pressure"]
+            readings["barometer"] = [atmosphere]
+            values["atmosphere"] = atmosphere
         if self.barometer is not None:
             read = await ctx.read(self.barometer.pressure)
             atmosphere = convert(read.value, read.unit, "hPa")
             readings["barometer"] = [atmosphere]
             values["atmosphere"] = atmosphere
+        if self.sign and atmosphere is None:
+            raise PlanError(
+                f"the environment monitors {', '.join(ctx.plan.environment.monitors)} report no "
+                "barometric pressure, which the reference and UUT modes need"
+            )
         scale_at = atmosphere if atmosphere is not None else STANDARD_ATMOSPHERE
         head = head_correction(settings, pressure, scale_at, self.air_density)
         mode = self.sign * convert_difference(atmosphere or 0.0, "hPa", settings.unit)

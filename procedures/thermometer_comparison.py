@@ -39,8 +39,9 @@ from daq.engine.record import Point
 from daq.metrology.budget import Budget, Contribution, certificate, rectangular, resolution
 from daq.metrology.cvd import IEC_60751, Coefficients
 from daq.metrology.errors import MetrologyError
+from daq.reading import Reading
 from daq.standards import CallendarVanDusen, Standard, Use
-from daq.units import convert_difference
+from daq.units import convert, convert_difference
 from drivers.roles import TemperatureSource, Thermometer
 
 VERSION = "2.0"
@@ -437,6 +438,14 @@ def _uut_readouts(ctx: Context, settings: Settings) -> dict[str, float | None]:
     return found
 
 
+def _celsius(reading: Reading) -> float:
+    """A readout set to °F or K (or a driver declaring its own unit) still gives °C here."""
+    try:
+        return convert(reading.value, reading.unit, UNIT)
+    except ValueError as exc:
+        raise PlanError(f"{reading.instrument}: {reading.quantity}: {exc}") from None
+
+
 async def run(ctx: Context, settings: Settings) -> None:
     source = ctx.instrument("source", TemperatureSource)
     readout = ctx.instrument("reference", Thermometer)
@@ -477,16 +486,18 @@ async def run(ctx: Context, settings: Settings) -> None:
             if index:
                 await ctx.clock.sleep(settings.interval)
             shown.append(
-                (await ctx.read(lambda: readout.temperature(settings.reference_channel))).value
+                _celsius(await ctx.read(lambda: readout.temperature(settings.reference_channel)))
             )
             for uut in ctx.uuts:
                 reading = await ctx.read(partial(uuts[uut.id].temperature, uut.channel))
-                indications[uut.id].append(reading.value)
+                indications[uut.id].append(_celsius(reading))
         try:
             reference = [reference_temperature(t) for t in shown]
         except MetrologyError as exc:
             raise PlanError(f"{set_point:g} °C: the reference reading: {exc}") from None
         for uut in ctx.uuts:
+            if ctx.done(key(set_point, uut.id)):  # recorded before an interruption
+                continue
             rounds = Rounds(tuple(reference), tuple(indications[uut.id]))
             await ctx.record(
                 _point(

@@ -55,6 +55,8 @@ from daq.units import check_unit, convert
 from drivers.roles import Balance
 
 VERSION = "2.0"
+UUTS = 1
+"""One UUT per run: its points are keyed by test load or pressure alone."""
 UNIT = "g"
 POSITIONS = ("centre", "front", "back", "left", "right")
 """cg-18 4.4.2: the centre and the four quarters of the load receptor."""
@@ -176,6 +178,8 @@ class Settings(BaseModel):
         if self.capacity is not None and self.capacity < top:
             raise ValueError(f"capacity {self.capacity:g} g is below the test load {top:g} g")
         distinct = {t.load for t in self.test_loads}
+        if len(distinct) < len(self.test_loads):
+            raise ValueError("each test load once: two loads of one value share one point")
         if self.in_use.error_curve == "linear" and len(distinct) < 2:
             raise ValueError("in_use.error_curve linear needs at least two distinct test loads")
         return self
@@ -203,7 +207,7 @@ def checkpoints(settings: Settings, plan: Plan) -> list[Checkpoint]:
             {f"settings.test_loads.{i}.weights.{j}": w for j, w in enumerate(test.weights)},
         )
         for i, test in enumerate(settings.test_loads)
-    ]
+    ] + [Checkpoint(f"Max {settings.max:g} g (in use)", settings.max, UNIT)]
 
 
 # -- the reference weights (cg-18 7.1.2) ---------------------------------------------------

@@ -47,6 +47,14 @@ def check_plan(
         if found not in problems:
             problems.append(found)
 
+    most = procedure.most_uuts
+    if most is not None and len(plan.uuts) > most:
+        problem(
+            "uuts",
+            f"procedure {procedure.name} calibrates {most} UUT per run, the plan lists "
+            f"{len(plan.uuts)}: write one plan per UUT (or run it with --uut ID)",
+        )
+
     for point in procedure.checkpoints(settings, plan):
         where = f"at {point.label}"
         try:

@@ -48,7 +48,7 @@ class Procedure:
                 [
                     Problem(
                         plan_file,
-                        "settings." + field_path(raw, e["loc"]),
+                        ".".join(filter(None, ("settings", field_path(raw, e["loc"])))),
                         str(e["msg"]).removeprefix("Value error, "),
                     )
                     for e in exc.errors()
@@ -58,6 +58,12 @@ class Procedure:
     def point_keys(self, settings: BaseModel, uuts: list[str]) -> list[str]:
         keys: list[str] = self.module.points(settings, uuts)
         return keys
+
+    @property
+    def most_uuts(self) -> int | None:
+        """How many UUTs one run calibrates (``UUTS`` in the module); None: any number."""
+        most: int | None = getattr(self.module, "UUTS", None)
+        return most
 
     def checkpoints(self, settings: BaseModel, plan: Any) -> list[Any]:
         """The test points the procedure will judge (``daq.engine.checks.Checkpoint``), for

@@ -260,6 +260,9 @@ class Evaluation:
     """The coverage probability of U, in percent."""
     cmc: float = 0.0
     """The CMC at the measured value (the floor under U), in ``unit``; 0 without a CMC."""
+    decisive: float = 0.0
+    """U as decisions use it: the largest of k·u_c at full precision, the CMC and the
+    reported (rounded) U, so rounding never narrows a guard band."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, with each row's share of u_c² (the "index" of GTC and EA-4/02)."""
@@ -273,6 +276,7 @@ class Evaluation:
             "coverage_factor": self.k,
             "coverage_probability": self.probability,
             "expanded_uncertainty": self.expanded,
+            "expanded_uncertainty_unrounded": self.decisive,
             "cmc": self.cmc,
             "cmc_applied": self.cmc_applied,
             "contributions": [
@@ -312,7 +316,8 @@ def round_uncertainty(expanded: float, *, up: bool = False) -> float:
     rounds up (a CMC floor stays a floor)."""
     if expanded <= 0 or not math.isfinite(expanded):
         return expanded
-    exact = Decimal(repr(expanded))
+    # 12 significant digits first: 1.2e-4 × 2.5 = 0.00030000000000000003 is 0.00030
+    exact = Decimal(f"{expanded:.12g}")
     step = Decimal(1).scaleb(exact.adjusted() - 1)
     rounded = exact.quantize(step, ROUND_HALF_UP)
     if up or rounded < Decimal("0.95") * exact:
@@ -394,6 +399,9 @@ class Budget:
         expanded = round_uncertainty(k * combined)
         floor = cmc.at(at, self.unit) if cmc is not None and at is not None else 0.0
         cmc_applied = expanded < floor
+        if cmc_applied:
+            expanded = round_uncertainty(floor, up=True)
+        decisive = max(k * combined, floor, expanded)  # rounding never narrows a guard band
         return Evaluation(
             self.quantity,
             self.unit,
@@ -401,11 +409,12 @@ class Budget:
             combined,
             dof,
             k,
-            round_uncertainty(floor, up=True) if cmc_applied else expanded,
+            expanded,
             cmc_applied,
             contributions,
             probability,
             floor,
+            decisive,
         )
 
     def _inputs(self) -> dict[str, Any]:

@@ -69,19 +69,20 @@ class DecisionRule(BaseModel):
 
     def risk(self) -> str:
         """What the rule risks, for the statement of conformity (ILAC-G8:09/2019 4.2)."""
-        if self.acceptance == "simple":
+        if self.acceptance == "simple" and self.statements == "binary":
             return (
                 "the specific probability of false accept is up to 50 % for a result at a "
                 "tolerance limit"
             )
         if self.guard_band == "U":
-            return (
-                "the specific probability of false accept is below 2.5 % for an accepted "
-                "result (w = U, k = 2, normal)"
-            )
+            passed = "below 2.5 % for a pass (w = U, k = 2, normal)"
+        else:
+            passed = f"below {self.max_false_accept:.1%} for a pass"
+        if self.statements == "binary":
+            return f"the specific probability of false accept is {passed}"
         return (
-            f"the specific probability of false accept is below {self.max_false_accept:.1%} "
-            "for an accepted result"
+            f"the specific probability of false accept is {passed}, and up to 50 % for a "
+            "conditional pass (a result inside the tolerance but within w of a limit)"
         )
 
     def describe(self) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from daq.metrology.budget import COVERAGE_PROBABILITY, Budget, Cmc, Evaluation
 from daq.metrology.decision import Decision, DecisionRule, Outcome, decide
+from daq.metrology.errors import MetrologyError
 from daq.metrology.tolerance import Tolerance
 
 MAIN = "error"
@@ -63,15 +64,25 @@ def judge(
     bounded: Mapping[str, float] | None = None,
 ) -> Judgement:
     """Judge the error modelled by ``budget`` at the test point ``nominal`` (the budget's
-    unit); the CMC is evaluated at ``at``, the measured value. MetrologyError when the
-    tolerance cannot be evaluated there (wrong unit, beyond a table, zero width)."""
+    unit); the CMC is evaluated at ``at``, the measured value, and the tolerance at both (the
+    narrower interval applies, so a % of reading tolerance of a gauge whose controller stopped
+    short is not judged at the larger nominal). MetrologyError when the tolerance cannot be
+    evaluated at the nominal (wrong unit, beyond a table, zero width)."""
     lower, upper = tolerance.limits(nominal, budget.unit)
+    try:  # a reference that stopped short of its set point: the narrower limits apply
+        at_lower, at_upper = tolerance.limits(at, budget.unit)
+    except MetrologyError:
+        pass  # just beyond a table or class range: the nominal's limits, checked by the plan
+    else:
+        lower, upper = max(lower, at_lower), min(upper, at_upper)
     evaluation = budget.evaluate(cmc, at=at, probability=probability)
-    standard = evaluation.expanded / evaluation.k
+    # decisions on full precision: U before rounding (or the CMC), u = U/k
+    expanded = evaluation.decisive
+    standard = expanded / evaluation.k
     dof = evaluation.dof
 
     def decided(value: float, low: float, high: float) -> Decision:
-        return decide(value, evaluation.expanded, standard, low, high, rule, dof)
+        return decide(value, expanded, standard, low, high, rule, dof)
 
     checks = [(MAIN, decided(evaluation.value, lower, upper))]
     checks += [(name, decided(value, lower, upper)) for name, value in (each or {}).items()]

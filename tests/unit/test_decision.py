@@ -59,3 +59,16 @@ def test_bad_rules_and_limits() -> None:
         DecisionRule(acceptance="simple", guard_band="pfa")
     with pytest.raises(ValueError, match="lower < upper"):
         decide(0, 0.1, 0.05, 1.0, -1.0, SIMPLE)
+
+
+def test_non_binary_statements_state_the_risk_of_a_conditional_pass() -> None:
+    """ILAC-G8:09/2019 4.2.3: a conditional pass lies within w of a limit; its specific
+    probability of false accept is near 50 % at the limit, and the rule's risk says so."""
+    from daq.metrology.decision import DecisionRule, Outcome, decide
+
+    rule = DecisionRule(acceptance="guarded", statements="non-binary")
+    decision = decide(0.0499, 0.01, 0.005, -0.05, 0.05, rule)
+    assert decision.outcome is Outcome.CONDITIONAL_PASS
+    assert decision.false_accept == pytest.approx(0.492, abs=1e-3)
+    assert "up to 50 % for a conditional pass" in rule.risk()
+    assert "up to 50 %" not in DecisionRule(acceptance="guarded").risk()

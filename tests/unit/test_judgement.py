@@ -350,3 +350,26 @@ def test_property_a_pass_means_every_indication_is_within_the_tolerance(
     lower, upper = judgement.checks[0][1].lower, judgement.checks[0][1].upper
     assert math.isclose(upper, mpe_bar * to_result, rel_tol=1e-9)
     assert math.isclose(lower, -upper, rel_tol=1e-12)
+
+
+def test_a_reference_short_of_its_set_point_is_judged_at_the_narrower_limits() -> None:
+    """1 % of reading at a 10 bar point is ±0.10 bar; a controller that stopped at 8 bar
+    gives ±0.08 bar there: an error of 0.09 bar fails."""
+    tolerance = TOLERANCE.validate_python(
+        {"kind": "specification", "percent_of_reading": 1, "fixed": 0.0001, "unit": "bar"}
+    )
+    judgement = judge(error_budget(0.09, "bar"), tolerance, SIMPLE, nominal=10.0, at=8.0)
+    assert not judgement.decision.outcome.conforms
+    assert judgement.decision.upper == pytest.approx(0.0801)
+
+
+def test_decisions_use_u_before_rounding() -> None:
+    """k·u = 0.01049 is reported as U = 0.010 (EA-4/02), but guarded acceptance uses
+    w = 0.01049: an error of 0.0396 against ±0.05 is refused (0.05 - 0.01049 = 0.03951)."""
+    tolerance = TOLERANCE.validate_python({"kind": "absolute", "value": 0.05, "unit": "°C"})
+    judgement = judge(
+        error_budget(0.0396, "°C", u=0.005245), tolerance, GUARDED, nominal=30.0, at=30.0
+    )
+    assert judgement.evaluation.expanded == pytest.approx(0.010)
+    assert judgement.decision.guard_band == pytest.approx(0.01049)
+    assert not judgement.decision.outcome.conforms

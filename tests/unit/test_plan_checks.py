@@ -138,3 +138,30 @@ def test_config_check_lists_plan_problems(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["config", "check", str(lab_file)])
     assert result.exit_code == 2
     assert f"{plans / 'pressure-gauge.yaml'}: tolerance: at 0 bar:" in result.output
+
+
+@pytest.mark.parametrize("name", ["balance", "pressure-gauge"])
+def test_a_second_uut_is_refused_where_the_procedure_calibrates_one(
+    lab: LabConfig, name: str
+) -> None:
+    """Otherwise the second UUT would be listed on a passing result without being measured."""
+    raw = yaml.safe_load((CONFIG / "plans" / f"{name}.yaml").read_text())
+    second = {**raw["uuts"][0], "id": "second-uut"}
+    found = problems(lab, name, uuts=[raw["uuts"][0], second])
+    assert len(found) == 1 and found[0].startswith(f"plans/{name}.yaml: uuts: procedure")
+    assert "calibrates 1 UUT per run, the plan lists 2" in found[0]
+
+
+def test_a_capacity_beyond_the_r76_table_is_refused_before_the_run(lab: LabConfig) -> None:
+    """Class II, e = 2 mg: Table 6 ends at 100 000 e = 200 g; Max 220 g is beyond it."""
+    tolerance = {"kind": "oiml_r76", "accuracy_class": "II", "e": 0.002, "unit": "g"}
+    found = problems(lab, "balance", tolerance=tolerance, settings={"capacity": 220})
+    assert len(found) == 1 and "tolerance: at Max 220 g (in use):" in found[0]
+
+
+def test_duplicate_test_loads_are_refused(lab: LabConfig) -> None:
+    loads = [{"load": 20, "weights": ["weight-20g-e2"]}] * 2
+    found = problems(lab, "balance", settings={"test_loads": loads})
+    assert found == [
+        "plans/balance.yaml: settings: each test load once: two loads of one value share one point"
+    ]
