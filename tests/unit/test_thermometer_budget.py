@@ -287,3 +287,19 @@ def test_a_set_point_outside_the_certificates_cvd_range_is_refused() -> None:
     assert problems_with(prt(), 140.0, "°C", TODAY) == []  # no limits: the calibrated range
     with pytest.raises(ValueError, match="valid_from"):
         prt(valid_from=100, valid_to=0)
+
+
+def test_readings_in_kelvin_or_fahrenheit_are_taken_in_celsius() -> None:
+    """A readout set to K or °F (UNIT:TEMP) must not be read as °C: 303.15 K is 30 °C."""
+    from daq.engine.context import PlanError
+    from daq.reading import Reading
+    from procedures.thermometer_comparison import _celsius
+
+    assert _celsius(Reading("readout-1", "temperature_ch2", 303.15, "K", 0.0)) == pytest.approx(
+        30.0
+    )
+    assert _celsius(Reading("readout-1", "temperature_ch2", 86.0, "degF", 0.0)) == pytest.approx(
+        30.0
+    )
+    with pytest.raises(PlanError, match="readout-1: temperature_ch2"):
+        _celsius(Reading("readout-1", "temperature_ch2", 100.0, "ohm", 0.0))
