@@ -10,8 +10,18 @@ from rich.table import Table
 from rich.text import Text
 
 from daq.agent import Agent
-from daq.cli_common import LabOption, SimulateOption, TimeScaleOption, clock, console, load, run
-from daq.journal import Journal
+from daq.cli_common import (
+    LabOption,
+    SimulateOption,
+    TimeScaleOption,
+    clock,
+    console,
+    fail,
+    load,
+    run,
+)
+from daq.journal import Journal, JournalError
+from daq.presence import Presence, PresenceHeld, alive
 
 
 def agent(
@@ -33,7 +43,14 @@ def agent(
             f"{', '.join(outputs) or 'nothing (no influxdb: or mqtt: in the lab file)'}; "
             "SIGTERM or Ctrl-C stops"
         )
-        await Agent(config, clock(time_scale), simulate=simulate).run(stop)
+        try:
+            with Presence(config.journal.path, "agent"):  # `daq status` sees it alive
+                await Agent(config, clock(time_scale), simulate=simulate).run(stop)
+        except PresenceHeld:
+            raise fail(
+                f"another agent is already running on {config.journal.path}",
+                "Stop it first (systemctl stop daq-agent), or give this one its own journal.",
+            ) from None
 
     run(serve())
     console.print("agent stopped")
@@ -44,12 +61,25 @@ def status(lab: LabOption = None) -> None:
     config = load(lab)
 
     async def read() -> tuple[list[tuple[str, str, str, float, dict[str, int]]], list[str]]:
-        async with Journal(config.journal.path) as journal:
+        # read-only: works on a full disk and never creates a journal where there is none
+        async with Journal(config.journal.path, read_only=True) as journal:
             sinks = [(*s, await journal.backlog(s[0])) for s in await journal.sink_states()]
             running = [r.id for r in await journal.runs() if r.status == "running"]
             return sinks, running
 
-    sinks, running = run(read())
+    try:
+        sinks, running = run(read())
+    except JournalError as exc:
+        raise fail(str(exc), "Start `daq agent` (or `daq monitor`) to record into it.") from None
+    path = config.journal.path
+    agent_alive = alive(path, "agent")
+    if not agent_alive and sinks:
+        console.print(
+            Text(
+                "the agent is not running: the sink states below are as it left them",
+                "yellow",
+            )
+        )
     configured = [n for n, on in (("influxdb", config.influxdb), ("mqtt", config.mqtt)) if on]
     table = Table(title=f"Sinks of {config.journal.path}")
     for column in ("sink", "state", "since (UTC)", "backlog", "detail"):
@@ -60,6 +90,8 @@ def status(lab: LabOption = None) -> None:
         stamp = dt.datetime.fromtimestamp(updated, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         waiting = ", ".join(f"{n} {s}" for s, n in backlog.items() if n) or "none"
         style = "green" if state == "ok" else "red"
+        if not agent_alive:
+            state, style = f"{state} (agent stopped)", "yellow"
         table.add_row(name, Text(state, style), stamp, waiting, detail[:80])
     for name in configured:
         if name not in seen:
@@ -68,4 +100,11 @@ def status(lab: LabOption = None) -> None:
         console.print("No sinks: add influxdb: or mqtt: to the lab file, then run `daq agent`.")
     else:
         console.print(table)
-    console.print(f"runs in progress: {', '.join(running) or 'none'}")
+    live = [r for r in running if alive(path, f"run-{r}")]
+    console.print(f"runs in progress: {', '.join(live) or 'none'}")
+    for run_id in running:
+        if run_id not in live:
+            console.print(
+                Text(f"run {run_id} was interrupted (its process is gone): ", "yellow")
+                + Text(f"daq run --resume {run_id}")
+            )

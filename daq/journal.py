@@ -192,8 +192,12 @@ class Journal:
         batch_interval: float = 0.5,
         clock: Clock | None = None,
         synchronous: str = "FULL",
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.read_only = read_only
+        """Opened only to look (``daq status``): never created, migrated or written, so it
+        works on a full disk and beside a running agent."""
         self.batch_interval = batch_interval
         self.clock = clock or Clock()
         self._synchronous = synchronous
@@ -213,7 +217,27 @@ class Journal:
     async def _run(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
+    def _open_read_only(self) -> None:
+        if not self.path.is_file():
+            raise JournalError(f"no journal at {self.path} yet: nothing has been recorded there")
+        try:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read the journal {self.path}: {exc}") from exc
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise JournalError(
+                f"{self.path} has journal schema {version}, this daq reads {SCHEMA_VERSION}: "
+                "run `daq agent` or `daq monitor` once with this version to upgrade it"
+            )
+        self._db = db
+
     def _open_blocking(self) -> None:
+        if self.read_only:
+            self._open_read_only()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -237,7 +261,8 @@ class Journal:
         await self._run(self._open_blocking)
         self._flush_lock = asyncio.Lock()
         self._committed = asyncio.Event()
-        self._flusher = asyncio.create_task(self._flush_periodically())
+        if not self.read_only:
+            self._flusher = asyncio.create_task(self._flush_periodically())
         return self
 
     async def __aenter__(self) -> Journal:
@@ -437,7 +462,8 @@ class Journal:
                 await self._flusher
             self._flusher = None
         if self._db is not None:
-            await self.flush()
+            if not self.read_only:
+                await self.flush()
             db, self._db = self._db, None
             await self._run(db.close)
         self._executor.shutdown(wait=True)
@@ -620,11 +646,13 @@ class Journal:
             raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
 
     async def set_sink_state(self, sink: str, state: str, detail: str = "") -> None:
+        """The sink's state since it last changed: a retry of an outage keeps its start."""
         await self._run(
             self._execute_blocking,
             "INSERT INTO sink_states (sink, state, detail, updated) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (sink) DO UPDATE SET state = excluded.state, "
-            "detail = excluded.detail, updated = excluded.updated",
+            "detail = excluded.detail, updated = CASE WHEN sink_states.state = excluded.state "
+            "THEN sink_states.updated ELSE excluded.updated END",
             (sink, state, detail, self.clock.now()),
         )
 

@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from daq import __version__
@@ -34,6 +34,7 @@ from daq.engine.loader import Procedure, load_procedure
 from daq.engine.plan import Plan
 from daq.engine.record import Point
 from daq.journal import RunRow, Severity
+from daq.presence import Presence, PresenceHeld
 from daq.prompts import PromptUnavailable
 from daq.session import LabSession
 from daq.stability import NotStable
@@ -119,7 +120,8 @@ class Runner:
         journal.event("run_started", f"{plan.title} ({plan.id})", run=run_id)
         if on_started is not None:
             on_started(run_id)
-        return await self._execute(run_id, plan, procedure, settings, setup, {})
+        with self._presence(run_id):
+            return await self._execute(run_id, plan, procedure, settings, setup, {})
 
     async def resume(self, run_id: str) -> RunDocument:
         journal = self.session.journal
@@ -144,7 +146,8 @@ class Runner:
         await journal.set_run_status(run_id, "running")
         await journal.open_chain(run_id)
         journal.event("run_resumed", f"resumed after {len(done)} committed point(s)", run=run_id)
-        return await self._execute(run_id, plan, procedure, settings, setup, done)
+        with self._presence(run_id):
+            return await self._execute(run_id, plan, procedure, settings, setup, done)
 
     async def _execute(
         self,
@@ -236,6 +239,16 @@ class Runner:
             identities.extend(exc.instruments)  # the result shows what was on the bench
             raise
         await procedure.run(context, settings)
+
+    @contextlib.contextmanager
+    def _presence(self, run_id: str) -> Iterator[None]:
+        """Hold the run's lock while it runs: `daq status` tells it from a run whose process
+        died, and a second process cannot resume it at the same time."""
+        try:
+            with Presence(self.session.journal.path, f"run-{run_id}"):
+                yield
+        except PresenceHeld:
+            raise RunRefused(f"run {run_id} is running in another process") from None
 
     def abort(self, reason: str) -> None:
         """Stop the running procedure safely (a signal handler may call this)."""

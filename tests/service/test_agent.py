@@ -175,8 +175,11 @@ async def test_agent_streams_takes_commands_and_runs_a_plan(
     assert "sink_down" not in kinds  # a clean stop is not an outage
     status = run("status", "--lab", str(lab), cwd=tmp_path)
     assert status.returncode == 0, status.stderr
+    assert "the agent is not running" in status.stdout  # stopped: states as it left them
     for sink in ("influxdb", "mqtt"):
-        assert re.search(rf"{sink}\s+│\s+ok\s+│.*│\s+none\s+│", status.stdout), status.stdout
+        assert re.search(rf"{sink}\s+│\s+ok \(agent stopped\)\s+│.*│\s+none\s+│", status.stdout), (
+            status.stdout
+        )
     (committed,) = db.execute(
         "SELECT COUNT(*) FROM readings WHERE instrument = 'transmitter-1' AND quantity = 'pressure'"
     ).fetchone()
