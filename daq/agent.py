@@ -15,16 +15,27 @@ import datetime as dt
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from daq.alarms import Alarms
 from daq.clock import Clock
-from daq.commands import AbortRun, AckAlarm, AnswerPrompt, Command, Rejected, StartRun, handle
+from daq.commands import (
+    AbortRun,
+    AckAlarm,
+    AnswerPrompt,
+    Client,
+    Command,
+    CommandDesk,
+    Rejected,
+    StartRun,
+    load_keys,
+)
 from daq.commands import reply as command_reply
 from daq.config import ConfigError, LabConfig
 from daq.engine.document import RunDocument
 from daq.engine.loader import load_procedure
-from daq.engine.plan import find_plan
+from daq.engine.plan import available_plans, find_plan
 from daq.engine.record import Point
 from daq.engine.runner import Runner
 from daq.forwarder import Forwarder
@@ -35,15 +46,28 @@ from daq.reading import Reading
 from daq.session import LabSession, lab_session
 from daq.sinks.influx import InfluxSink
 from daq.sinks.mqtt import MqttLink, MqttSink
-from daq.sinks.settings import secret
+from daq.sinks.settings import CommandSettings
 from daq.stability import Verdict
 from daq.standards import StandardsRegister, days_until_due, load_standards
 
 log = logging.getLogger("daq.agent")
 
+REJECTION_CHECK = 5.0
+"""Real seconds between looks at the command desk's rate period (for its summary)."""
 DRAIN_ON_STOP = 2.0
 """Real seconds the sinks get to send what is committed when the agent stops; the rest
 stays in the journal for the next start."""
+
+
+def _listing(names: Iterable[str], most: int = 30) -> str:
+    """Names for a reply, capped: a lab may configure many."""
+    found = sorted(names)
+    return ", ".join(found[:most]) + (", ..." if len(found) > most else "") or "none"
+
+
+def _without_files(exc: ConfigError) -> str:
+    """A configuration problem for a remote sender: field and message, never a file path."""
+    return "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in exc.problems)
 
 
 class MqttPrompter:
@@ -157,6 +181,9 @@ class Agent:
         self._alarms: Alarms | None = None
         self._run: asyncio.Task[RunDocument] | None = None
         self._run_id = ""
+        self._desk: CommandDesk | None = None
+        self._stopping = False
+        self._alarm_tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         lab = self.lab
@@ -165,6 +192,7 @@ class Agent:
         ) as session:
             self._session = session
             journal = session.journal
+            journal.on_trouble = self._journal_alarm
             journal.event("agent_started", f"agent of {lab.lab.id} started")
             self._alarms = Alarms(lab.alarms, journal)
             self._monitor = Monitor(
@@ -175,6 +203,7 @@ class Agent:
                 sink = InfluxSink(lab.influxdb, lab.lab.id, benches)
                 self.forwarders.append(Forwarder(journal, sink, lab.influxdb.batch_size))
             if self.link is not None and lab.mqtt is not None:
+                self._desk = self._command_desk(lab.mqtt.commands, journal)
                 self.link.on_command = self._on_command
                 self.link.on_connection = self._on_connection
                 self.forwarders.append(
@@ -186,12 +215,16 @@ class Agent:
             tasks = [asyncio.create_task(self._watch_due_dates(stop))]
             if self.link is not None:
                 tasks.append(asyncio.create_task(self.link.run(stop_link)))
+                tasks.append(asyncio.create_task(self._summarise_rejections(stop)))
             try:
                 await stop.wait()
             finally:
+                self._stopping = True
                 await self._stop_run("the agent is stopping")
                 stop_monitor.set()
                 await asyncio.gather(monitoring, return_exceptions=True)
+                if self._desk is not None:
+                    self._desk.roll(force=True)
                 journal.event("agent_stopped", f"agent of {lab.lab.id} stopped")
                 await journal.flush()
                 await self._drain()
@@ -213,6 +246,25 @@ class Agent:
                     break
                 await asyncio.sleep(0.05)
 
+    def _journal_alarm(self, kind: str, message: str) -> None:
+        """The journal cannot be written (disk full), or can again: said on MQTT at once and
+        retained (``alarms/journal``), since the journal that would stream it is what
+        failed."""
+        if self.link is None:
+            return
+        payload = {
+            "kind": kind,
+            "severity": "error" if kind == "journal_write_failed" else "info",
+            "state": "active" if kind == "journal_write_failed" else "cleared",
+            "message": message,
+            "timestamp": self.clock.now(),
+        }
+        task = asyncio.get_running_loop().create_task(
+            self.link.publish_soon(self.link.topic("alarms", "journal"), payload, retain=True)
+        )
+        self._alarm_tasks.add(task)
+        task.add_done_callback(self._alarm_tasks.discard)
+
     def _on_connection(self, up: bool, detail: str) -> None:
         if self._session is None or self.lab.mqtt is None:
             return
@@ -226,25 +278,53 @@ class Agent:
 
     # -- commands ---------------------------------------------------------------------------
 
-    async def _on_command(self, payload: bytes) -> None:
-        assert self._session is not None and self.link is not None and self.lab.mqtt is not None
-        token = secret(self.lab.mqtt.commands.token_env)
-        try:
-            answer = await handle(payload, token, self, self._session.journal)
-        except Exception as exc:  # a fault here must not cut the connection
-            log.exception("command failed")
-            answer = command_reply(None, None, False, f"internal error: {exc}")
-        await self.link.publish_soon(self.link.topic("agent", "replies"), answer)
+    def _command_desk(self, settings: CommandSettings, journal: Journal) -> CommandDesk:
+        """The desk that checks commands, with the keys of the lab file's clients; a key
+        that cannot be read is said in an event (its commands are refused)."""
+        if not settings.enabled:  # not subscribed: no command ever reaches it
+            return CommandDesk(settings, {}, self, journal, self.clock)
+        keys, problems = load_keys(settings.clients)
+        for problem in problems:
+            journal.event("command_key_unavailable", problem, Severity.WARNING)
+        if not settings.clients:
+            journal.event(
+                "command_key_unavailable",
+                "no command clients in the lab file (mqtt.commands.clients): every command "
+                "is refused",
+                Severity.WARNING,
+            )
+        return CommandDesk(settings, keys, self, journal, self.clock)
 
-    async def execute(self, command: Command) -> dict[str, Any]:
+    async def _summarise_rejections(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REJECTION_CHECK):
+                    await stop.wait()
+            if self._desk is not None:
+                self._desk.roll()
+
+    async def _on_command(self, payload: bytes, retained: bool) -> None:
+        assert self._desk is not None and self.link is not None
+        try:
+            answer = await self._desk.handle(payload, retained)
+        except Exception:  # a fault here must not cut the connection, nor say anything
+            log.exception("command failed")
+            answer = command_reply(None, None, False, "internal error: see the agent's log")
+        if answer is not None:
+            await self.link.publish_soon(self.link.topic("agent", "replies"), answer)
+
+    async def execute(self, command: Command, client: Client) -> dict[str, Any]:
+        if self._stopping:
+            raise Rejected("the agent is stopping")
+        who = client.describe(command.by)
         if isinstance(command, StartRun):
-            return {"run": await self._start_run(command)}
+            return {"run": await self._start_run(command, client)}
         if isinstance(command, AbortRun):
             if command.run != self._run_id or self._run is None or self._run.done():
                 raise Rejected(f"run {command.run!r} is not running in this agent")
             assert self._session is not None
             await self._session.journal.request_abort(
-                command.run, f"{command.reason} ({command.by or 'remote'})"
+                command.run, f"{command.reason}; requested by {who}"
             )
             return {"run": command.run}
         if isinstance(command, AnswerPrompt):
@@ -254,18 +334,27 @@ class Agent:
             return {}
         assert isinstance(command, AckAlarm) and self._alarms is not None
         try:
-            self._alarms.acknowledge(command.alarm, command.by)
+            self._alarms.acknowledge(command.alarm, who)
         except (KeyError, ValueError) as exc:
             raise Rejected(str(exc).strip("'\"")) from None
         return {}
 
-    async def _start_run(self, command: StartRun) -> str:
+    async def _start_run(self, command: StartRun, client: Client) -> str:
         session, monitor = self._session, self._monitor
         assert session is not None and monitor is not None and self.link is not None
+        plans = available_plans(self.lab)  # configured plans only, by name
+        if command.plan not in plans:
+            raise Rejected(f"no plan {command.plan!r}; plans: {_listing(plans)}")
+        instruments = self.lab.bench_of()
+        if command.uut is not None and command.uut not in instruments:
+            raise Rejected(
+                f"no instrument {command.uut!r} in the lab file; instruments: "
+                f"{_listing(instruments)}"
+            )
         if self._run is not None and not self._run.done():
             raise Rejected(f"run {self._run_id} is in progress; abort it first")
         try:
-            plan, path = find_plan(command.plan, self.lab, files=False)  # configured plans only
+            plan, path = find_plan(command.plan, self.lab, files=False)
             if command.uut is not None:
                 plan = plan.model_copy(
                     update={
@@ -279,14 +368,15 @@ class Agent:
                 load_standards(self.lab.standards) if self.lab.standards else StandardsRegister()
             )
         except ConfigError as exc:
-            raise Rejected("; ".join(str(p) for p in exc.problems)) from None
+            raise Rejected(f"plan {command.plan}: {_without_files(exc)}") from None
         started: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
         used = {*plan.instruments.values(), *(u.instrument for u in plan.uuts)}
         monitor.paused |= used
         runner = Runner(session, register, MqttProgress(self.link))
+        sender = {"key": client.id, "name": client.name, "by": command.by, "command": command.id}
         self._run = asyncio.create_task(
-            runner.start(plan, str(path), on_started=started.set_result)
+            runner.start(plan, str(path), on_started=started.set_result, requested_by=sender)
         )
         self._run.add_done_callback(lambda _: monitor.paused.difference_update(used))
         waiting: set[asyncio.Future[Any]] = {self._run, started}
@@ -294,7 +384,9 @@ class Agent:
         if started in done:
             self._run_id = started.result()
             return self._run_id
-        raise Rejected(f"the run did not start: {self._run.exception()}")
+        failure = self._run.exception()
+        why = _without_files(failure) if isinstance(failure, ConfigError) else str(failure)
+        raise Rejected(f"the run did not start: {why}")
 
     async def _stop_run(self, reason: str) -> None:
         if self._run is None or self._run.done() or self._session is None:

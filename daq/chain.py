@@ -1,7 +1,8 @@
 """The tamper-evident record of a run: every record (readings with the instrument's raw
-reply, events, points) is chained by SHA-256, each hash covering the one before it. Changing,
-removing or reordering any record changes every hash after it; the last hash is printed on
-the certificate, so ``daq verify`` can prove the journal is what was certified."""
+reply, events, points, and last the result document) is chained by SHA-256, each hash
+covering the one before it. Changing, removing or reordering any record changes every hash
+after it; the last hash is signed with the lab's key and printed on the certificate, so
+``daq verify`` (``daq.integrity``) can prove the journal is what was certified."""
 
 from __future__ import annotations
 
@@ -41,8 +42,13 @@ def make_link(run: str, seq: int, previous: str, kind: str, content: dict[str, A
 
 
 def describe(link: Link) -> str:
-    """The record in a few words, to name it when it was altered."""
-    content = json.loads(link.content)
+    """The record in a few words, to name it when it was altered (even into nonsense)."""
+    try:
+        content = json.loads(link.content)
+    except ValueError:
+        content = None
+    if not isinstance(content, dict):
+        return f"record {link.seq} ({link.kind}, not a JSON object)"
     if link.kind == "reading":
         what = f"reading of {content.get('instrument')} {content.get('quantity')}"
     elif link.kind == "event":

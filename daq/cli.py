@@ -20,6 +20,7 @@ from rich.text import Text
 
 from daq import __version__
 from daq.cli_agent import agent, status
+from daq.cli_command import command_app
 from daq.cli_common import (
     ControlPortOption,
     LabOption,
@@ -32,6 +33,7 @@ from daq.cli_common import (
     load,
     run,
 )
+from daq.cli_keys import keys_app
 from daq.cli_report import report
 from daq.cli_runs import run_command, runs_app, verify
 from daq.config import ConfigError
@@ -61,6 +63,8 @@ instruments_app = typer.Typer(help="Identify every configured instrument (a tabl
 app.add_typer(config_app, name="config")
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(runs_app, name="runs")
+app.add_typer(command_app, name="command")
+app.add_typer(keys_app, name="keys")
 app.command("run")(run_command)
 app.command()(verify)
 app.command()(report)

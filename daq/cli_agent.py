@@ -20,7 +20,7 @@ from daq.cli_common import (
     load,
     run,
 )
-from daq.journal import Journal, JournalError
+from daq.journal import DeadLetters, Journal, JournalError
 from daq.presence import Presence, PresenceHeld, alive
 
 
@@ -57,18 +57,20 @@ def agent(
 
 
 def status(lab: LabOption = None) -> None:
-    """Show each sink's state and backlog, and the runs in progress."""
+    """Show each sink's state, backlog and dead letters, and the runs in progress."""
     config = load(lab)
 
-    async def read() -> tuple[list[tuple[str, str, str, float, dict[str, int]]], list[str]]:
+    async def read() -> tuple[
+        list[tuple[str, str, str, float, dict[str, int]]], list[str], dict[str, DeadLetters]
+    ]:
         # read-only: works on a full disk and never creates a journal where there is none
         async with Journal(config.journal.path, read_only=True) as journal:
             sinks = [(*s, await journal.backlog(s[0])) for s in await journal.sink_states()]
             running = [r.id for r in await journal.runs() if r.status == "running"]
-            return sinks, running
+            return sinks, running, await journal.dead_letter_summary()
 
     try:
-        sinks, running = run(read())
+        sinks, running, dead_letters = run(read())
     except JournalError as exc:
         raise fail(str(exc), "Start `daq agent` (or `daq monitor`) to record into it.") from None
     path = config.journal.path
@@ -100,6 +102,14 @@ def status(lab: LabOption = None) -> None:
         console.print("No sinks: add influxdb: or mqtt: to the lab file, then run `daq agent`.")
     else:
         console.print(table)
+    for name, dead in sorted(dead_letters.items()):
+        when = dt.datetime.fromtimestamp(dead.last, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        console.print(
+            Text(f"dead letters of {name}: {dead.count}, the last at {when} UTC: ", "red")
+            + Text(dead.error[:300])
+        )
+    if sinks and not dead_letters:
+        console.print("dead letters: none")
     live = [r for r in running if alive(path, f"run-{r}")]
     console.print(f"runs in progress: {', '.join(live) or 'none'}")
     for run_id in running:

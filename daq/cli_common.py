@@ -14,7 +14,7 @@ from rich.text import Text
 
 from daq.clock import Clock, default_clock
 from daq.config import ConfigError, LabConfig, load_lab
-from daq.journal import JournalError
+from daq.journal import Journal, JournalError
 from simulators.runtime import SimulationError
 
 T = TypeVar("T")
@@ -69,6 +69,19 @@ def load(path: Path | None) -> LabConfig:
 
 def clock(time_scale: float | None) -> Clock:
     return Clock(time_scale) if time_scale is not None else default_clock()
+
+
+def journal_of(config: LabConfig) -> Journal:
+    """The lab's journal opened for writing as the lab file configures it (so it takes back
+    what a stop on a full disk spilled)."""
+    settings = config.journal
+    return Journal(
+        settings.path,
+        batch_interval=settings.batch_interval,
+        memory_limit=settings.memory_limit,
+        spill_folder=settings.spill,
+        close_timeout=settings.close_timeout,
+    )
 
 
 def run(coroutine: Awaitable[T]) -> T:

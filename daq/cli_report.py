@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
-from daq.cli_common import LabOption, console, fail, load, run
+from daq.cli_common import LabOption, console, fail, journal_of, load, run
 from daq.config import LabConfig
 from daq.engine.document import RunDocument
-from daq.journal import Journal
+from daq.integrity import audit, certificate_hash, certificate_subject
+from daq.journal import CertificateRow, NumberTaken, Severity
 from daq.reports.certificate import Issue, render_html, render_pdf
 from daq.reports.i18n import languages
+from daq.signing import Signature, SigningError, load_signer
 
 
 def report(
@@ -28,9 +31,18 @@ def report(
     by: Annotated[str, typer.Option(help="Name of the person authorising the certificate.")] = "",
     function: Annotated[str, typer.Option(help="Their function, e.g. Quality manager.")] = "",
     language: Annotated[str | None, typer.Option(help="Language (default: the lab's).")] = None,
+    accept_unsigned: Annotated[
+        bool,
+        typer.Option(
+            "--accept-unsigned",
+            help="Certify a run recorded before the lab signed its records (on your "
+            "responsibility, recorded).",
+        ),
+    ] = False,
     lab: LabOption = None,
 ) -> None:
-    """Issue the certificate of a completed run whose record verifies; the issue is recorded."""
+    """Issue the certificate of a completed run whose whole record verifies, signed with the
+    lab's key; the issue is recorded, and a re-issue replaces the run's earlier certificate."""
     config = load(lab)
     chosen = language or config.certificates.language
     if chosen not in languages():
@@ -42,47 +54,101 @@ def report(
             2,
         )
 
-    async def issue() -> tuple[RunDocument, Issue]:
-        async with Journal(config.journal.path) as journal:
-            row = await journal.run(run_id)
-            text = await journal.run_document(run_id)
-            if row is None or text is None:
-                raise fail(f"no finished run {run_id!r} in {config.journal.path}", "`daq runs`.")
-            if row.status != "completed":
-                raise fail(f"run {run_id} is {row.status} ({row.reason}): nothing to certify")
-            document = RunDocument.model_validate_json(text)
-            audit = await journal.audit(run_id)
-            if audit.problems or audit.final != document.run.record_hash:
+    async def issue() -> tuple[RunDocument, Issue, CertificateRow, Signature | None]:
+        async with journal_of(config) as journal:
+            if await journal.run(run_id) is None:
+                raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists them.")
+            checked = await audit(journal, run_id, config.signing)
+            if checked.problems:
                 raise fail(
                     f"run {run_id}: its record does not verify",
                     f"`daq verify {run_id}` shows what was altered; no certificate is issued.",
                 )
-            number = await journal.certificate_number(
+            document = checked.document  # the result document as the record holds it
+            if document is None:
+                raise fail(f"run {run_id} has not finished: nothing to certify")
+            if document.run.status != "completed":
+                raise fail(
+                    f"run {run_id} is {document.run.status} ({document.run.reason}): nothing to "
+                    "certify"
+                )
+            signed_by = checked.signature.key if checked.signature else None
+            if config.signing is not None and signed_by is None and not accept_unsigned:
+                statement = checked.signature.text if checked.signature else "unsigned"
+                raise fail(
+                    f"run {run_id} is {statement}: its record cannot be proven unaltered",
+                    "Check it, then give --accept-unsigned to certify it on your "
+                    "responsibility (recorded with the issue).",
+                )
+            number, replaces = await journal.certificate_number(
                 run_id, config.certificates.number_format, config.lab.id
             )
-            return document, Issue(number, dt.datetime.now(dt.UTC), by, function, chosen)
-
-    async def record() -> None:
-        async with Journal(config.journal.path) as journal:
-            await journal.record_issue(
-                issued.number, run_id, form, chosen, by, function, document.run.record_hash
+            if (taken := await journal.certificate(number)) is not None:
+                raise fail(
+                    f"certificate number {number} was already issued, for run {taken.run} "
+                    f"(record hash {taken.record_hash}): a number is issued once",
+                    "Give certificates.number_format in the lab file a {seq} (and a {year}).",
+                )
+            signer = None
+            if config.signing is not None:
+                try:
+                    signer = load_signer(config.signing, journal.clock.now())
+                except SigningError as exc:
+                    raise fail(f"cannot sign the certificate: {exc}") from None
+            now = journal.clock.now()
+            row = CertificateRow(
+                number, run_id, form, chosen, now, by, function, document.run.record_hash, replaces
+            )
+            signature = (
+                signer.sign(certificate_subject(number), certificate_hash(row), now)
+                if signer is not None
+                else None
+            )
+            when = dt.datetime.fromtimestamp(now, dt.UTC)
+            return (
+                document,
+                Issue(number, when, by, function, chosen, replaces, signed_by or ""),
+                row,
+                signature,
             )
 
-    document, issued = run(issue())
+    async def record() -> None:
+        async with journal_of(config) as journal:
+            await journal.record_issue(row, signature)
+            if accept_unsigned and config.signing is not None and not issued.signed_by:
+                journal.event(
+                    "unsigned_record_certified",
+                    f"{issued.number} certifies run {run_id}, whose record is unsigned; "
+                    f"accepted by {by}, {function}",
+                    Severity.WARNING,
+                    run=run_id,
+                )
+
+    document, issued, row, signature = run(issue())
     target = out or Path(f"{issued.number}.{form}")
     try:
-        _write(target, form, document, issued, config)
+        _write(target, form, document, issued, config, signature)
     except OSError as exc:  # nothing is recorded as issued unless the file exists
         raise fail(
             f"cannot write the certificate to {target}: {exc.strerror or exc}",
             "Check that the folder exists and is writable, or give another --out.",
         ) from None
-    run(record())
-    console.print(f"certificate {issued.number} ({form}, {chosen}) written to {target}")
+    try:
+        run(record())
+    except NumberTaken as exc:  # another issue took the number meanwhile: this one is void
+        target.unlink(missing_ok=True)
+        raise fail(str(exc), "Issue the certificate again: it gets the next number.") from None
+    replacing = f", replacing certificate {issued.replaces}" if issued.replaces else ""
+    console.print(f"certificate {issued.number} ({form}, {chosen}) written to {target}{replacing}")
 
 
 def _write(
-    target: Path, form: str, document: RunDocument, issued: Issue, config: LabConfig
+    target: Path,
+    form: str,
+    document: RunDocument,
+    issued: Issue,
+    config: LabConfig,
+    signature: Signature | None,
 ) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if form == "json":
@@ -93,6 +159,9 @@ def _write(
                 "by": issued.by,
                 "function": issued.function,
                 "language": issued.language,
+                "replaces": issued.replaces or None,
+                "record_signed_by": issued.signed_by or None,
+                "signature": None if signature is None else asdict(signature),
             },
             **json.loads(document.model_dump_json()),
         }

@@ -14,7 +14,17 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from daq.cli_common import LabOption, SimulateOption, clock, console, errors, fail, load, run
+from daq.cli_common import (
+    LabOption,
+    SimulateOption,
+    clock,
+    console,
+    errors,
+    fail,
+    journal_of,
+    load,
+    run,
+)
 from daq.config import ConfigError, LabConfig
 from daq.engine.display import OUTCOME_STYLES, RunDisplay, budget_table, describe
 from daq.engine.document import RunDocument
@@ -22,7 +32,7 @@ from daq.engine.loader import load_procedure
 from daq.engine.plan import Plan, available_plans, find_plan
 from daq.engine.record import Point
 from daq.engine.runner import Runner, RunRefused
-from daq.journal import Audit, Journal
+from daq.integrity import Audit, audit
 from daq.metrology.rounding import format_value
 from daq.session import lab_session
 from daq.standards import Override, StandardsRegister, load_standards
@@ -124,7 +134,7 @@ def runs(ctx: typer.Context, lab: LabOption = None) -> None:
     config = load(lab)
 
     async def listing() -> list[tuple[str, str, str, float, str, str]]:
-        async with Journal(config.journal.path) as journal:
+        async with journal_of(config) as journal:
             return [
                 (r.id, r.plan, r.procedure, r.started, r.status, r.reason)
                 for r in await journal.runs()
@@ -155,7 +165,7 @@ def show(
     config = load(lab)
 
     async def fetch() -> tuple[str | None, list[Point], str, str]:
-        async with Journal(config.journal.path) as journal:
+        async with journal_of(config) as journal:
             row = await journal.run(run_id)
             if row is None:
                 return None, [], "", ""
@@ -189,7 +199,7 @@ def abort(
     config = load(lab)
 
     async def request() -> str | None:
-        async with Journal(config.journal.path) as journal:
+        async with journal_of(config) as journal:
             row = await journal.run(run_id)
             if row is None or row.status != "running":
                 return None if row is None else row.status
@@ -347,30 +357,44 @@ def verify(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (`daq runs` lists them).")],
     lab: LabOption = None,
 ) -> None:
-    """Recompute a run's hash chain: say whether any record was altered since it was made."""
+    """Recompute a run's whole record (hash chain, result document, points, readings, the
+    lab's signature, its certificates): name anything altered since it was made."""
     config = load(lab)
 
     async def check() -> Audit | None:
-        async with Journal(config.journal.path) as journal:
+        async with journal_of(config) as journal:
             if await journal.run(run_id) is None:
                 return None
-            return await journal.audit(run_id)
+            return await audit(journal, run_id, config.signing)
 
-    audit = run(check())
-    if audit is None:
+    found = run(check())
+    if found is None:
         raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists the runs.")
-    if audit.problems:
-        for problem in audit.problems:
+    for note in found.notes:
+        console.print(Text(f"note: {note}", "yellow"), soft_wrap=True)
+    signature = found.signature
+    if found.problems:
+        for problem in found.problems:
             errors.print(Text(problem, "red"), soft_wrap=True)
+        if signature is not None and signature.ok:
+            errors.print(signature.text)
         raise fail(
-            f"run {run_id}: its record was altered ({len(audit.problems)} problem(s))",
+            f"run {run_id}: its record was altered ({len(found.problems)} problem(s))",
             "Do not issue a certificate from it; find out who changed the journal and why.",
         )
-    state = "matches the result document" if audit.certified else "(the run has not finished)"
+    state = "matches the result document" if found.finished else "(the run has not finished)"
     console.print(
         Text(
-            f"run {run_id}: {audit.records} records, chain intact, final hash {audit.final} ",
+            f"run {run_id}: {found.records} records, chain intact, final hash {found.final} ",
             "green",
         )
         + Text(state)
     )
+    console.print(f"{found.readings} readings in the readings table match their records")
+    console.print(
+        Text(signature.text, "bold green" if signature.key else "yellow")
+        if signature is not None
+        else Text("not signed yet (the run has not finished)")
+    )
+    for statement in found.certificates:
+        console.print(statement)

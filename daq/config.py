@@ -18,6 +18,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from daq.alarms import AlarmRule
+from daq.signing import SigningSettings
 from daq.sinks.settings import InfluxSettings, MqttSettings
 from drivers.registry import DRIVERS, driver_class
 from drivers.transports.settings import Connection
@@ -53,6 +54,20 @@ class JournalConfig(_Strict):
     path: Path = Path("data/daq.sqlite")
     batch_interval: float = Field(
         0.5, gt=0, le=60, description="seconds between commits; at most this much is lost on kill"
+    )
+    memory_limit: int = Field(
+        1_000_000,
+        ge=1000,
+        description="readings held in memory while the journal cannot be written (disk full); "
+        "beyond, the oldest are dropped and counted in a readings_lost event",
+    )
+    spill: Path | None = Field(
+        None,
+        description="folder for the spill file written at stop when the journal cannot be "
+        "(default: beside the journal, so on the same disk: name another disk to be safe)",
+    )
+    close_timeout: float = Field(
+        10.0, gt=0, le=600, description="seconds a stop keeps trying to write before spilling"
     )
 
 
@@ -111,6 +126,8 @@ class LabConfig(_Strict):
     """Alarm rules the agent applies to the readings it polls."""
     agent: AgentSettings = Field(default_factory=lambda: AgentSettings())
     certificates: CertificateSettings = Field(default_factory=lambda: CertificateSettings())
+    signing: SigningSettings | None = None
+    """Sign each run's record and each certificate with the lab's key; none: unsigned."""
 
     def bench_of(self) -> dict[str, str]:
         """Instrument id -> bench id."""
@@ -287,6 +304,9 @@ def _beside(lab: LabConfig, folder: Path) -> LabConfig:
         for name in ("standards", "plans", "procedures")
         if (path := getattr(lab, name)) is not None and not path.is_absolute()
     }
+    signing = lab.signing
+    if signing is not None and signing.key_file and not signing.key_file.is_absolute():
+        update["signing"] = signing.model_copy(update={"key_file": folder / signing.key_file})
     template = lab.certificates.template
     if template is not None and not template.is_absolute():
         update["certificates"] = lab.certificates.model_copy(update={"template": folder / template})

@@ -5,6 +5,10 @@ a crash between the two resends the batch, which the sinks write idempotently (a
 identity comes from its journal row). While a sink is down nothing is dropped: the journal
 holds the backlog and the forwarder retries with capped backoff, then drains it at full
 speed. State changes are events, and ``daq status`` reads the state and the backlog.
+
+A batch the sink refuses as such (``SinkRefused``: malformed, too large) is halved until the
+records at fault are found; the rest is delivered, those are set aside in the journal's
+dead letters, and the cursor moves on, so no record can hold a stream up.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 import time
 
 from daq.journal import Journal, JournalError, Severity
-from daq.sinks.base import Batch, Sink, SinkError
+from daq.sinks.base import Batch, Sink, SinkError, SinkRefused
 
 log = logging.getLogger("daq.forwarder")
 
@@ -42,6 +46,9 @@ class Forwarder:
         self._down_since: float | None = None
         self._unsaved: dict[str, int] = {}
         self._saved_at = 0.0
+        self._accepted = False
+        """The sink took a write in this round: then a record it refuses is at fault, not
+        the sink (which, refusing everything, is down: a proxy answering 400, say)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Forward until ``stop`` is set; then finish the batch in hand and return."""
@@ -69,6 +76,7 @@ class Forwarder:
         takes the last; the cursor only ever moves past batches delivered, in order.
         """
         moved = 0
+        self._accepted = False
         for stream, position in cursors.items():
             in_flight: list[tuple[asyncio.Future[None], Batch]] = []
             batch = await self.sink.fetch(self.journal, stream, position, self.batch_size)
@@ -85,17 +93,54 @@ class Forwarder:
                         )
                         continue
                     oldest, done = in_flight.pop(0)
-                    await oldest
+                    try:
+                        await oldest
+                    except SinkRefused as exc:
+                        set_aside = await self._isolate(done, cursors[stream], exc)
+                    else:
+                        set_aside, self._accepted = 0, True
                     cursors[stream] = self._unsaved[stream] = done.last
                     await self._save_cursors(force=False)
                     moved += done.count
-                    self.delivered += done.count
+                    self.delivered += done.count - set_aside
             finally:
                 for pending, _ in in_flight:
                     pending.cancel()
                 await asyncio.gather(*(p for p, _ in in_flight), return_exceptions=True)
         await self._save_cursors(force=True)
         return moved
+
+    async def _isolate(self, batch: Batch, after: int, refusal: SinkRefused) -> int:
+        """Deliver what the sink takes of a refused ``batch`` (the rows after ``after``) and
+        set the records it refuses aside as dead letters; how many were."""
+        refused: list[tuple[int, str]] = []
+        await self._bisect(batch, after, str(refusal), refused)
+        if not self._accepted:
+            raise SinkError(f"{refusal} (it refuses everything it is sent)")
+        for row, error in refused:
+            await self.journal.dead_letter(self.sink.name, batch.stream, row, error)
+            log.warning("%s refuses %s row %s: %s", self.sink.name, batch.stream, row, error)
+        return len(refused)
+
+    async def _bisect(
+        self, batch: Batch, after: int, error: str, refused: list[tuple[int, str]]
+    ) -> None:
+        """Write the two halves of a refused batch, halving again what is refused, down to
+        the single records at fault (into ``refused``, with what the sink said of each)."""
+        if batch.count == 1:
+            refused.append((batch.last, error))
+            return
+        for limit in (batch.count // 2, batch.count - batch.count // 2):
+            part = await self.sink.fetch(self.journal, batch.stream, after, limit)
+            if part is None:
+                return
+            try:
+                await self.sink.write(part)
+            except SinkRefused as exc:
+                await self._bisect(part, after, str(exc), refused)
+            else:
+                self._accepted = True
+            after = part.last
 
     async def _save_cursors(self, *, force: bool) -> None:
         """Write the cursors at most every ``CURSOR_SAVE`` seconds while draining: a crash

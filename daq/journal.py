@@ -17,20 +17,24 @@ import math
 import sqlite3
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from daq.chain import Link, canonical, genesis, make_link
-from daq.chain import verify as verify_chain
+from daq import spill
+from daq.chain import Link, genesis, make_link
 from daq.clock import Clock
 from daq.reading import Reading, Status
+from daq.text import cap_id, cap_message
+
+if TYPE_CHECKING:
+    from daq.signing import Signature
 
 log = logging.getLogger("daq.journal")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
     id INTEGER PRIMARY KEY,
@@ -40,9 +44,11 @@ CREATE TABLE IF NOT EXISTS readings (
     unit TEXT NOT NULL,
     timestamp REAL NOT NULL,
     status TEXT NOT NULL,
-    raw TEXT NOT NULL DEFAULT ''
+    raw TEXT NOT NULL DEFAULT '',
+    run TEXT
 );
 CREATE INDEX IF NOT EXISTS readings_by_instrument ON readings (instrument, timestamp);
+CREATE INDEX IF NOT EXISTS readings_by_run ON readings (run) WHERE run IS NOT NULL;
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     timestamp REAL NOT NULL,
@@ -99,7 +105,16 @@ CREATE TABLE IF NOT EXISTS certificates (
     issued REAL NOT NULL,
     issued_by TEXT NOT NULL,
     function TEXT NOT NULL,
-    record_hash TEXT NOT NULL
+    record_hash TEXT NOT NULL,
+    replaces TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS signatures (
+    subject TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    key TEXT NOT NULL,
+    signed REAL NOT NULL,
+    signature TEXT NOT NULL,
+    PRIMARY KEY (subject, hash)
 );
 CREATE TABLE IF NOT EXISTS sink_cursors (
     sink TEXT NOT NULL,
@@ -113,8 +128,29 @@ CREATE TABLE IF NOT EXISTS sink_states (
     detail TEXT NOT NULL,
     updated REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS command_nonces (
+    key TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,
+    received REAL NOT NULL,
+    PRIMARY KEY (key, nonce)
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    sink TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    row INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    timestamp REAL NOT NULL,
+    PRIMARY KEY (sink, stream, row)
+);
 """
-MIGRATIONS = {1: "ALTER TABLE events ADD COLUMN run TEXT"}
+MIGRATIONS = {
+    1: ("ALTER TABLE events ADD COLUMN run TEXT",),
+    4: (
+        "ALTER TABLE readings ADD COLUMN run TEXT",
+        "ALTER TABLE certificates ADD COLUMN replaces TEXT NOT NULL DEFAULT ''",
+    ),
+}
 """Statements that bring a journal of schema version N to N + 1 (before ``SCHEMA`` runs);
 a version that only adds tables needs none."""
 
@@ -153,14 +189,29 @@ class Event:
 
 
 @dataclass(frozen=True)
-class Audit:
-    """A run's record checked: its final hash, how many records, what is wrong."""
+class CertificateRow:
+    """An issued certificate as the journal records it."""
 
-    final: str | None
-    records: int
-    problems: list[str]
-    certified: str
-    """The final hash the result document states ("" while the run is unfinished)."""
+    number: str
+    run: str
+    format: str
+    language: str
+    issued: float
+    issued_by: str
+    function: str
+    record_hash: str
+    """The final hash of the run's record it was issued from."""
+    replaces: str = ""
+    """The number of the certificate this one replaces (a re-issue), else ""."""
+
+
+CERTIFICATE_COLUMNS = (
+    "number, run, format, language, issued, issued_by, function, record_hash, replaces"
+)
+
+
+class NumberTaken(Exception):
+    """A certificate number is issued once; this one already was."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +229,17 @@ class RunRow:
     setup: str
 
 
+@dataclass(frozen=True)
+class DeadLetters:
+    """The records one sink refused for good (``daq status`` shows them)."""
+
+    count: int
+    last: float
+    """When the last was set aside."""
+    error: str
+    """What the sink said of the last."""
+
+
 class JournalError(Exception):
     """The journal file cannot be opened or used."""
 
@@ -193,6 +255,9 @@ class Journal:
         clock: Clock | None = None,
         synchronous: str = "FULL",
         read_only: bool = False,
+        memory_limit: int = 1_000_000,
+        spill_folder: Path | None = None,
+        close_timeout: float = 10.0,
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
@@ -212,10 +277,44 @@ class Journal:
         self._flush_lock: asyncio.Lock | None = None
         self.committed_readings = 0
         self.last_error: str | None = None
+        self.memory_limit = memory_limit
+        """Readings kept in memory while the journal cannot be written; beyond, the oldest
+        are dropped and counted (a ``readings_lost`` event says how many, and when)."""
+        self.spill_folder = spill_folder or self.path.parent
+        self.close_timeout = close_timeout
+        """Real seconds ``close`` keeps trying to write before it spills what it holds."""
+        self.on_trouble: Callable[[str, str], None] | None = None
+        """Told (kind, message) when writing fails and recovers, so the agent can raise the
+        alarm over MQTT without the journal."""
+        self._lost: list[float] = []
+        """Count, first and last timestamp of the readings dropped (empty: none)."""
         self._committed: asyncio.Event | None = None
 
     async def _run(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    def _take_back_spills(self) -> list[tuple[str, str]]:
+        """Commit the spill files a journal that could not write left, oldest first; each is
+        renamed once taken (``.imported``) or set aside if unreadable (``.unreadable``)."""
+        told = []
+        for file in spill.spill_files(self.spill_folder, self.path):
+            try:
+                readings, events, links = spill.read(file)
+                taken = [Event(**{**e, "severity": Severity(e["severity"])}) for e in events]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                file.rename(file.with_suffix(".unreadable"))
+                told.append(("spill_unreadable", f"{file} could not be read back: {exc}"))
+                continue
+            self._commit_blocking(readings, taken, links)
+            file.rename(file.with_suffix(".imported"))
+            told.append(
+                (
+                    "spill_imported",
+                    f"{len(readings)} readings, {len(events)} events and {len(links)} run "
+                    f"records taken back from {file}",
+                )
+            )
+        return told
 
     def _open_read_only(self) -> None:
         if not self.path.is_file():
@@ -248,9 +347,13 @@ class Journal:
                 raise JournalError(
                     f"{self.path} was written by a newer version (schema {version}); upgrade daq"
                 )
-            for old in range(version, SCHEMA_VERSION) if version else ():
-                if old in MIGRATIONS:
-                    db.execute(MIGRATIONS[old])
+            if 0 < version < SCHEMA_VERSION:  # all or nothing, the new version with them
+                db.execute("BEGIN")
+                for old in range(version, SCHEMA_VERSION):
+                    for statement in MIGRATIONS.get(old, ()):
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("COMMIT")
             db.executescript(SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
@@ -259,6 +362,9 @@ class Journal:
 
     async def open(self) -> Journal:
         await self._run(self._open_blocking)
+        if not self.read_only:
+            for kind, message in await self._run(self._take_back_spills):
+                self.event(kind, message, Severity.WARNING)
         self._flush_lock = asyncio.Lock()
         self._committed = asyncio.Event()
         if not self.read_only:
@@ -272,8 +378,9 @@ class Journal:
         await self.close()
 
     def record(self, reading: Reading, run: str | None = None) -> None:
-        """Keep a reading; one taken for a calibration ``run`` joins its chained record."""
-        self._readings.append(reading)
+        """Keep a reading; one taken for a calibration ``run`` is tagged with it and joins
+        its chained record."""
+        self._readings.append(reading if run is None else replace(reading, run=run))
         if run is not None:
             self.chain(
                 run,
@@ -310,24 +417,6 @@ class Journal:
         """Stop chaining ``run``; its final hash."""
         return self._chains.pop(run, (0, genesis(run)))[1]
 
-    async def audit(self, run: str) -> Audit:
-        """Recompute ``run``'s chain and hold the points table and the result document
-        against it: what ``daq verify`` prints and what a certificate requires."""
-        links = await self.chain_links(run)
-        final, problems = verify_chain(run, links)
-        chained = {json.loads(k.content)["key"]: k.content for k in links if k.kind == "point"}
-        for key, data in await self.points(run):
-            if canonical(json.loads(data)) != chained.get(key):
-                problems.append(f"point {key!r} in the points table differs from its record")
-        document = await self.run_document(run)
-        certified = json.loads(document)["run"].get("record_hash", "") if document else ""
-        if certified and final != certified:
-            problems.append(
-                f"the chain ends in {final}, the result document says {certified}: records "
-                "were removed or added"
-            )
-        return Audit(final, len(links), problems, certified)
-
     async def chain_links(self, run: str) -> list[Link]:
         rows = await self._run(
             self._query_blocking,
@@ -348,6 +437,11 @@ class Journal:
         instrument: str | None = None,
         run: str | None = None,
     ) -> Event:
+        """Keep an event. Its texts are capped and made printable here (``daq.text``), since
+        they may carry anything sent to the agent: nothing kept is too long for a sink."""
+        kind, message = cap_id(kind), cap_message(message)
+        instrument = None if instrument is None else cap_id(instrument)
+        run = None if run is None else cap_id(run)
         event = Event(self.clock.now(), kind, severity, message, instrument, run)
         self._events.append(event)
         if run is not None and run in self._chains:
@@ -364,10 +458,6 @@ class Journal:
             )
         return event
 
-    @property
-    def pending(self) -> int:
-        return len(self._readings) + len(self._events)
-
     def _commit_blocking(
         self, readings: list[Reading], events: list[Event], links: list[Link]
     ) -> None:
@@ -376,8 +466,8 @@ class Journal:
         try:
             db.execute("BEGIN")
             db.executemany(
-                "INSERT INTO readings (instrument, quantity, value, unit, timestamp, status, raw)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO readings (instrument, quantity, value, unit, timestamp, status, raw,"
+                " run) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         r.instrument,
@@ -387,6 +477,7 @@ class Journal:
                         r.timestamp,
                         r.status.value,
                         r.raw,
+                        r.run,
                     )
                     for r in readings
                 ],
@@ -423,11 +514,14 @@ class Journal:
             except sqlite3.Error as exc:
                 self._readings[:0], self._events[:0] = readings, events
                 self._links[:0] = links
+                self._bound_memory()
                 message = (
-                    f"cannot write the journal {self.path}: {exc}; readings are kept in memory"
+                    f"cannot write the journal {self.path}: {exc}; {len(self._readings)} "
+                    f"readings are kept in memory (at most {self.memory_limit})"
                 )
                 if self.last_error is None:
                     self.event("journal_write_failed", message, Severity.ERROR)
+                    self._tell("journal_write_failed", message)
                 if message != self.last_error:
                     log.error("%s", message)
                 self.last_error = message
@@ -437,6 +531,46 @@ class Journal:
             if self.last_error is not None:
                 self.last_error = None
                 self.event("journal_recovered", f"journal {self.path} writable again")
+                self._tell("journal_recovered", f"journal {self.path} writable again")
+                if self._lost:
+                    self.event("readings_lost", self._lost_message(), Severity.ERROR)
+                    self._lost = []
+
+    def _bound_memory(self) -> None:
+        excess = len(self._readings) - self.memory_limit
+        if excess <= 0:
+            return
+        dropped, self._readings = self._readings[:excess], self._readings[excess:]
+        first = min(r.timestamp for r in dropped)
+        last = max(r.timestamp for r in dropped)
+        if self._lost:
+            count, first, last = self._lost[0] + excess, min(first, self._lost[1]), last
+        else:
+            count = excess
+        self._lost = [count, first, last]
+
+    def _lost_message(self) -> str:
+        count, first, last = self._lost
+        span = " to ".join(
+            dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            for t in (first, last)
+        )
+        return (
+            f"{int(count)} readings taken from {span} UTC were lost: the journal could not be "
+            f"written and memory holds at most {self.memory_limit}"
+        )
+
+    def _tell(self, kind: str, message: str) -> None:
+        if self.on_trouble is not None:
+            try:
+                self.on_trouble(kind, message)
+            except Exception:  # the alarm is best effort; the journal keeps working
+                log.exception("could not pass on %s", kind)
+
+    @property
+    def pending(self) -> int:
+        """Readings, events and run records not written yet."""
+        return len(self._readings) + len(self._events) + len(self._links)
 
     def _signal_commit(self) -> None:
         if self._committed is not None:
@@ -461,12 +595,44 @@ class Journal:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
             self._flusher = None
+        problem = None
         if self._db is not None:
             if not self.read_only:
-                await self.flush()
+                problem = await self._write_or_spill()
             db, self._db = self._db, None
             await self._run(db.close)
         self._executor.shutdown(wait=True)
+        if problem is not None:
+            raise JournalError(problem)
+
+    async def _write_or_spill(self) -> str | None:
+        """Write what is queued; if the journal refuses, keep trying for ``close_timeout``
+        real seconds, then write it to a spill file. None when everything is in the journal,
+        else what was kept and where (or what was lost)."""
+        await self.flush()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.close_timeout
+        while self.pending and loop.time() < deadline:
+            await asyncio.sleep(min(0.5, self.close_timeout))
+            await self.flush()
+        if not self.pending:
+            return None
+        if self._lost:
+            self.event("readings_lost", self._lost_message(), Severity.ERROR)
+        held = (
+            f"{len(self._readings)} readings, {len(self._events)} events and "
+            f"{len(self._links)} run records"
+        )
+        target = spill.spill_path(self.spill_folder, self.path, self.clock.now())
+        why = f"the journal {self.path} could not be written ({self.last_error})"
+        try:
+            await self._run(spill.write, target, self._readings, self._events, self._links)
+        except OSError as exc:
+            return f"{why}, nor the spill file {target} ({exc}): {held} are lost"
+        return (
+            f"{why}: {held} were written to {target}; the journal takes them back the next "
+            "time it opens"
+        )
 
     def _query_blocking(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         assert self._db is not None
@@ -575,6 +741,32 @@ class Journal:
         """Ask the process running ``run`` to stop it safely (it polls for this)."""
         await self._write_now("UPDATE runs SET abort_request = ? WHERE id = ?", (reason, run))
 
+    async def claim_nonce(self, key: str, nonce: str, timestamp: int, keep: float) -> bool:
+        """Record a command's nonce, committed before the command is carried out; False if
+        it was recorded already (a replay). Nonces received more than ``keep`` seconds ago
+        are forgotten. Raises ``JournalError`` when it cannot be recorded."""
+        now = self.clock.now()
+
+        def claim(db: sqlite3.Connection) -> bool:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("DELETE FROM command_nonces WHERE received < ?", (now - keep,))
+                added = db.execute(
+                    "INSERT OR IGNORE INTO command_nonces (key, nonce, timestamp, received) "
+                    "VALUES (?, ?, ?, ?)",
+                    (key, nonce, timestamp, now),
+                ).rowcount
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+            return added == 1
+
+        assert self._db is not None, "journal not opened"
+        fresh: bool = await self._run(claim, self._db)
+        return fresh
+
     async def runs(self, limit: int = 100) -> list[RunRow]:
         rows = await self._run(
             self._query_blocking,
@@ -675,43 +867,181 @@ class Journal:
             found[stream] = int(rows[0][0])
         return found
 
-    # -- certificates -------------------------------------------------------------------
+    async def dead_letter(self, sink: str, stream: str, row: int, error: str) -> bool:
+        """Set aside row ``row`` of ``stream``, which ``sink`` refuses for good (malformed, too
+        large), so that its cursor can move past; recorded with a ``dead_letter`` event. False
+        if it was set aside already (a batch sent again after a crash)."""
+        error = cap_message(error)
 
-    async def certificate_number(self, run: str, number_format: str, lab: str) -> str:
-        """The run's certificate number: the one it has, else the year's next."""
+        def insert(db: sqlite3.Connection) -> bool:
+            added = db.execute(
+                "INSERT OR IGNORE INTO dead_letters (sink, stream, row, error, timestamp) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (sink, stream, row, error, self.clock.now()),
+            ).rowcount
+            return bool(added == 1)
 
-        def number(db: sqlite3.Connection) -> str:
-            found = db.execute(
-                "SELECT number FROM certificates WHERE run = ? LIMIT 1", (run,)
-            ).fetchone()
+        assert self._db is not None, "journal not opened"
+        try:
+            added: bool = await self._run(insert, self._db)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+        if added:
+            self.event(
+                "dead_letter",
+                f"{sink} refuses {stream} row {row} for good ({error[:300]}); it is set aside "
+                "in the journal's dead_letters and the rest goes on",
+                Severity.ERROR,
+            )
+        return added
+
+    async def dead_letter_summary(self) -> dict[str, DeadLetters]:
+        """Per sink: how many records it refused for good, and the last one's error."""
+
+        def summary(db: sqlite3.Connection) -> dict[str, DeadLetters]:
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'dead_letters'").fetchone():
+                return {}  # a journal written before dead letters existed, opened read-only
+            rows = db.execute(  # SQLite takes ``error`` from the row holding the MAX
+                "SELECT sink, COUNT(*), MAX(timestamp), error FROM dead_letters GROUP BY sink"
+            ).fetchall()
+            return {s: DeadLetters(int(n), float(t), str(e)) for s, n, t, e in rows}
+
+        return await self.read_with(summary)
+
+    # -- certificates and signatures -----------------------------------------------------
+
+    async def certificate_number(self, run: str, number_format: str, lab: str) -> tuple[str, str]:
+        """The number of a new certificate of ``run`` and the number it replaces: the year's
+        next, or for a re-issue the run's first number with a revision (``N-R1`` replaces
+        ``N``, ``N-R2`` replaces ``N-R1``), as ISO/IEC 17025 7.8.8.2 asks."""
+
+        def number(db: sqlite3.Connection) -> tuple[str, str]:
+            found = [
+                str(n)
+                for (n,) in db.execute(
+                    "SELECT number FROM certificates WHERE run = ? GROUP BY number "
+                    "ORDER BY MIN(rowid)",
+                    (run,),
+                )
+            ]
             if found:
-                return str(found[0])
+                return f"{found[0]}-R{len(found)}", found[-1]
             year = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).year
             (issued,) = db.execute(
-                "SELECT COUNT(DISTINCT number) FROM certificates WHERE "
+                "SELECT COUNT(DISTINCT number) FROM certificates WHERE replaces = '' AND "
                 "strftime('%Y', issued, 'unixepoch') = ?",
                 (str(year),),
             ).fetchone()
-            return number_format.format(lab=lab, year=year, seq=int(issued) + 1)
+            return number_format.format(lab=lab, year=year, seq=int(issued) + 1), ""
 
         return await self.read_with(number)
 
-    async def record_issue(
-        self,
-        number: str,
-        run: str,
-        form: str,
-        language: str,
-        by: str,
-        function: str,
-        record_hash: str,
-    ) -> None:
-        """Issuing a certificate, and who issued it, goes on record."""
-        await self._write_now(
-            "INSERT INTO certificates (number, run, format, language, issued, issued_by, "
-            "function, record_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (number, run, form, language, self.clock.now(), by, function, record_hash),
+    async def certificate(self, number: str) -> CertificateRow | None:
+        rows = await self._run(
+            self._query_blocking,
+            f"SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE number = ? ORDER BY rowid "
+            "LIMIT 1",
+            (number,),
         )
+        return CertificateRow(*rows[0]) if rows else None
+
+    async def certificates(self, run: str) -> list[CertificateRow]:
+        """Every issue of ``run``'s certificates, oldest first."""
+        rows = await self._run(
+            self._query_blocking,
+            f"SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE run = ? ORDER BY rowid",
+            (run,),
+        )
+        return [CertificateRow(*row) for row in rows]
+
+    async def record_issue(self, issue: CertificateRow, signature: Signature | None) -> None:
+        """Issuing a certificate, who issued it and the lab's signature go on record, once
+        per number: a number already issued raises ``NumberTaken``."""
+        await self.flush()
+
+        def record(db: sqlite3.Connection) -> None:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                taken = db.execute(
+                    "SELECT run, record_hash FROM certificates WHERE number = ? LIMIT 1",
+                    (issue.number,),
+                ).fetchone()
+                if taken:
+                    db.execute("ROLLBACK")
+                    other = "the same" if taken[1] == issue.record_hash else "another"
+                    raise NumberTaken(
+                        f"certificate number {issue.number} was already issued, for run "
+                        f"{taken[0]} with record hash {taken[1]} ({other} record): a number "
+                        "is issued once"
+                    )
+                db.execute(
+                    f"INSERT INTO certificates ({CERTIFICATE_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    astuple(issue),
+                )
+                if signature is not None:
+                    self._insert_signature(db, signature)
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+
+        await self.read_with(record)
+        self._signal_commit()
+        replacing = f", replacing {issue.replaces}" if issue.replaces else ""
         self.event(
-            "certificate_issued", f"{number} ({form}, {language}) for {run} by {by}, {function}"
+            "certificate_issued",
+            f"{issue.number} ({issue.format}, {issue.language}) for {issue.run} by "
+            f"{issue.issued_by}, {issue.function}{replacing}",
         )
+
+    @staticmethod
+    def _insert_signature(db: sqlite3.Connection, signature: Signature) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO signatures (subject, hash, key, signed, signature) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (signature.subject, signature.hash, signature.key, signature.signed, signature.value),
+        )
+
+    async def record_signature(self, signature: Signature) -> None:
+        """Keep the lab's signature of a record (after the record itself is written)."""
+        await self.flush()
+
+        def insert(db: sqlite3.Connection) -> None:
+            try:
+                self._insert_signature(db, signature)
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+
+        await self.read_with(insert)
+        self._signal_commit()
+
+    async def signatures(self, subject: str) -> list[tuple[str, str, float, str]]:
+        """(hash, key, signed, signature) of every signature of ``subject``."""
+        rows: list[tuple[str, str, float, str]] = await self._run(
+            self._query_blocking,
+            "SELECT hash, key, signed, signature FROM signatures WHERE subject = ? ORDER BY signed",
+            (subject,),
+        )
+        return rows
+
+    async def run_readings(self, run: str) -> list[tuple[Any, ...]]:
+        """(id, instrument, quantity, value, unit, timestamp, status, raw) of every reading
+        tagged with ``run``, in order."""
+        rows: list[tuple[Any, ...]] = await self._run(
+            self._query_blocking,
+            "SELECT id, instrument, quantity, value, unit, timestamp, status, raw FROM readings "
+            "WHERE run = ? ORDER BY id",
+            (run,),
+        )
+        return rows
+
+    async def last_result(self, run: str) -> tuple[str, int | None, int] | None:
+        """(status, conforms, failures) of the newest ``results`` row of ``run``."""
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT status, conforms, failures FROM results WHERE run = ? ORDER BY id DESC LIMIT 1",
+            (run,),
+        )
+        return (str(rows[0][0]), rows[0][1], int(rows[0][2])) if rows else None

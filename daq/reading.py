@@ -27,3 +27,6 @@ class Reading:
     timestamp: float
     status: Status = Status.OK
     raw: str = ""
+    run: str | None = None
+    """The calibration run it was taken for (set by the journal), so the journal's copy can
+    be held against the run's chained record."""

@@ -51,7 +51,12 @@ async def lab_session(
         prompter = simulation.operator(fallback=prompter)
     try:
         async with Journal(
-            lab.journal.path, batch_interval=lab.journal.batch_interval, clock=clock
+            lab.journal.path,
+            batch_interval=lab.journal.batch_interval,
+            clock=clock,
+            memory_limit=lab.journal.memory_limit,
+            spill_folder=lab.journal.spill,
+            close_timeout=lab.journal.close_timeout,
         ) as journal:
             yield LabSession(effective, journal, clock, simulation, prompter)
     finally:

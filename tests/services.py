@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -43,6 +45,9 @@ class Service:
     ready: Callable[[Service], bool]
     folder: Path
     process: subprocess.Popen[bytes] | None = None
+    scheme: str = "http"
+    context: ssl.SSLContext | None = None
+    """What a client trusts to reach an https service (the lab's CA)."""
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -50,7 +55,7 @@ class Service:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> Service:
         with self.log.open("ab") as log:
@@ -84,7 +89,9 @@ def _listening(service: Service) -> bool:
 def _http_ok(path: str) -> Callable[[Service], bool]:
     def ready(service: Service) -> bool:
         try:
-            with urllib.request.urlopen(service.url + path, timeout=1) as response:
+            with urllib.request.urlopen(
+                service.url + path, timeout=1, context=service.context
+            ) as response:
                 return bool(response.status < 300)
         except (urllib.error.URLError, OSError):
             return False
@@ -103,20 +110,122 @@ def mosquitto(tmp_path: Path) -> Iterator[Service]:
     service.stop()
 
 
+DEPLOY = Path(__file__).parents[1] / "deploy"
+KEY_PASSWORD = "passphrase of the agent's key"
+"""The demo-lab client key is encrypted with this (the others are not)."""
+
+
 @pytest.fixture
-def victoria_metrics(tmp_path: Path) -> Iterator[Service]:
+def certificates(tmp_path: Path) -> Path:
+    """A lab's CA (ca.pem), a server certificate for localhost and 127.0.0.1 (broker/) and the
+    client certificates demo-lab (its key encrypted with KEY_PASSWORD), other-lab and
+    observer (NAME/NAME.pem, NAME/NAME.key), made by the shipped deploy/make-certificates.sh."""
+    binary("openssl", "openssl")
+    folder = tmp_path / "certs"
+    env = {**os.environ, "CERTS_DIR": str(folder)}
+    script = str(DEPLOY / "make-certificates.sh")
+    for args, extra in (
+        (["ca", "Test lab"], {}),
+        (["broker", "localhost", "127.0.0.1"], {}),
+        (["client", "demo-lab"], {"KEY_PASSWORD": KEY_PASSWORD}),
+        (["client", "observer"], {}),
+        (["client", "other-lab"], {}),
+    ):
+        subprocess.run([script, *args], env={**env, **extra}, check=True, capture_output=True)
+    return folder
+
+
+@dataclass
+class SecureBroker:
+    """mosquitto with the shipped deploy/mosquitto configuration: ``service.port`` is the plain
+    loopback listener, ``tls_port`` the TLS listener that wants client certificates."""
+
+    service: Service
+    tls_port: int
+    certs: Path
+    passwords: dict[str, str]
+    """User -> password: demo-lab (the shipped ACL's agent), other-lab (an agent added as the
+    README says) and observer (reads daq/#)."""
+
+
+def _substituted(text: str, substitutions: dict[str, str]) -> str:
+    for old, new in substitutions.items():
+        if old not in text:
+            raise AssertionError(f"the shipped configuration has no {old!r} any more")
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture
+def secure_mosquitto(tmp_path: Path, certificates: Path) -> Iterator[SecureBroker]:
+    exe = binary("mosquitto", "mosquitto")
+    passwd = binary("mosquitto_passwd", "mosquitto")
+    plain, tls = free_tcp_port(), free_tcp_port()
+    passwords = {user: f"{user} password" for user in ("demo-lab", "other-lab", "observer")}
+    (tmp_path / "passwd").touch()
+    for user, password in passwords.items():
+        subprocess.run([passwd, "-b", str(tmp_path / "passwd"), user, password], check=True)
+    acl = (DEPLOY / "mosquitto" / "acl").read_text()
+    added = "user other-lab\ntopic readwrite daq/other-lab/#\nuser observer\ntopic read daq/#\n"
+    (tmp_path / "acl").write_text(f"{acl}\n{added}")
+    (tmp_path / "data").mkdir()
+    shipped = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
+    conf = _substituted(
+        shipped,
+        {
+            "/mosquitto/config/": f"{tmp_path}/",
+            "/mosquitto/certs/": f"{certificates}/broker/",
+            "/mosquitto/data/": f"{tmp_path}/data/",
+            "listener 1883 127.0.0.1\n": f"listener {plain} 127.0.0.1\n",
+            "listener 8883\n": f"listener {tls} 127.0.0.1\n",
+        },
+    )
+    # as root, mosquitto would read the key and password file as the mosquitto user
+    conf += f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
+    (tmp_path / "mosquitto.conf").write_text(conf)
+    service = Service(
+        "mosquitto", [exe, "-c", str(tmp_path / "mosquitto.conf")], plain, _listening, tmp_path
+    )
+    yield SecureBroker(service.start(), tls, certificates, passwords)
+    service.stop()
+
+
+@pytest.fixture
+def victoria_metrics_tls(tmp_path: Path, certificates: Path) -> Iterator[Service]:
+    """VictoriaMetrics serving https only, with the lab CA's server certificate."""
+    service = victoria_metrics_service(
+        tmp_path,
+        "-tls",
+        f"-tlsCertFile={certificates / 'broker' / 'broker.pem'}",
+        f"-tlsKeyFile={certificates / 'broker' / 'broker.key'}",
+    )
+    service.scheme = "https"
+    service.context = ssl.create_default_context(cafile=certificates / "ca.pem")
+    yield service.start()
+    service.stop()
+
+
+def victoria_metrics_service(folder: Path, *flags: str) -> Service:
+    """VictoriaMetrics with its data in ``folder``, not started; ``flags`` are added to the
+    command line (a server configured as some lab's is)."""
     exe = binary("victoria-metrics", "victoria-metrics")
     port = free_tcp_port()
     command = [
         exe,
-        f"-storageDataPath={tmp_path / 'vm'}",
+        f"-storageDataPath={folder / 'vm'}",
         f"-httpListenAddr=127.0.0.1:{port}",
         "-dedup.minScrapeInterval=1ms",  # a replayed point is the same sample, not a second
         "-search.latencyOffset=0s",
         "-retentionPeriod=100y",
         "-loggerLevel=ERROR",
+        *flags,
     ]
-    service = Service("victoria-metrics", command, port, _http_ok("/health"), tmp_path).start()
+    return Service("victoria-metrics", command, port, _http_ok("/health"), folder)
+
+
+@pytest.fixture
+def victoria_metrics(tmp_path: Path) -> Iterator[Service]:
+    service = victoria_metrics_service(tmp_path).start()
     yield service
     service.stop()
 
@@ -140,9 +249,11 @@ def influxdb_v1(tmp_path: Path) -> Iterator[Service]:
 
 
 def _vm_export(service: Service, match: str) -> list[dict[str, Any]]:
-    urllib.request.urlopen(service.url + "/internal/force_flush", timeout=10).close()
+    flush, context = service.url + "/internal/force_flush", service.context
+    urllib.request.urlopen(flush, timeout=10, context=context).close()
     query = urllib.parse.urlencode({"match[]": match})
-    with urllib.request.urlopen(f"{service.url}/api/v1/export?{query}", timeout=10) as response:
+    export = f"{service.url}/api/v1/export?{query}"
+    with urllib.request.urlopen(export, timeout=10, context=context) as response:
         return [json.loads(line) for line in response.read().decode().splitlines() if line]
 
 

@@ -33,10 +33,12 @@ from daq.engine.identity import IdentityRefused, identify_instruments, with_repo
 from daq.engine.loader import Procedure, load_procedure
 from daq.engine.plan import Plan
 from daq.engine.record import Point
+from daq.integrity import RECORD_FORMAT, run_subject
 from daq.journal import RunRow, Severity
 from daq.presence import Presence, PresenceHeld
 from daq.prompts import PromptUnavailable
 from daq.session import LabSession
+from daq.signing import Signer, SigningError, load_signer
 from daq.stability import NotStable
 from daq.standards import StandardRefused, StandardsRegister
 from drivers.errors import InstrumentError
@@ -75,19 +77,34 @@ class Runner:
         self.progress = progress
         self._abort_reason: str | None = None
         self._work: asyncio.Future[None] | None = None
+        self._signer: Signer | None = None
+
+    def _load_signer(self) -> None:
+        """The lab's key, before anything is recorded: a lab that signs its records never
+        records a run it cannot sign."""
+        signing = self.session.lab.signing
+        if signing is None:
+            return
+        try:
+            self._signer = load_signer(signing, self.session.clock.now())
+        except SigningError as exc:
+            raise RunRefused(f"cannot sign the run's record: {exc}") from None
 
     async def start(
         self,
         plan: Plan,
         plan_file: str,
         on_started: Callable[[str], None] | None = None,
+        requested_by: dict[str, str] | None = None,
     ) -> RunDocument:
-        """Run ``plan``; ``on_started`` hears the new run's id as soon as it is recorded."""
+        """Run ``plan``; ``on_started`` hears the new run's id as soon as it is recorded;
+        ``requested_by`` (a remote command's sender) is kept in the run's chained setup."""
         problems = check_plan(plan, plan_file, self.session.lab, self.register)
         if problems:
             raise ConfigError(problems)
         procedure = load_procedure(plan.procedure, self.session.lab)
         settings = procedure.settings(plan.settings, plan_file)
+        self._load_signer()
         journal = self.session.journal
         started = self.session.clock.now()
         run_id = _run_id(plan, started)
@@ -101,7 +118,10 @@ class Runner:
             "procedure": _procedure_info(procedure).model_dump(),
             "simulated": self.session.simulation is not None,
             "resumed": 0,
+            "record_format": RECORD_FORMAT,
         }
+        if requested_by is not None:
+            setup["requested_by"] = requested_by
         await journal.start_run(
             RunRow(
                 run_id,
@@ -141,6 +161,7 @@ class Runner:
                 "comparable: start a new run"
             )
         settings = procedure.settings(plan.settings, setup["plan_file"])
+        self._load_signer()
         done = {key: Point.model_validate_json(data) for key, data in await journal.points(run_id)}
         setup["resumed"] = setup.get("resumed", 0) + 1
         await journal.set_run_status(run_id, "running")
@@ -202,7 +223,6 @@ class Runner:
             journal.event(f"run_{status}", reason, severity, run=run_id)
         else:
             journal.event("run_completed", f"{len(context.points)} point(s)", run=run_id)
-        record_hash = journal.close_chain(run_id)
         await journal.flush()
         finished = self.session.clock.now()
         document = await self._document(
@@ -210,7 +230,7 @@ class Runner:
         )
         if context.conditions:
             document.environment["measured"] = context.conditions
-        document.run.record_hash = record_hash
+        await self._seal(run_id, document)
         await journal.finish_run(
             run_id,
             status,
@@ -222,6 +242,17 @@ class Runner:
         if interrupted is not None:
             raise interrupted
         return document
+
+    async def _seal(self, run_id: str, document: RunDocument) -> None:
+        """The result document becomes the last record of the run, its hash the run's final
+        hash (stated in the document), signed with the lab's key."""
+        journal = self.session.journal
+        link = journal.chain(run_id, "document", json.loads(document.model_dump_json()))
+        journal.close_chain(run_id)
+        document.run.record_hash = link.hash
+        if self._signer is not None:
+            signed = self._signer.sign(run_subject(run_id), link.hash, self.session.clock.now())
+            await journal.record_signature(signed)
 
     async def _identify_and_run(
         self,

@@ -30,6 +30,10 @@ class Issue:
     by: str
     function: str
     language: str
+    replaces: str = ""
+    """The number of the certificate this one replaces (ISO/IEC 17025 7.8.8.2), else ""."""
+    signed_by: str = ""
+    """The lab key that signed the run's record ("": recorded before signing)."""
 
 
 def _date(timestamp: float | None) -> str:
@@ -139,6 +143,7 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
         "errors_plot": plots.errors(decided, t),
         "hysteresis_plot": plots.hysteresis(document.points, t),
         "corrections": bool(decided) and all(p.kind == "comparison" for p in decided),
+        "signature": t("signed_by", signer=issue.signed_by) if issue.signed_by else t("unsigned"),
     }
 
 

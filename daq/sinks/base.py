@@ -12,6 +12,11 @@ class SinkError(Exception):
     """The batch was not delivered (server down, refused, timed out); it will be retried."""
 
 
+class SinkRefused(SinkError):
+    """The sink refuses the batch as malformed or too large (HTTP 400, 413): sent again
+    unchanged it would be refused again, so the forwarder looks for the record at fault."""
+
+
 @dataclass(frozen=True)
 class Batch:
     """Consecutive rows of one stream, up to row id ``last``, in the form the sink sends."""
@@ -33,7 +38,8 @@ class Sink(Protocol):
         ...
 
     async def write(self, batch: Batch) -> None:
-        """Deliver the whole batch or raise ``SinkError`` (then nothing counts as delivered)."""
+        """Deliver the whole batch or raise ``SinkError`` (then nothing counts as delivered);
+        ``SinkRefused`` when the sink refuses what it was given, not for being down."""
         ...
 
     async def close(self) -> None: ...

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Mapping
 from functools import partial
 
@@ -13,9 +14,10 @@ from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.rest import ApiException
 
 from daq.journal import Journal
-from daq.sinks.base import Batch, SinkError, rows_batch
+from daq.sinks.base import Batch, SinkError, SinkRefused, rows_batch
 from daq.sinks.lineprotocol import lines, reading_batch
 from daq.sinks.settings import InfluxSettings, secret
+from daq.sinks.tls import client_context
 
 _FAILURES = (
     ApiException,
@@ -25,6 +27,10 @@ _FAILURES = (
     TimeoutError,
     asyncio.TimeoutError,
 )
+REFUSED = frozenset({400, 413})
+"""HTTP statuses refusing what was sent (malformed, too large): the forwarder then finds the
+record at fault. Any other (401 and 403 authentication, 404 no database or bucket, 5xx)
+means the sink is down, and the batch waits."""
 
 
 class InfluxSink:
@@ -57,12 +63,18 @@ class InfluxSink:
         if batch.stream == "readings":
             body: str = batch.payload
         else:
-            body = "\n".join(lines(batch.stream, batch.payload, self._lab, self._benches))
+            try:
+                body = "\n".join(lines(batch.stream, batch.payload, self._lab, self._benches))
+            except (ValueError, KeyError, TypeError) as exc:  # a row no line can be made of
+                raise SinkRefused(f"{batch.stream} row not writable: {exc!r}"[:300]) from exc
         try:
             if self.settings.api == "v2":
                 await self._write_v2(body)
             else:
                 await self._write_v1(body)
+        except ApiException as exc:
+            refused = SinkRefused if exc.status in REFUSED else SinkError
+            raise refused(f"{self.settings.url}: {_describe(exc)}") from exc
         except _FAILURES as exc:
             raise SinkError(f"{self.settings.url}: {_describe(exc)}") from exc
 
@@ -74,11 +86,20 @@ class InfluxSink:
                 token=secret(self.settings.token_env) or "",
                 org=self.settings.org,
                 timeout=int(self.settings.timeout * 1000),
+                ssl_context=self._tls(),
             )
         await self._client.write_api().write(
             bucket=self.settings.bucket,
             org=self.settings.org,
             record=body,  # one string: the client serialises a list line by line
+        )
+
+    def _tls(self) -> ssl.SSLContext | None:
+        """For https: the server checked against ``ca_file`` (else the system's CAs)."""
+        if not self.settings.url.startswith("https:"):
+            return None
+        return client_context(
+            "influxdb", ca_file=self.settings.ca_file, insecure=self.settings.tls_insecure_for_tests
         )
 
     def _http(self) -> aiohttp.ClientSession:
@@ -87,6 +108,7 @@ class InfluxSink:
             self._session = aiohttp.ClientSession(
                 auth=aiohttp.BasicAuth(user, password or "") if user else None,
                 timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
+                connector=aiohttp.TCPConnector(ssl=self._tls() or True),
             )
         return self._session
 
@@ -101,7 +123,8 @@ class InfluxSink:
             await self._create_database()
             await self._write_v1(body)
             return
-        raise SinkError(f"{url}: HTTP {response.status}: {text.strip()[:200]}")
+        refused = SinkRefused if response.status in REFUSED else SinkError
+        raise refused(f"{url}: HTTP {response.status}: {text.strip()[:200]}")
 
     async def _create_database(self) -> None:
         """InfluxDB 1.x writes only into an existing database: make it on first need."""

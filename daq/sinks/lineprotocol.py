@@ -5,6 +5,9 @@ with the tags and fields documented in docs/STREAMING.md.
 
 Timestamps are the journal's, in nanoseconds. A point's identity (measurement, tags,
 timestamp) is fixed by its journal row, so a replay overwrites instead of doubling.
+
+Every tag value and string field is capped (``daq.text``) and escaped, whatever the journal
+holds, so no line is too long or malformed for a server (docs/STREAMING.md).
 """
 
 from __future__ import annotations
@@ -16,14 +19,21 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-_TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\ ", "\r": r"\ "})
+from daq.text import cap_id, cap_message
+
+_TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 
 
 def tag(value: str) -> str:
-    return value.translate(_TAG) or "-"
+    """A tag value, capped, control characters escaped. A backslash becomes ``/``: InfluxDB
+    1.x refuses a tag value ending in one (escaped or not) and VictoriaMetrics unescapes
+    ``\\\\`` where InfluxDB keeps it, so no escape means the same to both."""
+    return cap_id(value.replace("\\", "/")).translate(_TAG) or "-"
 
 
 def string_field(value: str) -> str:
+    """A string field value, capped like an event message."""
+    value = cap_message(value)
     if '"' not in value and "\\" not in value and "\n" not in value:
         return f'"{value}"'
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
@@ -37,8 +47,11 @@ def _tags(pairs: Mapping[str, str | None]) -> str:
     return "".join(f",{k}={tag(v)}" for k, v in sorted(pairs.items()) if v)
 
 
-def _float(value: float) -> str:
-    return repr(float(value))
+def _number(fields: dict[str, str], key: str, value: Any) -> None:
+    """Add a float field; a value that is not a finite number is left out, as a reading's
+    is (InfluxDB refuses ``nan`` and ``inf``)."""
+    if value is not None and math.isfinite(number := float(value)):
+        fields[key] = repr(number)
 
 
 def _reading_prefix(
@@ -144,16 +157,15 @@ def point_line(row: tuple[Any, ...], lab: str) -> str:
         }
     )
     fields = {"kind": string_field(point.get("kind", ""))}
-    if point.get("nominal") is not None:
-        fields["nominal"] = _float(point["nominal"])
+    _number(fields, "nominal", point.get("nominal"))
     decision, budget = point.get("decision"), point.get("budget")
     if decision:
-        fields["value"] = _float(decision["value"])
+        _number(fields, "value", decision["value"])
         fields["outcome"] = string_field(decision["outcome"])
         fields["conforms"] = "true" if decision["conforms"] else "false"
     if budget:
-        fields["expanded_uncertainty"] = _float(budget["expanded_uncertainty"])
-        fields["coverage_factor"] = _float(budget["coverage_factor"])
+        _number(fields, "expanded_uncertainty", budget["expanded_uncertainty"])
+        _number(fields, "coverage_factor", budget["coverage_factor"])
     body = ",".join(f"{k}={v}" for k, v in fields.items())
     return f"calibration_point{tags} {body} {_ns(timestamp)}"
 

@@ -26,8 +26,10 @@ import aiomqtt
 from daq import __version__
 from daq.clock import Clock
 from daq.journal import Journal
-from daq.sinks.base import Batch, SinkError, rows_batch
+from daq.sinks.base import Batch, SinkError, SinkRefused, rows_batch
 from daq.sinks.settings import MqttSettings, secret
+from daq.sinks.tls import TlsError, client_context
+from daq.text import cap_id, cap_message
 
 log = logging.getLogger("daq.mqtt")
 
@@ -36,11 +38,31 @@ MAX_BACKOFF = 30.0
 INSTRUMENT_STATES = {"instrument_failed": "failing", "instrument_recovered": "ok"}
 ALARM_STATES = {"alarm": "active", "alarm_cleared": "cleared", "alarm_acknowledged": "acknowledged"}
 
-CommandHandler = Callable[[bytes], Awaitable[None]]
+CommandHandler = Callable[[bytes, bool], Awaitable[None]]
+"""Told each command's payload and whether it came retained."""
+
+
+_TOPIC_LEVEL = str.maketrans("/+#", "___")
+"""Characters a topic level cannot hold: the separator and the wildcards."""
 
 
 def _json(payload: Mapping[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    """A lone surrogate (JSON from outside can carry one, UTF-8 cannot) is written as its JSON
+    escape ``\\udXXX`` instead of failing the message."""
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return text.encode(errors="backslashreplace")
+
+
+def tls_context(settings: MqttSettings) -> ssl.SSLContext:
+    """The broker's certificate checked against ``ca_file``, this client's own presented."""
+    return client_context(
+        "mqtt",
+        ca_file=settings.ca_file,
+        cert_file=settings.cert_file,
+        key_file=settings.key_file,
+        key_password_env=settings.key_password_env,
+        insecure=settings.tls_insecure_for_tests,
+    )
 
 
 class MqttLink:
@@ -61,7 +83,9 @@ class MqttLink:
         self._retained: dict[str, bytes] = {}
 
     def topic(self, *parts: str) -> str:
-        return "/".join((self.settings.prefix, self.lab, *(p.replace("/", "_") for p in parts)))
+        """Each part capped as an id, without a separator or wildcard."""
+        levels = (cap_id(p).translate(_TOPIC_LEVEL) for p in parts)
+        return "/".join((self.settings.prefix, self.lab, *levels))
 
     @property
     def connected(self) -> bool:
@@ -70,18 +94,34 @@ class MqttLink:
     def _status(self, state: str) -> bytes:
         return _json({"state": state, "timestamp": self.clock.now(), "version": __version__})
 
+    def _will(self) -> bytes:
+        """The last will, written when connecting but published when the link is lost: it
+        carries when the agent went online, not a time that would pass for the loss."""
+        return _json(
+            {
+                "state": "offline",
+                "reason": "connection lost (last will)",
+                "online_since": self.clock.now(),
+                "version": __version__,
+            }
+        )
+
     def _client_for(self) -> aiomqtt.Client:
+        """A client for one connection. The TLS files are read again each time, so renewed
+        ones are taken; one that cannot be used fails the connection, reported and retried
+        like an absent broker."""
         s = self.settings
-        context: ssl.SSLContext | None = None
-        if s.tls:
-            context = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+        try:
+            context = tls_context(s) if s.tls else None
+        except TlsError as exc:
+            raise aiomqtt.MqttError(str(exc)) from exc
         return aiomqtt.Client(
             s.host,
             s.port,
             username=s.username,
             password=secret(s.password_env),
             identifier=s.client_id or f"daq-{self.lab}",
-            will=aiomqtt.Will(self.topic("agent", "status"), self._status("offline"), 1, True),
+            will=aiomqtt.Will(self.topic("agent", "status"), self._will(), 1, True),
             keepalive=s.keepalive,
             tls_context=context,
             timeout=10,
@@ -131,12 +171,20 @@ class MqttLink:
         await client.publish(self.topic("agent", "status"), self._status("online"), qos, True)
 
     async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
-        """Hand commands over until ``stop``; a lost connection raises ``MqttError``."""
+        """Hand commands over until ``stop``; a lost connection raises ``MqttError``.
+
+        A retained command is cleared from the broker (an empty retained message) and handed
+        over marked as such, never to be carried out: it would come again on every start."""
 
         async def receive() -> None:
             async for message in client.messages:
-                if self.on_command is not None and isinstance(message.payload, bytes):
-                    await self.on_command(message.payload)
+                payload = message.payload
+                if not isinstance(payload, bytes) or not payload:
+                    continue  # empty: a retained command being cleared, heard back
+                if message.retain:
+                    await client.publish(str(message.topic), b"", self.settings.qos, True)
+                if self.on_command is not None:
+                    await self.on_command(payload, message.retain)
 
         receiver = asyncio.ensure_future(receive())
         stopper = asyncio.ensure_future(stop.wait())
@@ -160,6 +208,8 @@ class MqttLink:
             await client.publish(topic, data, self.settings.qos, retain)
         except aiomqtt.MqttError as exc:
             raise SinkError(f"MQTT broker {self.settings.host}: {exc}") from exc
+        except ValueError as exc:  # the client refuses the topic or the payload as such
+            raise SinkRefused(f"MQTT: {exc}"[:300]) from exc
 
     async def publish_soon(
         self, topic: str, payload: Mapping[str, Any], retain: bool = False
@@ -200,6 +250,9 @@ class MqttSink:
             return [(self._instrument_topic(instrument, "readings", quantity), payload, False)]
         if stream == "events":
             ident, timestamp, kind, severity, instrument, message, run = row
+            kind, message = cap_id(kind), cap_message(message)  # as kept since the caps
+            instrument = cap_id(instrument) if instrument is not None else None
+            run = cap_id(run) if run is not None else None
             payload = {
                 "id": ident,
                 "timestamp": timestamp,

@@ -86,7 +86,7 @@ def test_pdf_certificate_has_the_required_content(
     assert "certificate_issued" in kinds
 
 
-def test_vietnamese_html_json_and_one_number_per_run(tmp_path: Path) -> None:
+def test_vietnamese_html_json_and_a_reissue(tmp_path: Path) -> None:
     lab_file = lab(tmp_path)
     code, document, output = calibrate(tmp_path, "pressure-gauge", lab_file)
     assert code == 0, output
@@ -135,7 +135,8 @@ def test_vietnamese_html_json_and_one_number_per_run(tmp_path: Path) -> None:
     )
     assert again.returncode == 0, again.stderr
     issued = json.loads(as_json.read_text())
-    assert issued["certificate"]["number"] in page  # the same run keeps its number
+    first = issued["certificate"]["replaces"]  # a re-issue replaces the run's first certificate
+    assert first in page and issued["certificate"]["number"] == f"{first}-R1"
     assert issued["run"]["record_hash"] == document["run"]["record_hash"]
 
 

@@ -1,5 +1,19 @@
 """Fixtures starting real servers (see tests/services.py)."""
 
-from tests.services import influxdb_v1, mosquitto, victoria_metrics
+from tests.services import (
+    certificates,
+    influxdb_v1,
+    mosquitto,
+    secure_mosquitto,
+    victoria_metrics,
+    victoria_metrics_tls,
+)
 
-__all__ = ["influxdb_v1", "mosquitto", "victoria_metrics"]
+__all__ = [
+    "certificates",
+    "influxdb_v1",
+    "mosquitto",
+    "secure_mosquitto",
+    "victoria_metrics",
+    "victoria_metrics_tls",
+]

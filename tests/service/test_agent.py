@@ -1,6 +1,7 @@
 """`daq agent` as a user runs it, against real mosquitto and VictoriaMetrics processes:
-retained status and last will, live readings, commands (accepted, malformed, unauthorised),
-a run started and finished remotely, broker restart, kill -9 of the agent."""
+retained status and last will, live readings, signed commands (accepted, malformed,
+unauthenticated), a run started and finished remotely, broker restart, kill -9 of the
+agent."""
 
 from __future__ import annotations
 
@@ -20,17 +21,27 @@ from typing import Any
 import aiomqtt
 import yaml
 
+from daq.commands import UNAUTHENTICATED, sign
 from tests.conftest import lab_text
 from tests.e2e.processes import DAQ, run
 from tests.services import Service, vm_series
 
-TOKEN = "s3cret-token"
+KEY = "bench-tester"
+SECRET = "7f3c0a9e51b24d68a0c1e2f3b4a5968778695a4b3c2d1e0f"
+SECRET_ENV = "DAQ_TEST_COMMAND_SECRET"
+CLIENTS = [{"id": KEY, "name": "Test Bench", "secret_env": SECRET_ENV}]
 PREFIX = "labs"
 
 
 def agent_lab(tmp: Path, broker: Service, metrics: Service | None = None) -> Path:
     raw = yaml.safe_load(lab_text(tmp, poll_interval=0.2))
-    raw["mqtt"] = {"host": "127.0.0.1", "port": broker.port, "prefix": PREFIX, "keepalive": 5}
+    raw["mqtt"] = {
+        "host": "127.0.0.1",
+        "port": broker.port,
+        "prefix": PREFIX,
+        "keepalive": 5,
+        "commands": {"clients": CLIENTS},
+    }
     if metrics is not None:
         raw["influxdb"] = {"url": metrics.url, "batch_size": 1000}
     raw["alarms"] = [
@@ -49,7 +60,7 @@ def agent_lab(tmp: Path, broker: Service, metrics: Service | None = None) -> Pat
 
 
 def start_agent(tmp: Path, lab: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "DAQ_COMMAND_TOKEN": TOKEN, "COLUMNS": "200"}
+    env = {**os.environ, SECRET_ENV: SECRET, "COLUMNS": "200"}
     return subprocess.Popen(
         [*DAQ, "agent", "--lab", str(lab), "--simulate", "--time-scale", "5"],
         cwd=tmp,
@@ -84,7 +95,17 @@ async def until(client: aiomqtt.Client, match: Any, timeout: float = 30) -> tupl
     raise AssertionError("unreachable")
 
 
-async def command(client: aiomqtt.Client, body: dict[str, Any] | bytes) -> dict[str, Any]:
+def signed(body: dict[str, Any], secret: str = SECRET, key: str = KEY) -> dict[str, Any]:
+    """``body`` as a client sends it: key id, timestamp, nonce and MAC added."""
+    return sign(body, key, secret.encode(), time.time())
+
+
+async def command(
+    client: aiomqtt.Client, body: dict[str, Any] | bytes, secret: str = SECRET
+) -> dict[str, Any]:
+    """Publish a command (a dict is signed first, unless it has its MAC); its reply."""
+    if isinstance(body, dict) and "mac" not in body:
+        body = signed(body, secret)
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     await client.publish(f"{PREFIX}/demo-lab/agent/commands", data, qos=1)
     wanted = None if isinstance(body, bytes) else body.get("id")
@@ -121,44 +142,37 @@ async def test_agent_streams_takes_commands_and_runs_a_plan(
             assert bench in ("mass-bench", "temperature-bench", "pressure-bench")
 
             rejected = await command(client, b"{not json")
-            assert rejected["accepted"] is False and "not JSON" in rejected["reason"]
-            bad = await command(
-                client, {"id": "c1", "command": "start_run", "plan": "../x", "token": TOKEN}
-            )
+            assert rejected == {
+                "id": None,
+                "command": None,
+                "accepted": False,
+                "reason": UNAUTHENTICATED,
+            }
+            bad = await command(client, {"id": "c1", "command": "start_run", "plan": "../x"})
             assert (
                 bad["accepted"] is False
                 and "malformed" in bad["reason"]
                 and "plan" in bad["reason"]
             )
             intruder = await command(
-                client, {"id": "c2", "command": "start_run", "plan": "balance", "token": "guess"}
+                client, {"id": "c2", "command": "start_run", "plan": "balance"}, "guess" * 8
             )
             assert intruder == {
                 "id": "c2",
-                "command": "start_run",
+                "command": None,
                 "accepted": False,
-                "reason": "unauthorised: wrong token",
+                "reason": UNAUTHENTICATED,
             }
-            unknown = await command(
-                client, {"id": "c3", "command": "start_run", "plan": "nope", "token": TOKEN}
-            )
-            assert unknown["accepted"] is False and "no such plan" in unknown["reason"]
+            unknown = await command(client, {"id": "c3", "command": "start_run", "plan": "nope"})
+            assert unknown["accepted"] is False and "no plan 'nope'" in unknown["reason"]
+            assert "/" not in unknown["reason"]  # the plan is named, never a file path
 
             started = await command(
-                client,
-                {
-                    "id": "c4",
-                    "command": "start_run",
-                    "plan": "balance",
-                    "token": TOKEN,
-                    "by": "J. Doe",
-                },
+                client, {"id": "c4", "command": "start_run", "plan": "balance", "by": "J. Doe"}
             )
             assert started["accepted"] is True, started
             run_id = started["run"]
-            busy = await command(
-                client, {"id": "c5", "command": "start_run", "plan": "balance", "token": TOKEN}
-            )
+            busy = await command(client, {"id": "c5", "command": "start_run", "plan": "balance"})
             assert busy["accepted"] is False and run_id in busy["reason"]
             _, result = await until(
                 client, lambda t, p: t.endswith(f"runs/{run_id}/result"), timeout=90
@@ -171,6 +185,18 @@ async def test_agent_streams_takes_commands_and_runs_a_plan(
     db = sqlite3.connect(tmp_path / "daq.sqlite")
     kinds = [k for (k,) in db.execute("SELECT kind FROM events")]
     assert kinds.count("command_rejected") == 5 and kinds.count("command_accepted") == 1
+    ((message, event_run),) = db.execute(
+        "SELECT message, run FROM events WHERE kind = 'command_accepted'"
+    )
+    assert message == "start_run c4 from J. Doe, key bench-tester (Test Bench)"
+    assert event_run == run_id  # so it is also in the run's chained record
+    (setup,) = db.execute("SELECT setup FROM runs WHERE id = ?", (run_id,)).fetchone()
+    assert json.loads(setup)["requested_by"] == {
+        "key": KEY,
+        "name": "Test Bench",
+        "by": "J. Doe",
+        "command": "c4",
+    }
     assert "run_completed" in kinds and "agent_stopped" in kinds
     assert "sink_down" not in kinds  # a clean stop is not an outage
     status = run("status", "--lab", str(lab), cwd=tmp_path)
@@ -210,7 +236,8 @@ async def test_last_will_broker_restart_and_kill_9(
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         async with subscriber(mosquitto, "agent/status") as client:
-            await until(client, lambda t, p: p["state"] == "offline", timeout=15)
+            _, will = await until(client, lambda t, p: p["state"] == "offline", timeout=15)
+        assert "timestamp" not in will and will["reason"] == "connection lost (last will)"
     finally:
         if process.poll() is None:
             process.kill()

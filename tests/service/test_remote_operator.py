@@ -14,16 +14,29 @@ from daq.clock import Clock
 from daq.config import load_lab
 from daq.prompts import Question
 from tests.conftest import lab_text
-from tests.service.test_agent import PREFIX, TOKEN, command, subscriber, until
+from tests.service.test_agent import (
+    CLIENTS,
+    PREFIX,
+    SECRET,
+    SECRET_ENV,
+    command,
+    subscriber,
+    until,
+)
 from tests.services import Service
 
 
 async def test_prompt_answered_and_alarm_acknowledged(
     tmp_path: Path, mosquitto: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DAQ_COMMAND_TOKEN", TOKEN)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
     raw = yaml.safe_load(lab_text(tmp_path, poll_interval=0.2))
-    raw["mqtt"] = {"host": "127.0.0.1", "port": mosquitto.port, "prefix": PREFIX}
+    raw["mqtt"] = {
+        "host": "127.0.0.1",
+        "port": mosquitto.port,
+        "prefix": PREFIX,
+        "commands": {"clients": CLIENTS},
+    }
     raw["alarms"] = [
         {
             "id": "pan-load",
@@ -44,22 +57,14 @@ async def test_prompt_answered_and_alarm_acknowledged(
             assert alarm["state"] == "active" and "above the high limit 50" in alarm["message"]
             acked = await command(
                 client,
-                {
-                    "id": "a1",
-                    "command": "ack_alarm",
-                    "alarm": "pan-load",
-                    "token": TOKEN,
-                    "by": "Kim",
-                },
+                {"id": "a1", "command": "ack_alarm", "alarm": "pan-load", "by": "Kim"},
             )
             assert acked["accepted"] is True
             _, alarm = await until(
                 client, lambda t, p: t.endswith("alarms/pan-load") and p["state"] == "acknowledged"
             )
-            assert "Kim" in alarm["message"]
-            unknown = await command(
-                client, {"id": "a2", "command": "ack_alarm", "alarm": "x", "token": TOKEN}
-            )
+            assert "Kim, key bench-tester (Test Bench)" in alarm["message"]
+            unknown = await command(client, {"id": "a2", "command": "ack_alarm", "alarm": "x"})
             assert unknown["accepted"] is False and "no alarm rule 'x'" in unknown["reason"]
 
             assert isinstance(agent.prompter, MqttPrompter)
@@ -69,13 +74,7 @@ async def test_prompt_answered_and_alarm_acknowledged(
             assert prompt["text"] == "Read the dial gauge" and prompt["unit"] == "bar"
             wrong = await command(
                 client,
-                {
-                    "id": "p0",
-                    "command": "answer_prompt",
-                    "prompt": "nope",
-                    "answer": "1",
-                    "token": TOKEN,
-                },
+                {"id": "p0", "command": "answer_prompt", "prompt": "nope", "answer": "1"},
             )
             assert wrong["accepted"] is False and "no open prompt" in wrong["reason"]
             answered = await command(
@@ -85,7 +84,6 @@ async def test_prompt_answered_and_alarm_acknowledged(
                     "command": "answer_prompt",
                     "prompt": prompt["id"],
                     "answer": "2.34 bar",
-                    "token": TOKEN,
                 },
             )
             assert answered["accepted"] is True

@@ -1,9 +1,14 @@
-"""The deployment stack stays consistent: compose file, the stack's lab file (the demo lab
-plus sinks), Grafana provisioning and dashboards, the systemd unit."""
+"""The deployment stack stays consistent and secure by default: compose file (ports on the
+loopback unless changed), the broker's configuration and ACL, the stack's lab file (the demo
+lab plus sinks, reaching the broker as a remote bench does), Grafana provisioning and
+dashboards, the systemd unit. tests/service/test_secure_broker.py runs the broker's
+configuration in the real mosquitto."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import yaml
@@ -22,8 +27,94 @@ def test_compose_runs_the_agent_with_its_servers() -> None:
     assert "DAQ_INFLUX_TOKEN" in services["agent"]["environment"]
     for mount in services["grafana"]["volumes"] + services["mosquitto"]["volumes"]:
         source = mount.split(":")[0]
-        if source.startswith("./"):
+        if source.startswith("./certs/"):  # made by make-certificates.sh, never shipped
+            assert source in ("./certs/broker", "./certs/demo-lab"), source
+        elif source.startswith("./"):
             assert (DEPLOY / source).exists(), source
+
+
+def test_compose_publishes_on_the_loopback_unless_changed() -> None:
+    services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    example = (DEPLOY / ".env.example").read_text()
+    published = {}
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            found = re.fullmatch(r"\$\{(\w+):-127\.0\.0\.1\}:(\d+):\d+", port)
+            assert found, f"{name}: {port} is not bound to 127.0.0.1 by default"
+            assert f"\n{found[1]}=127.0.0.1\n" in example, found[1]
+            published[name] = int(found[2])
+    assert published == {"mosquitto": 8883, "influxdb": 8086, "grafana": 3000}
+
+
+def test_every_compose_variable_is_in_the_example() -> None:
+    compose = (DEPLOY / "docker-compose.yml").read_text()
+    example = (DEPLOY / ".env.example").read_text()
+    for variable in set(re.findall(r"\$\{(\w+)", compose)):
+        assert re.search(rf"^{variable}=", example, re.MULTILINE), variable
+
+
+def broker_config() -> dict[str, list[str]]:
+    """mosquitto.conf as option -> values, in order (``listener`` starts a listener's part)."""
+    options: dict[str, list[str]] = {}
+    for line in (DEPLOY / "mosquitto/mosquitto.conf").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            option, _, value = line.partition(" ")
+            options.setdefault(option, []).append(value)
+    return options
+
+
+def test_broker_wants_passwords_and_certificates() -> None:
+    options = broker_config()
+    assert options["allow_anonymous"] == ["false"]
+    assert options["per_listener_settings"] == ["false"]  # passwords and ACL on every listener
+    assert options["password_file"] == ["/mosquitto/config/passwd"]
+    assert options["acl_file"] == ["/mosquitto/config/acl"]
+    assert options["listener"] == ["1883 127.0.0.1", "8883"]
+    assert options["require_certificate"] == ["true"]
+    assert [options[o] for o in ("cafile", "certfile", "keyfile")] == [
+        ["/mosquitto/certs/ca.pem"],
+        ["/mosquitto/certs/broker.pem"],
+        ["/mosquitto/certs/broker.key"],
+    ]
+    assert "use_identity_as_username" not in options  # the certificate and the password
+
+
+def acl_entries() -> dict[str, list[str]]:
+    entries: dict[str, list[str]] = {}
+    user = ""
+    for line in (DEPLOY / "mosquitto/acl").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["user"]:
+            user = words[1]
+        elif words[:1] in (["topic"], ["pattern"]):
+            entries.setdefault(user, []).append(" ".join(words[1:]))
+    return entries
+
+
+def test_acl_keeps_each_agent_in_its_own_subtree() -> None:
+    assert acl_entries() == {"demo-lab": ["readwrite daq/demo-lab/#"]}
+
+
+def test_stack_agent_reaches_the_broker_as_a_remote_bench() -> None:
+    lab = load_lab(DEPLOY / "lab.yaml")
+    mqtt = lab.mqtt
+    assert mqtt is not None and mqtt.tls and mqtt.port == 8883
+    assert not mqtt.tls_insecure_for_tests
+    assert mqtt.username == lab.lab.id and f"{mqtt.prefix}/{lab.lab.id}/#" in str(acl_entries())
+    agent = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]["agent"]
+    assert f"./certs/{mqtt.username}:/config/tls:ro" in [v.split(" ")[0] for v in agent["volumes"]]
+    assert (mqtt.ca_file, mqtt.cert_file, mqtt.key_file) == (
+        Path("/config/tls/ca.pem"),
+        Path(f"/config/tls/{mqtt.username}.pem"),
+        Path(f"/config/tls/{mqtt.username}.key"),
+    )
+    raw = (DEPLOY / "lab.yaml").read_text()
+    for variable in re.findall(r"_env: (\w+)", raw):
+        assert variable in agent["environment"], variable
+
+
+def test_certificate_script_is_executable() -> None:
+    assert os.access(DEPLOY / "make-certificates.sh", os.X_OK)
 
 
 def test_stack_lab_is_the_demo_lab_with_sinks() -> None:

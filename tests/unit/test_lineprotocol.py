@@ -16,7 +16,9 @@ from daq.sinks.lineprotocol import (
     reading_batch,
     reading_line,
     result_line,
+    tag,
 )
+from daq.text import ID_MAX, MESSAGE_MAX
 
 
 def test_reading_with_escapes() -> None:
@@ -95,3 +97,30 @@ def split(line: str) -> tuple[str, dict[str, str | float], str]:
         key, value = field.split("=", 1)
         parsed[key] = value if value.startswith('"') else float(value)
     return series, parsed, timestamp
+
+
+def test_tags_and_strings_are_capped_and_escaped() -> None:
+    """However long or strange what the journal holds, the line is bounded and parses: a
+    1 MB message (as an earlier version stored it), control characters, a trailing
+    backslash (InfluxDB 1.6 refuses one in a tag, escaped or not)."""
+    row = (9, 2.0, "k\\", "error", "i\n\x00" + "j" * 500, "m" * 1_000_000 + '"', "run\\")
+    line = event_line(row, "l")
+    assert len(line) < MESSAGE_MAX + 4 * ID_MAX
+    series, rest = re.split(r"(?<!\\) ", line, maxsplit=1)
+    assert series.startswith(r"event,instrument=i\x0a\x00jjj")
+    assert series.endswith(r"j…\ (503\ characters),kind=k/,lab=l,run=run/,severity=error")
+    assert rest == 'message="' + "m" * 978 + '… (1000001 characters)",id=9i 2000000000'
+    assert tag("a b,c=d") == r"a\ b\,c\=d" and tag("") == "-"
+    assert tag("x" * 200).endswith(r"…\ (200\ characters)")
+
+
+def test_a_point_value_that_is_not_a_number_is_left_out() -> None:
+    """InfluxDB 1.6 refuses ``nan`` and ``inf`` (HTTP 400); a reading's value is left out the
+    same way."""
+    data = json.dumps({"kind": "c", "nominal": math.nan, "decision": None, "budget": None})
+    line = point_line((1, "run-1", "p", "k", 5.0, data), "l")
+    assert line == 'calibration_point,lab=l,plan=p,point=k,run=run-1 kind="c" 5000000000'
+    budget = {"expanded_uncertainty": math.inf, "coverage_factor": 2.0}
+    data = json.dumps({"kind": "c", "nominal": 1.0, "budget": budget})
+    line = point_line((1, "run-1", "p", "k", 5.0, data), "l")
+    assert line.endswith(' kind="c",nominal=1.0,coverage_factor=2.0 5000000000')
