@@ -39,16 +39,18 @@ from daq.engine.plan import available_plans, find_plan
 from daq.engine.record import Point
 from daq.engine.runner import Runner
 from daq.forwarder import Forwarder
-from daq.journal import Journal, Severity
+from daq.journal import Journal, JournalError, Severity
 from daq.monitor import Monitor
 from daq.prompts import NoPrompter, Prompter, PromptUnavailable, Question
 from daq.reading import Reading
 from daq.session import LabSession, lab_session
+from daq.signing import SigningError, load_signer
 from daq.sinks.influx import InfluxSink
 from daq.sinks.mqtt import MqttLink, MqttSink
 from daq.sinks.settings import CommandSettings
 from daq.stability import Verdict
 from daq.standards import StandardsRegister, days_until_due, load_standards
+from daq.streams import anchor
 
 log = logging.getLogger("daq.agent")
 
@@ -212,7 +214,10 @@ class Agent:
             stop_monitor, stop_sinks, stop_link = asyncio.Event(), asyncio.Event(), asyncio.Event()
             monitoring = asyncio.create_task(self._monitor.run(stop_monitor))
             forwarding = [asyncio.create_task(f.run(stop_sinks)) for f in self.forwarders]
-            tasks = [asyncio.create_task(self._watch_due_dates(stop))]
+            tasks = [
+                asyncio.create_task(self._watch_due_dates(stop)),
+                asyncio.create_task(self._anchor_streams(stop)),
+            ]
             if self.link is not None:
                 tasks.append(asyncio.create_task(self.link.run(stop_link)))
                 tasks.append(asyncio.create_task(self._summarise_rejections(stop)))
@@ -396,6 +401,37 @@ class Agent:
             await asyncio.wait_for(asyncio.shield(self._run), 60)
 
     # -- standards ----------------------------------------------------------------------------
+
+    async def _anchor_streams(self, stop: asyncio.Event) -> None:
+        """Anchor the reading streams every ``agent.anchor_interval`` and once more at stop:
+        in the journal (signed where the lab signs) and retained on MQTT, outside the bench."""
+        assert self._session is not None
+        journal = self._session.journal
+        signer = None
+        if self.lab.signing is not None:
+            try:
+                signer = load_signer(self.lab.signing, self.clock.now())
+            except SigningError as exc:
+                journal.event("stream_anchor_unsigned", f"anchors are not signed: {exc}")
+        last: str | None = None
+        while True:
+            stopping = stop.is_set()
+            try:
+                await journal.flush()
+                made = await anchor(journal, signer, last)
+            except JournalError:  # the journal cannot write: anchored again once it can
+                made = None
+            if made is not None:
+                last, payload = made
+                if self.link is not None:
+                    await self.link.publish_soon(
+                        self.link.topic("agent", "anchor"), payload, retain=True
+                    )
+            if stopping:
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.clock.to_real(self.lab.agent.anchor_interval)):
+                    await stop.wait()
 
     async def _watch_due_dates(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -74,3 +74,18 @@ def verify(run: str, links: list[Link]) -> tuple[str | None, list[str]]:
             problems.append(f"{describe(link)} was altered: its content no longer has its hash")
         previous = link.hash
     return (links[-1].hash if links else None), problems
+
+
+def stream_genesis(instrument: str) -> str:
+    """The "previous hash" of the first chained reading of an instrument outside runs."""
+    return hashlib.sha256(f"benchdaq stream {instrument}".encode()).hexdigest()
+
+
+def stream_hash(previous: str, reading: dict[str, Any]) -> str:
+    """The hash of a monitored reading (its fields as stored), covering the one before it."""
+    return hashlib.sha256(f"{previous}\n{canonical(reading)}".encode()).hexdigest()
+
+
+def anchor_digest(heads: dict[str, str]) -> str:
+    """One hash of every stream's head: what an anchor signs and publishes."""
+    return hashlib.sha256(canonical(heads).encode()).hexdigest()

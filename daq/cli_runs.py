@@ -36,6 +36,7 @@ from daq.integrity import Audit, audit
 from daq.metrology.rounding import format_value
 from daq.session import lab_session
 from daq.standards import Override, StandardsRegister, load_standards
+from daq.streams import StreamAudit, verify_streams
 
 runs_app = typer.Typer(help="List, show and abort calibration runs.", invoke_without_command=True)
 
@@ -353,13 +354,54 @@ def _finish(document: RunDocument, json_file: Path | None) -> None:
         raise typer.Exit(EXIT_NONCONFORMING)
 
 
+def _verify_streams(config: LabConfig) -> None:
+    async def check() -> StreamAudit:
+        async with journal_of(config) as journal:
+            return await verify_streams(journal, config.signing)
+
+    found = run(check())
+    if found.problems:
+        for problem in found.problems[:50]:
+            errors.print(Text(problem, "red"), soft_wrap=True)
+        raise fail(
+            f"the monitored readings were altered ({len(found.problems)} problem(s))",
+            "Compare with the anchors retained on MQTT (agent/anchor); find out who changed "
+            "the journal and why.",
+        )
+    console.print(
+        Text(
+            f"{found.streams} reading streams, {found.readings - found.unchained} chained "
+            f"readings intact; {found.anchors} anchors hold ({found.signed} signed)",
+            "green",
+        )
+    )
+    if found.unchained:
+        console.print(
+            Text(f"{found.unchained} readings recorded before the streams were chained", "yellow")
+        )
+
+
 def verify(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (`daq runs` lists them).")],
+    run_id: Annotated[
+        str | None, typer.Argument(metavar="RUN", help="Run id (`daq runs` lists them).")
+    ] = None,
+    streams: Annotated[
+        bool,
+        typer.Option(
+            "--streams", help="Check the monitored readings' chains and their anchors instead."
+        ),
+    ] = False,
     lab: LabOption = None,
 ) -> None:
     """Recompute a run's whole record (hash chain, result document, points, readings, the
-    lab's signature, its certificates): name anything altered since it was made."""
+    lab's signature, its certificates), or with --streams every monitored reading stream and
+    its anchors: name anything altered since it was made."""
     config = load(lab)
+    if streams:
+        _verify_streams(config)
+        return
+    if run_id is None:
+        raise fail("name a run, or give --streams", "`daq runs` lists the runs.", 2)
 
     async def check() -> Audit | None:
         async with journal_of(config) as journal:

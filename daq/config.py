@@ -105,6 +105,9 @@ class AgentSettings(_Strict):
     """Warn this many days before a standard's calibration is due."""
     due_check_interval: float = Field(86400.0, gt=0)
     """Seconds between checks of the standards' due dates."""
+    anchor_interval: float = Field(300.0, gt=0)
+    """Seconds between anchors of the monitored reading streams (kept, signed where the lab
+    signs, and published retained on MQTT); a last one is made at stop."""
 
 
 class LabConfig(_Strict):

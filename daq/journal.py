@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from daq import spill
-from daq.chain import Link, genesis, make_link
+from daq.chain import Link, canonical, genesis, make_link, stream_genesis, stream_hash
 from daq.clock import Clock
 from daq.reading import Reading, Status
 from daq.text import cap_id, cap_message
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("daq.journal")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
     id INTEGER PRIMARY KEY,
@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS readings (
     timestamp REAL NOT NULL,
     status TEXT NOT NULL,
     raw TEXT NOT NULL DEFAULT '',
-    run TEXT
+    run TEXT,
+    chain TEXT
 );
 CREATE INDEX IF NOT EXISTS readings_by_instrument ON readings (instrument, timestamp);
 CREATE INDEX IF NOT EXISTS readings_by_run ON readings (run) WHERE run IS NOT NULL;
@@ -122,6 +123,15 @@ CREATE TABLE IF NOT EXISTS sink_cursors (
     position INTEGER NOT NULL,
     PRIMARY KEY (sink, stream)
 );
+CREATE TABLE IF NOT EXISTS stream_anchors (
+    id INTEGER PRIMARY KEY,
+    timestamp REAL NOT NULL,
+    heads TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    key TEXT,
+    signed REAL,
+    signature TEXT
+);
 CREATE TABLE IF NOT EXISTS sink_states (
     sink TEXT PRIMARY KEY,
     state TEXT NOT NULL,
@@ -150,6 +160,7 @@ MIGRATIONS = {
         "ALTER TABLE readings ADD COLUMN run TEXT",
         "ALTER TABLE certificates ADD COLUMN replaces TEXT NOT NULL DEFAULT ''",
     ),
+    5: ("ALTER TABLE readings ADD COLUMN chain TEXT",),
 }
 """Statements that bring a journal of schema version N to N + 1 (before ``SCHEMA`` runs);
 a version that only adds tables needs none."""
@@ -240,6 +251,23 @@ class DeadLetters:
     """What the sink said of the last."""
 
 
+AnchorRow = tuple[int, float, str, str, str | None, float | None, str | None]
+
+
+def stored_reading(r: Reading) -> dict[str, Any]:
+    """A reading's fields as the readings table stores them, in column order: what a
+    monitored reading's chain hash covers (so it can be recomputed from the row)."""
+    return {
+        "instrument": r.instrument,
+        "quantity": r.quantity,
+        "value": None if math.isnan(r.value) else r.value,
+        "unit": r.unit,
+        "timestamp": r.timestamp,
+        "status": r.status.value,
+        "raw": r.raw,
+    }
+
+
 class JournalError(Exception):
     """The journal file cannot be opened or used."""
 
@@ -270,6 +298,9 @@ class Journal:
         self._events: list[Event] = []
         self._links: list[Link] = []
         self._chains: dict[str, tuple[int, str]] = {}
+        self._heads: dict[str, str] | None = None
+        """Instrument -> hash of its last chained reading outside runs (loaded on first
+        commit; replaced only once a commit succeeds)."""
         """Run -> (seq, hash) of its last record, for the runs being recorded."""
         self._db: sqlite3.Connection | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
@@ -458,29 +489,36 @@ class Journal:
             )
         return event
 
+    def _load_heads_blocking(self) -> dict[str, str]:
+        assert self._db is not None
+        if self._heads is None:
+            rows = self._db.execute(
+                "SELECT instrument, chain FROM readings WHERE id IN (SELECT MAX(id) FROM "
+                "readings WHERE run IS NULL AND chain IS NOT NULL GROUP BY instrument)"
+            ).fetchall()
+            self._heads = {instrument: chain for instrument, chain in rows}
+        return self._heads
+
     def _commit_blocking(
         self, readings: list[Reading], events: list[Event], links: list[Link]
     ) -> None:
         assert self._db is not None
         db = self._db
+        heads = dict(self._load_heads_blocking())
+        rows = []
+        for r in readings:
+            row = stored_reading(r)
+            chain = None
+            if r.run is None:  # a run's readings are in its own chain
+                previous = heads.get(r.instrument) or stream_genesis(r.instrument)
+                chain = heads[r.instrument] = stream_hash(previous, row)
+            rows.append((*row.values(), r.run, chain))
         try:
             db.execute("BEGIN")
             db.executemany(
                 "INSERT INTO readings (instrument, quantity, value, unit, timestamp, status, raw,"
-                " run) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        r.instrument,
-                        r.quantity,
-                        None if math.isnan(r.value) else r.value,
-                        r.unit,
-                        r.timestamp,
-                        r.status.value,
-                        r.raw,
-                        r.run,
-                    )
-                    for r in readings
-                ],
+                " run, chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
             db.executemany(
                 "INSERT INTO events (timestamp, kind, severity, instrument, message, run)"
@@ -496,6 +534,7 @@ class Journal:
                 [(k.run, k.seq, k.kind, k.content, k.previous, k.hash) for k in links],
             )
             db.execute("COMMIT")
+            self._heads = heads
         except sqlite3.Error:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -566,6 +605,60 @@ class Journal:
                 self.on_trouble(kind, message)
             except Exception:  # the alarm is best effort; the journal keeps working
                 log.exception("could not pass on %s", kind)
+
+    async def stream_heads(self) -> dict[str, str]:
+        """Instrument -> hash of its last committed reading outside runs."""
+        return dict(await self._run(self._load_heads_blocking))
+
+    async def record_anchor(
+        self, timestamp: float, heads: dict[str, str], digest: str, signature: Any = None
+    ) -> None:
+        """Keep an anchor of the reading streams (``signature``: a daq.signing.Signature)."""
+        await self._write_now(
+            "INSERT INTO stream_anchors (timestamp, heads, digest, key, signed, signature) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                timestamp,
+                canonical(heads),
+                digest,
+                getattr(signature, "key", None),
+                getattr(signature, "signed", None),
+                getattr(signature, "value", None),
+            ),
+        )
+
+    async def anchors(
+        self,
+    ) -> list[tuple[int, float, str, str, str | None, float | None, str | None]]:
+        """Every anchor: id, timestamp, heads (JSON), digest, key, signed, signature."""
+        rows: list[
+            tuple[int, float, str, str, str | None, float | None, str | None]
+        ] = await self._run(
+            self._query_blocking,
+            "SELECT id, timestamp, heads, digest, key, signed, signature FROM stream_anchors "
+            "ORDER BY id",
+            (),
+        )
+        return rows
+
+    async def stream_rows(self, instrument: str) -> list[tuple[int, dict[str, Any], str | None]]:
+        """An instrument's readings outside runs, in order: id, stored fields, chain hash."""
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT id, instrument, quantity, value, unit, timestamp, status, raw, chain "
+            "FROM readings WHERE run IS NULL AND instrument = ? ORDER BY id",
+            (instrument,),
+        )
+        names = ("instrument", "quantity", "value", "unit", "timestamp", "status", "raw")
+        return [(row[0], dict(zip(names, row[1:8], strict=True)), row[8]) for row in rows]
+
+    async def stream_instruments(self) -> list[str]:
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT DISTINCT instrument FROM readings WHERE run IS NULL ORDER BY instrument",
+            (),
+        )
+        return [str(r[0]) for r in rows]
 
     @property
     def pending(self) -> int:

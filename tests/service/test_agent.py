@@ -199,6 +199,12 @@ async def test_agent_streams_takes_commands_and_runs_a_plan(
     }
     assert "run_completed" in kinds and "agent_stopped" in kinds
     assert "sink_down" not in kinds  # a clean stop is not an outage
+    assert "stream_anchor" in kinds  # the monitored streams anchored at stop
+    async with subscriber(mosquitto, "agent/anchor") as client:  # retained, off the bench
+        _, anchored = await until(client, lambda t, p: "heads" in p)
+    assert "balance-1" in anchored["heads"] and len(anchored["digest"]) == 64
+    streams = run("verify", "--streams", "--lab", str(lab), cwd=tmp_path)
+    assert streams.returncode == 0 and "anchors hold" in streams.stdout, streams.stderr
     status = run("status", "--lab", str(lab), cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     assert "the agent is not running" in status.stdout  # stopped: states as it left them
