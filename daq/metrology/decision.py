@@ -20,7 +20,6 @@ from statistics import NormalDist
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy.stats import t as student
 
 from daq.metrology.errors import MetrologyError
 
@@ -149,11 +148,19 @@ class Decision:
 
 
 def _cdf(x: float, dof: float) -> float:
-    return _NORMAL.cdf(x) if math.isinf(dof) else float(student.cdf(x, dof))
+    if math.isinf(dof):
+        return _NORMAL.cdf(x)
+    from scipy.stats import t as student  # a second of import: only when a ν is finite
+
+    return float(student.cdf(x, dof))
 
 
 def _quantile(p: float, dof: float) -> float:
-    return _NORMAL.inv_cdf(p) if math.isinf(dof) else float(student.ppf(p, dof))
+    if math.isinf(dof):
+        return _NORMAL.inv_cdf(p)
+    from scipy.stats import t as student
+
+    return float(student.ppf(p, dof))
 
 
 def probability_of_conformance(

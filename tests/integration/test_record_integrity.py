@@ -30,7 +30,7 @@ from daq.engine.document import RunDocument
 from daq.engine.plan import Plan, find_plan
 from daq.engine.runner import Runner, RunRefused
 from daq.integrity import Audit, audit
-from daq.journal import CertificateRow, Journal, NumberTaken
+from daq.journal import SCHEMA_VERSION, CertificateRow, Journal, NumberTaken
 from daq.session import lab_session
 from daq.signing import generate
 from daq.standards import load_standards
@@ -489,9 +489,9 @@ async def test_a_schema_4_journal_is_migrated(tmp_path: Path) -> None:
         assert issued.replaces == "" and issued.number == "x-0001"
         assert await journal.run_readings("r") == []
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (5,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         columns = [c[1] for c in db.execute("PRAGMA table_info(readings)")]
-    assert columns[-1] == "run"
+    assert columns[-2:] == ["run", "chain"]
 
 
 # -- the commands, in-process -------------------------------------------------------------
