@@ -183,6 +183,7 @@ class Agent:
         self._alarms: Alarms | None = None
         self._run: asyncio.Task[RunDocument] | None = None
         self._run_id = ""
+        self._runner: Runner | None = None
         self._desk: CommandDesk | None = None
         self._stopping = False
         self._alarm_tasks: set[asyncio.Task[None]] = set()
@@ -379,6 +380,7 @@ class Agent:
         used = {*plan.instruments.values(), *(u.instrument for u in plan.uuts)}
         monitor.paused |= used
         runner = Runner(session, register, MqttProgress(self.link))
+        self._runner = runner
         sender = {"key": client.id, "name": client.name, "by": command.by, "command": command.id}
         self._run = asyncio.create_task(
             runner.start(plan, str(path), on_started=started.set_result, requested_by=sender)
@@ -396,7 +398,11 @@ class Agent:
     async def _stop_run(self, reason: str) -> None:
         if self._run is None or self._run.done() or self._session is None:
             return
-        await self._session.journal.request_abort(self._run_id, reason)
+        try:
+            await self._session.journal.request_abort(self._run_id, reason)
+        except JournalError:  # a full disk: abort it in this process, safely, all the same
+            if self._runner is not None:
+                self._runner.abort(reason)
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(asyncio.shield(self._run), 60)
 
@@ -413,7 +419,7 @@ class Agent:
                 signer = load_signer(self.lab.signing, self.clock.now())
             except SigningError as exc:
                 journal.event("stream_anchor_unsigned", f"anchors are not signed: {exc}")
-        last: str | None = None
+        last: dict[str, str] | None = None
         while True:
             stopping = stop.is_set()
             try:

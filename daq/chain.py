@@ -86,6 +86,7 @@ def stream_hash(previous: str, reading: dict[str, Any]) -> str:
     return hashlib.sha256(f"{previous}\n{canonical(reading)}".encode()).hexdigest()
 
 
-def anchor_digest(heads: dict[str, str]) -> str:
-    """One hash of every stream's head: what an anchor signs and publishes."""
-    return hashlib.sha256(canonical(heads).encode()).hexdigest()
+def anchor_digest(heads: dict[str, str], previous: str) -> str:
+    """One hash of every stream's head and of the anchor before (so none can be removed
+    unseen): what an anchor signs and publishes."""
+    return hashlib.sha256(f"{previous}\n{canonical(heads)}".encode()).hexdigest()

@@ -81,6 +81,7 @@ def journal_of(config: LabConfig) -> Journal:
         memory_limit=settings.memory_limit,
         spill_folder=settings.spill,
         close_timeout=settings.close_timeout,
+        signing=config.signing,
     )
 
 

@@ -357,7 +357,7 @@ def _finish(document: RunDocument, json_file: Path | None) -> None:
 def _verify_streams(config: LabConfig) -> None:
     async def check() -> StreamAudit:
         async with journal_of(config) as journal:
-            return await verify_streams(journal, config.signing)
+            return await verify_streams(journal, config.signing, config.agent.anchor_interval)
 
     found = run(check())
     if found.problems:

@@ -26,6 +26,7 @@ from daq import spill
 from daq.chain import Link, canonical, genesis, make_link, stream_genesis, stream_hash
 from daq.clock import Clock
 from daq.reading import Reading, Status
+from daq.signing import SigningError, SigningSettings, load_signer
 from daq.text import cap_id, cap_message
 
 if TYPE_CHECKING:
@@ -123,10 +124,15 @@ CREATE TABLE IF NOT EXISTS sink_cursors (
     position INTEGER NOT NULL,
     PRIMARY KEY (sink, stream)
 );
+CREATE TABLE IF NOT EXISTS journal_facts (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS stream_anchors (
     id INTEGER PRIMARY KEY,
     timestamp REAL NOT NULL,
     heads TEXT NOT NULL,
+    previous TEXT NOT NULL,
     digest TEXT NOT NULL,
     key TEXT,
     signed REAL,
@@ -251,7 +257,7 @@ class DeadLetters:
     """What the sink said of the last."""
 
 
-AnchorRow = tuple[int, float, str, str, str | None, float | None, str | None]
+AnchorRow = tuple[int, float, str, str, str, str | None, float | None, str | None]
 
 
 def stored_reading(r: Reading) -> dict[str, Any]:
@@ -260,7 +266,8 @@ def stored_reading(r: Reading) -> dict[str, Any]:
     return {
         "instrument": r.instrument,
         "quantity": r.quantity,
-        "value": None if math.isnan(r.value) else r.value,
+        # as SQLite gives it back: a float, and -0.0 read back as 0.0
+        "value": None if math.isnan(r.value) else float(r.value) + 0.0,
         "unit": r.unit,
         "timestamp": r.timestamp,
         "status": r.status.value,
@@ -286,6 +293,7 @@ class Journal:
         memory_limit: int = 1_000_000,
         spill_folder: Path | None = None,
         close_timeout: float = 10.0,
+        signing: SigningSettings | None = None,
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
@@ -312,6 +320,9 @@ class Journal:
         """Readings kept in memory while the journal cannot be written; beyond, the oldest
         are dropped and counted (a ``readings_lost`` event says how many, and when)."""
         self.spill_folder = spill_folder or self.path.parent
+        self.signing = signing
+        """The lab's keys: spill files are signed with its key and taken back only when a
+        registered key signed them."""
         self.close_timeout = close_timeout
         """Real seconds ``close`` keeps trying to write before it spills what it holds."""
         self.on_trouble: Callable[[str, str], None] | None = None
@@ -328,15 +339,27 @@ class Journal:
         """Commit the spill files a journal that could not write left, oldest first; each is
         renamed once taken (``.imported``) or set aside if unreadable (``.unreadable``)."""
         told = []
+        keys = self.signing.keys if self.signing is not None else []
         for file in spill.spill_files(self.spill_folder, self.path):
             try:
-                readings, events, links = spill.read(file)
-                taken = [Event(**{**e, "severity": Severity(e["severity"])}) for e in events]
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                file.rename(file.with_suffix(".unreadable"))
-                told.append(("spill_unreadable", f"{file} could not be read back: {exc}"))
+                readings, events, links = spill.read(file, keys)
+                taken = [
+                    Event(
+                        float(e["timestamp"]),
+                        cap_id(e["kind"]),
+                        Severity(e["severity"]),
+                        cap_message(e["message"]),
+                        None if e["instrument"] is None else cap_id(e["instrument"]),
+                        None if e["run"] is None else cap_id(e["run"]),
+                    )
+                    for e in events
+                ]
+                self._commit_blocking(readings, taken, links)
+            except (OSError, ValueError, KeyError, TypeError, sqlite3.Error) as exc:
+                with contextlib.suppress(OSError):  # never taken back, never in the way
+                    file.rename(file.with_suffix(".refused"))
+                told.append(("spill_refused", f"{file} was not taken back: {exc}"))
                 continue
-            self._commit_blocking(readings, taken, links)
             file.rename(file.with_suffix(".imported"))
             told.append(
                 (
@@ -386,6 +409,12 @@ class Journal:
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 db.execute("COMMIT")
             db.executescript(SCHEMA)
+            # readings up to here were recorded before the streams were chained: none, in a
+            # new journal; every later reading outside runs must be chained
+            db.execute(
+                "INSERT OR IGNORE INTO journal_facts (name, value) SELECT 'chained_after', "
+                "COALESCE(MAX(id), 0) FROM readings"
+            )
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open the journal {self.path}: {exc}") from exc
@@ -610,16 +639,31 @@ class Journal:
         """Instrument -> hash of its last committed reading outside runs."""
         return dict(await self._run(self._load_heads_blocking))
 
+    async def chained_after(self) -> int:
+        """The last reading id recorded before the streams were chained (0: none)."""
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT value FROM journal_facts WHERE name = 'chained_after'",
+            (),
+        )
+        return int(rows[0][0]) if rows else 0
+
     async def record_anchor(
-        self, timestamp: float, heads: dict[str, str], digest: str, signature: Any = None
+        self,
+        timestamp: float,
+        heads: dict[str, str],
+        previous: str,
+        digest: str,
+        signature: Any = None,
     ) -> None:
         """Keep an anchor of the reading streams (``signature``: a daq.signing.Signature)."""
         await self._write_now(
-            "INSERT INTO stream_anchors (timestamp, heads, digest, key, signed, signature) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO stream_anchors (timestamp, heads, previous, digest, key, signed, "
+            "signature) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 timestamp,
                 canonical(heads),
+                previous,
                 digest,
                 getattr(signature, "key", None),
                 getattr(signature, "signed", None),
@@ -627,16 +671,13 @@ class Journal:
             ),
         )
 
-    async def anchors(
-        self,
-    ) -> list[tuple[int, float, str, str, str | None, float | None, str | None]]:
-        """Every anchor: id, timestamp, heads (JSON), digest, key, signed, signature."""
-        rows: list[
-            tuple[int, float, str, str, str | None, float | None, str | None]
-        ] = await self._run(
+    async def anchors(self) -> list[AnchorRow]:
+        """Every anchor: id, timestamp, heads (JSON), previous, digest, key, signed,
+        signature."""
+        rows: list[AnchorRow] = await self._run(
             self._query_blocking,
-            "SELECT id, timestamp, heads, digest, key, signed, signature FROM stream_anchors "
-            "ORDER BY id",
+            "SELECT id, timestamp, heads, previous, digest, key, signed, signature FROM "
+            "stream_anchors ORDER BY id",
             (),
         )
         return rows
@@ -719,7 +760,14 @@ class Journal:
         target = spill.spill_path(self.spill_folder, self.path, self.clock.now())
         why = f"the journal {self.path} could not be written ({self.last_error})"
         try:
-            await self._run(spill.write, target, self._readings, self._events, self._links)
+            now = self.clock.now()
+            try:
+                signer = load_signer(self.signing, now) if self.signing is not None else None
+            except SigningError as exc:
+                signer, why = None, f"{why}; the spill is unsigned ({exc}): check it by hand"
+            await self._run(
+                spill.write, target, self._readings, self._events, self._links, signer, now
+            )
         except OSError as exc:
             return f"{why}, nor the spill file {target} ({exc}): {held} are lost"
         return (

@@ -57,6 +57,7 @@ async def lab_session(
             memory_limit=lab.journal.memory_limit,
             spill_folder=lab.journal.spill,
             close_timeout=lab.journal.close_timeout,
+            signing=lab.signing,
         ) as journal:
             yield LabSession(effective, journal, clock, simulation, prompter)
     finally:

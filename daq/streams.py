@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,66 +41,92 @@ def _when(timestamp: Any) -> str:
 
 
 async def anchor(
-    journal: Journal, signer: Signer | None, last: str | None
-) -> tuple[str, dict[str, Any]] | None:
+    journal: Journal, signer: Signer | None, last: dict[str, str] | None
+) -> tuple[dict[str, str], dict[str, Any]] | None:
     """Anchor the streams' heads now (None when nothing changed since ``last``): kept in the
-    journal, and returned as (digest, payload) for MQTT."""
+    journal, chained to the anchor before, and returned as (heads, payload) for MQTT."""
     heads = await journal.stream_heads()
-    if not heads:
+    if not heads or heads == last:
         return None
-    digest = anchor_digest(heads)
-    if digest == last:
-        return None
+    anchors = await journal.anchors()
+    previous = anchors[-1][4] if anchors else ""
+    digest = anchor_digest(heads, previous)
     now = journal.clock.now()
     signature = signer.sign(SUBJECT, digest, now) if signer is not None else None
-    await journal.record_anchor(now, heads, digest, signature)
+    await journal.record_anchor(now, heads, previous, digest, signature)
     journal.event("stream_anchor", f"{len(heads)} reading streams anchored: {digest}")
-    payload: dict[str, Any] = {"timestamp": now, "digest": digest, "heads": heads}
+    payload: dict[str, Any] = {
+        "timestamp": now,
+        "digest": digest,
+        "previous": previous,
+        "heads": heads,
+    }
     if signature is not None:
         payload["signature"] = {
             "key": signature.key,
             "signed": signature.signed,
             "value": signature.value,
         }
-    return digest, payload
+    return heads, payload
 
 
-async def verify_streams(journal: Journal, signing: SigningSettings | None) -> StreamAudit:
-    """Recompute every instrument's chain and check every anchor against it."""
+async def verify_streams(
+    journal: Journal, signing: SigningSettings | None, anchor_interval: float = 300.0
+) -> StreamAudit:
+    """Recompute every instrument's chain and check every anchor against it: the anchors
+    must follow each other, and in a lab that signs, every chained reading older than two
+    anchor intervals must be covered by an anchor."""
     found = StreamAudit()
-    chained: dict[str, set[str]] = {}
+    chained: dict[str, dict[str, float]] = {}
+    """Instrument -> chain hash -> the reading's timestamp."""
+    before = await journal.chained_after()
+    oldest_unanchored: float | None = None
     for instrument in await journal.stream_instruments():
         found.streams += 1
-        previous, started, hashes = stream_genesis(instrument), False, set()
+        previous, hashes = stream_genesis(instrument), {}
         for ident, reading, chain in await journal.stream_rows(instrument):
             found.readings += 1
             taken = _when(reading["timestamp"])
             what = f"reading {ident} of {instrument} ({reading['quantity']}, {taken} UTC)"
             if chain is None:
-                if started:
-                    found.problems.append(f"{what}: not chained among chained readings (inserted)")
+                if ident > before or ident <= 0:
+                    found.problems.append(f"{what}: not chained (inserted)")
                 else:
                     found.unchained += 1
                 continue
-            started = True
             if chain != stream_hash(previous, reading):
                 found.problems.append(
                     f"{what}: altered, or a reading before it removed or inserted (its hash does "
                     "not follow from the reading before it)"
                 )
             previous = chain
-            hashes.add(chain)
+            hashes[chain] = reading["timestamp"]
         chained[instrument] = hashes
     keys = signing.keys if signing is not None else []
-    for ident, timestamp, heads_text, digest, key, signed, value in await journal.anchors():
+    covered: dict[str, float] = {}
+    """Instrument -> timestamp of the last reading an anchor covers."""
+    expected = ""
+    for (
+        ident,
+        timestamp,
+        heads_text,
+        previous,
+        digest,
+        key,
+        signed,
+        value,
+    ) in await journal.anchors():
         found.anchors += 1
         what = f"anchor {ident} of {_when(timestamp)} UTC"
+        if previous != expected:
+            found.problems.append(f"{what}: the anchor before it was removed or altered")
+        expected = digest
         try:
             heads = json.loads(heads_text)
         except json.JSONDecodeError:
             found.problems.append(f"{what}: its heads are not JSON (altered)")
             continue
-        if not isinstance(heads, dict) or anchor_digest(heads) != digest:
+        if not isinstance(heads, dict) or anchor_digest(heads, previous) != digest:
             found.problems.append(f"{what}: its heads do not match its digest (altered)")
             continue
         if key is not None and value is not None and signed is not None:
@@ -110,9 +137,21 @@ async def verify_streams(journal: Journal, signing: SigningSettings | None) -> S
         if not verdict.ok:
             found.problems.append(f"{what}: {verdict.text}")
         for instrument, head in heads.items():
-            if head not in chained.get(instrument, set()):
+            if head not in chained.get(instrument, {}):
                 found.problems.append(
                     f"{what}: the reading of {instrument} it anchors is no longer in the journal "
                     "(the stream was altered, rebuilt or cut after it)"
+                )
+            else:
+                covered[instrument] = chained[instrument][head]
+    if keys:  # readings left out of every anchor for long: anchors removed, or streams forged
+        limit = journal.clock.now() - 2 * anchor_interval
+        for instrument, hashes in chained.items():
+            late = [t for t in hashes.values() if t > covered.get(instrument, -math.inf)]
+            if late and (oldest_unanchored := min(late)) < limit:
+                found.problems.append(
+                    f"readings of {instrument} from {_when(oldest_unanchored)} UTC on are in no "
+                    "anchor, though anchors are made every "
+                    f"{anchor_interval:g} s (anchors removed, or readings added)"
                 )
     return found

@@ -116,9 +116,10 @@ async def test_anchors_catch_a_cut_or_rebuilt_chain_and_are_signed(tmp_path: Pat
     async with Journal(path, clock=Fixed()) as journal:
         made = await anchor(journal, load_signer(signing, NOW), None)
         assert made is not None
-        digest, payload = made
-        assert payload["signature"]["key"] == "lab-k1" and payload["digest"] == digest
-        assert await anchor(journal, None, digest) is None  # nothing new: no second anchor
+        heads, payload = made
+        assert payload["signature"]["key"] == "lab-k1" and payload["heads"] == heads
+        assert payload["previous"] == ""  # the first anchor
+        assert await anchor(journal, None, heads) is None  # nothing new: no second anchor
         found = await verify_streams(journal, signing)
     assert (found.anchors, found.signed, found.problems) == (1, 1, [])
 
@@ -157,6 +158,7 @@ async def test_a_journal_from_before_the_chains_opens_and_counts_them(tmp_path: 
     await journal_with(path, count=3)
     with contextlib.closing(sqlite3.connect(path)) as db:  # as schema 5 had it: no chains
         db.execute("ALTER TABLE readings DROP COLUMN chain")
+        db.execute("DROP TABLE journal_facts")
         db.execute("PRAGMA user_version=5")
     async with Journal(path, clock=Fixed()) as journal:
         for reading in readings("balance-1", 2, start=NOW + 100):
@@ -164,3 +166,41 @@ async def test_a_journal_from_before_the_chains_opens_and_counts_them(tmp_path: 
         await journal.flush()
         found = await verify_streams(journal, None)
     assert (found.readings, found.unchained, found.problems) == (8, 6, [])
+
+
+async def test_a_removed_anchor_or_an_unchained_reading_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    await journal_with(path, count=3)
+    async with Journal(path, clock=Fixed()) as journal:
+        await anchor(journal, None, None)
+        for step in range(2):
+            journal.record(Reading("balance-1", "mass", 2.0, "g", NOW + 10 + step))
+            await journal.flush()
+            await anchor(journal, None, None)
+        assert len(await journal.anchors()) == 3
+    execute(path, "DELETE FROM stream_anchors WHERE id = 2")
+    execute(
+        path,
+        "INSERT INTO readings (id, instrument, quantity, value, unit, timestamp, status, raw) "
+        "VALUES (-5, 'balance-1', 'mass', 1, 'g', 0, 'ok', '')",
+    )
+    problems = await audit(path)
+    assert any("anchor 3 of" in p and "the anchor before it was removed" in p for p in problems)
+    assert any("reading -5 of balance-1" in p and "not chained" in p for p in problems)
+
+
+async def test_in_a_signing_lab_old_readings_in_no_anchor_are_named(tmp_path: Path) -> None:
+    """Every anchor deleted (or a stream made up): readings older than two anchor intervals
+    that no anchor covers are a problem where the lab signs its anchors."""
+    path = tmp_path / "j.sqlite"
+    _, public = generate()
+    key = RegisteredKey.model_validate(
+        {"id": "lab-k1", "public_key": public, "valid_from": "2026-01-01"}
+    )
+    await journal_with(path, count=3)
+    later = Fixed()
+    later.now = lambda: NOW + 3600  # type: ignore[method-assign]
+    async with Journal(path, clock=later) as journal:
+        found = await verify_streams(journal, SigningSettings(keys=[key]), anchor_interval=300)
+    assert len(found.problems) == 2
+    assert all("are in no anchor" in p for p in found.problems)
