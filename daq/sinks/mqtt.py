@@ -91,6 +91,13 @@ class MqttLink:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    async def until_connected(self, timeout: float) -> None:
+        """Wait up to ``timeout`` real seconds for the broker: a sink's first batch at start
+        waits for the link instead of reporting an outage that is only the handshake."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._connected.wait()
+
     def _status(self, state: str) -> bytes:
         return _json({"state": state, "timestamp": self.clock.now(), "version": __version__})
 
@@ -220,6 +227,10 @@ class MqttLink:
             await self.publish(topic, payload, retain=retain)
 
 
+CONNECT_WAIT = 5.0
+"""Real seconds a batch waits for the link before the sink counts as down."""
+
+
 class MqttSink:
     """Publishes the journal's streams; delivery is at least once (QoS 1 with the journal
     row id in each payload, so a subscriber can drop a replayed message)."""
@@ -296,6 +307,8 @@ class MqttSink:
         return await rows_batch(journal, stream, after, limit)
 
     async def write(self, batch: Batch) -> None:
+        if not self.link.connected:
+            await self.link.until_connected(CONNECT_WAIT)
         for row in batch.payload:  # one at a time: aiomqtt is fastest so (~2,500/s at QoS 1)
             for topic, payload, retain in self.messages(batch.stream, row):
                 await self.link.publish(topic, payload, retain=retain)
