@@ -288,7 +288,7 @@ class Agent:
         """The desk that checks commands, with the keys of the lab file's clients; a key
         that cannot be read is said in an event (its commands are refused)."""
         if not settings.enabled:  # not subscribed: no command ever reaches it
-            return CommandDesk(settings, {}, self, journal, self.clock)
+            return CommandDesk(settings, {}, self, journal, self.clock, self.lab.lab.id)
         keys, problems = load_keys(settings.clients)
         for problem in problems:
             journal.event("command_key_unavailable", problem, Severity.WARNING)
@@ -299,7 +299,7 @@ class Agent:
                 "is refused",
                 Severity.WARNING,
             )
-        return CommandDesk(settings, keys, self, journal, self.clock)
+        return CommandDesk(settings, keys, self, journal, self.clock, self.lab.lab.id)
 
     async def _summarise_rejections(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -144,6 +144,7 @@ def _send(
         key_id,
         key,
         time.time(),
+        to=lab.lab.id,
     )
     where = f"{lab.mqtt.host}:{lab.mqtt.port}"
     try:

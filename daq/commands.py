@@ -63,6 +63,9 @@ class _Command(BaseModel):
     nonce: str
     mac: str
     """The envelope, checked before the schema (see ``CommandDesk.handle``)."""
+    to: str = Field(pattern=_ID)
+    """The lab (agent) the command is for, under the MAC: a command captured on one agent
+    cannot be replayed on another that shares the sender's key."""
     by: str = Field("", max_length=100, pattern=_TEXT)
     """The person acting, when the key is a system's (recorded with the key id)."""
 
@@ -119,6 +122,11 @@ class KeyUnavailable(Exception):
     """A client's secret cannot be had (variable unset, file unreadable, too short)."""
 
 
+def _shown(value: Any) -> str:
+    """A field as a reply may quote it: a short id, or what kind of thing it is."""
+    return repr(value) if isinstance(value, str) and _IDENT.fullmatch(value) else "no lab"
+
+
 def canonical(message: Mapping[str, Any]) -> bytes:
     """What a command's MAC is computed over: the command without ``mac`` as JSON with
     sorted keys, no whitespace, non-ASCII characters as they are, UTF-8."""
@@ -136,9 +144,18 @@ def mac(message: Mapping[str, Any], secret: bytes) -> str:
     return hmac.new(secret, canonical(message), hashlib.sha256).hexdigest()
 
 
-def sign(fields: Mapping[str, Any], key_id: str, secret: bytes, now: float) -> dict[str, Any]:
-    """``fields`` made a command ready to publish: key id, timestamp, fresh nonce, MAC."""
-    message = {**fields, "key": key_id, "ts": int(now), "nonce": secrets.token_hex(16)}
+def sign(
+    fields: Mapping[str, Any], key_id: str, secret: bytes, now: float, *, to: str
+) -> dict[str, Any]:
+    """``fields`` made a command for the lab ``to`` ready to publish: addressee, key id,
+    timestamp, fresh nonce, MAC."""
+    message = {
+        **fields,
+        "to": to,
+        "key": key_id,
+        "ts": int(now),
+        "nonce": secrets.token_hex(16),
+    }
     message["mac"] = mac(message, secret)
     return message
 
@@ -216,7 +233,10 @@ class CommandDesk:
         executor: Executor,
         journal: Journal,
         clock: Clock,
+        lab: str,
     ) -> None:
+        self.lab = lab
+        """This agent's lab id: a command addressed to another is refused."""
         self.settings = settings
         self.keys = dict(keys)
         self.executor = executor
@@ -253,6 +273,15 @@ class CommandDesk:
         if key is None:
             return self._unauthenticated(ident, why)
         name = raw.get("command") if raw.get("command") in NAMES else None
+        if raw.get("to") != self.lab:  # authenticated: saying so reveals nothing
+            return self._reject(
+                key.client.id,
+                "wrong_addressee",
+                ident,
+                name,
+                f"not for this agent: it is addressed to {_shown(raw.get('to'))}, this is "
+                f"{self.lab}",
+            )
         ts, nonce = raw.get("ts"), raw.get("nonce")
         if (
             not isinstance(ts, int)

@@ -97,7 +97,7 @@ async def until(client: aiomqtt.Client, match: Any, timeout: float = 30) -> tupl
 
 def signed(body: dict[str, Any], secret: str = SECRET, key: str = KEY) -> dict[str, Any]:
     """``body`` as a client sends it: key id, timestamp, nonce and MAC added."""
-    return sign(body, key, secret.encode(), time.time())
+    return sign(body, key, secret.encode(), time.time(), to="demo-lab")
 
 
 async def command(

@@ -155,6 +155,7 @@ async def test_replayed_stale_unsigned_and_bad_commands_are_refused(
                 "id": f"t{offset}",
                 "command": "start_run",
                 "plan": "balance",
+                "to": "demo-lab",
                 "key": KEY,
                 "ts": int(time.time()) + offset,
                 "nonce": secrets.token_hex(16),

@@ -31,6 +31,7 @@ from daq.journal import Journal
 from daq.sinks.settings import CommandClient, CommandSettings
 
 SECRET = "b6e0c4f1a2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7"
+LAB = "demo-lab"
 
 
 class Executor:
@@ -50,7 +51,7 @@ def desk(journal: Journal, executor: Executor, rate: int = 20) -> CommandDesk:
         rejections_per_minute=rate,
     )
     keys = {"kim": Key(Client("kim", "Kim Lee"), SECRET.encode())}
-    return CommandDesk(settings, keys, executor, journal, Clock())
+    return CommandDesk(settings, keys, executor, journal, Clock(), LAB)
 
 
 def wire(message: dict[str, Any]) -> bytes:
@@ -64,6 +65,7 @@ async def test_the_documented_recipe_signs_a_command_the_agent_accepts(tmp_path:
         "command": "ack_alarm",
         "alarm": "check-weight",
         "by": "Nguyễn Văn An",
+        "to": LAB,
         "key": "kim",
         "ts": int(time.time()),
         "nonce": secrets.token_hex(16),
@@ -91,15 +93,17 @@ async def test_nothing_is_revealed_before_the_mac_passes(tmp_path: Path) -> None
         b"[" * 4000 + b"]" * 4000,
         b"[1, 2]",
         wire(malformed),
-        wire(sign(malformed, "kim", b"not the secret, but long enough", time.time())),
-        wire(sign(malformed, "nobody", SECRET.encode(), time.time())),
-        wire({**sign(malformed, "kim", SECRET.encode(), time.time()), "mac": "A" * 64}),
+        wire(sign(malformed, "kim", b"not the secret, but long enough", time.time(), to=LAB)),
+        wire(sign(malformed, "nobody", SECRET.encode(), time.time(), to=LAB)),
+        wire({**sign(malformed, "kim", SECRET.encode(), time.time(), to=LAB), "mac": "A" * 64}),
     ]
     executor = Executor()
     async with Journal(tmp_path / "j.sqlite") as journal:
         gate = desk(journal, executor)
         answers = [await gate.handle(payload) for payload in unsigned]
-        signed = await gate.handle(wire(sign(malformed, "kim", SECRET.encode(), time.time())))
+        signed = await gate.handle(
+            wire(sign(malformed, "kim", SECRET.encode(), time.time(), to=LAB))
+        )
         await journal.flush()
         events = [e.message for e in await journal.events("command_rejected")]
     for answer in answers:
@@ -122,7 +126,9 @@ async def test_nothing_is_revealed_before_the_mac_passes(tmp_path: Path) -> None
 
 async def test_a_retained_command_is_never_carried_out(tmp_path: Path) -> None:
     executor = Executor()
-    command = sign({"id": "r1", "command": "ack_alarm", "alarm": "a"}, "kim", SECRET.encode(), 0)
+    command = sign(
+        {"id": "r1", "command": "ack_alarm", "alarm": "a"}, "kim", SECRET.encode(), 0, to=LAB
+    )
     command["ts"] = int(time.time())
     command["mac"] = mac(command, SECRET.encode())
     async with Journal(tmp_path / "j.sqlite") as journal:
@@ -137,7 +143,15 @@ async def test_rejections_beyond_the_rate_are_counted_in_one_event(tmp_path: Pat
         answers = [await gate.handle(b"junk") for _ in range(10)]
         # the flood used the budget of the unauthenticated; a key holder still hears back
         own = await gate.handle(
-            wire(sign({"id": "k1", "command": "ack_alarm"}, "kim", SECRET.encode(), time.time()))
+            wire(
+                sign(
+                    {"id": "k1", "command": "ack_alarm"},
+                    "kim",
+                    SECRET.encode(),
+                    time.time(),
+                    to=LAB,
+                )
+            )
         )
         gate.roll(force=True)
         gate.roll(force=True)  # nothing withheld since: no second summary
@@ -221,7 +235,7 @@ def test_the_lab_file_says_where_each_secret_is(commands: dict[str, Any], messag
 
 @pytest.mark.parametrize("ts", [True, 1.7e9, "1764749000", -1, 2**70, None])
 async def test_the_timestamp_is_whole_unix_seconds(tmp_path: Path, ts: object) -> None:
-    command = sign({"id": "t1", "command": "ack_alarm", "alarm": "a"}, "kim", b"", 0)
+    command = sign({"id": "t1", "command": "ack_alarm", "alarm": "a"}, "kim", b"", 0, to=LAB)
     command["ts"] = ts
     command["mac"] = mac(command, SECRET.encode())
     async with Journal(tmp_path / "j.sqlite") as journal:
@@ -230,3 +244,24 @@ async def test_the_timestamp_is_whole_unix_seconds(tmp_path: Path, ts: object) -
     assert answer["reason"] == (
         "malformed: ts must be whole Unix seconds and nonce 16 to 64 letters, digits, '-' or '_'"
     )
+
+
+async def test_a_command_for_another_lab_is_refused(tmp_path: Path) -> None:
+    """One key on two agents: a command captured on one cannot be replayed on the other,
+    since the addressee is under the MAC (and changing it breaks the MAC)."""
+    executor = Executor()
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        gate = desk(journal, executor)
+        other = sign(
+            {"id": "x1", "command": "ack_alarm", "alarm": "a"},
+            "kim",
+            SECRET.encode(),
+            time.time(),
+            to="other-lab",
+        )
+        reply = await gate.handle(wire(other))
+        assert reply is not None and reply["accepted"] is False
+        assert "not for this agent" in reply["reason"] and "'other-lab'" in reply["reason"]
+        readdressed = await gate.handle(wire({**other, "to": LAB}))
+        assert readdressed is not None and "not authenticated" in readdressed["reason"]
+    assert executor.done == []
