@@ -51,6 +51,7 @@ async def forward_all(journal: Journal, forwarder: Forwarder, timeout: float = 2
         await asyncio.sleep(0.05)
     stop.set()
     await task
+    await journal.flush()  # the forwarder's last events, committed before anyone reads them
     backlog = await journal.backlog(forwarder.sink.name)
     assert not sum(backlog.values()), f"{forwarder.sink.name} is stuck: {backlog}"
 
