@@ -202,7 +202,7 @@ async def test_replayed_stale_unsigned_and_bad_commands_are_refused(
             assert answer["accepted"] is False and answer["reason"].startswith(expected), answer
             assert "/" not in answer["reason"] and len(answer["reason"]) <= 500
 
-        with sqlite3.connect(tmp_path / "daq.sqlite", timeout=0) as blocker:
+        with sqlite3.connect(tmp_path / "daq.sqlite", timeout=30) as blocker:
             blocker.execute("BEGIN IMMEDIATE")  # the journal cannot be written meanwhile
             blocked = await send(
                 client, signed({"id": "j1", "command": "start_run", "plan": "balance"})
