@@ -144,6 +144,25 @@ def certificate(
     )
 
 
+def _limits(
+    name: str,
+    half_width: float,
+    divisor: float,
+    distribution: Distribution,
+    unit: str,
+    sensitivity: float,
+    value: float,
+    note: str,
+) -> Contribution:
+    """Limits ±a of a distribution with u = a/divisor (GUM 4.3.7, 4.3.9)."""
+    _finite(name, "the half-width", half_width)
+    if half_width < 0:
+        raise MetrologyError(f"{name}: a half-width cannot be negative ({half_width:g})")
+    return Contribution(
+        name, value, half_width / divisor, unit, sensitivity, math.inf, distribution, note=note
+    )
+
+
 def rectangular(
     name: str,
     half_width: float,
@@ -153,18 +172,15 @@ def rectangular(
     note: str = "",
 ) -> Contribution:
     """Limits ±a with no better knowledge: u = a/√3 (GUM 4.3.7)."""
-    _finite(name, "the half-width", half_width)
-    if half_width < 0:
-        raise MetrologyError(f"{name}: a half-width cannot be negative ({half_width:g})")
-    return Contribution(
+    return _limits(
         name,
-        value,
-        half_width / math.sqrt(3),
+        half_width,
+        math.sqrt(3),
+        "rectangular",
         unit,
         sensitivity,
-        math.inf,
-        "rectangular",
-        note=note or "u = a/√3 (GUM 4.3.7)",
+        value,
+        note or "u = a/√3 (GUM 4.3.7)",
     )
 
 
@@ -177,18 +193,15 @@ def triangular(
     note: str = "",
 ) -> Contribution:
     """Limits ±a, values near the centre more likely: u = a/√6 (GUM 4.3.9)."""
-    _finite(name, "the half-width", half_width)
-    if half_width < 0:
-        raise MetrologyError(f"{name}: a half-width cannot be negative ({half_width:g})")
-    return Contribution(
+    return _limits(
         name,
-        value,
-        half_width / math.sqrt(6),
+        half_width,
+        math.sqrt(6),
+        "triangular",
         unit,
         sensitivity,
-        math.inf,
-        "triangular",
-        note=note or "u = a/√6 (GUM 4.3.9)",
+        value,
+        note or "u = a/√6 (GUM 4.3.9)",
     )
 
 
