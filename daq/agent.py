@@ -44,7 +44,7 @@ from daq.monitor import Monitor
 from daq.prompts import NoPrompter, Prompter, PromptUnavailable, Question
 from daq.reading import Reading
 from daq.session import LabSession, lab_session
-from daq.signing import SigningError, load_signer
+from daq.signing import Signer, SigningError, load_signer
 from daq.sinks.influx import InfluxSink
 from daq.sinks.mqtt import MqttLink, MqttSink
 from daq.sinks.settings import CommandSettings
@@ -187,6 +187,8 @@ class Agent:
         self._desk: CommandDesk | None = None
         self._stopping = False
         self._alarm_tasks: set[asyncio.Task[None]] = set()
+        self._anchor_signer: Signer | None = None
+        self._anchored: dict[str, str] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         lab = self.lab
@@ -215,10 +217,9 @@ class Agent:
             stop_monitor, stop_sinks, stop_link = asyncio.Event(), asyncio.Event(), asyncio.Event()
             monitoring = asyncio.create_task(self._monitor.run(stop_monitor))
             forwarding = [asyncio.create_task(f.run(stop_sinks)) for f in self.forwarders]
-            tasks = [
-                asyncio.create_task(self._watch_due_dates(stop)),
-                asyncio.create_task(self._anchor_streams(stop)),
-            ]
+            self._load_anchor_signer(journal)
+            anchoring = asyncio.create_task(self._anchor_streams(stop))
+            tasks = [asyncio.create_task(self._watch_due_dates(stop))]
             if self.link is not None:
                 tasks.append(asyncio.create_task(self.link.run(stop_link)))
                 tasks.append(asyncio.create_task(self._summarise_rejections(stop)))
@@ -228,7 +229,8 @@ class Agent:
                 self._stopping = True
                 await self._stop_run("the agent is stopping")
                 stop_monitor.set()
-                await asyncio.gather(monitoring, return_exceptions=True)
+                await asyncio.gather(monitoring, anchoring, return_exceptions=True)
+                await self._anchor()  # the streams as they end, before the sinks drain
                 if self._desk is not None:
                     self._desk.roll(force=True)
                 journal.event("agent_stopped", f"agent of {lab.lab.id} stopped")
@@ -409,35 +411,38 @@ class Agent:
     # -- standards ----------------------------------------------------------------------------
 
     async def _anchor_streams(self, stop: asyncio.Event) -> None:
-        """Anchor the reading streams every ``agent.anchor_interval`` and once more at stop:
-        in the journal (signed where the lab signs) and retained on MQTT, outside the bench."""
-        assert self._session is not None
-        journal = self._session.journal
-        signer = None
-        if self.lab.signing is not None:
-            try:
-                signer = load_signer(self.lab.signing, self.clock.now())
-            except SigningError as exc:
-                journal.event("stream_anchor_unsigned", f"anchors are not signed: {exc}")
-        last: dict[str, str] | None = None
-        while True:
-            stopping = stop.is_set()
-            try:
-                await journal.flush()
-                made = await anchor(journal, signer, last)
-            except JournalError:  # the journal cannot write: anchored again once it can
-                made = None
-            if made is not None:
-                last, payload = made
-                if self.link is not None:
-                    await self.link.publish_soon(
-                        self.link.topic("agent", "anchor"), payload, retain=True
-                    )
-            if stopping:
-                return
+        """Anchor the reading streams every ``agent.anchor_interval`` until stop (the last
+        anchor is made by ``run`` once the monitor has stopped, before the sinks drain)."""
+        while not stop.is_set():
+            await self._anchor()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.clock.to_real(self.lab.agent.anchor_interval)):
                     await stop.wait()
+
+    async def _anchor(self) -> None:
+        """Anchor the streams in the journal (signed where the lab signs) and retained on
+        MQTT, outside the bench."""
+        assert self._session is not None
+        journal = self._session.journal
+        try:
+            await journal.flush()
+            made = await anchor(journal, self._anchor_signer, self._anchored)
+        except JournalError:  # the journal cannot write: anchored again once it can
+            return
+        if made is not None:
+            self._anchored, payload = made
+            if self.link is not None:
+                await self.link.publish_soon(
+                    self.link.topic("agent", "anchor"), payload, retain=True
+                )
+
+    def _load_anchor_signer(self, journal: Journal) -> None:
+        if self.lab.signing is None:
+            return
+        try:
+            self._anchor_signer = load_signer(self.lab.signing, self.clock.now())
+        except SigningError as exc:
+            journal.event("stream_anchor_unsigned", f"anchors are not signed: {exc}")
 
     async def _watch_due_dates(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

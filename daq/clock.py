@@ -2,7 +2,8 @@
 
 Waits and simulated physics run ``scale`` times faster than real time, so a two-hour
 procedure can run in seconds against the simulators; recorded timestamps stay real
-wall-clock time.
+wall-clock time. A stepped clock moves process time only when someone waits, so simulated
+physics comes out the same however busy the machine is.
 """
 
 from __future__ import annotations
@@ -36,6 +37,28 @@ class Clock:
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of process time."""
         await asyncio.sleep(max(0.0, seconds) / self.scale)
+
+
+class SteppedClock(Clock):
+    """Process time that advances by exactly what is waited for, never by real time.
+
+    Meant for one waiter at a time (a test driving a simulator, a procedure step): each
+    ``sleep`` moves the clock on by its own length, so concurrent waiters would add up.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._elapsed = 0.0
+
+    def elapsed(self) -> float:
+        return self._elapsed
+
+    def to_real(self, seconds: float) -> float:
+        return 0.0
+
+    async def sleep(self, seconds: float) -> None:
+        self._elapsed += max(0.0, seconds)
+        await asyncio.sleep(0)
 
 
 def default_clock() -> Clock:

@@ -9,7 +9,6 @@ it becomes an OverloadError carrying the queued cause.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import ClassVar, Literal
 
@@ -122,20 +121,19 @@ class DruckPace(Driver[LineTransport]):
         """Start the vent and wait until the controller reports it completed."""
         await self.scpi.command(":OUTP:STAT OFF")
         await self.scpi.command(":SOUR:PRES:LEV:IMM:AMPL:VENT 1")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.vent_timeout
+        deadline = self.clock.elapsed() + self._settings.vent_timeout
         while True:
             state = (await self.scpi.query(":SOUR:PRES:LEV:IMM:AMPL:VENT?")).strip()
             if state not in ("0", "1", "2", "3", "4"):
                 raise ProtocolError(f"{self.id}: vent state {state!r} is not 0 to 4")
             if int(state) == VENTED:
                 return
-            if loop.time() >= deadline:
+            if self.clock.elapsed() >= deadline:
                 raise InstrumentTimeout(
                     f"{self.id}: vent not completed within {self._settings.vent_timeout:g} s"
                     f" (state {state})"
                 )
-            await asyncio.sleep(self._settings.poll_interval)
+            await self.clock.sleep(self._settings.poll_interval)
 
     async def safe_state(self) -> None:
         await self.vent()

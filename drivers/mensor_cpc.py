@@ -8,7 +8,6 @@ empty), and an over-pressure entry (code 500) is an overload.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from typing import ClassVar, Literal
@@ -143,19 +142,18 @@ class MensorCpc(Driver[LineTransport]):
         """VENT mode, then wait until the controller's mode reads VENT with a stable pressure
         (inference: the command set has no vent-complete query)."""
         await self._command("Mode VENT")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.vent_timeout
+        deadline = self.clock.elapsed() + self._settings.vent_timeout
         previous: float | None = None
         while True:
             now = parse_number(await self._query("A?"))
             if previous is not None and abs(now - previous) < 1e-4 * max(1.0, abs(now)):
                 return
-            if loop.time() >= deadline:
+            if self.clock.elapsed() >= deadline:
                 raise InstrumentTimeout(
                     f"{self.id}: vent not completed within {self._settings.vent_timeout:g} s"
                 )
             previous = now
-            await asyncio.sleep(self._settings.poll_interval)
+            await self.clock.sleep(self._settings.poll_interval)
 
     async def safe_state(self) -> None:
         await self.vent()

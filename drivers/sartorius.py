@@ -13,7 +13,6 @@ Factory line settings of the classic lab balances are 1200 baud, 7 data bits, od
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from dataclasses import dataclass
@@ -126,8 +125,7 @@ class SartoriusBalance(Driver[LineTransport]):
 
     async def weigh(self, *, stable: bool = True) -> Reading:
         """The weight; with ``stable``, printed again until the unit shows (stability)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.stable_timeout
+        deadline = self.clock.elapsed() + self._settings.stable_timeout
         while True:
             line, raw = await self._print()
             if line.state == "high":
@@ -136,12 +134,12 @@ class SartoriusBalance(Driver[LineTransport]):
                 raise UnderloadError(f"{self.id}: underload (Low)")
             if line.unit or not stable:
                 return self._reading(line, raw)
-            if loop.time() >= deadline:
+            if self.clock.elapsed() >= deadline:
                 raise InstrumentReportedError(
                     f"{self.id}: weight not stable within {self._settings.stable_timeout:g} s",
                     "unstable",
                 )
-            await asyncio.sleep(self._settings.print_interval)
+            await self.clock.sleep(self._settings.print_interval)
 
     async def zero(self) -> None:
         await self.transport.write(ZERO)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from daq.clock import Clock
+from daq.clock import Clock, SteppedClock
 from drivers.errors import InstrumentReportedError
 from drivers.fluke_1529 import Fluke1529, Fluke1529Settings
 from drivers.testing import Exchange
@@ -20,7 +20,7 @@ from simulators.fluke_1529 import Fluke1529SimSettings, Fluke1529Simulator
 from simulators.servers import PtyLineServer, TcpLineServer
 from tests.protocol.test_fluke_1529 import BAD_CHANNEL, EMPTY_QUEUE, IDENTIFY, UNIT_CHANGE
 
-CLOCK = Clock(scale=100)
+CLOCK = SteppedClock()
 TIMEOUT = 0.3
 
 

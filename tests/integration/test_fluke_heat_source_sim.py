@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from daq.clock import Clock
+from daq.clock import Clock, SteppedClock
 from daq.reading import Status
 from drivers.errors import InstrumentReportedError, OverloadError
 from drivers.fluke_heat_source import FlukeHeatSource, FlukeHeatSourceSettings
@@ -34,7 +34,7 @@ from tests.protocol.test_fluke_heat_source import (
     SET_POINT,
 )
 
-CLOCK = Clock(scale=200)
+CLOCK = SteppedClock()
 """Time constant 5 s: a 77 °C step settles to the 0.05 °C limit in about 40 process seconds."""
 TIMEOUT = 0.3
 LINE = {"read_termination": "\r", "write_termination": "\r", "timeout": TIMEOUT}
@@ -285,7 +285,7 @@ async def test_error_reply_fault_leaves_only_the_queue() -> None:
 
 
 async def test_overshoot_is_the_configured_fraction_of_the_step() -> None:
-    clock = Clock(scale=100)
+    clock = SteppedClock()
     sim = simulator(clock, noise=0.0, overshoot=0.2, time_constant=5.0)
     await sim.handle(b"SOUR:SPO 123")
     await sim.handle(b"OUTP:STAT 1")

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from daq.clock import Clock
+from daq.clock import Clock, SteppedClock
 from drivers.fluke_1529 import Fluke1529, Fluke1529Settings
 from drivers.keller import KellerSeries30
 from drivers.modbus_transmitter import ModbusTransmitter
@@ -193,7 +193,7 @@ def test_a_range_needs_width(settings: type[KellerSeries30Settings | Transmitter
 
 # -- thermometer probes on the 1529 -------------------------------------------------------------
 
-CLOCK = Clock(scale=100)
+CLOCK = SteppedClock()
 
 
 @asynccontextmanager

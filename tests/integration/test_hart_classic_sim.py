@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from daq.clock import Clock
+from daq.clock import Clock, SteppedClock
 from daq.reading import Status
 from drivers.errors import InstrumentReportedError, OverloadError, ProtocolError
 from drivers.hart_classic import HartClassicSettings, HartClassicSource
@@ -33,7 +33,7 @@ from tests.protocol.test_hart_classic import (
     SET_POINT,
 )
 
-CLOCK = Clock(scale=200)
+CLOCK = SteppedClock()
 """Time constant 5 s: a 50 °C step settles within 0.01 °C in about 45 process seconds."""
 LINE = {"read_termination": "\r", "write_termination": "\r", "timeout": 0.5, "baudrate": 2400}
 STABILITY = {"stability_window": 10.0, "stability_readings": 5, "stability_band": 0.02}
@@ -282,11 +282,11 @@ async def test_faults_in_the_controllers_terms() -> None:
 
 
 async def test_cooling_to_ambient_when_cut_out() -> None:
-    clock = Clock(scale=1000)
+    clock = SteppedClock()
     sim = simulator(clock, noise=0.0, temperature=100.0, set_point=100.0)
     sim.trip_cutout()
     await clock.sleep(50.0)  # one ambient time constant
-    assert sim.block_temperature() == pytest.approx(23.0 + 77.0 / math.e, abs=0.5)
+    assert sim.block_temperature() == pytest.approx(23.0 + 77.0 / math.e, abs=1e-9)
 
 
 @pytest.mark.parametrize(

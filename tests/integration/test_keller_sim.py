@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 import serial
 
-from daq.clock import Clock
+from daq.clock import Clock, SteppedClock
 from daq.reading import Reading, Status
 from drivers.errors import (
     ConnectionLost,
@@ -130,20 +130,19 @@ async def test_two_transmitters_on_one_rs485_bus_read_concurrently() -> None:
     assert pressures[1::2] == [pytest.approx(6.0, abs=1e-6)] * 4
 
 
-async def test_set_pressure_settles_on_a_fast_clock() -> None:
-    sim = transmitter(Clock(scale=100), time_constant=5.0)
+async def test_set_pressure_settles_with_its_time_constant() -> None:
+    clock = SteppedClock()
+    sim = transmitter(clock, time_constant=5.0)
     async with served(ModbusServer([sim.sim_device(1)]).start_tcp()) as server:
         driver = tcp_driver(server)
         sim.set_pressure(5.0)
+        await clock.sleep(5.0)  # one time constant
         moving = (await driver.pressure()).value
-        for _ in range(150):
-            settled = await driver.pressure()
-            if abs(settled.value - 5.0) < 1e-4:
-                break
-            await asyncio.sleep(0.02)
+        await clock.sleep(95.0)  # twenty time constants in all
+        settled = await driver.pressure()
         await driver.close()
-    assert 1.01325 < moving < 4.9
-    assert settled.value == pytest.approx(5.0, abs=1e-4)
+    assert moving == pytest.approx(5.0 - (5.0 - 1.01325) / math.e, abs=1e-5)  # float32 register
+    assert settled.value == pytest.approx(5.0, abs=1e-5)
     assert settled.status is Status.OK
 
 

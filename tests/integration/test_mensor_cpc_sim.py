@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from daq.clock import Clock
+from daq.clock import SteppedClock
 from daq.reading import Status
 from drivers.base import Driver
 from drivers.errors import (
@@ -27,7 +27,7 @@ from tests.fault_matrix import FaultCase, check_fault, fault_params
 
 
 async def test_control_to_a_set_point_then_vent() -> None:
-    clock = Clock(scale=20)
+    clock = SteppedClock()
     sim = MensorCpcSimulator(MensorCpcSettings(seed=1, error=-0.003), clock)
     server = await TcpLineServer(sim).start()
     connection = TcpConnection(type="tcp", host="127.0.0.1", port=server.port, timeout=1)

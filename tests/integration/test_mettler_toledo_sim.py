@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from daq.clock import Clock
+from daq.clock import SteppedClock
 from daq.reading import Status
 from drivers.errors import InstrumentReportedError, OverloadError, UnderloadError
 from drivers.mettler_toledo import MtSicsBalance
@@ -22,7 +22,7 @@ from drivers.transports.settings import (
 from simulators.mettler_toledo import LEVEL_0_1, MtSicsSettings, MtSicsSimulator
 from simulators.servers import PtyLineServer, TcpLineServer
 
-CLOCK = Clock(scale=50)
+CLOCK = SteppedClock()
 """Settling (time constant 1 s: a 20 g step settles in about 12 s) runs 50 times faster."""
 GRAM = 1e-3
 """Agreement expected between a weighing and the load: 20 standard deviations of the noise."""
@@ -114,13 +114,13 @@ async def test_reset_clears_the_tare_but_keeps_the_zero(bench: Bench) -> None:
 async def test_overload(bench: Bench) -> None:
     balance, sim = bench
     sim.place(200.0)  # 250 g on a 220 g balance
-    await asyncio.sleep(CLOCK.to_real(10.0))
+    await CLOCK.sleep(10.0)
     [over] = await balance.read()
     assert math.isnan(over.value) and over.status is Status.OVERLOAD and over.raw == "S +"
     with pytest.raises(OverloadError):
         await balance.weigh()
     sim.remove()
-    await asyncio.sleep(CLOCK.to_real(2.0))  # back below capacity: S waits for the rest
+    await CLOCK.sleep(2.0)  # back below capacity: S waits for the rest
     assert (await balance.weigh()).value == pytest.approx(0.0, abs=GRAM)
 
 

@@ -8,7 +8,7 @@ import math
 import pytest
 import serial
 
-from daq.clock import Clock
+from daq.clock import SteppedClock
 from daq.reading import Status
 from drivers.errors import OverloadError, UnderloadError
 from drivers.modbus_transmitter import ModbusTransmitter
@@ -21,7 +21,7 @@ from simulators.faults import Fault
 from simulators.modbus_transmitter import ModbusTransmitterSimulator, TransmitterSettings
 from simulators.servers import ModbusServer
 
-CLOCK = Clock(scale=100)
+CLOCK = SteppedClock()
 
 
 def simulator(**settings: object) -> ModbusTransmitterSimulator:

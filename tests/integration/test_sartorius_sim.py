@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from daq.clock import Clock
+from daq.clock import SteppedClock
 from daq.reading import Status
 from drivers.base import Driver
 from drivers.errors import (
@@ -28,11 +28,11 @@ from tests.fault_matrix import FaultCase, check_fault, fault_params
 
 
 async def test_a_load_settles_then_prints_stable_and_tares_to_zero() -> None:
-    clock = Clock(scale=20)
+    clock = SteppedClock()
     sim = SartoriusSimulator(SartoriusSettings(seed=1, time_constant=1.0), clock)
     server = await TcpLineServer(sim).start()
     connection = TcpConnection(type="tcp", host="127.0.0.1", port=server.port, timeout=1)
-    settings = SartoriusBalance.Settings(print_interval=0.02, stable_timeout=10)
+    settings = SartoriusBalance.Settings(print_interval=0.02, stable_timeout=30)
     balance = SartoriusBalance("b", open_line_transport("b", connection), settings, clock)
     try:
         sim.place(100.0)

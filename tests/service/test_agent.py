@@ -95,6 +95,18 @@ async def until(client: aiomqtt.Client, match: Any, timeout: float = 30) -> tupl
     raise AssertionError("unreachable")
 
 
+async def committed(journal: Path, kind: str, count: int, timeout: float = 30) -> None:
+    """Wait until the agent has committed ``count`` events of ``kind`` to its journal."""
+    async with asyncio.timeout(timeout):
+        while True:
+            db = sqlite3.connect(journal)
+            (seen,) = db.execute("SELECT COUNT(*) FROM events WHERE kind = ?", (kind,)).fetchone()
+            db.close()
+            if seen >= count:
+                return
+            await asyncio.sleep(0.1)
+
+
 def signed(body: dict[str, Any], secret: str = SECRET, key: str = KEY) -> dict[str, Any]:
     """``body`` as a client sends it: key id, timestamp, nonce and MAC added."""
     return sign(body, key, secret.encode(), time.time(), to="demo-lab")
@@ -238,7 +250,7 @@ async def test_last_will_broker_restart_and_kill_9(
         mosquitto.start()
         async with subscriber(mosquitto, "agent/status", "+/+/status") as client:
             await until(client, lambda t, p: t.endswith("agent/status") and p["state"] == "online")
-        await asyncio.sleep(1.0)  # the reconnection's events are committed by now
+        await committed(tmp_path / "daq.sqlite", "mqtt_connected", 2)
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         async with subscriber(mosquitto, "agent/status") as client:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from daq.clock import Clock, default_clock
+from daq.clock import Clock, SteppedClock, default_clock
 
 
 async def test_scaled_sleep_is_shorter_in_real_time_but_timestamps_stay_real() -> None:
@@ -33,3 +33,14 @@ def test_scale_must_be_positive() -> None:
 def test_default_clock_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DAQ_TIME_SCALE", "25")
     assert default_clock().scale == 25
+
+
+async def test_a_stepped_clock_moves_by_exactly_what_is_waited_for() -> None:
+    clock = SteppedClock()
+    started = time.monotonic()
+    await clock.sleep(3600.0)
+    await clock.sleep(-5.0)  # a negative wait is no wait
+    assert clock.elapsed() == 3600.0
+    assert clock.to_real(3600.0) == 0.0
+    assert time.monotonic() - started < 60.0  # an hour of process time costs no real hour
+    assert abs(clock.now() - time.time()) < 60.0  # timestamps stay real

@@ -38,9 +38,11 @@ async def test_wal_mode_and_periodic_commit(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     async with Journal(path, batch_interval=0.05) as journal:
         journal.record(reading(3.0))
-        await asyncio.sleep(0.3)
         other = sqlite3.connect(path)
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        async with asyncio.timeout(30):  # committed by the timer, not by a flush or close
+            while not other.execute("SELECT value FROM readings").fetchall():
+                await asyncio.sleep(0.05)
         assert other.execute("SELECT value FROM readings").fetchall() == [(3.0,)]
         other.close()
 

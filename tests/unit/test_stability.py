@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from daq.clock import Clock
+from daq.clock import SteppedClock
 from daq.stability import (
     NotStable,
     Sample,
@@ -77,7 +77,7 @@ async def balance_on(sim: MtSicsSimulator) -> tuple[MtSicsBalance, TcpLineServer
 
 
 async def test_a_settling_balance_becomes_stable_and_a_wandering_one_times_out() -> None:
-    clock = Clock(scale=20)
+    clock = SteppedClock()
     settings = MtSicsSettings(seed=2, time_constant=2.0, noise=2e-5, load=0.0)
     sim = MtSicsSimulator(settings, clock)
     balance, server = await balance_on(sim)
