@@ -90,3 +90,15 @@ def anchor_digest(heads: dict[str, str], previous: str) -> str:
     """One hash of every stream's head and of the anchor before (so none can be removed
     unseen): what an anchor signs and publishes."""
     return hashlib.sha256(f"{previous}\n{canonical(heads)}".encode()).hexdigest()
+
+
+REGISTER_GENESIS = "0" * 64
+"""The ``previous`` of the first entry of the register of issued certificates."""
+
+
+def register_link(previous: str, entry: dict[str, Any]) -> str:
+    """A link of the register of issued certificates: the entry and the link before it, so
+    that no issued number can be removed from the register, or one put in, unseen."""
+    return hashlib.sha256(
+        f"certificate register v1\n{previous}\n{canonical(entry)}".encode()
+    ).hexdigest()

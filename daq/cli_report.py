@@ -13,11 +13,11 @@ import typer
 from daq.cli_common import LabOption, console, fail, journal_of, load, run
 from daq.config import LabConfig
 from daq.engine.document import RunDocument
-from daq.integrity import audit, certificate_hash, certificate_subject
+from daq.integrity import audit, certificate_subject
 from daq.journal import CertificateRow, NumberTaken, Severity
 from daq.reports.certificate import Issue, render_html, render_pdf
 from daq.reports.i18n import languages
-from daq.signing import Signature, SigningError, load_signer
+from daq.signing import Signature, Signer, SigningError, load_signer
 
 
 def report(
@@ -54,7 +54,7 @@ def report(
             2,
         )
 
-    async def issue() -> tuple[RunDocument, Issue, CertificateRow, Signature | None]:
+    async def issue() -> tuple[RunDocument, Issue, CertificateRow, Signature | None, Signer | None]:
         async with journal_of(config) as journal:
             if await journal.run(run_id) is None:
                 raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists them.")
@@ -100,7 +100,7 @@ def report(
                 number, run_id, form, chosen, now, by, function, document.run.record_hash, replaces
             )
             signature = (
-                signer.sign(certificate_subject(number), certificate_hash(row), now)
+                signer.sign(certificate_subject(number), row.digest(), now)
                 if signer is not None
                 else None
             )
@@ -110,11 +110,12 @@ def report(
                 Issue(number, when, by, function, chosen, replaces, signed_by or ""),
                 row,
                 signature,
+                signer,
             )
 
     async def record() -> None:
         async with journal_of(config) as journal:
-            await journal.record_issue(row, signature)
+            await journal.record_issue(row, signature, signer)
             if accept_unsigned and config.signing is not None and not issued.signed_by:
                 journal.event(
                     "unsigned_record_certified",
@@ -124,7 +125,7 @@ def report(
                     run=run_id,
                 )
 
-    document, issued, row, signature = run(issue())
+    document, issued, row, signature, signer = run(issue())
     target = out or Path(f"{issued.number}.{form}")
     try:
         _write(target, form, document, issued, config, signature)

@@ -32,7 +32,7 @@ from daq.engine.loader import load_procedure
 from daq.engine.plan import Plan, available_plans, find_plan
 from daq.engine.record import Point
 from daq.engine.runner import Runner, RunRefused
-from daq.integrity import Audit, audit
+from daq.integrity import Audit, audit, audit_register
 from daq.metrology.rounding import format_value
 from daq.session import lab_session
 from daq.standards import Override, StandardsRegister, load_standards
@@ -381,6 +381,25 @@ def _verify_streams(config: LabConfig) -> None:
         )
 
 
+def _verify_register(config: LabConfig) -> None:
+    async def check() -> tuple[int, list[str]]:
+        async with journal_of(config) as journal:
+            return len(await journal.register()), await audit_register(journal, config.signing)
+
+    entries, problems = run(check())
+    if problems:
+        for problem in problems[:50]:
+            errors.print(Text(problem, "red"), soft_wrap=True)
+        raise fail(
+            f"the register of issued certificates was altered ({len(problems)} problem(s))",
+            "Compare with the certificates the customers hold and the certificate_issued "
+            "events streamed off the bench; find out who changed the journal and why.",
+        )
+    console.print(
+        Text(f"{entries} issued certificates: the register and their records hold", "green")
+    )
+
+
 def verify(
     run_id: Annotated[
         str | None, typer.Argument(metavar="RUN", help="Run id (`daq runs` lists them).")
@@ -391,17 +410,30 @@ def verify(
             "--streams", help="Check the monitored readings' chains and their anchors instead."
         ),
     ] = False,
+    certificates: Annotated[
+        bool,
+        typer.Option(
+            "--certificates",
+            help="Check the register of every certificate issued (none removed or reused).",
+        ),
+    ] = False,
     lab: LabOption = None,
 ) -> None:
     """Recompute a run's whole record (hash chain, result document, points, readings, the
     lab's signature, its certificates), or with --streams every monitored reading stream and
-    its anchors: name anything altered since it was made."""
+    its anchors, or with --certificates the register of issued certificates: name anything
+    altered since it was made."""
     config = load(lab)
     if streams:
         _verify_streams(config)
         return
+    if certificates:
+        _verify_register(config)
+        return
     if run_id is None:
-        raise fail("name a run, or give --streams", "`daq runs` lists the runs.", 2)
+        raise fail(
+            "name a run, or give --streams or --certificates", "`daq runs` lists the runs.", 2
+        )
 
     async def check() -> Audit | None:
         async with journal_of(config) as journal:

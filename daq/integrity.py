@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from daq.chain import Link, canonical, describe
+from daq.chain import REGISTER_GENESIS, Link, describe, register_link
 from daq.chain import verify as verify_chain
 from daq.engine.document import RunDocument, standards_used, verdict
-from daq.journal import CertificateRow, Journal, RunRow
+from daq.journal import Journal, RunRow, register_subject
 from daq.signing import Check, RegisteredKey, Signature, SigningSettings, check, unsigned
 
 RECORD_FORMAT = 2
@@ -134,11 +133,6 @@ def _object(text: str | None, what: str, problems: list[str]) -> dict[str, Any] 
         problems.append(f"{what} is not a JSON object: it was altered")
         return None
     return found
-
-
-def certificate_hash(issue: CertificateRow) -> str:
-    """The hash the lab signs for an issued certificate: everything its row records."""
-    return hashlib.sha256(canonical(asdict(issue)).encode()).hexdigest()
 
 
 def run_subject(run: str) -> str:
@@ -434,6 +428,14 @@ async def _certificates(
     problems: list[str],
 ) -> list[str]:
     statements = []
+    issued = {issue.number for issue in await journal.certificates(run)}
+    for entry in await journal.register():
+        if entry.run == run and entry.number not in issued:
+            problems.append(
+                f"certificate {entry.number} was issued on {_when(entry.issued)} (it is in the "
+                "register of issued certificates) but its row is gone from the certificates "
+                "table: it was deleted"
+            )
     for issue in await journal.certificates(run):
         name = f"certificate {issue.number}"
         if issue.record_hash != final:
@@ -441,7 +443,7 @@ async def _certificates(
                 f"{name} was issued from record hash {issue.record_hash}; the record now ends "
                 f"in {final}: it was changed after it was certified"
             )
-        digest = certificate_hash(issue)
+        digest = issue.digest()
         subject = certificate_subject(issue.number)
         found = [Signature(subject, h, k, s, v) for h, k, s, v in await journal.signatures(subject)]
         mine = [s for s in found if s.hash == digest]
@@ -453,3 +455,38 @@ async def _certificates(
         if not judged.ok:
             problems.append(f"{name}: {judged.text}")
     return statements
+
+
+async def audit_register(journal: Journal, signing: SigningSettings | None) -> list[str]:
+    """Walk the register of issued certificates: each entry follows from the one before and
+    carries the lab's signature, each names a certificate still recorded as it was issued,
+    and each recorded certificate is in it (numbers cannot be removed, reused or slipped in)."""
+    keys = signing.keys if signing is not None else []
+    problems: list[str] = []
+    rows = {issue.number: issue for issue in await journal.all_certificates()}
+    previous = REGISTER_GENESIS
+    for entry in await journal.register():
+        name = f"register entry {entry.seq} (certificate {entry.number})"
+        if entry.previous != previous or entry.link != register_link(previous, entry.content()):
+            problems.append(
+                f"{name}: does not follow from the entry before it: entries were removed, "
+                "inserted or altered"
+            )
+        previous = entry.link
+        issue = rows.pop(entry.number, None)
+        if issue is None:
+            problems.append(f"{name}: its certificate's row is gone (deleted)")
+        elif issue.digest() != entry.hash:
+            problems.append(f"{name}: its certificate's row was altered after it was issued")
+        subject = register_subject(entry.number)
+        found = [Signature(subject, h, k, s, v) for h, k, s, v in await journal.signatures(subject)]
+        mine = [s for s in found if s.hash == entry.link]
+        judged = check(keys, mine[-1]) if mine else unsigned(keys, entry.issued, "it was issued")
+        if not judged.ok:
+            problems.append(f"{name}: {judged.text}")
+    for number in rows:
+        problems.append(
+            f"certificate {number} is not in the register of issued certificates: its entry "
+            "was removed, or its row was put in by hand"
+        )
+    return problems

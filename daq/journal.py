@@ -11,31 +11,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
 import sqlite3
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import astuple, dataclass, replace
+from dataclasses import asdict, astuple, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from daq import spill
-from daq.chain import Link, canonical, genesis, make_link, stream_genesis, stream_hash
+from daq.chain import (
+    REGISTER_GENESIS,
+    Link,
+    canonical,
+    genesis,
+    make_link,
+    register_link,
+    stream_genesis,
+    stream_hash,
+)
 from daq.clock import Clock
 from daq.reading import Reading, Status
-from daq.signing import SigningError, SigningSettings, load_signer
+from daq.signing import Signature, Signer, SigningError, SigningSettings, load_signer
 from daq.text import cap_id, cap_message
-
-if TYPE_CHECKING:
-    from daq.signing import Signature
 
 log = logging.getLogger("daq.journal")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
     id INTEGER PRIMARY KEY,
@@ -109,6 +116,16 @@ CREATE TABLE IF NOT EXISTS certificates (
     function TEXT NOT NULL,
     record_hash TEXT NOT NULL,
     replaces TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS certificate_register (
+    seq INTEGER PRIMARY KEY,
+    number TEXT NOT NULL UNIQUE,
+    run TEXT NOT NULL,
+    replaces TEXT NOT NULL,
+    issued REAL NOT NULL,
+    hash TEXT NOT NULL,
+    previous TEXT NOT NULL,
+    link TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS signatures (
     subject TEXT NOT NULL,
@@ -221,10 +238,46 @@ class CertificateRow:
     replaces: str = ""
     """The number of the certificate this one replaces (a re-issue), else ""."""
 
+    def digest(self) -> str:
+        """The hash the lab signs for an issued certificate: everything its row records."""
+        return hashlib.sha256(canonical(asdict(self)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RegisterEntry:
+    """One issued number in the chained register of certificates: once there, a number
+    cannot be issued again, and its certificate's row cannot be removed unseen."""
+
+    seq: int
+    number: str
+    run: str
+    replaces: str
+    issued: float
+    hash: str
+    """The certificate row's digest when it was issued."""
+    previous: str
+    link: str
+
+    def content(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "number": self.number,
+            "run": self.run,
+            "replaces": self.replaces,
+            "issued": self.issued,
+            "hash": self.hash,
+        }
+
+
+def register_subject(number: str) -> str:
+    """What the lab's signature of a register entry names."""
+    return f"certificate-register:{number}"
+
 
 CERTIFICATE_COLUMNS = (
     "number, run, format, language, issued, issued_by, function, record_hash, replaces"
 )
+REGISTER_COLUMNS = "seq, number, run, replaces, issued, hash, previous, link"
 
 
 class NumberTaken(Exception):
@@ -415,6 +468,13 @@ class Journal:
                 "INSERT OR IGNORE INTO journal_facts (name, value) SELECT 'chained_after', "
                 "COALESCE(MAX(id), 0) FROM readings"
             )
+            if version < 7:  # certificates issued before the register: taken in, unsigned
+                db.execute("BEGIN")
+                for row in db.execute(
+                    f"SELECT {CERTIFICATE_COLUMNS} FROM certificates ORDER BY rowid"
+                ).fetchall():
+                    self._register_blocking(db, CertificateRow(*row), None)
+                db.execute("COMMIT")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open the journal {self.path}: {exc}") from exc
@@ -1060,16 +1120,14 @@ class Journal:
             found = [
                 str(n)
                 for (n,) in db.execute(
-                    "SELECT number FROM certificates WHERE run = ? GROUP BY number "
-                    "ORDER BY MIN(rowid)",
-                    (run,),
+                    "SELECT number FROM certificate_register WHERE run = ? ORDER BY seq", (run,)
                 )
             ]
             if found:
                 return f"{found[0]}-R{len(found)}", found[-1]
             year = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).year
             (issued,) = db.execute(
-                "SELECT COUNT(DISTINCT number) FROM certificates WHERE replaces = '' AND "
+                "SELECT COUNT(*) FROM certificate_register WHERE replaces = '' AND "
                 "strftime('%Y', issued, 'unixepoch') = ?",
                 (str(year),),
             ).fetchone()
@@ -1095,17 +1153,22 @@ class Journal:
         )
         return [CertificateRow(*row) for row in rows]
 
-    async def record_issue(self, issue: CertificateRow, signature: Signature | None) -> None:
+    async def record_issue(
+        self, issue: CertificateRow, signature: Signature | None, signer: Signer | None = None
+    ) -> None:
         """Issuing a certificate, who issued it and the lab's signature go on record, once
-        per number: a number already issued raises ``NumberTaken``."""
+        per number, with the number's entry in the register (signed by ``signer``): a number
+        already issued raises ``NumberTaken``."""
         await self.flush()
 
         def record(db: sqlite3.Connection) -> None:
             try:
                 db.execute("BEGIN IMMEDIATE")
                 taken = db.execute(
-                    "SELECT run, record_hash FROM certificates WHERE number = ? LIMIT 1",
-                    (issue.number,),
+                    "SELECT run, record_hash FROM certificates WHERE number = ? UNION ALL "
+                    "SELECT run, '(its row is gone)' FROM certificate_register WHERE number = ? "
+                    "LIMIT 1",
+                    (issue.number, issue.number),
                 ).fetchone()
                 if taken:
                     db.execute("ROLLBACK")
@@ -1122,6 +1185,7 @@ class Journal:
                 )
                 if signature is not None:
                     self._insert_signature(db, signature)
+                self._register_blocking(db, issue, signer)
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if db.in_transaction:
@@ -1136,6 +1200,43 @@ class Journal:
             f"{issue.number} ({issue.format}, {issue.language}) for {issue.run} by "
             f"{issue.issued_by}, {issue.function}{replacing}",
         )
+
+    def _register_blocking(
+        self, db: sqlite3.Connection, issue: CertificateRow, signer: Signer | None
+    ) -> None:
+        """Append ``issue``'s number to the register (inside the caller's transaction)."""
+        last = db.execute("SELECT seq, link FROM certificate_register ORDER BY seq DESC LIMIT 1")
+        seq, previous = last.fetchone() or (0, REGISTER_GENESIS)
+        entry = RegisterEntry(
+            seq + 1, issue.number, issue.run, issue.replaces, issue.issued, issue.digest(), "", ""
+        )
+        link = register_link(previous, entry.content())
+        db.execute(
+            f"INSERT INTO certificate_register ({REGISTER_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            astuple(replace(entry, previous=previous, link=link)),
+        )
+        if signer is not None:
+            subject = register_subject(issue.number)
+            self._insert_signature(db, signer.sign(subject, link, self.clock.now()))
+
+    async def register(self) -> list[RegisterEntry]:
+        """The register of issued certificates, in order."""
+        rows = await self._run(
+            self._query_blocking,
+            f"SELECT {REGISTER_COLUMNS} FROM certificate_register ORDER BY seq",
+            (),
+        )
+        return [RegisterEntry(*row) for row in rows]
+
+    async def all_certificates(self) -> list[CertificateRow]:
+        """Every issued certificate's row, oldest first."""
+        rows = await self._run(
+            self._query_blocking,
+            f"SELECT {CERTIFICATE_COLUMNS} FROM certificates ORDER BY rowid",
+            (),
+        )
+        return [CertificateRow(*row) for row in rows]
 
     @staticmethod
     def _insert_signature(db: sqlite3.Connection, signature: Signature) -> None:

@@ -14,7 +14,7 @@ import sqlite3
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from daq.config import LabConfig, load_lab
 from daq.engine.document import RunDocument
 from daq.engine.plan import Plan, find_plan
 from daq.engine.runner import Runner, RunRefused
-from daq.integrity import Audit, audit
+from daq.integrity import Audit, audit, audit_register
 from daq.journal import SCHEMA_VERSION, CertificateRow, Journal, NumberTaken
 from daq.session import lab_session
 from daq.signing import generate
@@ -465,6 +465,27 @@ async def test_a_certificate_number_is_issued_once_and_reissues_replace(tmp_path
     assert [(r.number, r.replaces) for r in rows] == [(number, ""), (again[0], number)]
 
 
+async def test_a_deleted_certificate_leaves_its_number_taken(tmp_path: Path) -> None:
+    """Deleting a certificate's row frees neither its number nor the year's sequence."""
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        number, _ = await journal.certificate_number("run-a", "{lab}-{seq:04d}", "x")
+        issue = CertificateRow(number, "run-a", "pdf", "en", time.time(), "J", "QM", "a" * 64)
+        await journal.record_issue(issue, None)
+    with sqlite3.connect(tmp_path / "j.sqlite") as db:
+        db.execute("DELETE FROM certificates")
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        assert await journal.certificate_number("run-b", "{lab}-{seq:04d}", "x") == ("x-0002", "")
+        assert await journal.certificate_number("run-a", "{lab}-{seq:04d}", "x") == (
+            "x-0001-R1",  # a re-issue of the deleted certificate, not a new number
+            "x-0001",
+        )
+        with pytest.raises(NumberTaken, match=r"x-0001 was already issued, for run run-a .*gone"):
+            await journal.record_issue(replace(issue, run="run-b"), None)
+        assert await audit_register(journal, None) == [
+            "register entry 1 (certificate x-0001): its certificate's row is gone (deleted)"
+        ]
+
+
 OLD_TABLES = """
 CREATE TABLE readings (id INTEGER PRIMARY KEY, instrument TEXT NOT NULL, quantity TEXT NOT NULL,
     value REAL, unit TEXT NOT NULL, timestamp REAL NOT NULL, status TEXT NOT NULL,
@@ -487,6 +508,9 @@ async def test_a_schema_4_journal_is_migrated(tmp_path: Path) -> None:
         assert (await journal.readings())[0].value == 1.5
         [issued] = await journal.certificates("r")
         assert issued.replaces == "" and issued.number == "x-0001"
+        [entry] = await journal.register()  # issued before the register: taken into it
+        assert (entry.number, entry.hash) == ("x-0001", issued.digest())
+        assert await audit_register(journal, None) == []
         assert await journal.run_readings("r") == []
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
@@ -539,6 +563,66 @@ def test_a_reissue_replaces_the_earlier_certificate(recorded: Recorded, tmp_path
     edit(lab, lambda db: db.execute("DELETE FROM signatures WHERE subject LIKE 'certificate:%'"))
     code, said = daq(tmp_path, "verify", recorded.run)
     assert code == 1 and f"certificate {first}: unsigned, but it was issued " in said
+
+
+def test_certificates_removed_from_the_journal_are_named(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    lab = recorded.copy(tmp_path)
+    numbers = []
+    for name in ("first.json", "second.json"):
+        code, said = daq(tmp_path, "report", recorded.run, "--format", "json",
+                         "--out", str(tmp_path / name), *SIGNATORY)  # fmt: skip
+        assert code == 0, said
+        numbers.append(said.split()[1])
+    first, second = numbers
+    code, said = daq(tmp_path, "verify", "--certificates")
+    assert code == 0 and "2 issued certificates: the register and their records hold" in said
+
+    def delete(number: str, register: bool = False) -> Callable[[sqlite3.Connection], None]:
+        def change(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM certificates WHERE number = ?", (number,))
+            db.execute("DELETE FROM signatures WHERE subject LIKE ?", (f"%:{number}",))
+            if register:
+                db.execute("DELETE FROM certificate_register WHERE number = ?", (number,))
+
+        return change
+
+    edit(lab, delete(second))  # the row and its signature, as someone with the file could
+    code, said = daq(tmp_path, "verify", recorded.run)
+    assert code == 1 and f"certificate {second} was issued on" in said
+    assert "its row is gone from the certificates table: it was deleted" in said
+    code, said = daq(tmp_path, "verify", "--certificates")
+    assert code == 1 and f"(certificate {second}): its certificate's row is gone (deleted)" in said
+    code, said = daq(tmp_path, "report", recorded.run, "--format", "json",
+                     "--out", str(tmp_path / "third.json"), *SIGNATORY)  # fmt: skip
+    assert code == 1 and "does not verify" in said and not (tmp_path / "third.json").exists()
+
+    edit(lab, delete(first, register=True))  # the register's entry too: the chain breaks
+    code, said = daq(tmp_path, "verify", "--certificates")
+    assert code == 1
+    assert f"register entry 2 (certificate {second}): does not follow from the entry" in said
+
+    forged = (
+        "INSERT INTO certificates VALUES ('LAB-FORGED', ?, 'pdf', 'en', 1.0, 'A. Forger', 'QM', "
+        "?, '')"
+    )
+    edit(lab, lambda db: db.execute(forged, (recorded.run, recorded.document.run.record_hash)))
+    code, said = daq(tmp_path, "verify", "--certificates")
+    assert "certificate LAB-FORGED is not in the register of issued certificates" in said
+
+
+def test_a_register_entry_without_its_signature_is_named(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    lab = recorded.copy(tmp_path)
+    code, said = daq(tmp_path, "report", recorded.run, "--format", "json",
+                     "--out", str(tmp_path / "c.json"), *SIGNATORY)  # fmt: skip
+    assert code == 0, said
+    number = said.split()[1]
+    edit(lab, lambda db: db.execute("DELETE FROM signatures WHERE subject LIKE 'certificate-r%'"))
+    code, said = daq(tmp_path, "verify", "--certificates")
+    assert code == 1 and f"register entry 1 (certificate {number}): unsigned, but it was" in said
 
 
 def test_keys_new_and_a_signed_record(tmp_path: Path) -> None:
