@@ -13,8 +13,9 @@ import yaml
 from rich.table import Table
 from rich.text import Text
 
-from daq.cli_common import LabOption, console, errors, fail, load
+from daq.cli_common import LabOption, console, errors, fail, journal_of, load, run
 from daq.signing import KEY_ID_PATTERN, SigningError, fingerprint, generate, load_signer
+from daq.takeover import TakeOver, TakeOverRefused, take_over
 
 keys_app = typer.Typer(
     help="The lab's signing keys: the register, new key pairs.", invoke_without_command=True
@@ -102,3 +103,38 @@ def new(
         soft_wrap=True,
     )
     console.print(yaml.safe_dump([entry], sort_keys=False), end="", markup=False, highlight=False)
+
+
+@keys_app.command("take-over")
+def take_over_records(lab: LabOption = None) -> None:
+    """Sign the records made before the lab began signing, as they are now, so that they keep
+    verifying (once per journal; the first signed run or certificate does it too)."""
+    config = load(lab)
+    if config.signing is None:
+        raise fail(
+            "the lab file has no signing: section: there is nothing to sign with",
+            "`daq keys new --out DIR` makes a key pair; register it under signing.keys.",
+            2,
+        )
+    signing = config.signing
+    try:
+        signer = load_signer(signing, dt.datetime.now(dt.UTC).timestamp())
+    except SigningError as exc:
+        raise fail(f"this machine cannot sign: {exc}") from None
+
+    async def sign() -> TakeOver:
+        async with journal_of(config) as journal:
+            return await take_over(journal, signing, signer)
+
+    try:
+        done = run(sign())
+    except TakeOverRefused as exc:
+        raise fail(str(exc), "`daq verify RUN` names what each record lacks.") from None
+    console.print(
+        f"{len(done.taken)} record(s) made before signing taken over with key {signer.key.id}"
+    )
+    for name in done.left:
+        errors.print(
+            Text(f"{name}: unsigned, and made after signing began: not taken over", "red"),
+            soft_wrap=True,
+        )

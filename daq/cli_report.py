@@ -18,6 +18,7 @@ from daq.journal import CertificateRow, NumberTaken, Severity
 from daq.reports.certificate import Issue, render_html, render_pdf
 from daq.reports.i18n import languages
 from daq.signing import Signature, Signer, SigningError, load_signer
+from daq.takeover import begin_signing
 
 
 def report(
@@ -95,6 +96,7 @@ def report(
                     signer = load_signer(config.signing, journal.clock.now())
                 except SigningError as exc:
                     raise fail(f"cannot sign the certificate: {exc}") from None
+                await begin_signing(journal, config.signing, signer)
             now = journal.clock.now()
             row = CertificateRow(
                 number, run_id, form, chosen, now, by, function, document.run.record_hash, replaces

@@ -26,6 +26,7 @@ from daq.chain import verify as verify_chain
 from daq.engine.document import RunDocument, standards_used, verdict
 from daq.journal import Journal, RunRow, register_subject
 from daq.signing import Check, RegisteredKey, Signature, SigningSettings, check, unsigned
+from daq.takeover import SIGNING_BEGAN, taken_over
 
 RECORD_FORMAT = 2
 """What a run's record holds, stated in its setup record: 2 ends it with the result document
@@ -135,6 +136,47 @@ def _object(text: str | None, what: str, problems: list[str]) -> dict[str, Any] 
     return found
 
 
+async def without_signature(
+    journal: Journal,
+    keys: list[RegisteredKey],
+    subject: str,
+    digest: str | None,
+    recorded: float,
+    what: str,
+) -> Check:
+    """A record without its signature, in a lab that signs: vouched for only by the take-over
+    of the records made before signing (see daq.takeover)."""
+    judged = unsigned(keys, recorded, what)
+    if not keys or not judged.ok:
+        return judged
+    vouched = [
+        Signature(taken_over(subject), h, k, s, v)
+        for h, k, s, v in await journal.signatures(taken_over(subject))
+        if h == digest
+    ]
+    if vouched:
+        verdict = check(keys, vouched[-1])
+        if not verdict.ok:
+            return Check(False, f"unsigned, and its take-over is not valid: {verdict.text}")
+        return Check(
+            True,
+            f"unsigned (recorded before signing; taken over by {verdict.key} on "
+            f"{_when(vouched[-1].signed)})",
+        )
+    if began := await journal.signatures(SIGNING_BEGAN):
+        return Check(
+            False,
+            f"unsigned and dated before signing began, but not among the records taken over "
+            f"when it began ({_when(began[0][2])}): it was put in or rebuilt since, or its "
+            "take-over removed",
+        )
+    return Check(
+        False,
+        "unsigned (recorded before signing) and not yet taken over: `daq keys take-over` "
+        "signs the records made before signing, as they are now",
+    )
+
+
 def run_subject(run: str) -> str:
     return f"run:{run}"
 
@@ -212,7 +254,13 @@ async def audit(journal: Journal, run: str, signing: SigningSettings | None) -> 
     if finished:
         mine = [s for s in signatures if s.hash == final]
         started = _earliest(row.started, document.run.started if document else row.started)
-        signature = check(keys, mine[-1]) if mine else unsigned(keys, started, "the run started")
+        signature = (
+            check(keys, mine[-1])
+            if mine
+            else await without_signature(
+                journal, keys, run_subject(run), final, started, "the run started"
+            )
+        )
         if not signature.ok:
             problems.append(signature.text)
     statements = await _certificates(journal, run, final, keys, problems)
@@ -450,7 +498,13 @@ async def _certificates(
         if found and not mine:
             problems.append(f"{name} was altered in the certificates table after it was signed")
             continue
-        judged = check(keys, mine[-1]) if mine else unsigned(keys, issue.issued, "it was issued")
+        judged = (
+            check(keys, mine[-1])
+            if mine
+            else await without_signature(
+                journal, keys, subject, digest, issue.issued, "it was issued"
+            )
+        )
         statements.append(f"{name}: {judged.text}")
         if not judged.ok:
             problems.append(f"{name}: {judged.text}")
@@ -481,7 +535,13 @@ async def audit_register(journal: Journal, signing: SigningSettings | None) -> l
         subject = register_subject(entry.number)
         found = [Signature(subject, h, k, s, v) for h, k, s, v in await journal.signatures(subject)]
         mine = [s for s in found if s.hash == entry.link]
-        judged = check(keys, mine[-1]) if mine else unsigned(keys, entry.issued, "it was issued")
+        judged = (
+            check(keys, mine[-1])
+            if mine
+            else await without_signature(
+                journal, keys, subject, entry.link, entry.issued, "it was issued"
+            )
+        )
         if not judged.ok:
             problems.append(f"{name}: {judged.text}")
     for number in rows:

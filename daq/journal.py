@@ -1259,6 +1259,29 @@ class Journal:
         await self.read_with(insert)
         self._signal_commit()
 
+    async def record_signatures(self, signatures: list[Signature]) -> None:
+        """Keep several signatures at once: all or none."""
+        await self.flush()
+
+        def insert(db: sqlite3.Connection) -> None:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                for signature in signatures:
+                    self._insert_signature(db, signature)
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+
+        await self.read_with(insert)
+        self._signal_commit()
+
+    async def signature_count(self) -> int:
+        """How many signatures the journal holds."""
+        rows = await self._run(self._query_blocking, "SELECT COUNT(*) FROM signatures", ())
+        return int(rows[0][0])
+
     async def signatures(self, subject: str) -> list[tuple[str, str, float, str]]:
         """(hash, key, signed, signature) of every signature of ``subject``."""
         rows: list[tuple[str, str, float, str]] = await self._run(

@@ -41,6 +41,7 @@ from daq.session import LabSession
 from daq.signing import Signer, SigningError, load_signer
 from daq.stability import NotStable
 from daq.standards import StandardRefused, StandardsRegister
+from daq.takeover import begin_signing
 from drivers.errors import InstrumentError
 
 log = logging.getLogger("daq.engine")
@@ -90,6 +91,13 @@ class Runner:
         except SigningError as exc:
             raise RunRefused(f"cannot sign the run's record: {exc}") from None
 
+    async def _begin_signing(self) -> None:
+        """The lab's first signed run takes over the journal's earlier records."""
+        signing = self.session.lab.signing
+        if self._signer is None or signing is None:
+            return
+        await begin_signing(self.session.journal, signing, self._signer)
+
     async def start(
         self,
         plan: Plan,
@@ -106,6 +114,7 @@ class Runner:
         settings = procedure.settings(plan.settings, plan_file)
         self._load_signer()
         journal = self.session.journal
+        await self._begin_signing()
         started = self.session.clock.now()
         run_id = _run_id(plan, started)
         suffix = 1

@@ -32,8 +32,9 @@ from daq.engine.runner import Runner, RunRefused
 from daq.integrity import Audit, audit, audit_register
 from daq.journal import SCHEMA_VERSION, CertificateRow, Journal, NumberTaken
 from daq.session import lab_session
-from daq.signing import generate
+from daq.signing import generate, load_signer
 from daq.standards import load_standards
+from daq.takeover import TakeOverRefused, take_over
 from tests.conftest import CONFIG, lab_text
 from tests.integration.test_run_identity import TOUCH, Quiet, touch_plan
 
@@ -383,28 +384,84 @@ async def test_a_rotated_key_keeps_verifying(recorded: Recorded, tmp_path: Path)
         await record_run(retired, touch_plan("balance"))
 
 
-async def test_runs_recorded_before_signing_verify_as_unsigned(tmp_path: Path) -> None:
+async def test_runs_recorded_before_signing_are_taken_over_as_they_are(tmp_path: Path) -> None:
     lab = write_lab(tmp_path, None)
     document = await record_run(lab, touch_plan("balance"))
     run = document.run.id
     checked = await audited(lab, run)
     assert checked.problems == [] and checked.signature is not None
     assert checked.signature.text.startswith("unsigned (recorded before signing")
-    key, entry = make_key(tmp_path / "keys", "lab-k1", valid_from=_later(document))
+    assert document.run.finished is not None
+    began = dt.datetime.fromtimestamp(document.run.finished, dt.UTC).isoformat()
+    key, entry = make_key(tmp_path / "keys", "lab-k1", valid_from=began)
     signing = write_lab(tmp_path, {"key_file": str(key), "keys": [entry]})
-    checked = await audited(signing, run)
-    assert checked.problems == [] and checked.signature is not None
-    assert checked.signature.text == "unsigned (recorded before signing)"
-    assert checked.signature.key is None
+    [problem] = await audit_problems(signing, run)
+    assert "not yet taken over: `daq keys take-over`" in problem
     backdated = write_lab(
         tmp_path, {"key_file": str(key), "keys": [{**entry, "valid_from": LONG_AGO}]}
     )
     assert (await audit_problems(backdated, run))[0].startswith("unsigned, but the run started")
 
+    signing = write_lab(tmp_path, {"key_file": str(key), "keys": [entry]})
+    assert signing.signing is not None
+    async with Journal(signing.journal.path) as journal:
+        signer = load_signer(signing.signing, journal.clock.now())
+        done = await take_over(journal, signing.signing, signer)
+        assert done.taken == [f"run {run}"] and done.left == []
+        with pytest.raises(TakeOverRefused, match="were taken over on"):
+            await take_over(journal, signing.signing, signer)
+    checked = await audited(signing, run)
+    assert checked.problems == [] and checked.signature is not None
+    assert checked.signature.text.startswith("unsigned (recorded before signing; taken over by")
+    assert checked.signature.key is None  # a certificate of it needs --accept-unsigned
+
+    # someone without the key records a run and dates it before signing began
+    forged = (await record_run(write_lab(tmp_path, None), touch_plan("balance"))).run.id
+    long_ago = dt.datetime.fromisoformat(LONG_AGO).replace(tzinfo=dt.UTC).timestamp()
+
+    def backdate(kind: str, data: dict[str, Any]) -> None:
+        if kind == "document":
+            data["run"]["started"] = long_ago
+
+    def rewrite(db: sqlite3.Connection) -> None:
+        rebuild(db, forged, backdate)
+        db.execute("UPDATE runs SET started = ? WHERE id = ?", (long_ago, forged))
+
+    edit(signing, rewrite)
+    signing = write_lab(tmp_path, {"key_file": str(key), "keys": [entry]})
+    [problem] = await audit_problems(signing, forged)
+    assert "unsigned and dated before signing began, but not among the records taken over" in (
+        problem
+    )
+    assert await audit_problems(signing, run) == []  # the one taken over still verifies
+
+
+async def test_the_first_signed_run_takes_over_and_a_removed_take_over_is_named(
+    tmp_path: Path,
+) -> None:
+    before = await record_run(write_lab(tmp_path, None), touch_plan("balance"))
+    assert before.run.finished is not None
+    began = dt.datetime.fromtimestamp(before.run.finished, dt.UTC).isoformat()
+    key, entry = make_key(tmp_path / "keys", "lab-k1", valid_from=began)
+    lab = write_lab(tmp_path, {"key_file": str(key), "keys": [entry]})
+    signed = await record_run(lab, touch_plan("balance"))
+    assert (await audited(lab, signed.run.id)).signature.text == "signed by lab-k1"  # type: ignore[union-attr]
+    assert await audit_problems(lab, before.run.id) == []
+    edit(lab, lambda db: db.execute("DELETE FROM signatures WHERE subject LIKE 'before-signing:%'"))
+    [problem] = await audit_problems(lab, before.run.id)
+    assert "not among the records taken over when it began" in problem
+    edit(lab, lambda db: db.execute("DELETE FROM signatures WHERE subject = 'signing-began'"))
+    assert signed.run.finished is not None
+    async with Journal(lab.journal.path) as journal:
+        assert lab.signing is not None
+        signer = load_signer(lab.signing, journal.clock.now())
+        with pytest.raises(TakeOverRefused, match="holds signatures but no record of when"):
+            await take_over(journal, lab.signing, signer)
+
 
 def _later(document: RunDocument) -> str:
     assert document.run.finished is not None
-    moment = dt.datetime.fromtimestamp(document.run.finished + 1, dt.UTC)
+    moment = dt.datetime.fromtimestamp(document.run.finished, dt.UTC)
     return moment.isoformat()
 
 
@@ -671,7 +728,11 @@ def test_an_unsigned_run_is_certified_in_a_signing_lab_only_when_accepted(
     lab = recorded.copy(tmp_path, recorded.signing(valid_from=later))
     edit(lab, lambda db: db.execute("DELETE FROM signatures"))
     code, said = daq(tmp_path, "verify", recorded.run)
-    assert code == 0 and "unsigned (recorded before signing)" in said, said
+    assert code == 1 and "not yet taken over: `daq keys take-over`" in said, said
+    code, said = daq(tmp_path, "keys", "take-over")
+    assert code == 0 and "1 record(s) made before signing taken over with key lab-k1" in said
+    code, said = daq(tmp_path, "verify", recorded.run)
+    assert code == 0 and "unsigned (recorded before signing; taken over by lab-k1" in said, said
     out = tmp_path / "c.json"
     code, said = daq(tmp_path, "report", recorded.run, "--format", "json", "--out", str(out),
                      *SIGNATORY)  # fmt: skip
