@@ -85,6 +85,12 @@ def journal_of(config: LabConfig) -> Journal:
     )
 
 
+def reader_of(config: LabConfig) -> Journal:
+    """The lab's journal opened read-only: a command that only looks never creates a journal
+    where there is none, and works while the disk is full."""
+    return Journal(config.journal.path, read_only=True)
+
+
 def run(coroutine: Awaitable[T]) -> T:
     try:
         return asyncio.run(coroutine)  # type: ignore[arg-type]

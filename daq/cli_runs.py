@@ -23,6 +23,7 @@ from daq.cli_common import (
     fail,
     journal_of,
     load,
+    reader_of,
     run,
 )
 from daq.config import ConfigError, LabConfig
@@ -135,7 +136,7 @@ def runs(ctx: typer.Context, lab: LabOption = None) -> None:
     config = load(lab)
 
     async def listing() -> list[tuple[str, str, str, float, str, str]]:
-        async with journal_of(config) as journal:
+        async with reader_of(config) as journal:
             return [
                 (r.id, r.plan, r.procedure, r.started, r.status, r.reason)
                 for r in await journal.runs()
@@ -166,7 +167,7 @@ def show(
     config = load(lab)
 
     async def fetch() -> tuple[str | None, list[Point], str, str]:
-        async with journal_of(config) as journal:
+        async with reader_of(config) as journal:
             row = await journal.run(run_id)
             if row is None:
                 return None, [], "", ""
@@ -356,7 +357,7 @@ def _finish(document: RunDocument, json_file: Path | None) -> None:
 
 def _verify_streams(config: LabConfig) -> None:
     async def check() -> StreamAudit:
-        async with journal_of(config) as journal:
+        async with reader_of(config) as journal:
             return await verify_streams(journal, config.signing, config.agent.anchor_interval)
 
     found = run(check())
@@ -383,7 +384,7 @@ def _verify_streams(config: LabConfig) -> None:
 
 def _verify_register(config: LabConfig) -> None:
     async def check() -> tuple[int, list[str]]:
-        async with journal_of(config) as journal:
+        async with reader_of(config) as journal:
             return len(await journal.register()), await audit_register(journal, config.signing)
 
     entries, problems = run(check())
@@ -436,7 +437,7 @@ def verify(
         )
 
     async def check() -> Audit | None:
-        async with journal_of(config) as journal:
+        async with reader_of(config) as journal:
             if await journal.run(run_id) is None:
                 return None
             return await audit(journal, run_id, config.signing)

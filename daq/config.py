@@ -300,13 +300,20 @@ def default_lab_text() -> str:
     return (default_lab_folder() / "lab.yaml").read_text(encoding="utf-8")
 
 
-def _beside(lab: LabConfig, folder: Path) -> LabConfig:
-    """Files the lab names relative to itself, made relative to where it was read from."""
+def _beside(lab: LabConfig, folder: Path, *, journal: bool = True) -> LabConfig:
+    """Files the lab names relative to itself, made relative to where it was read from (the
+    journal too, unless ``journal`` is false: the embedded default keeps it in ./data)."""
     update: dict[str, object] = {
         name: folder / path
         for name in ("standards", "plans", "procedures")
         if (path := getattr(lab, name)) is not None and not path.is_absolute()
     }
+    kept = lab.journal
+    if journal and not kept.path.is_absolute():
+        kept = kept.model_copy(update={"path": folder / kept.path})
+    if journal and kept.spill is not None and not kept.spill.is_absolute():
+        kept = kept.model_copy(update={"spill": folder / kept.spill})
+    update["journal"] = kept
     signing = lab.signing
     if signing is not None and signing.key_file and not signing.key_file.is_absolute():
         update["signing"] = signing.model_copy(update={"key_file": folder / signing.key_file})
@@ -321,7 +328,9 @@ def load_lab(path: str | Path | None = None) -> LabConfig:
     chosen = path or os.environ.get(LAB_ENV)
     if chosen is None:
         return _beside(
-            parse_lab(default_lab_text(), "<embedded default lab>"), default_lab_folder()
+            parse_lab(default_lab_text(), "<embedded default lab>"),
+            default_lab_folder(),
+            journal=False,
         )
     file = Path(chosen)
     try:

@@ -1,5 +1,5 @@
 """Calibration plans: which procedure, which UUT, which standards, test points, tolerance and
-decision rule. A plan is YAML in the lab's plans folder (or one shipped with the package),
+decision rule. A plan is YAML in the lab's plans folder (the embedded default's are shipped),
 validated here; the procedure validates its own ``settings`` section."""
 
 from __future__ import annotations
@@ -138,17 +138,13 @@ def parse_plan(text: str, file: str) -> Plan:
         ) from None
 
 
-def plan_folders(lab: LabConfig) -> list[Path]:
-    """Where plans are looked for: the lab's folder first, then those shipped with daq."""
-    return [lab.plans, default_lab_folder() / "plans"]
-
-
 def available_plans(lab: LabConfig) -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for folder in reversed(plan_folders(lab)):
-        if folder.is_dir():
-            found.update({p.stem: p for p in sorted(folder.glob("*.yaml"))})
-    return dict(sorted(found.items()))
+    """The plans in the lab's plans folder, by name: only those (a lab's own folder never
+    falls back to the example plans shipped with daq; the embedded default lab's folder is
+    where they are)."""
+    if not lab.plans.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(lab.plans.glob("*.yaml"))}
 
 
 def find_plan(name: str, lab: LabConfig, *, files: bool = True) -> tuple[Plan, Path]:
@@ -162,9 +158,9 @@ def find_plan(name: str, lab: LabConfig, *, files: bool = True) -> tuple[Plan, P
                     Problem(
                         name,
                         "",
-                        "no such plan file, and no plan of that name in "
-                        + ", ".join(str(f) for f in plan_folders(lab))
-                        + f"; plans: {', '.join(known) or 'none'}",
+                        f"no such plan file, and no plan of that name in {lab.plans}; "
+                        f"plans: {', '.join(known) or 'none'} (the examples shipped with "
+                        f"daq are in {default_lab_folder() / 'plans'}: copy one to start)",
                     )
                 ]
             )

@@ -1,0 +1,72 @@
+"""Where a lab's files resolve, and what read-only commands leave behind: the journal sits
+beside the lab file, looking never creates one, and a lab's own plans folder is the only
+place its plans come from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from daq.cli import app
+from daq.config import ConfigError, default_lab_folder, load_lab
+from daq.engine.plan import available_plans, find_plan
+from tests.conftest import CONFIG, lab_text
+
+
+def own_lab(folder: Path, **changes: object) -> Path:
+    """The test lab in ``folder`` with relative journal and plans paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = yaml.safe_load(lab_text(folder))
+    raw["journal"] = {"path": "records/daq.sqlite", "spill": "spill"}
+    raw.update(changes)
+    path = folder / "lab.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_the_journal_resolves_beside_the_lab_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = load_lab(own_lab(tmp_path / "lab"))
+    monkeypatch.chdir(tmp_path)  # wherever the command runs from
+    assert lab.journal.path == tmp_path / "lab" / "records" / "daq.sqlite"
+    assert lab.journal.spill == tmp_path / "lab" / "spill"
+    monkeypatch.delenv("DAQ_LAB", raising=False)
+    assert load_lab().journal.path == Path("data/daq.sqlite")  # the embedded default: ./data
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["runs"],
+        ["runs", "show", "r1"],
+        ["verify", "r1"],
+        ["verify", "--certificates"],
+        ["verify", "--streams"],
+        ["status"],
+    ],
+)
+def test_read_only_commands_never_create_a_journal(tmp_path: Path, command: list[str]) -> None:
+    lab_file = own_lab(tmp_path)
+    result = CliRunner().invoke(app, [*command, "--lab", str(lab_file)])
+    assert result.exit_code == 1, result.output
+    assert "no journal at" in " ".join(result.output.split())
+    assert not (tmp_path / "records").exists()
+
+
+def test_a_labs_own_plans_folder_never_falls_back_to_the_shipped_plans(tmp_path: Path) -> None:
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "my-balance.yaml").write_text((CONFIG / "plans" / "balance.yaml").read_text())
+    lab = load_lab(own_lab(tmp_path, plans="plans"))
+    assert list(available_plans(lab)) == ["my-balance"]
+    with pytest.raises(ConfigError) as caught:
+        find_plan("balance", lab)  # a shipped example's name
+    said = str(caught.value)
+    assert f"no plan of that name in {plans}" in said and "plans: my-balance" in said
+    assert str(default_lab_folder() / "plans") in said  # where the examples are, to copy
+    missing = load_lab(own_lab(tmp_path, plans="nowhere"))
+    assert available_plans(missing) == {}
