@@ -11,7 +11,7 @@ import signal
 import time
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.live import Live
@@ -37,19 +37,14 @@ from daq.cli_keys import keys_app
 from daq.cli_report import report
 from daq.cli_runs import run_command, runs_app, verify
 from daq.config import ConfigError
-from daq.discovery import parse_ids, serial_ports, snippet
-from daq.discovery import scan as discovery_scan
 from daq.journal import Severity
-from daq.monitor import Health, Monitor
 from daq.reading import Reading, Status
-from daq.session import lab_session
-from daq.standards import days_until_due, load_standards
-from drivers.errors import InstrumentError
-from drivers.transports.settings import describe
-from simulators.control import DEFAULT_PORT, ControlError, ControlServer
-from simulators.control import send as send_control
+from simulators.control import DEFAULT_PORT
+from simulators.errors import SimulationError
 from simulators.faults import Fault
-from simulators.runtime import Simulation, SimulationError
+
+if TYPE_CHECKING:
+    from daq.monitor import Monitor
 
 T = TypeVar("T")
 
@@ -91,7 +86,7 @@ def config_check(file: Annotated[Path, typer.Argument(help="Lab file to check.")
     `file: path.to.field: message`."""
     from daq.engine.checks import check_plan
     from daq.engine.plan import available_plans, find_plan
-    from daq.standards import StandardsRegister
+    from daq.standards import StandardsRegister, load_standards
 
     lab = load(file)
     count = sum(1 for _ in lab.instruments())
@@ -132,6 +127,10 @@ def instruments(
     time_scale: TimeScaleOption = 1.0,
 ) -> None:
     """Identify every configured instrument."""
+    from daq.session import lab_session
+    from drivers.errors import InstrumentError
+    from drivers.transports.settings import describe
+
     if ctx.invoked_subcommand is not None:
         return
     config = load(lab)
@@ -194,6 +193,9 @@ def scan(
     Only identity queries and reads are sent, never a tare, zero or set point. A full Modbus
     scan (--ids 1-247) takes about 247 x 2 x timeout per port.
     """
+    from daq.discovery import parse_ids, serial_ports, snippet
+    from daq.discovery import scan as discovery_scan
+
     try:
         device_ids = parse_ids(ids)
     except ValueError as exc:
@@ -237,6 +239,9 @@ def read(
     time_scale: TimeScaleOption = 1.0,
 ) -> None:
     """Take one reading from one instrument (also kept in the journal)."""
+    from daq.session import lab_session
+    from drivers.errors import InstrumentError
+
     config = load(lab)
     try:
         config.instrument(instrument)
@@ -266,6 +271,8 @@ def read(
 
 
 def _monitor_table(monitor: Monitor, started: float) -> Table:
+    from daq.monitor import Health
+
     table = Table(title=f"daq monitor — {time.time() - started:.0f} s, Ctrl-C stops")
     for column in ("instrument", "state", "last reading", "readings", "last error"):
         table.add_column(column)
@@ -299,6 +306,9 @@ def monitor(
     time_scale: TimeScaleOption = 1.0,
 ) -> None:
     """Poll every instrument on its interval into the journal, with a live table."""
+    from daq.monitor import Health, Monitor
+    from daq.session import lab_session
+
     config = load(lab)
 
     async def watch() -> tuple[Monitor, int, int]:
@@ -345,6 +355,9 @@ def simulate(
 
     Faults and operator actions are switched from another terminal with 'daq fault'.
     """
+    from simulators.control import ControlServer
+    from simulators.runtime import Simulation
+
     config = load(lab)
 
     async def serve() -> None:
@@ -386,6 +399,8 @@ def standards(
     ] = 30,
 ) -> None:
     """List the reference standards with their certificates and the days left until due."""
+    from daq.standards import days_until_due, load_standards
+
     config = load(lab)
     if config.standards is None:
         raise fail(
@@ -461,6 +476,8 @@ def fault(
     control_port: ControlPortOption = DEFAULT_PORT,
 ) -> None:
     """Switch faults of an instrument served by 'daq simulate' on or off, while it runs."""
+    from simulators.control import ControlError
+    from simulators.control import send as send_control
 
     async def switch() -> list[str]:
         result: list[str] = []
@@ -500,6 +517,8 @@ def fault(
 
 
 def _control(request: Awaitable[T]) -> T:
+    from simulators.control import ControlError
+
     try:
         return run(request)
     except ControlError as exc:

@@ -9,7 +9,6 @@ import signal
 from rich.table import Table
 from rich.text import Text
 
-from daq.agent import Agent
 from daq.cli_common import (
     LabOption,
     SimulateOption,
@@ -28,6 +27,8 @@ def agent(
     lab: LabOption = None, simulate: SimulateOption = False, time_scale: TimeScaleOption = 1.0
 ) -> None:
     """Run the agent until SIGTERM or Ctrl-C: poll, alarm, forward, take MQTT commands."""
+    from daq.agent import Agent
+
     config = load(lab)
 
     async def serve() -> None:

@@ -13,18 +13,16 @@ import json
 import secrets
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import aiomqtt
 import typer
 from pydantic import ValidationError
 
 from daq.cli_common import LabOption, console, fail, load
-from daq.commands import KeyUnavailable, read_secret, sign
 from daq.config import LabConfig
-from daq.sinks.mqtt import tls_context
-from daq.sinks.settings import CommandClient, MqttSettings, secret
-from daq.sinks.tls import TlsError
+
+if TYPE_CHECKING:
+    from daq.sinks.settings import MqttSettings
 
 command_app = typer.Typer(
     help="Send a signed command to the agent over MQTT and print its reply.",
@@ -131,6 +129,9 @@ def _send(
     secret_file: Path | None,
     timeout: float,
 ) -> None:
+    from daq.commands import sign
+    from daq.sinks.tls import TlsError
+
     lab = load(lab_file)
     if lab.mqtt is None:
         raise fail(
@@ -146,6 +147,8 @@ def _send(
         time.time(),
         to=lab.lab.id,
     )
+    import aiomqtt
+
     where = f"{lab.mqtt.host}:{lab.mqtt.port}"
     try:
         answer = asyncio.run(_exchange(lab.mqtt, lab.lab.id, message, timeout))
@@ -169,6 +172,9 @@ def _send(
 
 def _secret(lab: LabConfig, key_id: str, secret_env: str | None, secret_file: Path | None) -> bytes:
     """The secret of ``key_id``, from where the options or the lab file say."""
+    from daq.commands import KeyUnavailable, read_secret
+    from daq.sinks.settings import CommandClient
+
     assert lab.mqtt is not None
     if secret_env is None and secret_file is None:
         client = {c.id: c for c in lab.mqtt.commands.clients}.get(key_id)
@@ -202,6 +208,11 @@ async def _exchange(
     settings: MqttSettings, lab: str, message: dict[str, Any], timeout: float
 ) -> dict[str, Any]:
     """Publish ``message`` on the agent's command topic; its reply."""
+    import aiomqtt
+
+    from daq.sinks.mqtt import tls_context
+    from daq.sinks.settings import secret
+
     agent = f"{settings.prefix}/{lab}/agent"
     client = aiomqtt.Client(
         settings.host,

@@ -15,7 +15,7 @@ from rich.text import Text
 from daq.clock import Clock, default_clock
 from daq.config import ConfigError, LabConfig, load_lab
 from daq.journal import Journal, JournalError
-from simulators.runtime import SimulationError
+from simulators.errors import SimulationError
 
 T = TypeVar("T")
 

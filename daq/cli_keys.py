@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
@@ -15,7 +15,9 @@ from rich.text import Text
 
 from daq.cli_common import LabOption, console, errors, fail, journal_of, load, run
 from daq.signing import KEY_ID_PATTERN, SigningError, fingerprint, generate, load_signer
-from daq.takeover import TakeOver, TakeOverRefused, take_over
+
+if TYPE_CHECKING:
+    from daq.takeover import TakeOver
 
 keys_app = typer.Typer(
     help="The lab's signing keys: the register, new key pairs.", invoke_without_command=True
@@ -109,6 +111,8 @@ def new(
 def take_over_records(lab: LabOption = None) -> None:
     """Sign the records made before the lab began signing, as they are now, so that they keep
     verifying (once per journal; the first signed run or certificate does it too)."""
+    from daq.takeover import TakeOverRefused, take_over
+
     config = load(lab)
     if config.signing is None:
         raise fail(

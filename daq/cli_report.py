@@ -6,19 +6,18 @@ import datetime as dt
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from daq.cli_common import LabOption, console, fail, journal_of, load, run
 from daq.config import LabConfig
-from daq.engine.document import RunDocument
-from daq.integrity import audit, certificate_subject
 from daq.journal import CertificateRow, NumberTaken, Severity
-from daq.reports.certificate import Issue, render_html, render_pdf
-from daq.reports.i18n import languages
 from daq.signing import Signature, Signer, SigningError, load_signer
-from daq.takeover import begin_signing
+
+if TYPE_CHECKING:
+    from daq.engine.document import RunDocument
+    from daq.reports.certificate import Issue
 
 
 def report(
@@ -44,6 +43,11 @@ def report(
 ) -> None:
     """Issue the certificate of a completed run whose whole record verifies, signed with the
     lab's key; the issue is recorded, and a re-issue replaces the run's earlier certificate."""
+    from daq.integrity import audit, certificate_subject
+    from daq.reports.certificate import Issue
+    from daq.reports.i18n import languages
+    from daq.takeover import begin_signing
+
     config = load(lab)
     chosen = language or config.certificates.language
     if chosen not in languages():
@@ -153,6 +157,8 @@ def _write(
     config: LabConfig,
     signature: Signature | None,
 ) -> None:
+    from daq.reports.certificate import render_html, render_pdf
+
     target.parent.mkdir(parents=True, exist_ok=True)
     if form == "json":
         payload = {

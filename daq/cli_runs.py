@@ -7,7 +7,7 @@ import contextlib
 import datetime as dt
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
@@ -27,17 +27,14 @@ from daq.cli_common import (
     run,
 )
 from daq.config import ConfigError, LabConfig
-from daq.engine.display import OUTCOME_STYLES, RunDisplay, budget_table, describe
-from daq.engine.document import RunDocument
-from daq.engine.loader import load_procedure
-from daq.engine.plan import Plan, available_plans, find_plan
-from daq.engine.record import Point
-from daq.engine.runner import Runner, RunRefused
-from daq.integrity import Audit, audit, audit_register
-from daq.metrology.rounding import format_value
-from daq.session import lab_session
-from daq.standards import Override, StandardsRegister, load_standards
-from daq.streams import StreamAudit, verify_streams
+
+if TYPE_CHECKING:
+    from daq.engine.document import RunDocument
+    from daq.engine.plan import Plan
+    from daq.engine.record import Point
+    from daq.integrity import Audit
+    from daq.standards import StandardsRegister
+    from daq.streams import StreamAudit
 
 runs_app = typer.Typer(help="List, show and abort calibration runs.", invoke_without_command=True)
 
@@ -55,6 +52,8 @@ def _problems(exc: ConfigError, what: str) -> typer.Exit:
 
 
 def _register(config: LabConfig) -> StandardsRegister:
+    from daq.standards import StandardsRegister, load_standards
+
     if config.standards is None:
         return StandardsRegister()
     try:
@@ -64,6 +63,8 @@ def _register(config: LabConfig) -> StandardsRegister:
 
 
 def _with_overrides(plan: Plan, standards: list[str], by: str | None, reason: str | None) -> Plan:
+    from daq.standards import Override
+
     if not standards:
         return plan
     if not by or not reason:
@@ -78,6 +79,8 @@ def _with_overrides(plan: Plan, standards: list[str], by: str | None, reason: st
 
 
 def _with_serial_overrides(plan: Plan, uuts: list[str], by: str | None, reason: str | None) -> Plan:
+    from daq.standards import Override
+
     if not uuts:
         return plan
     unknown = sorted(set(uuts) - {u.id for u in plan.uuts})
@@ -164,6 +167,10 @@ def show(
     budgets: Annotated[bool, typer.Option("--budgets", help="Print every point's budget.")] = False,
 ) -> None:
     """Print one run: its points with result ± U and decision, and its verdict."""
+    from daq.engine.display import budget_table, describe
+    from daq.engine.document import RunDocument
+    from daq.engine.record import Point
+
     config = load(lab)
 
     async def fetch() -> tuple[str | None, list[Point], str, str]:
@@ -219,6 +226,9 @@ def abort(
 def _print_verdict(document: RunDocument) -> None:
     """The verdict; a failing result is rounded to its U's last decimal as on the certificate
     (the limits and the excess are printed as computed)."""
+    from daq.engine.display import OUTCOME_STYLES
+    from daq.metrology.rounding import format_value
+
     result = document.result
     if result.conforms is None:
         console.print("No conformity decided.")
@@ -286,6 +296,12 @@ def run_command(
 
     Exit status: 0 all conform, 3 some point does not conform, 130 aborted, 1 error.
     """
+    from daq.engine.display import RunDisplay
+    from daq.engine.loader import load_procedure
+    from daq.engine.plan import available_plans, find_plan
+    from daq.engine.runner import Runner, RunRefused
+    from daq.session import lab_session
+
     config = load(lab)
     if plan_name is None and resume is None:
         plans = ", ".join(available_plans(config)) or "none"
@@ -356,6 +372,8 @@ def _finish(document: RunDocument, json_file: Path | None) -> None:
 
 
 def _verify_streams(config: LabConfig) -> None:
+    from daq.streams import verify_streams
+
     async def check() -> StreamAudit:
         async with reader_of(config) as journal:
             return await verify_streams(journal, config.signing, config.agent.anchor_interval)
@@ -383,6 +401,8 @@ def _verify_streams(config: LabConfig) -> None:
 
 
 def _verify_register(config: LabConfig) -> None:
+    from daq.integrity import audit_register
+
     async def check() -> tuple[int, list[str]]:
         async with reader_of(config) as journal:
             return len(await journal.register()), await audit_register(journal, config.signing)
@@ -424,6 +444,8 @@ def verify(
     lab's signature, its certificates), or with --streams every monitored reading stream and
     its anchors, or with --certificates the register of issued certificates: name anything
     altered since it was made."""
+    from daq.integrity import audit
+
     config = load(lab)
     if streams:
         _verify_streams(config)

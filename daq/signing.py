@@ -18,12 +18,15 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:  # cryptography loads when a key is used, not to read a lab file
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 SIGNING_ENV = "DAQ_SIGNING_KEY"
 PUBLIC_PREFIX = "ed25519:"
@@ -57,11 +60,15 @@ def _utc(value: Any, end_of_day: bool) -> Any:
 
 
 def public_key_text(key: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return PUBLIC_PREFIX + base64.b64encode(raw).decode()
 
 
 def _public_key(text: str) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     if not text.startswith(PUBLIC_PREFIX):
         raise ValueError(
             f"a public key is written {PUBLIC_PREFIX}BASE64 (as `daq keys new` prints)"
@@ -181,6 +188,9 @@ class Signer:
 
 def generate() -> tuple[bytes, str]:
     """A new key pair: the private key as PEM (PKCS#8) and the public key as registered."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -194,6 +204,10 @@ def fingerprint(public_key: str) -> str:
 
 
 def _parse_private(data: bytes, where: str) -> Ed25519PrivateKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     text = data.strip()
     try:
         if text.startswith(b"-----BEGIN"):
@@ -290,6 +304,8 @@ def _when(timestamp: float) -> str:
 
 def check(keys: list[RegisteredKey], signature: Signature) -> Check:
     """Whether ``signature`` is a valid one by a registered, unrevoked key in its validity."""
+    from cryptography.exceptions import InvalidSignature
+
     entry = next((k for k in keys if k.id == signature.key), None)
     if entry is None:
         return Check(False, f"signed by {signature.key}, a key not in the lab's register")

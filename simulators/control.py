@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from simulators.faults import Fault
-from simulators.runtime import Simulation
+
+if TYPE_CHECKING:  # the command line reaches the interface without loading the simulators
+    from simulators.runtime import Simulation
 
 DEFAULT_PORT = 55099
 MAX_REQUEST = 65536

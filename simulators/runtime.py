@@ -30,6 +30,7 @@ from simulators.base import (
     OperatorSimulator,
     SimulatedInstrument,
 )
+from simulators.errors import SimulationError
 from simulators.faults import Fault
 from simulators.registry import simulator_class
 from simulators.servers import ModbusServer, PtyLineServer, Server, TcpLineServer
@@ -69,10 +70,6 @@ class SimulatedOperator:
         ):
             return ""  # a check of a simulated bench: all is as asked
         return await self._fallback.ask(question)
-
-
-class SimulationError(Exception):
-    """An instrument marked for simulation has an address no simulator can serve."""
 
 
 @dataclass

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from drivers.transports.base import LineTransport
-from drivers.transports.modbus import ModbusTransport, rtu_port, tcp_port
-from drivers.transports.stream import StreamTransport, serial_opener, tcp_opener
-from drivers.transports.visa import VisaTransport
+if TYPE_CHECKING:  # the transports load when one is opened, not to read a lab file
+    from drivers.transports.base import LineTransport
+    from drivers.transports.modbus import ModbusTransport
 
 STANDARD_BAUD_RATES = (300, 600, 1200, 2400, 4800, 9600, 14400, 19200, 38400, 57600, 115200)
 _VISA_RESOURCE = re.compile(r"^(TCPIP\d*::|ASRL|GPIB\d*::|USB\d*::|PRLGX-)", re.IGNORECASE)
@@ -142,6 +141,9 @@ def describe(connection: LineConnection | ModbusConnection | ManualConnection) -
 
 
 def open_line_transport(name: str, connection: LineConnection) -> LineTransport:
+    from drivers.transports.stream import StreamTransport, serial_opener, tcp_opener
+    from drivers.transports.visa import VisaTransport
+
     common = {
         "read_termination": connection.read_termination,
         "write_termination": connection.write_termination,
@@ -178,6 +180,8 @@ def open_line_transport(name: str, connection: LineConnection) -> LineTransport:
 
 
 def open_modbus_transport(name: str, connection: ModbusConnection) -> ModbusTransport:
+    from drivers.transports.modbus import ModbusTransport, rtu_port, tcp_port
+
     match connection:
         case ModbusTcpConnection():
             port = tcp_port(

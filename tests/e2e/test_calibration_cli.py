@@ -3,6 +3,7 @@ UUTs, resume after kill -9, abort, refusal of a standard and its recorded overri
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -243,13 +244,16 @@ def test_abort_request_makes_the_source_safe(tmp_path: Path) -> None:
     process = start(
         tmp_path, "run", "thermometers", "--lab", str(lab_file), "--simulate", "--time-scale", "20"
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     run_id = None
     while run_id is None and time.monotonic() < deadline:
-        if journal.exists():
-            with sqlite3.connect(journal) as db:
-                row = db.execute("SELECT id FROM runs").fetchone()
-                run_id = row[0] if row else None
+        # read-only: not there yet (an error), or being made (no table yet: an error too)
+        with (
+            contextlib.suppress(sqlite3.OperationalError),
+            sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db,
+        ):
+            row = db.execute("SELECT id FROM runs").fetchone()
+            run_id = row[0] if row else None
         time.sleep(0.1)
     assert run_id is not None
     asked = run(
