@@ -27,6 +27,7 @@ test: $(BIN)/daq
 bench: $(BIN)/daq
 	$(BIN)/python bench/acquisition.py
 	$(BIN)/python bench/forwarding.py
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) data

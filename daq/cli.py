@@ -36,10 +36,8 @@ from daq.cli_common import (
 from daq.cli_keys import keys_app
 from daq.cli_report import report
 from daq.cli_runs import run_command, runs_app, verify
-from daq.config import ConfigError
-from daq.journal import Severity
 from daq.reading import Reading, Status
-from simulators.control import DEFAULT_PORT
+from simulators import CONTROL_PORT
 from simulators.errors import SimulationError
 from simulators.faults import Fault
 
@@ -84,6 +82,7 @@ def version() -> None:
 def config_check(file: Annotated[Path, typer.Argument(help="Lab file to check.")]) -> None:
     """Validate a lab file, its register of standards and its plans; print every problem as
     `file: path.to.field: message`."""
+    from daq.config import ConfigError
     from daq.engine.checks import check_plan
     from daq.engine.plan import available_plans, find_plan
     from daq.standards import StandardsRegister, load_standards
@@ -127,6 +126,7 @@ def instruments(
     time_scale: TimeScaleOption = 1.0,
 ) -> None:
     """Identify every configured instrument."""
+    from daq.journal import Severity
     from daq.session import lab_session
     from drivers.errors import InstrumentError
     from drivers.transports.settings import describe
@@ -239,6 +239,7 @@ def read(
     time_scale: TimeScaleOption = 1.0,
 ) -> None:
     """Take one reading from one instrument (also kept in the journal)."""
+    from daq.journal import Severity
     from daq.session import lab_session
     from drivers.errors import InstrumentError
 
@@ -349,7 +350,7 @@ def simulate(
     ] = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     time_scale: TimeScaleOption = 1.0,
-    control_port: ControlPortOption = DEFAULT_PORT,
+    control_port: ControlPortOption = CONTROL_PORT,
 ) -> None:
     """Serve a simulator for each instrument marked 'simulate: true', where the lab file says.
 
@@ -399,6 +400,7 @@ def standards(
     ] = 30,
 ) -> None:
     """List the reference standards with their certificates and the days left until due."""
+    from daq.config import ConfigError
     from daq.standards import days_until_due, load_standards
 
     config = load(lab)
@@ -473,7 +475,7 @@ def fault(
         typer.Argument(help="Faults to switch on; with --clear, to switch off (default: all)."),
     ] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Switch faults off.")] = False,
-    control_port: ControlPortOption = DEFAULT_PORT,
+    control_port: ControlPortOption = CONTROL_PORT,
 ) -> None:
     """Switch faults of an instrument served by 'daq simulate' on or off, while it runs."""
     from simulators.control import ControlError

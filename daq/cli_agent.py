@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -19,8 +20,10 @@ from daq.cli_common import (
     load,
     run,
 )
-from daq.journal import DeadLetters, Journal, JournalError
 from daq.presence import Presence, PresenceHeld, alive
+
+if TYPE_CHECKING:
+    from daq.journal import DeadLetters
 
 
 def agent(
@@ -59,6 +62,8 @@ def agent(
 
 def status(lab: LabOption = None) -> None:
     """Show each sink's state, backlog and dead letters, and the runs in progress."""
+    from daq.journal import Journal, JournalError
+
     config = load(lab)
 
     async def read() -> tuple[

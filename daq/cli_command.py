@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from daq.cli_common import LabOption, console, fail, load
-from daq.config import LabConfig
 
 if TYPE_CHECKING:
+    from daq.config import LabConfig
     from daq.sinks.settings import MqttSettings
 
 command_app = typer.Typer(
@@ -185,6 +184,8 @@ def _secret(lab: LabConfig, key_id: str, secret_env: str | None, secret_file: Pa
                 2,
             )
     else:
+        from pydantic import ValidationError
+
         try:
             client = CommandClient(
                 id=key_id,

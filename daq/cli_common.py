@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from daq.clock import Clock, default_clock
-from daq.config import ConfigError, LabConfig, load_lab
-from daq.journal import Journal, JournalError
 from simulators.errors import SimulationError
+
+if TYPE_CHECKING:
+    from daq.config import LabConfig
+    from daq.journal import Journal
 
 T = TypeVar("T")
 
@@ -55,6 +57,8 @@ def fail(message: str, hint: str = "", code: int = 1) -> typer.Exit:
 
 
 def load(path: Path | None) -> LabConfig:
+    from daq.config import ConfigError, load_lab
+
     try:
         return load_lab(path)
     except ConfigError as exc:
@@ -74,6 +78,8 @@ def clock(time_scale: float | None) -> Clock:
 def journal_of(config: LabConfig) -> Journal:
     """The lab's journal opened for writing as the lab file configures it (so it takes back
     what a stop on a full disk spilled)."""
+    from daq.journal import Journal
+
     settings = config.journal
     return Journal(
         settings.path,
@@ -88,10 +94,14 @@ def journal_of(config: LabConfig) -> Journal:
 def reader_of(config: LabConfig) -> Journal:
     """The lab's journal opened read-only: a command that only looks never creates a journal
     where there is none, and works while the disk is full."""
+    from daq.journal import Journal
+
     return Journal(config.journal.path, read_only=True)
 
 
 def run(coroutine: Awaitable[T]) -> T:
+    from daq.journal import JournalError
+
     try:
         return asyncio.run(coroutine)  # type: ignore[arg-type]
     except JournalError as exc:

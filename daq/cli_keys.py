@@ -14,7 +14,6 @@ from rich.table import Table
 from rich.text import Text
 
 from daq.cli_common import LabOption, console, errors, fail, journal_of, load, run
-from daq.signing import KEY_ID_PATTERN, SigningError, fingerprint, generate, load_signer
 
 if TYPE_CHECKING:
     from daq.takeover import TakeOver
@@ -27,6 +26,8 @@ keys_app = typer.Typer(
 @keys_app.callback()
 def keys(ctx: typer.Context, lab: LabOption = None) -> None:
     """List the lab file's key register, and whether this machine's private key can sign."""
+    from daq.signing import SigningError, load_signer
+
     if ctx.invoked_subcommand is not None:
         return
     config = load(lab)
@@ -73,6 +74,8 @@ def new(
 ) -> None:
     """Make a key pair: the private key in OUT/ID.key (mode 600, for the service user only),
     the public key in OUT/ID.pub; print the entry for the lab file's signing.keys."""
+    from daq.signing import KEY_ID_PATTERN, fingerprint, generate
+
     if key_id is not None and not re.match(KEY_ID_PATTERN, key_id):
         raise fail(
             f"--id {key_id!r} is not an id",
@@ -111,6 +114,7 @@ def new(
 def take_over_records(lab: LabOption = None) -> None:
     """Sign the records made before the lab began signing, as they are now, so that they keep
     verifying (once per journal; the first signed run or certificate does it too)."""
+    from daq.signing import SigningError, load_signer
     from daq.takeover import TakeOverRefused, take_over
 
     config = load(lab)

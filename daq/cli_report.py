@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from daq.cli_common import LabOption, console, fail, journal_of, load, run
-from daq.config import LabConfig
-from daq.journal import CertificateRow, NumberTaken, Severity
-from daq.signing import Signature, Signer, SigningError, load_signer
 
 if TYPE_CHECKING:
+    from daq.config import LabConfig
     from daq.engine.document import RunDocument
+    from daq.journal import CertificateRow
     from daq.reports.certificate import Issue
+    from daq.signing import Signature, Signer
 
 
 def report(
@@ -44,8 +44,10 @@ def report(
     """Issue the certificate of a completed run whose whole record verifies, signed with the
     lab's key; the issue is recorded, and a re-issue replaces the run's earlier certificate."""
     from daq.integrity import audit, certificate_subject
+    from daq.journal import CertificateRow, NumberTaken, Severity
     from daq.reports.certificate import Issue
     from daq.reports.i18n import languages
+    from daq.signing import SigningError, load_signer
     from daq.takeover import begin_signing
 
     config = load(lab)

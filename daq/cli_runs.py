@@ -26,9 +26,9 @@ from daq.cli_common import (
     reader_of,
     run,
 )
-from daq.config import ConfigError, LabConfig
 
 if TYPE_CHECKING:
+    from daq.config import ConfigError, LabConfig
     from daq.engine.document import RunDocument
     from daq.engine.plan import Plan
     from daq.engine.record import Point
@@ -52,6 +52,7 @@ def _problems(exc: ConfigError, what: str) -> typer.Exit:
 
 
 def _register(config: LabConfig) -> StandardsRegister:
+    from daq.config import ConfigError
     from daq.standards import StandardsRegister, load_standards
 
     if config.standards is None:
@@ -296,6 +297,7 @@ def run_command(
 
     Exit status: 0 all conform, 3 some point does not conform, 130 aborted, 1 error.
     """
+    from daq.config import ConfigError
     from daq.engine.display import RunDisplay
     from daq.engine.loader import load_procedure
     from daq.engine.plan import available_plans, find_plan

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pint
+if TYPE_CHECKING:  # pint (with numpy) loads at the first unit handled, not at import
+    import pint
 
 
 @cache
 def registry() -> pint.UnitRegistry[Any]:
-    return pint.UnitRegistry()
+    """pint's registry, its parsed definitions cached in the user's cache folder (a tenth of
+    the time to build); built without the cache where that folder cannot be written."""
+    import pint
+
+    try:
+        return pint.UnitRegistry(cache_folder=":auto:")
+    except OSError:
+        return pint.UnitRegistry()
 
 
 def check_unit(unit: str) -> str:
     """``unit`` if pint knows it; ValueError naming it otherwise."""
+    import pint
+
     try:
         registry().Unit(unit)
     except (pint.UndefinedUnitError, ValueError, AssertionError) as exc:
@@ -24,6 +34,8 @@ def check_unit(unit: str) -> str:
 
 def convert(value: float, unit: str, to: str) -> float:
     """``value`` in ``unit`` expressed in ``to``; ValueError when they measure different things."""
+    import pint
+
     try:
         converted: float = registry().Quantity(value, unit).to(to).magnitude
     except pint.DimensionalityError:
@@ -46,6 +58,8 @@ def _as_difference(unit: str) -> str:
 def convert_difference(value: float, unit: str, to: str) -> float:
     """A difference (an error, a tolerance, an uncertainty) of ``value`` in ``unit``, in
     ``to``; ValueError when they measure different things."""
+    import pint
+
     try:
         converted: float = (
             registry().Quantity(value, _as_difference(unit)).to(_as_difference(to)).magnitude
@@ -59,6 +73,8 @@ def convert_difference(value: float, unit: str, to: str) -> float:
 
 def same_dimension(unit: str, like: str) -> bool:
     """Whether ``unit`` measures what ``like`` measures (bar and psi: yes; bar and °C: no)."""
+    import pint
+
     try:
         first = registry().Quantity(1.0, unit).dimensionality
         second = registry().Quantity(1.0, like).dimensionality

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from simulators import CONTROL_PORT
 from simulators.faults import Fault
 
 if TYPE_CHECKING:  # the command line reaches the interface without loading the simulators
     from simulators.runtime import Simulation
 
-DEFAULT_PORT = 55099
 MAX_REQUEST = 65536
 
 
@@ -123,7 +123,7 @@ class ControlServer:
         self._server: asyncio.Server | None = None
         self.port = 0
 
-    async def start(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> ControlServer:
+    async def start(self, host: str = "127.0.0.1", port: int = CONTROL_PORT) -> ControlServer:
         self._server = await asyncio.start_server(
             self._client, host, port, reuse_address=True, limit=MAX_REQUEST
         )
@@ -145,7 +145,7 @@ class ControlServer:
             self._server = None
 
 
-async def send(request: dict[str, Any], host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> Any:
+async def send(request: dict[str, Any], host: str = "127.0.0.1", port: int = CONTROL_PORT) -> Any:
     """Send one request to a running ``daq simulate``; returns its result."""
     try:
         reader, writer = await asyncio.open_connection(host, port)
