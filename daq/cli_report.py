@@ -88,13 +88,13 @@ def report(
                     "responsibility (recorded with the issue).",
                 )
             number, replaces = await journal.certificate_number(
-                run_id, config.certificates.number_format, config.lab.id
+                run_id, config.certificates.number_format, config.lab.id, _bench(document, config)
             )
             if (taken := await journal.certificate(number)) is not None:
                 raise fail(
                     f"certificate number {number} was already issued, for run {taken.run} "
                     f"(record hash {taken.record_hash}): a number is issued once",
-                    "Give certificates.number_format in the lab file a {seq} (and a {year}).",
+                    "Give certificates.number_format in the lab file a {bench}, {year} and {seq}.",
                 )
             signer = None
             if config.signing is not None:
@@ -183,3 +183,12 @@ def _write(
             target.write_text(html, encoding="utf-8")
         else:
             target.write_bytes(render_pdf(html))
+
+
+def _bench(document: RunDocument, config: LabConfig) -> str:
+    """The bench of the run's (first) UUT, for certificate numbers unique across benches."""
+    benches = config.bench_of()
+    for uut in document.uuts:
+        if (bench := benches.get(str(uut.get("instrument", "")))) is not None:
+            return bench
+    return "bench"

@@ -89,11 +89,30 @@ class BenchConfig(_Strict):
     instruments: list[InstrumentConfig] = Field(default_factory=list)
 
 
+NUMBER_FIELDS = {"lab": "demo-lab", "bench": "bench-1", "year": 2026, "seq": 1}
+"""The placeholders a certificate number may use, with values to try a format on."""
+
+
+def _number_format(value: str) -> str:
+    """A format of certificate numbers that yields a new number for each certificate."""
+    try:
+        value.format(**NUMBER_FIELDS)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"cannot make a number from {value!r} ({exc}); use {{lab}}, {{bench}}, {{year}} "
+            "and {seq} (for example {lab}-{bench}-{year}-{seq:04d})"
+        ) from None
+    if "{seq" not in value:
+        raise ValueError("a certificate number needs {seq}: without it every number is the same")
+    return value
+
+
 class CertificateSettings(_Strict):
     accreditation: str = ""
     """The laboratory's accreditation, as printed under its name."""
-    number_format: str = Field("{lab}-{year}-{seq:04d}", min_length=1)
-    """Certificate numbers: {lab} the lab id, {year}, {seq} the year's running number."""
+    number_format: Annotated[str, AfterValidator(_number_format)] = "{lab}-{bench}-{year}-{seq:04d}"
+    """Certificate numbers: {lab} the lab id, {bench} the bench of the run's UUT, {year},
+    {seq} the year's running number (of the journal that issues it)."""
     language: str = "en"
     template: Path | None = None
     """The lab's own HTML template (Jinja2); relative to the lab file. Default: the
@@ -262,6 +281,18 @@ def _semantic_problems(file: str, raw: Any) -> list[Problem]:
                         Problem(file, path, f"duplicate id {ident!r} (also {seen[ident]})")
                     )
                 seen.setdefault(ident, path)
+    certificates = raw.get("certificates") if isinstance(raw, dict) else None
+    number_format = certificates.get("number_format") if isinstance(certificates, dict) else None
+    several = isinstance(benches, list) and len(benches) > 1
+    if several and isinstance(number_format, str) and "{bench" not in number_format:
+        problems.append(
+            Problem(
+                file,
+                field_path(raw, ("certificates", "number_format")),
+                "the lab has several benches, each journal numbering its own certificates: "
+                "put {bench} in the number so that no two benches issue the same one",
+            )
+        )
     return problems
 
 

@@ -1111,7 +1111,9 @@ class Journal:
 
     # -- certificates and signatures -----------------------------------------------------
 
-    async def certificate_number(self, run: str, number_format: str, lab: str) -> tuple[str, str]:
+    async def certificate_number(
+        self, run: str, number_format: str, lab: str, bench: str = ""
+    ) -> tuple[str, str]:
         """The number of a new certificate of ``run`` and the number it replaces: the year's
         next, or for a re-issue the run's first number with a revision (``N-R1`` replaces
         ``N``, ``N-R2`` replaces ``N-R1``), as ISO/IEC 17025 7.8.8.2 asks."""
@@ -1131,7 +1133,8 @@ class Journal:
                 "strftime('%Y', issued, 'unixepoch') = ?",
                 (str(year),),
             ).fetchone()
-            return number_format.format(lab=lab, year=year, seq=int(issued) + 1), ""
+            number = number_format.format(lab=lab, bench=bench, year=year, seq=int(issued) + 1)
+            return number, ""
 
         return await self.read_with(number)
 

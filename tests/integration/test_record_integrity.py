@@ -598,6 +598,8 @@ def test_a_reissue_replaces_the_earlier_certificate(recorded: Recorded, tmp_path
         assert code == 0, said
         numbers.append(said.split()[1])
     first, second, third = numbers
+    year = dt.datetime.now(dt.UTC).year
+    assert first == f"demo-lab-mass-bench-{year}-0001"  # the bench of the balance calibrated
     assert (second, third) == (f"{first}-R1", f"{first}-R2")
     assert f"written to {tmp_path / 'third.html'}, replacing certificate {second}" in said
     page = (tmp_path / "first.html").read_text()

@@ -70,3 +70,25 @@ def test_a_labs_own_plans_folder_never_falls_back_to_the_shipped_plans(tmp_path:
     assert str(default_lab_folder() / "plans") in said  # where the examples are, to copy
     missing = load_lab(own_lab(tmp_path, plans="nowhere"))
     assert available_plans(missing) == {}
+
+
+@pytest.mark.parametrize(
+    ("number_format", "said"),
+    [
+        ("{lab}-{year}", "a certificate number needs {seq}"),
+        ("{lab}-{month}-{seq}", "cannot make a number from '{lab}-{month}-{seq}' ('month')"),
+        ("{lab}-{year}-{seq:04d}", "put {bench} in the number"),  # the lab has three benches
+    ],
+)
+def test_certificate_numbers_unique_across_benches(
+    tmp_path: Path, number_format: str, said: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_lab(own_lab(tmp_path, certificates={"number_format": number_format}))
+    problems = [str(p) for p in caught.value.problems]
+    assert any("certificates.number_format" in p and said in p for p in problems), problems
+    one_bench = yaml.safe_load(lab_text(tmp_path))
+    one_bench["benches"] = one_bench["benches"][:1]
+    one_bench["certificates"] = {"number_format": "{lab}-{year}-{seq:04d}"}
+    (tmp_path / "one.yaml").write_text(yaml.safe_dump(one_bench))
+    assert load_lab(tmp_path / "one.yaml").certificates.number_format == "{lab}-{year}-{seq:04d}"
