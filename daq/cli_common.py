@@ -60,7 +60,7 @@ def load(path: Path | None) -> LabConfig:
     from daq.config import ConfigError, load_lab
 
     try:
-        return load_lab(path)
+        lab = load_lab(path)
     except ConfigError as exc:
         for problem in exc.problems:
             errors.print(Text(str(problem), style="red"), soft_wrap=True)
@@ -69,6 +69,31 @@ def load(path: Path | None) -> LabConfig:
             "Fix the fields named above; `daq config check FILE` re-checks the file.",
             2,
         ) from None
+    if path is not None:  # (--lab, or $DAQ_LAB through it)
+        _name_an_old_journal(lab, path.parent)
+    return lab
+
+
+def _name_an_old_journal(lab: LabConfig, folder: Path) -> None:
+    """A journal relative to a lab file used to resolve in the working directory: one left
+    there, where the lab's own is missing, is named, never silently orphaned."""
+    try:
+        stated = lab.journal.path.relative_to(folder)
+    except ValueError:
+        return
+    if lab.journal.path.exists():
+        return
+    old = Path.cwd() / stated
+    if old.exists() and old.resolve() != lab.journal.path.resolve():
+        errors.print(
+            Text(
+                f"note: the lab's journal is {lab.journal.path} (beside the lab file); a journal "
+                f"from before, relative to the working directory, is at {old}: move it there "
+                f"(mv {old}* {lab.journal.path.parent}/) to keep its records",
+                "yellow",
+            ),
+            soft_wrap=True,
+        )
 
 
 def clock(time_scale: float | None) -> Clock:

@@ -92,3 +92,18 @@ def test_certificate_numbers_unique_across_benches(
     one_bench["certificates"] = {"number_format": "{lab}-{year}-{seq:04d}"}
     (tmp_path / "one.yaml").write_text(yaml.safe_dump(one_bench))
     assert load_lab(tmp_path / "one.yaml").certificates.number_format == "{lab}-{year}-{seq:04d}"
+
+
+def test_a_journal_left_in_the_working_directory_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab_file = own_lab(tmp_path / "lab")
+    elsewhere = tmp_path / "where-it-ran"
+    (elsewhere / "records").mkdir(parents=True)
+    (elsewhere / "records" / "daq.sqlite").write_bytes(b"")  # where it used to resolve
+    monkeypatch.chdir(elsewhere)
+    result = CliRunner().invoke(app, ["runs", "--lab", str(lab_file)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "no journal at" in said
+    assert f"a journal from before, relative to the working directory, is at {elsewhere}" in said
+    assert f"move it there (mv {elsewhere / 'records' / 'daq.sqlite'}*" in said
