@@ -4,6 +4,7 @@ with a message that says what to do next."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -54,6 +55,19 @@ def fail(message: str, hint: str = "", code: int = 1) -> typer.Exit:
     if hint:
         errors.print(Text(hint, "dim"), soft_wrap=True)
     return typer.Exit(code)
+
+
+def writable(path: Path, option: str) -> None:
+    """Refuse, before any long work, an output file that could not be written at its end."""
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("/"))
+    if path.is_dir():
+        raise fail(f"{option} {path} is a folder", "Name a file.", 2)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise fail(f"{option} {path} cannot be written (permission)", "Name another file.", 2)
+    if not path.exists() and not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+        raise fail(
+            f"{option} {path}: cannot write in {folder}", "Name a file in a writable folder.", 2
+        )
 
 
 def load(path: Path | None) -> LabConfig:

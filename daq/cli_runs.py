@@ -25,6 +25,7 @@ from daq.cli_common import (
     load,
     reader_of,
     run,
+    writable,
 )
 
 if TYPE_CHECKING:
@@ -308,6 +309,8 @@ def run_command(
     if plan_name is None and resume is None:
         plans = ", ".join(available_plans(config)) or "none"
         raise fail("give a PLAN, or --resume RUN", f"Plans: {plans}.", 2)
+    if json_file is not None:
+        writable(json_file, "--json")
     register = _register(config)
     scale = time_scale if time_scale is not None else SIMULATED_TIME_SCALE if simulate else None
     plan: Plan | None = None
@@ -322,6 +325,8 @@ def run_command(
     except ConfigError as exc:
         raise _problems(exc, "the plan") from None
 
+    started: list[str] = [resume] if resume is not None else []
+
     async def execute() -> RunDocument:
         async with lab_session(config, clock(scale), simulate=simulate) as session:
             display = RunDisplay(console)
@@ -332,7 +337,7 @@ def run_command(
             live = Live(display, console=console, refresh_per_second=4)
             with live if display.live else contextlib.nullcontext():
                 if plan is not None:
-                    return await runner.start(plan, plan_file)
+                    return await runner.start(plan, plan_file, on_started=started.append)
                 assert resume is not None
                 return await runner.resume(resume)
 
@@ -343,15 +348,24 @@ def run_command(
     except ConfigError as exc:
         raise _problems(exc, "the plan") from None
     except KeyboardInterrupt:
+        if not started:
+            raise fail("aborted by Ctrl-C before the run started", "", EXIT_ABORTED) from None
         raise fail(
-            "run aborted by Ctrl-C; sources were put in their safe state",
-            "`daq runs` shows it; `daq run --resume RUN` continues from the first "
-            "unfinished point.",
+            f"run {started[0]} aborted by Ctrl-C; sources were put in their safe state",
+            f"`daq runs show {started[0]}` shows it; `daq run --resume {started[0]}` continues "
+            "from the first unfinished point.",
             EXIT_ABORTED,
         ) from None
     if json_file is not None:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(document.model_dump_json(indent=2), encoding="utf-8")
+        try:
+            json_file.parent.mkdir(parents=True, exist_ok=True)
+            json_file.write_text(document.model_dump_json(indent=2), encoding="utf-8")
+        except OSError as exc:
+            raise fail(
+                f"run {document.run.id} is recorded, but its result document cannot be written "
+                f"to {json_file}: {exc.strerror or exc}",
+                f"`daq runs show {document.run.id} --json > FILE` writes it elsewhere.",
+            ) from None
     _finish(document, json_file)
 
 

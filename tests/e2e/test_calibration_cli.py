@@ -277,10 +277,11 @@ def test_ctrl_c_aborts_safely(tmp_path: Path) -> None:
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stdout + stderr
-    assert "Ctrl-C" in stderr and "--resume" in stderr
     with sqlite3.connect(tmp_path / "daq.sqlite") as db:
-        status, reason = db.execute("SELECT status, reason FROM runs").fetchone()
+        run_id, status, reason = db.execute("SELECT id, status, reason FROM runs").fetchone()
         safe = db.execute("SELECT instrument FROM events WHERE kind = 'safe_state'").fetchall()
+    said = " ".join(stderr.split())
+    assert f"run {run_id} aborted by Ctrl-C" in said and f"daq run --resume {run_id}" in said
     assert status == "aborted" and "Ctrl-C" in reason
     assert ("controller-1",) in safe
 

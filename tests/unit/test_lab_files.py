@@ -107,3 +107,16 @@ def test_a_journal_left_in_the_working_directory_is_named(
     assert result.exit_code == 1 and "no journal at" in said
     assert f"a journal from before, relative to the working directory, is at {elsewhere}" in said
     assert f"move it there (mv {elsewhere / 'records' / 'daq.sqlite'}*" in said
+
+
+@pytest.mark.parametrize("kind", ["a folder", "under a file"])
+def test_an_unwritable_json_is_refused_before_the_run(tmp_path: Path, kind: str) -> None:
+    lab_file = own_lab(tmp_path)
+    (tmp_path / "note.txt").write_text("not a folder")
+    target = tmp_path if kind == "a folder" else tmp_path / "note.txt" / "result.json"
+    result = CliRunner().invoke(
+        app, ["run", "balance", "--simulate", "--json", str(target), "--lab", str(lab_file)]
+    )
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"--json {target}" in said, said
+    assert not (tmp_path / "records").exists()  # refused before anything was recorded
