@@ -57,6 +57,27 @@ def fail(message: str, hint: str = "", code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+LATEST = "latest"
+"""A run argument that names the newest run of the journal."""
+RUN_HELP = "Run id (`daq runs` lists them); `latest`: the newest run."
+
+
+def run_named(config: LabConfig, run_id: str) -> str:
+    """``run_id``, or for ``latest`` the id of the journal's newest run."""
+    if run_id != LATEST:
+        return run_id
+
+    async def newest() -> str | None:
+        async with reader_of(config) as journal:
+            rows = await journal.runs(limit=1)
+            return rows[0].id if rows else None
+
+    found = run(newest())
+    if found is None:
+        raise fail(f"no runs in {config.journal.path} yet", "`daq run PLAN` starts one.")
+    return found
+
+
 def writable(path: Path, option: str) -> None:
     """Refuse, before any long work, an output file that could not be written at its end."""
     folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("/"))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from daq.cli_common import LabOption, console, fail, journal_of, load, run
+from daq.cli_common import RUN_HELP, LabOption, console, fail, journal_of, load, run, run_named
 
 if TYPE_CHECKING:
     from daq.config import LabConfig
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def report(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (`daq runs` lists them).")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help=RUN_HELP)],
     form: Annotated[
         Literal["pdf", "html", "json"], typer.Option("--format", help="What to issue.")
     ] = "pdf",
@@ -51,6 +51,7 @@ def report(
     from daq.takeover import begin_signing
 
     config = load(lab)
+    run_id = run_named(config, run_id)
     chosen = language or config.certificates.language
     if chosen not in languages():
         raise fail(f"no translation {chosen!r}", f"Languages: {', '.join(languages())}.", 2)

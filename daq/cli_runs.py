@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from daq.cli_common import (
+    RUN_HELP,
     LabOption,
     SimulateOption,
     clock,
@@ -25,6 +26,7 @@ from daq.cli_common import (
     load,
     reader_of,
     run,
+    run_named,
     writable,
 )
 
@@ -163,7 +165,7 @@ def runs(ctx: typer.Context, lab: LabOption = None) -> None:
 
 @runs_app.command("show")
 def show(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (`daq runs` lists them).")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help=RUN_HELP)],
     lab: LabOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result document.")] = False,
     budgets: Annotated[bool, typer.Option("--budgets", help="Print every point's budget.")] = False,
@@ -174,6 +176,7 @@ def show(
     from daq.engine.record import Point
 
     config = load(lab)
+    run_id = run_named(config, run_id)
 
     async def fetch() -> tuple[str | None, list[Point], str, str]:
         async with reader_of(config) as journal:
@@ -202,12 +205,13 @@ def show(
 
 @runs_app.command("abort")
 def abort(
-    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help=RUN_HELP)],
     reason: Annotated[str, typer.Option(help="Why, for the record.")] = "abort requested",
     lab: LabOption = None,
 ) -> None:
     """Ask the process running RUN to stop it safely (sources off, vented)."""
     config = load(lab)
+    run_id = run_named(config, run_id)
 
     async def request() -> str | None:
         async with journal_of(config) as journal:
@@ -309,6 +313,8 @@ def run_command(
     if plan_name is None and resume is None:
         plans = ", ".join(available_plans(config)) or "none"
         raise fail("give a PLAN, or --resume RUN", f"Plans: {plans}.", 2)
+    if resume is not None:
+        resume = run_named(config, resume)
     if json_file is not None:
         writable(json_file, "--json")
     register = _register(config)
@@ -438,9 +444,7 @@ def _verify_register(config: LabConfig) -> None:
 
 
 def verify(
-    run_id: Annotated[
-        str | None, typer.Argument(metavar="RUN", help="Run id (`daq runs` lists them).")
-    ] = None,
+    run_id: Annotated[str | None, typer.Argument(metavar="RUN", help=RUN_HELP)] = None,
     streams: Annotated[
         bool,
         typer.Option(
@@ -473,6 +477,7 @@ def verify(
         raise fail(
             "name a run, or give --streams or --certificates", "`daq runs` lists the runs.", 2
         )
+    run_id = run_named(config, run_id)
 
     async def check() -> Audit | None:
         async with reader_of(config) as journal:

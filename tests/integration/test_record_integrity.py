@@ -684,6 +684,25 @@ def test_a_register_entry_without_its_signature_is_named(
     assert code == 1 and f"register entry 1 (certificate {number}): unsigned, but it was" in said
 
 
+def test_latest_names_the_newest_run(recorded: Recorded, tmp_path: Path) -> None:
+    recorded.copy(tmp_path)
+    code, said = daq(tmp_path, "verify", "latest")
+    assert code == 0 and f"run {recorded.run}: " in said, said
+    code, said = daq(tmp_path, "runs", "show", "latest")
+    assert code == 0 and f"run {recorded.run}: completed" in said, said
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write_lab(empty, None)
+
+    async def make_empty() -> None:
+        async with Journal(empty / "daq.sqlite"):
+            pass
+
+    asyncio.run(make_empty())
+    code, said = daq(empty, "runs", "show", "latest")
+    assert code == 1 and "no runs in" in said and "`daq run PLAN` starts one" in said
+
+
 def test_keys_new_and_a_signed_record(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     result = CliRunner().invoke(app_of(), ["keys", "new", "--out", str(keys), "--id", "lab-k1"])
