@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from daq.engine.plan import Plan
     from daq.engine.record import Point
     from daq.integrity import Audit
+    from daq.journal import RunRow
     from daq.standards import StandardsRegister
     from daq.streams import StreamAudit
 
@@ -136,31 +138,53 @@ def _with_uut(plan: Plan, uut: str | None, config: LabConfig) -> Plan:
 
 
 @runs_app.callback()
-def runs(ctx: typer.Context, lab: LabOption = None) -> None:
+def runs(
+    ctx: typer.Context,
+    lab: LabOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+) -> None:
     """List the runs in the journal, newest first."""
     if ctx.invoked_subcommand is not None:
         return
     config = load(lab)
 
-    async def listing() -> list[tuple[str, str, str, float, str, str]]:
+    async def listing() -> list[RunRow]:
         async with reader_of(config) as journal:
-            return [
-                (r.id, r.plan, r.procedure, r.started, r.status, r.reason)
-                for r in await journal.runs()
-            ]
+            return await journal.runs()
 
-    rows = run(listing())
+    found = run(listing())
+    if as_json:
+        typer.echo(json.dumps([_run_json(r) for r in found], indent=2, ensure_ascii=False))
+        return
+    rows = [(r.id, r.plan, r.procedure, r.started, r.status, r.reason) for r in found]
     if not rows:
         console.print(f"No runs in {config.journal.path} yet: `daq run PLAN --simulate` makes one.")
         return
     table = Table(title=f"Calibration runs in {config.journal.path}")
-    for column in ("run", "plan", "procedure", "started (UTC)", "status", "reason"):
+    table.add_column("run", overflow="fold")  # a run id is never cut short
+    for column in ("plan", "procedure", "started (UTC)", "status", "reason"):
         table.add_column(column)
     for ident, plan, procedure, started, status, reason in rows:
         stamp = dt.datetime.fromtimestamp(started, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         style = {"completed": "green", "running": "cyan", "aborted": "yellow"}.get(status, "red")
         table.add_row(ident, plan, procedure, stamp, Text(status, style), reason[:80])
     console.print(table)
+
+
+def _utc(timestamp: float | None) -> str | None:
+    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
+
+
+def _run_json(row: RunRow) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "plan": row.plan,
+        "procedure": row.procedure,
+        "started": _utc(row.started),
+        "finished": _utc(row.finished),
+        "status": row.status,
+        "reason": row.reason,
+    }
 
 
 @runs_app.command("show")

@@ -690,6 +690,11 @@ def test_latest_names_the_newest_run(recorded: Recorded, tmp_path: Path) -> None
     assert code == 0 and f"run {recorded.run}: " in said, said
     code, said = daq(tmp_path, "runs", "show", "latest")
     assert code == 0 and f"run {recorded.run}: completed" in said, said
+    listed = CliRunner().invoke(app_of(), ["runs", "--json", "--lab", str(tmp_path / "lab.yaml")])
+    [row] = json.loads(listed.output)
+    assert (row["id"], row["status"], row["plan"]) == (recorded.run, "completed", "balance")
+    started = dt.datetime.fromisoformat(row["started"]).timestamp()
+    assert started == pytest.approx(recorded.document.run.started, abs=1e-5)  # microseconds
     empty = tmp_path / "empty"
     empty.mkdir()
     write_lab(empty, None)
