@@ -5,6 +5,7 @@ spill back into the journal."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -176,10 +177,24 @@ async def test_full_disk_alarm_status_spill_and_take_back(
     assert held > 0
 
     (small_disk / "filler").unlink()  # space again
-    listed = run("runs", "--lab", str(lab), cwd=tmp_path)  # any writer takes the spill back
+    listed = run("runs", "--lab", str(lab), cwd=tmp_path)  # only looks: takes nothing back
     assert listed.returncode == 0, listed.stderr
-    assert readings_in(journal) == before + held
+    assert readings_in(journal) == before and spilled.exists()
+    again = start_agent(lab, tmp_path)  # the next writer takes the spill back as it opens
+    try:
+        deadline = time.monotonic() + 60
+        while not spilled.with_suffix(".imported").exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.communicate(timeout=120)
     assert not spilled.exists() and spilled.with_suffix(".imported").exists()
     with contextlib.closing(sqlite3.connect(journal)) as db:
         kinds = [k for (k,) in db.execute("SELECT kind FROM events")]
+        kept = set(db.execute("SELECT instrument, quantity, timestamp, value FROM readings"))
     assert "spill_imported" in kinds
+    taken = {
+        (r["instrument"], r["quantity"], r["timestamp"], r["value"])
+        for r in (line["reading"] for line in lines if "reading" in line)
+    }
+    assert len(taken) == held and taken <= kept  # every spilled reading is back, once
