@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+import typer
 from rich.table import Table
 from rich.text import Text
 
@@ -60,7 +61,17 @@ def agent(
     console.print("agent stopped")
 
 
-def status(lab: LabOption = None) -> None:
+def status(
+    lab: LabOption = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="One line, exit 0 when the agent runs and every sink is ok, else 1 (a "
+            "health check).",
+        ),
+    ] = False,
+) -> None:
     """Show each sink's state, backlog and dead letters, and the runs in progress."""
     from daq.journal import Journal, JournalError
 
@@ -81,6 +92,11 @@ def status(lab: LabOption = None) -> None:
         raise fail(str(exc), "Start `daq agent` (or `daq monitor`) to record into it.") from None
     path = config.journal.path
     agent_alive = alive(path, "agent")
+    if check:
+        troubles = [] if agent_alive else ["the agent is not running"]
+        troubles += [f"{n} {state}: {detail}" for n, state, detail, _, _ in sinks if state != "ok"]
+        console.print("healthy" if not troubles else "unhealthy: " + "; ".join(troubles))
+        raise typer.Exit(1 if troubles else 0)
     if not agent_alive and sinks:
         console.print(
             Text(

@@ -191,6 +191,8 @@ async def test_agent_streams_takes_commands_and_runs_a_plan(
             )
             assert result["status"] == "completed" and result["conforms"] is True
             assert result["failures"] == 0
+        healthy = run("status", "--check", "--lab", str(lab), cwd=tmp_path)
+        assert (healthy.returncode, healthy.stdout.strip()) == (0, "healthy"), healthy.stdout
     finally:
         output = stop(process)
     assert "agent stopped" in output
@@ -220,6 +222,9 @@ async def test_agent_streams_takes_commands_and_runs_a_plan(
     status = run("status", "--lab", str(lab), cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     assert "the agent is not running" in status.stdout  # stopped: states as it left them
+    unhealthy = run("status", "--check", "--lab", str(lab), cwd=tmp_path)
+    assert unhealthy.returncode == 1
+    assert unhealthy.stdout.strip() == "unhealthy: the agent is not running"
     for sink in ("influxdb", "mqtt"):
         assert re.search(rf"{sink}\s+│\s+ok \(agent stopped\)\s+│.*│\s+none\s+│", status.stdout), (
             status.stdout
