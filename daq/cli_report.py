@@ -136,8 +136,12 @@ def report(
 
     document, issued, row, signature, signer = run(issue())
     target = out or Path(f"{issued.number}.{form}")
+    from daq.reports.certificate import PdfUnavailable
+
     try:
         _write(target, form, document, issued, config, signature)
+    except PdfUnavailable as exc:  # nothing is recorded: no certificate was made
+        raise fail(str(exc)) from None
     except OSError as exc:  # nothing is recorded as issued unless the file exists
         raise fail(
             f"cannot write the certificate to {target}: {exc.strerror or exc}",

@@ -173,9 +173,22 @@ def render_html(document: RunDocument, lab: LabConfig, issue: Issue) -> str:
     return environment.get_template(name).render(**context(document, lab, issue))
 
 
+class PdfUnavailable(Exception):
+    """WeasyPrint cannot load Pango: the message says what to install."""
+
+
+PANGO_PACKAGES = "libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"
+
+
 def render_pdf(html: str) -> bytes:
     """PDF with WeasyPrint (page size, numbering and running header from the CSS)."""
-    import weasyprint  # imported here: it loads Pango, which only PDFs need
+    try:
+        import weasyprint  # imported here: it loads Pango, which only PDFs need
+    except OSError as exc:  # cffi could not open the Pango library
+        raise PdfUnavailable(
+            f"PDF certificates need Pango, which cannot be loaded ({exc}): install it with "
+            f"`apt-get install {PANGO_PACKAGES}` (Debian, Ubuntu), or issue --format html or json"
+        ) from None
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)  # font subsetting notes
     pdf: bytes = weasyprint.HTML(string=html).write_pdf()

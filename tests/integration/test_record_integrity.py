@@ -7,11 +7,13 @@ key, revoked, rotated, unsigned old runs); the journal migrated from schema 4.""
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as dt
 import json
 import shutil
 import sqlite3
 import stat
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -706,6 +708,29 @@ def test_latest_names_the_newest_run(recorded: Recorded, tmp_path: Path) -> None
     asyncio.run(make_empty())
     code, said = daq(empty, "runs", "show", "latest")
     assert code == 1 and "no runs in" in said and "`daq run PLAN` starts one" in said
+
+
+def test_a_missing_pango_says_what_to_install(
+    recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = recorded.copy(tmp_path)
+    real_import = builtins.__import__
+
+    def without_pango(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "weasyprint":  # as cffi fails on a machine without the library
+            raise OSError("cannot load library 'libpango-1.0-0': not found")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "weasyprint", raising=False)
+    monkeypatch.setattr(builtins, "__import__", without_pango)
+    out = tmp_path / "c.pdf"
+    code, said = daq(tmp_path, "report", recorded.run, "--format", "pdf", "--out", str(out),
+                     *SIGNATORY)  # fmt: skip
+    assert code == 1 and not out.exists()
+    assert "PDF certificates need Pango" in said and "apt-get install libpango-1.0-0" in said
+    assert "--format html or json" in said
+    with sqlite3.connect(lab.journal.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM certificates").fetchone() == (0,)
 
 
 def test_keys_new_and_a_signed_record(tmp_path: Path) -> None:
