@@ -47,12 +47,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Instrument data acquisition and automated calibration agent.",
     no_args_is_help=True,
     add_completion=False,
 )
-config_app = typer.Typer(help="Check lab files.", no_args_is_help=True)
-instruments_app = typer.Typer(help="Identify every configured instrument (a table).")
+config_app = typer.Typer(rich_markup_mode=None, help="Check lab files.", no_args_is_help=True)
+instruments_app = typer.Typer(
+    rich_markup_mode=None, help="Identify every configured instrument (a table)."
+)
 app.add_typer(config_app, name="config")
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(runs_app, name="runs")
@@ -125,7 +128,7 @@ def instruments(
     simulate: SimulateOption = False,
     time_scale: TimeScaleOption = 1.0,
 ) -> None:
-    """Identify every configured instrument."""
+    """Identify every configured instrument; exit 1 when one does not answer."""
     from daq.journal import Severity
     from daq.session import lab_session
     from drivers.errors import InstrumentError
@@ -134,6 +137,8 @@ def instruments(
     if ctx.invoked_subcommand is not None:
         return
     config = load(lab)
+
+    failed: list[str] = []
 
     async def identify_all() -> Table:
         table = Table(title=f"Instruments of {config.lab.id}")
@@ -150,6 +155,7 @@ def instruments(
                     return Text(f"{who.manufacturer} {who.model}{serial}", "green")
                 except InstrumentError as exc:
                     session.journal.event("instrument_failed", str(exc), Severity.ERROR, driver.id)
+                    failed.append(driver.id)
                     return Text(str(exc), "red")
                 finally:
                     await driver.close()
@@ -167,6 +173,11 @@ def instruments(
         return table
 
     console.print(run(identify_all()))
+    if failed:
+        raise fail(
+            f"{len(failed)} instrument(s) did not answer: {', '.join(sorted(failed))}",
+            "Each is named in the table with what went wrong; `daq read ID` tries one again.",
+        )
 
 
 def _endpoint(text: str) -> tuple[str, int]:
@@ -247,7 +258,7 @@ def read(
     try:
         config.instrument(instrument)
     except KeyError as exc:
-        raise fail(str(exc.args[0]), "`daq instruments` lists the configured ids.") from None
+        raise fail(str(exc.args[0]), "`daq instruments` lists the configured ids.", 2) from None
 
     async def take() -> list[Reading] | str:
         async with lab_session(config, clock(time_scale), simulate=simulate) as session:

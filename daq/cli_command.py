@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from daq.sinks.settings import MqttSettings
 
 command_app = typer.Typer(
+    rich_markup_mode=None,
     help="Send a signed command to the agent over MQTT and print its reply.",
     no_args_is_help=True,
 )

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from daq.takeover import TakeOver
 
 keys_app = typer.Typer(
-    help="The lab's signing keys: the register, new key pairs.", invoke_without_command=True
+    rich_markup_mode=None,
+    help="The lab's signing keys: the register, new key pairs.",
+    invoke_without_command=True,
 )
 
 

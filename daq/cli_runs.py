@@ -41,7 +41,11 @@ if TYPE_CHECKING:
     from daq.standards import StandardsRegister
     from daq.streams import StreamAudit
 
-runs_app = typer.Typer(help="List, show and abort calibration runs.", invoke_without_command=True)
+runs_app = typer.Typer(
+    rich_markup_mode=None,
+    help="List, show and abort calibration runs.",
+    invoke_without_command=True,
+)
 
 SIMULATED_TIME_SCALE = 100.0
 """How much faster a simulated run goes unless --time-scale says otherwise."""

@@ -46,8 +46,17 @@ def test_instruments_and_read(lab_file: Path, tmp_path: Path) -> None:
 
 def test_read_unknown_instrument_says_what_to_do(lab_file: Path, tmp_path: Path) -> None:
     result = run("read", "nope", "--lab", str(lab_file), cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2  # an unknown name, like a usage error
     assert "no instrument 'nope'" in result.stderr and "daq instruments" in result.stderr
+
+
+def test_instruments_exits_non_zero_when_one_does_not_answer(
+    lab_file: Path, tmp_path: Path
+) -> None:
+    result = run("instruments", "--lab", str(lab_file), cwd=tmp_path)  # no simulators
+    assert result.returncode == 1
+    said = " ".join(result.stderr.split())
+    assert "instrument(s) did not answer: balance-1," in said and "daq read ID" in said
 
 
 def test_read_of_an_absent_instrument_fails_clearly_and_is_recorded(
