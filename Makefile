@@ -6,9 +6,11 @@ BIN := $(VENV)/bin
 .PHONY: demo test lint bench clean
 
 $(BIN)/daq: pyproject.toml
+	@echo "Installing benchdaq and what it needs into $(VENV) (once; a few minutes)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --progress-bar on -e '.[test]'
+	@echo "Installed: $(BIN)/daq"
 	touch $@
 
 ## Monitor the embedded demo lab (simulated instruments over serial/pty, VISA socket, TCP,

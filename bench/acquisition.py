@@ -92,7 +92,7 @@ class Simulators:
 
     def __enter__(self) -> Simulators:
         cores = sorted(os.sched_getaffinity(0))
-        command = [sys.executable, "-m", "daq", "simulate", str(self.lab_file)]
+        command = [sys.executable, "-m", "daq", "simulate", "--lab", str(self.lab_file)]
         if len(cores) > 1:
             command = ["taskset", "-c", str(cores[-1]), *command]
         self.process = subprocess.Popen(

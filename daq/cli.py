@@ -356,9 +356,7 @@ def monitor(
 
 @app.command()
 def simulate(
-    lab: Annotated[
-        Path | None, typer.Argument(help="Lab file; default: the embedded demo lab.")
-    ] = None,
+    lab: LabOption = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     time_scale: TimeScaleOption = 1.0,
     control_port: ControlPortOption = CONTROL_PORT,

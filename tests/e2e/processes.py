@@ -25,7 +25,7 @@ def run(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProce
 def simulating(lab_file: Path, cwd: Path, control_port: int) -> Iterator[str]:
     """`daq simulate LAB` in the background until its banner is out; yields the banner."""
     server = subprocess.Popen(
-        [*DAQ, "simulate", str(lab_file), "--control-port", str(control_port)],
+        [*DAQ, "simulate", "--lab", str(lab_file), "--control-port", str(control_port)],
         cwd=cwd,
         stdout=subprocess.PIPE,
         text=True,
