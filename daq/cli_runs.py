@@ -408,14 +408,11 @@ def _finish(document: RunDocument, json_file: Path | None) -> None:
     console.print(Text(f"run {info.id}: {info.status}", "bold"))
     if json_file is not None:
         console.print(f"result document: {json_file}")
+    resume = f"`daq run --resume {info.id}` continues from the first unfinished point."
+    if info.status == "aborted":
+        raise fail(f"run {info.id} aborted: {info.reason}", resume, EXIT_ABORTED)
     if info.status != "completed":
-        code = EXIT_ABORTED if info.status == "aborted" else 1
-        raise fail(
-            info.reason,
-            f"Fix the cause, then `daq run --resume {info.id}` continues from the first "
-            "unfinished point.",
-            code,
-        )
+        raise fail(f"run {info.id} stopped: {info.reason}", f"Fix the cause, then {resume}")
     _print_verdict(document)
     if document.result.conforms is False:
         raise typer.Exit(EXIT_NONCONFORMING)
