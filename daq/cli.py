@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import json
 import logging
 import math
 import signal
@@ -66,6 +67,35 @@ app.command()(verify)
 app.command()(report)
 app.command()(agent)
 app.command()(status)
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat(
+        timespec="milliseconds"
+    )
+
+
+def _text_line(reading: Reading) -> str:
+    if math.isnan(reading.value):
+        value = reading.status.value
+    else:
+        value = f"{reading.value:.7g} {reading.unit}"
+        value += "" if reading.status is Status.OK else f" ({reading.status.value})"
+    return f"{_utc(reading.timestamp)} {reading.instrument} {reading.quantity}: {value}"
+
+
+def _json_line(reading: Reading) -> str:
+    return json.dumps(
+        {
+            "instrument": reading.instrument,
+            "quantity": reading.quantity,
+            "value": None if math.isnan(reading.value) else reading.value,
+            "unit": reading.unit,
+            "timestamp": reading.timestamp,
+            "status": reading.status.value,
+        },
+        ensure_ascii=False,
+    )
 
 
 def _format(reading: Reading) -> str:
@@ -316,30 +346,44 @@ def monitor(
         float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
     ] = None,
     time_scale: TimeScaleOption = 1.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per reading, one per line.")
+    ] = False,
 ) -> None:
-    """Poll every instrument on its interval into the journal, with a live table."""
+    """Poll every instrument on its interval into the journal, with a live table; without a
+    terminal (or with --json), one line per reading."""
     from daq.monitor import Health, Monitor
     from daq.session import lab_session
 
     config = load(lab)
+    lines = as_json or not console.is_terminal
+
+    def print_lines(readings: list[Reading]) -> None:
+        for reading in readings:
+            typer.echo(_json_line(reading) if as_json else _text_line(reading))
 
     async def watch() -> tuple[Monitor, int, int]:
         async with lab_session(config, clock(time_scale), simulate=simulate) as session:
             journal = session.journal
             pairs = session.drivers()
             journal.event("monitor_started", f"monitoring {len(pairs)} instruments")
-            poller = Monitor(pairs, journal, session.clock)
+            poller = Monitor(
+                pairs, journal, session.clock, on_readings=print_lines if lines else None
+            )
             stop = asyncio.Event()
             await _until_signal(stop, duration)
             started = time.time()
-            with Live(
-                _monitor_table(poller, started), console=console, refresh_per_second=2
-            ) as live:
-                polling = asyncio.create_task(poller.run(stop))
-                while not polling.done():
-                    await asyncio.wait({polling}, timeout=0.5)
-                    live.update(_monitor_table(poller, started))
-                polling.result()
+            if lines:
+                await poller.run(stop)
+            else:
+                with Live(
+                    _monitor_table(poller, started), console=console, refresh_per_second=2
+                ) as live:
+                    polling = asyncio.create_task(poller.run(stop))
+                    while not polling.done():
+                        await asyncio.wait({polling}, timeout=0.5)
+                        live.update(_monitor_table(poller, started))
+                    polling.result()
             journal.event("monitor_stopped", "monitor stopped")
             await journal.flush()
             return poller, journal.committed_readings, len(await journal.events(limit=100000))

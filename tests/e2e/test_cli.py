@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -78,6 +80,29 @@ def test_simulate_serves_the_lab_file_addresses_for_a_separate_agent(
         for instrument in ("balance-1", "readout-1", "transmitter-1", "transmitter-2"):
             result = run("read", instrument, "--lab", str(lab_file), cwd=tmp_path)
             assert result.returncode == 0, (instrument, result.stderr)
+
+
+def test_monitor_without_a_terminal_prints_a_line_per_reading(
+    lab_file: Path, tmp_path: Path
+) -> None:
+    watched = run("monitor", "--simulate", "--duration", "3", "--lab", str(lab_file), cwd=tmp_path)
+    assert watched.returncode == 0, watched.stderr
+    lines = [ln for ln in watched.stdout.splitlines() if " balance-1 mass: " in ln]
+    assert lines and all(re.fullmatch(r"\S+Z? balance-1 mass: .+ g.*", ln) for ln in lines)
+    as_json = run("monitor", "--simulate", "--duration", "3", "--json", "--lab", str(lab_file),
+                  cwd=tmp_path)  # fmt: skip
+    assert as_json.returncode == 0, as_json.stderr
+    rows = [json.loads(ln) for ln in as_json.stdout.splitlines() if ln.startswith("{")]
+    seen = {(r["instrument"], r["quantity"]) for r in rows}
+    assert ("balance-1", "mass") in seen and ("transmitter-1", "pressure") in seen
+    assert all(set(r) == {"instrument", "quantity", "value", "unit", "timestamp", "status"}
+               for r in rows)  # fmt: skip
+    with sqlite3.connect(tmp_path / "daq.sqlite") as db:
+        kept = {
+            (i, q, t)
+            for i, q, t in db.execute("SELECT instrument, quantity, timestamp FROM readings")
+        }
+    assert {(r["instrument"], r["quantity"], r["timestamp"]) for r in rows} <= kept
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
