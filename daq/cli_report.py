@@ -65,7 +65,9 @@ def report(
     async def issue() -> tuple[RunDocument, Issue, CertificateRow, Signature | None, Signer | None]:
         async with journal_of(config) as journal:
             if await journal.run(run_id) is None:
-                raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists them.")
+                raise fail(
+                    f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists them.", 2
+                )
             checked = await audit(journal, run_id, config.signing)
             if checked.problems:
                 raise fail(

@@ -216,7 +216,7 @@ def show(
 
     document, points, status, reason = run(fetch())
     if not status:
-        raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists the runs.")
+        raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists the runs.", 2)
     if as_json:
         if document is None:
             raise fail(f"run {run_id} is {status}: it has no result document yet")
@@ -251,7 +251,7 @@ def abort(
 
     status = run(request())
     if status is None:
-        raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists the runs.")
+        raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists the runs.", 2)
     if status != "running":
         raise fail(f"run {run_id} is {status}, not running")
     console.print(f"abort requested for {run_id}; it stops at its next step")
@@ -512,7 +512,7 @@ def verify(
 
     found = run(check())
     if found is None:
-        raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists the runs.")
+        raise fail(f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists the runs.", 2)
     for note in found.notes:
         console.print(Text(f"note: {note}", "yellow"), soft_wrap=True)
     signature = found.signature

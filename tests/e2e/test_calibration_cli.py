@@ -164,7 +164,7 @@ def test_runs_list_and_show(tmp_path: Path) -> None:
     as_json = run("runs", "show", run_id, "--json", "--lab", str(lab_file), cwd=tmp_path)
     assert json.loads(as_json.stdout)["run"]["id"] == run_id
     missing = run("runs", "show", "nope", "--lab", str(lab_file), cwd=tmp_path)
-    assert missing.returncode == 1 and "daq runs" in missing.stderr
+    assert missing.returncode == 2 and "daq runs" in missing.stderr  # an unknown name
 
 
 def committed_points(journal: Path) -> list[tuple[str, str, float]]:
