@@ -3,7 +3,8 @@
 Commands are ``ESC <letter>`` (``ESC x1_`` style for identity). A print (``ESC P``) answers
 one line: the 16-character block ``<sign> <value:8> <unit:3>`` or, with an identification
 code in front, the 22-character line ``<ID:6><block>``. A blank unit means the value is not
-stable. ``High`` and ``Low`` stand for overload and underload, ``Err ###`` for an error.
+stable. ``High`` and ``Low`` stand for overload and underload, ``Err ###`` (or the status
+line ``Stat ERR ###`` of the Master and Entris II series) for an error.
 Unknown commands are ignored on some firmware, so a command that changes the balance's state
 is never repeated and never waits for an answer.
 
@@ -41,7 +42,8 @@ BLOCK = 14
 """Characters of the output block without its CR LF."""
 ID_CODE = 6
 _NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
-_ERROR = re.compile(r"Err\s*(\d+)")
+_ERROR = re.compile(r"\bErr\s*(\d+)", re.IGNORECASE)
+"""``Err ###`` (16 characters) or the status line ``Stat ... ERR ###`` (22 characters)."""
 
 
 @dataclass(frozen=True, slots=True)

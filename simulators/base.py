@@ -105,6 +105,17 @@ class LineSimulator(SimulatedInstrument):
     async def handle(self, command: bytes) -> bytes:
         """Answer one command line (terminator stripped); b"" for no reply."""
 
+    def split(self, received: bytes) -> tuple[list[bytes], bytes]:
+        """Commands end at any of the ``terminators`` bytes (b"\\r\\n" accepts CR, LF and
+        CR LF); empty lines are skipped."""
+        commands: list[bytes] = []
+        while ends := [i for i in map(received.find, self.terminators) if i >= 0]:
+            end = min(ends)
+            command, received = received[:end], received[end + 1 :]
+            if command:
+                commands.append(command)
+        return commands, received
+
     async def respond(self, command: bytes) -> bytes:
         """What goes back on the line: the answer, with the link faults applied.
 

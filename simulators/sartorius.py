@@ -5,12 +5,16 @@ right-aligned in 8> <unit in 3>`` and CR LF, with the 6-character identification
 front (22 characters) unless ``id_code`` is off. The unit is blank while the weight is not
 stable. Above capacity + 9 d the value field shows ``High``, with the pan removed or below
 the zero range ``Low``. Unknown commands are silently ignored (reference: some firmware).
+Commands are framed by their ESC, not by a line end: ``ESC <capital letter>`` (format 1) or
+``ESC <small letter><character>_`` (format 2), the trailing CR LF optional, and any byte
+outside a command (a stray CR, noise on the line) is dropped without swallowing the next.
 Inference: tare and zero (``ESC T``/``U``/``V``) and the identity strings answer nothing
 and one CR LF-terminated text respectively.
 
 Faults: ``never_settle`` keeps the unit blank; ``overload`` shows ``High``; ``error_reply``
-prints ``Err 101`` instead of a value (inference: a three-digit code as the reference's
-``Err ###``).
+prints ``Err 101`` instead of a value, or with ``id_code`` the 22-character status line
+``Stat`` ... ``ERR 101`` of the Master and Entris II series (inference: a three-digit code as
+the reference's ``Err ###`` and ``Stat ERR ###``).
 """
 
 from __future__ import annotations
@@ -93,12 +97,32 @@ class SartoriusSimulator(LineSimulator):
     def stable(self) -> bool:
         return self._load.settled_within(self.config.stability_band * self.d)
 
-    def _block(self, value_field: str, sign: str = " ", unit: str = "") -> str:
+    def split(self, received: bytes) -> tuple[list[bytes], bytes]:
+        """ESC-framed commands; whatever lies outside one is dropped."""
+        commands: list[bytes] = []
+        while (start := received.find(ESC)) >= 0:
+            command = received[start : start + 2]
+            if len(command) < 2:
+                return commands, received[start:]  # the letter is still to come
+            if command[1:].islower():  # format 2: ESC <letter><character>_
+                command = received[start : start + 4]
+                if len(command) < 4:
+                    return commands, received[start:]
+                if not command.endswith(b"_"):
+                    received = received[start + 1 :]  # not a command: look for the next ESC
+                    continue
+            commands.append(command)
+            received = received[start + len(command) :]
+        return commands, b""
+
+    def _block(self, value_field: str, sign: str = " ", unit: str = "", code: str = "N") -> str:
         block = f"{sign} {value_field:>8} {unit:<3}"
-        return (f"{'N':<6}" if self.config.id_code else "") + block
+        return (f"{code:<6}" if self.config.id_code else "") + block
 
     def _print(self) -> str:
         if self.has(Fault.ERROR_REPLY):
+            if self.config.id_code:
+                return self._block(f"ERR {ERROR_CODE}", code="Stat")
             return self._block(f"Err {ERROR_CODE}")
         gross = self._cell() - self._zero
         if self.has(Fault.OVERLOAD) or gross > self.config.capacity + 9 * self.d:

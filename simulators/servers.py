@@ -33,9 +33,8 @@ FaultsOf = Callable[[int], frozenset[Fault]]
 class LineProtocol(Protocol):
     """A device's command interpreter: one command line in, exact reply bytes out."""
 
-    @property
-    def terminators(self) -> bytes:
-        """Any of these bytes ends a command (e.g. b"\\r\\n" accepts CR, LF and CR LF)."""
+    def split(self, received: bytes) -> tuple[list[bytes], bytes]:
+        """The whole commands in ``received`` and the bytes left to wait on."""
         ...
 
     async def respond(self, command: bytes) -> bytes:
@@ -77,15 +76,9 @@ class _LineSession:
         self._worker = asyncio.create_task(self._work())
 
     def feed(self, data: bytes) -> None:
-        self._buffer += data
-        while True:
-            ends = [i for i in map(self._buffer.find, self._protocol.terminators) if i >= 0]
-            if not ends:
-                return
-            end = min(ends)
-            command, self._buffer = self._buffer[:end], self._buffer[end + 1 :]
-            if command:
-                self._commands.put_nowait(command)
+        commands, self._buffer = self._protocol.split(self._buffer + data)
+        for command in commands:
+            self._commands.put_nowait(command)
 
     async def _work(self) -> None:
         while True:

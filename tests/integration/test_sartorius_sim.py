@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,59 @@ async def test_a_load_settles_then_prints_stable_and_tares_to_zero() -> None:
         sim.remove_pan()
         [low] = await balance.read()
         assert low.status is Status.UNDERLOAD
+    finally:
+        await balance.close()
+        await server.stop()
+
+
+async def exchange(server: TcpLineServer, *chunks: bytes, replies: int) -> list[bytes]:
+    """Send ``chunks`` as separate writes to the simulator over TCP; its ``replies`` lines."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        for chunk in chunks:
+            writer.write(chunk)
+            await writer.drain()
+            await asyncio.sleep(0.01)  # separate segments: a command split across reads
+        async with asyncio.timeout(10):
+            return [await reader.readuntil(b"\r\n") for _ in range(replies)]
+    finally:
+        writer.close()
+
+
+async def test_commands_are_framed_by_escape_with_an_optional_line_end() -> None:
+    """Reference §1.2: Format 1 ``ESC <letter>``, Format 2 ``ESC <letter><digit>_``, CR LF
+    optional; stray bytes never swallow the next command."""
+    sim = SartoriusSimulator(SartoriusSettings(seed=1, noise=0.0), SteppedClock())
+    server = await TcpLineServer(sim).start()
+    try:
+        [bare] = await exchange(server, b"\x1bP", replies=1)  # no CR LF at all
+        assert len(bare) == 22 and bare.startswith(b"N     +")
+        replies = await exchange(
+            server,
+            b"\r\n\x00noise",  # stray bytes before any command
+            b"\x1b",  # the ESC alone in one segment ...
+            b"x1_",  # ... the rest of a Format 2 command in the next
+            b"\x1bx2_\r\n\x1bP\x1bx3_",  # with and without CR LF, back to back
+            replies=4,
+        )
+        assert replies == [b"BCE224I-1S\r\n", b"0037402218\r\n", bare, b"00-20-08\r\n"]
+    finally:
+        await server.stop()
+
+
+async def test_an_error_is_read_in_the_status_line_form() -> None:
+    sim = SartoriusSimulator(SartoriusSettings(seed=1), SteppedClock())
+    sim.inject(Fault.ERROR_REPLY)
+    server = await TcpLineServer(sim).start()
+    connection = TcpConnection(type="tcp", host="127.0.0.1", port=server.port, timeout=1)
+    balance = SartoriusBalance(
+        "b", open_line_transport("b", connection), SartoriusBalance.Settings(), sim.clock
+    )
+    try:
+        [line] = await exchange(server, b"\x1bP\r\n", replies=1)
+        assert line == b"Stat     ERR 101    \r\n"  # 22 characters with the Stat code
+        with pytest.raises(InstrumentReportedError, match="error 101"):
+            await balance.weigh()
     finally:
         await balance.close()
         await server.stop()

@@ -86,6 +86,9 @@ def test_error_lines_and_garbage() -> None:
     with pytest.raises(InstrumentReportedError, match="error 101") as raised:
         parse_line("N        Err 101    ")
     assert raised.value.code == "101"
+    with pytest.raises(InstrumentReportedError, match="error 204") as raised:
+        parse_line("Stat     ERR 204    ")  # the status line of Master and Entris II
+    assert raised.value.code == "204"
     for bad in ("N     +  12x.456 g  ", "+ 123.456 g", "N     *  123.456 g  "):
         with pytest.raises(ProtocolError):
             parse_line(bad)
