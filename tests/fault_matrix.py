@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from daq.clock import Clock
+from daq.clock import Clock, SteppedClock
 from daq.config import parse_lab
 from daq.reading import Reading
 from daq.session import lab_session
@@ -37,8 +37,6 @@ class FaultCase:
     """The instrument entry of a lab file, ``simulate: true`` implied; addresses are replaced."""
     operation: Operation
     expected: dict[Fault, type[InstrumentError] | Check]
-    time_scale: float = 1.0
-    """Clock scale: higher makes process-time waits (stability timeouts) shorter."""
 
 
 def one_instrument_lab(instrument: dict[str, Any], tmp: Path) -> str:
@@ -69,7 +67,7 @@ async def eventually(operation: Operation, driver: Driver[Any], timeout: float =
 async def check_fault(case: FaultCase, fault: Fault, tmp: Path) -> None:
     lab = parse_lab(one_instrument_lab(case.instrument, tmp), f"{case.name}.yaml")
     ident = case.instrument["id"]
-    async with lab_session(lab, Clock(case.time_scale), simulate=True) as session:
+    async with lab_session(lab, SteppedClock(), simulate=True) as session:
         assert session.simulation is not None
         [(_, driver)] = session.drivers()
         sim = session.simulation.simulator(ident)

@@ -205,7 +205,6 @@ CASES = [
             Fault.OVERLOAD: ProtocolError,
             Fault.ERROR_REPLY: refused,
         },
-        time_scale=10.0,
     ),
     FaultCase(
         name="custom_modbus-tcp",
@@ -219,7 +218,6 @@ CASES = [
             Fault.OVERLOAD: saturated,
             Fault.ERROR_REPLY: InstrumentReportedError,
         },
-        time_scale=10.0,
     ),
 ]
 

@@ -83,7 +83,6 @@ def case(name: str, connection: dict[str, Any]) -> FaultCase:
             Fault.OVERLOAD: OverloadError,
             Fault.ERROR_REPLY: InstrumentReportedError,
         },
-        time_scale=10.0,
     )
 
 

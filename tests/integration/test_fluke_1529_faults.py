@@ -77,7 +77,6 @@ def case(name: str, connection: dict[str, Any], dropped: type[InstrumentError]) 
             Fault.OVERLOAD: over_range,
             Fault.ERROR_REPLY: device_error,
         },
-        time_scale=10.0,
     )
 
 

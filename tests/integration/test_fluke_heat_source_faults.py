@@ -76,7 +76,6 @@ def case(name: str, connection: dict[str, Any]) -> FaultCase:
             Fault.OVERLOAD: overloaded,
             Fault.ERROR_REPLY: InstrumentReportedError,
         },
-        time_scale=10.0,
     )
 
 

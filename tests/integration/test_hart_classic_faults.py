@@ -87,7 +87,6 @@ def case(name: str, connection: dict[str, Any]) -> FaultCase:
             Fault.OVERLOAD: cut_out,
             Fault.ERROR_REPLY: InstrumentReportedError,
         },
-        time_scale=10.0,
     )
 
 

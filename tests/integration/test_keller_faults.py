@@ -83,7 +83,6 @@ def case(
             Fault.OVERLOAD: overflows,
             Fault.ERROR_REPLY: device_failure,
         },
-        time_scale=10.0,
     )
 
 

@@ -55,7 +55,6 @@ CASE = FaultCase(
         Fault.OVERLOAD: OverloadError,
         Fault.ERROR_REPLY: InstrumentReportedError,
     },
-    time_scale=2.0,
 )
 
 

@@ -88,7 +88,6 @@ def case(name: str, connection: dict[str, Any]) -> FaultCase:
             Fault.OVERLOAD: over_pressure,
             Fault.ERROR_REPLY: InstrumentReportedError,
         },
-        time_scale=10.0,
     )
 
 

@@ -56,7 +56,6 @@ def case(name: str, connection: dict[str, Any], dropped: type[Exception]) -> Fau
             Fault.OVERLOAD: OverloadError,
             Fault.ERROR_REPLY: InstrumentReportedError,
         },
-        time_scale=10.0,
     )
 
 

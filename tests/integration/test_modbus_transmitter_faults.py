@@ -80,7 +80,6 @@ def case(
             Fault.OVERLOAD: saturated,
             Fault.ERROR_REPLY: device_failure,
         },
-        time_scale=10.0,
     )
 
 
