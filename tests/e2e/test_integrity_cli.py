@@ -5,6 +5,7 @@ tests/integration/test_record_integrity.py.)"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import sqlite3
@@ -130,20 +131,20 @@ def test_a_rebuilt_chain_cannot_reissue_its_certificate_number(
 
 
 def test_a_number_is_issued_once(calibrated: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    lab_file, run_id = journal_copy(
-        calibrated, tmp_path, certificates={"number_format": "{lab}-fixed"}
-    )
-    with sqlite3.connect(tmp_path / "daq.sqlite") as db:  # issued earlier, for another run
+    lab_file, run_id = journal_copy(calibrated, tmp_path)
+    number = f"demo-lab-mass-bench-{dt.datetime.now(dt.UTC).year}-0001"  # the next one
+    with sqlite3.connect(tmp_path / "daq.sqlite") as db:  # put in by hand, for another run
         db.execute(
             "INSERT INTO certificates (number, run, format, language, issued, issued_by, "
-            "function, record_hash) VALUES ('demo-lab-fixed', 'other-run', 'pdf', 'en', 1.0, "
-            "'J', 'QM', ?)",
-            ("f" * 64,),
+            "function, record_hash) VALUES (?, 'other-run', 'pdf', 'en', 1.0, 'J', 'QM', ?)",
+            (number, "f" * 64),
         )
     out = tmp_path / "c.json"
     code, _, stderr = daq(tmp_path, lab_file, "report", run_id, "--format", "json",
                           "--out", str(out), *SIGNATORY)  # fmt: skip
     said = flat(stderr)
     assert code == 1, said
-    assert "certificate number demo-lab-fixed was already issued, for run other-run" in said
+    assert f"certificate number {number} was already issued, for run other-run" in said
     assert "{seq}" in said and not out.exists()
+    code, _, stderr = daq(tmp_path, lab_file, "verify", "--certificates")
+    assert code == 1 and f"certificate {number} is not in the register" in flat(stderr)
