@@ -9,6 +9,13 @@ Physics: in CONTROL mode the pressure slews toward the set point, then it is sta
 once within the stable band for the stable time; VENT runs it to ambient; MEASURE and
 STANDBY hold it. ``error`` offsets indicated from generated pressure.
 
+``Chan?`` names the active channel and ``Chan A|B`` selects it (``channels`` the unit has; a
+channel it lacks is ``-222``); ``Ptype?`` / ``Ptype A|G`` absolute or gauge (gauge reads
+relative to ambient); ``UpperLimit?`` / ``LowerLimit?`` and their settings bound the
+set-point (inference: the reference names no limit command; these follow the command set's
+``Name value`` / ``Name?`` form). Every query answers: an unknown one queues ``-113`` and
+answers an empty field with the ``E`` lead (inference), so a client never waits in vain.
+
 Faults: ``never_settle`` wanders and never answers ``YES``; ``overload`` (inference: an
 over-pressure trip) goes to STANDBY and queues ``500,Over pressure``; ``error_reply`` queues
 ``-300,Device error`` on every command, so every reply starts with ``E``.
@@ -54,6 +61,8 @@ class MensorCpcSettings(SimulatorSettings):
     stable_band: float = Field(0.001, gt=0)
     """bar."""
     stable_time: float = Field(2.0, ge=0)
+    channels: int = Field(1, ge=1, le=2)
+    """Measuring channels: 2 on a CPC6050 with a second sensor."""
 
 
 class MensorCpcSimulator(LineSimulator):
@@ -73,6 +82,10 @@ class MensorCpcSimulator(LineSimulator):
         self._last = clock.elapsed()
         self._inside_since: float | None = None
         self._errors: list[Error] = []
+        self._channel = "A"
+        self._ptype = "A"
+        self._limits = (0.0, settings.full_scale)
+        """Lower and upper set-point limits, bar."""
 
     def _update(self) -> None:
         now = self.clock.elapsed()
@@ -116,10 +129,19 @@ class MensorCpcSimulator(LineSimulator):
 
     def _pressure(self) -> str:
         self._update()
-        per = UNIT_CODES[self._unit][1]
-        return (
-            f"{(self.generated_pressure + self.config.error + self._sensor.observe()) / per:+.5E}"
-        )
+        indicated = self.generated_pressure + self.config.error + self._sensor.observe()
+        if self._ptype == "G":
+            indicated -= self.config.ambient
+        return self._in_units(indicated)
+
+    def _in_units(self, bar: float) -> str:
+        return f"{bar / UNIT_CODES[self._unit][1]:+.5E}"
+
+    def _bar(self, value: str) -> float | None:
+        try:
+            return float(value) * UNIT_CODES[self._unit][1]
+        except ValueError:
+            return None
 
     async def handle(self, command: bytes) -> bytes:
         text = command.decode("ascii", "replace").strip()
@@ -162,15 +184,41 @@ class MensorCpcSimulator(LineSimulator):
             case "UNITS" if value.isdigit() and int(value) in UNIT_CODES:
                 self._unit = int(value)
                 return None
+            case "CHAN?":
+                return self._channel
+            case "CHAN" if value in ("A", "B")[: self.config.channels]:
+                self._channel = value
+                return None
+            case "PTYPE?":
+                return self._ptype
+            case "PTYPE" if value in ("A", "G"):
+                self._ptype = value
+                return None
+            case "UPPERLIMIT?" | "LOWERLIMIT?":
+                return self._in_units(self._limits[name == "UPPERLIMIT?"])
+            case "UPPERLIMIT" | "LOWERLIMIT":
+                self._set_limit(name == "UPPERLIMIT", self._bar(value))
+                return None
+            case "CHAN" | "PTYPE":
+                queue_error(self._errors, BAD_VALUE)
+                return None
         queue_error(self._errors, UNDEFINED)
-        return None
+        return "" if name.endswith("?") else None
+
+    def _set_limit(self, upper: bool, bar: float | None) -> None:
+        if bar is None:
+            queue_error(self._errors, BAD_VALUE)
+            return
+        low, high = (self._limits[0], bar) if upper else (bar, self._limits[1])
+        if not 0 <= low <= high <= self.config.full_scale:
+            queue_error(self._errors, BAD_VALUE)
+            return
+        self._limits = (low, high)
 
     def _set(self, value: str) -> None:
-        try:
-            bar = float(value) * UNIT_CODES[self._unit][1]
-        except ValueError:
-            bar = -1.0
-        if not 0 <= bar <= self.config.full_scale:
+        bar = self._bar(value)
+        low, high = self._limits
+        if bar is None or not low <= bar <= high:
             queue_error(self._errors, BAD_VALUE)
             return
         self._update()

@@ -49,6 +49,34 @@ async def test_control_to_a_set_point_then_vent() -> None:
         await server.stop()
 
 
+async def test_channel_pressure_type_and_limits_answer_every_query() -> None:
+    """Reference §3.2: ``Chan A|B`` / ``Chan?``, ``Ptype A|G``; every query gets a reply."""
+    sim = MensorCpcSimulator(MensorCpcSettings(seed=1, noise=0.0, channels=2), SteppedClock())
+    exchanges = [
+        (b"Chan?", b" A\r\n"),
+        (b"Chan B", b""),
+        (b"Chan?", b" B\r\n"),
+        (b"Ptype?", b" A\r\n"),
+        (b"A?", b" +1.01325E+00\r\n"),
+        (b"Ptype G", b""),
+        (b"Ptype?", b" G\r\n"),
+        (b"A?", b" +0.00000E+00\r\n"),  # gauge: relative to ambient
+        (b"UpperLimit?", b" +1.00000E+01\r\n"),
+        (b"UpperLimit 6", b""),
+        (b"LowerLimit?", b" +0.00000E+00\r\n"),
+        (b"UpperLimit?", b" +6.00000E+00\r\n"),
+        (b"Setpt 7", b""),  # above the upper limit: refused
+        (b"Error?", b" -222,Data out of range\r\n"),
+        (b"Chan C", b""),
+        (b"Error?", b" -222,Data out of range\r\n"),
+        (b"Nonsense?", b"E\r\n"),  # an unknown query still answers, flagging the error
+        (b"Error?", b" -113,Undefined header\r\n"),
+    ]
+    assert [await sim.handle(sent) for sent, _ in exchanges] == [got for _, got in exchanges]
+    one = MensorCpcSimulator(MensorCpcSettings(seed=1), SteppedClock())
+    assert await one.handle(b"Chan B") == b"" and await one.handle(b"Chan?") == b"EA\r\n"
+
+
 async def pressure(driver: Driver[Any]) -> object:
     assert isinstance(driver, MensorCpc)
     return await driver.pressure()
