@@ -273,6 +273,14 @@ class _FaultyLink(ServerRequestHandler):
     """
 
     faults_of: FaultsOf
+    served: frozenset[int]
+
+    async def handle_request(self) -> None:
+        """A request for a device id nobody serves goes unanswered (pymodbus's simulator
+        context would answer exception 4), as on a real RS-485 line."""
+        if self.last_pdu and self.last_pdu.dev_id not in self.served:
+            return
+        await super().handle_request()  # type: ignore[no-untyped-call]
 
     def send(self, data: bytes, addr: tuple[str, int] | None = None) -> None:
         faults = self.faults_of(self.last_pdu.dev_id) if self.last_pdu else frozenset()
@@ -286,14 +294,16 @@ class _FaultyLink(ServerRequestHandler):
         super().send(data, addr)
 
 
-def _with_link_faults(server: ModbusTcpServer | ModbusSerialServer, faults_of: FaultsOf) -> None:
+def _with_link_faults(
+    server: ModbusTcpServer | ModbusSerialServer, faults_of: FaultsOf, served: frozenset[int]
+) -> None:
     """Make every connection the server accepts a ``_FaultyLink``."""
 
     def new_connection() -> ServerRequestHandler:
         link = _FaultyLink(  # type: ignore[no-untyped-call]
             server, server.trace_packet, server.trace_pdu, server.trace_connect
         )
-        link.faults_of = faults_of
+        link.faults_of, link.served = faults_of, served
         return link
 
     server.callback_new_connection = new_connection  # type: ignore[method-assign]
@@ -308,6 +318,7 @@ class ModbusServer:
 
     def __init__(self, devices: list[SimDevice], faults_of: FaultsOf | None = None) -> None:
         self._devices = devices
+        self._served = frozenset(device.id for device in devices)
         self._faults_of = faults_of or (lambda _device_id: frozenset())
 
         self._server: ModbusTcpServer | ModbusSerialServer | None = None
@@ -335,7 +346,7 @@ class ModbusServer:
         self._server = ModbusTcpServer(
             self._devices, address=(host, self.port), ignore_missing_devices=True
         )
-        _with_link_faults(self._server, self._faults_of)
+        _with_link_faults(self._server, self._faults_of, self._served)
         self.where = f"modbus-tcp {host}:{self.port}"
         await self._serve()
         return self
@@ -356,7 +367,7 @@ class ModbusServer:
             parity=parity,
             ignore_missing_devices=True,
         )
-        _with_link_faults(self._server, self._faults_of)
+        _with_link_faults(self._server, self._faults_of, self._served)
         self.where = f"modbus-rtu {link or self.path}" + (f" -> {self.path}" if link else "")
         await self._serve()
         return self

@@ -116,6 +116,26 @@ async def test_rtu_separate_requests() -> None:
     assert temperature.value == -4.25
 
 
+async def test_a_device_id_nobody_has_stays_silent_on_the_bus() -> None:
+    """On RS-485 only the addressed device answers: no exception frame for an absent id."""
+    sim = transmitter(Clock())
+    async with served(ModbusServer([sim.sim_device(1)]).start_rtu()) as server:
+
+        def exchange(frame: str) -> bytes:
+            with serial.Serial(server.path, 9600, timeout=0.5) as port:
+                port.write(bytes.fromhex(frame))
+                return bytes(port.read(9))
+
+        present = await asyncio.to_thread(exchange, "01 03 00 02 00 02 65 cb")  # id 1: P1
+        absent = await asyncio.to_thread(exchange, "07 03 00 02 00 02 65 ad")  # id 7: nobody
+        driver = rtu_driver(server.path, device_id=7)
+        with pytest.raises(InstrumentTimeout):
+            await driver.pressure()
+        await driver.close()
+    assert present[:3] == bytes.fromhex("01 03 04") and len(present) == 9
+    assert absent == b""
+
+
 async def test_two_transmitters_on_one_rs485_bus_read_concurrently() -> None:
     clock = Clock()
     first, second = transmitter(clock, pressure=1.5), transmitter(clock, pressure=6.0)
