@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import termios
 from collections.abc import Awaitable, Callable
 
 import serial
@@ -96,7 +97,8 @@ class StreamTransport:
         try:
             async with asyncio.timeout(self.timeout):
                 self._reader, self._writer = await self._opener()
-        except (OSError, serial.SerialException, TimeoutError, ValueError) as exc:
+        except (OSError, serial.SerialException, TimeoutError, ValueError, termios.error) as exc:
+            # termios.error: the port refuses the line settings (a pty takes no parity)
             reason = f"cannot open {self.name}: {exc or type(exc).__name__}"
             self._backoff.failed(reason)
             raise ConnectionLost(reason) from exc

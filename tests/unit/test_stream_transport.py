@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import pytest
 
 from drivers.errors import ConnectionLost, InstrumentTimeout, ProtocolError
 from drivers.testing import ScriptedStream
 from drivers.transports.base import Backoff
-from drivers.transports.stream import StreamTransport, tcp_opener
+from drivers.transports.stream import StreamTransport, serial_opener, tcp_opener
 from simulators.servers import free_tcp_port
 
 
@@ -104,3 +105,22 @@ async def test_trace_logs_bytes(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG, logger="daq.io"):
         await transport(script, trace=True).query("Z")
     assert "dev > b'Z\\r\\n'" in caplog.text and "dev < b'Z A\\r\\n'" in caplog.text
+
+
+async def test_a_port_refusing_its_line_settings_is_a_clear_connection_error() -> None:
+    """A pty takes no parity: the termios refusal is named, not a traceback."""
+    controller, device = os.openpty()
+    try:
+        t = StreamTransport(
+            "balance",
+            serial_opener(os.ttyname(device), baudrate=1200, bytesize=7, parity="O"),
+            port_key="balance",
+            timeout=0.2,
+            retries=0,
+        )
+        with pytest.raises(ConnectionLost, match=r"cannot open balance: \(22, .Invalid argument"):
+            await t.query("\x1bP")
+        await t.close()
+    finally:
+        os.close(controller)
+        os.close(device)
