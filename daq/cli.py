@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
 import json
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
@@ -43,6 +41,8 @@ from simulators.errors import SimulationError
 from simulators.faults import Fault
 
 if TYPE_CHECKING:
+    import asyncio
+
     from daq.monitor import Monitor
 
 T = TypeVar("T")
@@ -159,6 +159,8 @@ def instruments(
     time_scale: TimeScaleOption = 1.0,
 ) -> None:
     """Identify every configured instrument; exit 1 when one does not answer."""
+    import asyncio
+
     from daq.journal import Severity
     from daq.session import lab_session
     from drivers.errors import InstrumentError
@@ -331,6 +333,8 @@ def _monitor_table(monitor: Monitor, started: float) -> Table:
 
 
 async def _until_signal(stop: asyncio.Event, duration: float | None) -> None:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -352,6 +356,10 @@ def monitor(
 ) -> None:
     """Poll every instrument on its interval into the journal, with a live table; without a
     terminal (or with --json), one line per reading."""
+    import asyncio
+
+    from rich.live import Live
+
     from daq.monitor import Health, Monitor
     from daq.session import lab_session
 
@@ -409,6 +417,8 @@ def simulate(
 
     Faults and operator actions are switched from another terminal with 'daq fault'.
     """
+    import asyncio
+
     from simulators.control import ControlServer
     from simulators.runtime import Simulation
 

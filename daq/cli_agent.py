@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import signal
 from typing import TYPE_CHECKING, Annotated
@@ -31,6 +30,8 @@ def agent(
     lab: LabOption = None, simulate: SimulateOption = False, time_scale: TimeScaleOption = 1.0
 ) -> None:
     """Run the agent until SIGTERM or Ctrl-C: poll, alarm, forward, take MQTT commands."""
+    import asyncio
+
     from daq.agent import Agent
 
     config = load(lab)

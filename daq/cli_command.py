@@ -8,7 +8,6 @@ The secret is read from where the lab file says for the key id (or ``--secret-en
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import time
@@ -129,6 +128,8 @@ def _send(
     secret_file: Path | None,
     timeout: float,
 ) -> None:
+    import asyncio
+
     from daq.commands import sign
     from daq.sinks.tls import TlsError
 
@@ -210,6 +211,8 @@ async def _exchange(
     settings: MqttSettings, lab: str, message: dict[str, Any], timeout: float
 ) -> dict[str, Any]:
     """Publish ``message`` on the agent's command topic; its reply."""
+    import asyncio
+
     import aiomqtt
 
     from daq.sinks.mqtt import tls_context

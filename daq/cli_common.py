@@ -3,7 +3,6 @@ with a message that says what to do next."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable
 from pathlib import Path
@@ -13,10 +12,10 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from daq.clock import Clock, default_clock
 from simulators.errors import SimulationError
 
 if TYPE_CHECKING:
+    from daq.clock import Clock
     from daq.config import LabConfig
     from daq.journal import Journal
 
@@ -132,6 +131,8 @@ def _name_an_old_journal(lab: LabConfig, folder: Path) -> None:
 
 
 def clock(time_scale: float | None) -> Clock:
+    from daq.clock import Clock, default_clock
+
     return Clock(time_scale) if time_scale is not None else default_clock()
 
 
@@ -160,6 +161,8 @@ def reader_of(config: LabConfig) -> Journal:
 
 
 def run(coroutine: Awaitable[T]) -> T:
+    import asyncio
+
     from daq.journal import JournalError
 
     try:

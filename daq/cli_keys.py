@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 from rich.table import Table
 from rich.text import Text
 
@@ -76,6 +75,8 @@ def new(
 ) -> None:
     """Make a key pair: the private key in OUT/ID.key (mode 600, for the service user only),
     the public key in OUT/ID.pub; print the entry for the lab file's signing.keys."""
+    import yaml
+
     from daq.signing import KEY_ID_PATTERN, fingerprint, generate
 
     if key_id is not None and not re.match(KEY_ID_PATTERN, key_id):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
@@ -330,6 +328,10 @@ def run_command(
 
     Exit status: 0 all conform, 3 some point does not conform, 130 aborted, 1 error.
     """
+    import asyncio
+
+    from rich.live import Live
+
     from daq.config import ConfigError
     from daq.engine.display import RunDisplay
     from daq.engine.loader import load_procedure
