@@ -307,9 +307,13 @@ def read(
 
     result = run(take())
     if isinstance(result, str):
-        raise fail(
-            result, "Check the connection and that the instrument is on; see `daq instruments`."
+        manual = config.instrument(instrument).connection.type == "manual"
+        hint = (
+            "Enter the reading again as the instrument shows it (a number, in its unit)."
+            if manual
+            else "Check the connection and that the instrument is on; see `daq instruments`."
         )
+        raise fail(result, hint)
     for reading in result:
         console.print(f"{reading.instrument} {reading.quantity}: [bold]{_format(reading)}[/]")
 

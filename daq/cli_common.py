@@ -160,6 +160,22 @@ def reader_of(config: LabConfig) -> Journal:
     return Journal(config.journal.path, read_only=True)
 
 
+def _journal_hint(message: str) -> str:
+    """What to do about a journal error, by what the error says."""
+    if "no journal at" in message:
+        return "Start `daq agent` or `daq monitor` to record into it, or name the lab file."
+    if "not a database" in message or "malformed" in message:
+        return (
+            "The journal file is damaged: restore it from a backup, or move it aside to start "
+            "a new one; never delete a journal whose records a certificate names."
+        )
+    if "schema" in message:
+        return ""  # the message says which daq reads it
+    if "full" in message or "No space" in message:
+        return "Free space on the journal's disk; readings held meanwhile are written then."
+    return "Check journal.path in the lab file: the folder must exist and be writable."
+
+
 def run(coroutine: Awaitable[T]) -> T:
     import asyncio
 
@@ -168,9 +184,7 @@ def run(coroutine: Awaitable[T]) -> T:
     try:
         return asyncio.run(coroutine)  # type: ignore[arg-type]
     except JournalError as exc:
-        raise fail(
-            str(exc), "Check the journal path in the lab file and free disk space."
-        ) from None
+        raise fail(str(exc), _journal_hint(str(exc))) from None
     except SimulationError as exc:
         raise fail(
             str(exc),

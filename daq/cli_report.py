@@ -76,7 +76,17 @@ def report(
                 )
             document = checked.document  # the result document as the record holds it
             if document is None:
-                raise fail(f"run {run_id} has not finished: nothing to certify")
+                from daq.presence import alive
+
+                if alive(config.journal.path, f"run-{run_id}"):
+                    raise fail(
+                        f"run {run_id} is still running: nothing to certify yet",
+                        "Issue its certificate once it has finished (`daq runs` shows it).",
+                    )
+                raise fail(
+                    f"run {run_id} was interrupted before it finished: nothing to certify",
+                    f"`daq run --resume {run_id}` finishes it.",
+                )
             if document.run.status != "completed":
                 raise fail(
                     f"run {run_id} is {document.run.status} ({document.run.reason}): nothing to "

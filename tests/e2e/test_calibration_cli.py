@@ -210,6 +210,11 @@ def test_resume_after_kill_9(tmp_path: Path) -> None:
     with sqlite3.connect(journal) as db:
         (status,) = db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
     assert status == "running"  # as the crash left it
+    early = run("report", run_id, "--by", "J", "--function", "QM", "--lab", str(lab_file),
+                cwd=tmp_path)  # fmt: skip
+    said = " ".join(early.stderr.split())
+    assert early.returncode == 1 and f"run {run_id} was interrupted before it finished" in said
+    assert f"daq run --resume {run_id}" in said
     out = tmp_path / "resumed.json"
     resumed = run(
         "run",

@@ -120,3 +120,13 @@ def test_an_unwritable_json_is_refused_before_the_run(tmp_path: Path, kind: str)
     said = " ".join(result.output.split())
     assert result.exit_code == 2 and f"--json {target}" in said, said
     assert not (tmp_path / "records").exists()  # refused before anything was recorded
+
+
+def test_a_damaged_journal_gets_a_hint_that_fits(tmp_path: Path) -> None:
+    lab_file = own_lab(tmp_path)
+    (tmp_path / "records").mkdir()
+    (tmp_path / "records" / "daq.sqlite").write_bytes(b"this is not SQLite at all " * 100)
+    result = CliRunner().invoke(app, ["runs", "--lab", str(lab_file)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "The journal file is damaged" in said, said
+    assert "free" not in said.lower()  # no disk-space advice for a damaged file
