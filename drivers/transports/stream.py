@@ -112,13 +112,28 @@ class StreamTransport:
                 async with asyncio.timeout(1.0):
                     await writer.wait_closed()
 
+    def _drop(self) -> None:
+        """Close the link at once (no await): an exchange cancelled halfway leaves a reply in
+        flight that the next exchange must never read as its own."""
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is not None:
+            writer.close()
+
     async def write(self, command: str) -> None:
         async with self._lock:
-            await self._write(command)
+            try:
+                await self._write(command)
+            except asyncio.CancelledError:
+                self._drop()
+                raise
 
     async def read_line(self) -> str:
         async with self._lock:
-            return await self._read_line()
+            try:
+                return await self._read_line()
+            except asyncio.CancelledError:
+                self._drop()
+                raise
 
     async def query(
         self, command: str, *, retries: int | None = None, timeout: float | None = None
@@ -128,8 +143,12 @@ class StreamTransport:
         for attempt in range(attempts):
             try:
                 async with self._lock:
-                    await self._write(command)
-                    return await self._read_line(timeout)
+                    try:
+                        await self._write(command)
+                        return await self._read_line(timeout)
+                    except asyncio.CancelledError:
+                        self._drop()
+                        raise
             except (InstrumentTimeout, ConnectionLost):
                 if attempt == attempts - 1:
                     raise
@@ -138,8 +157,12 @@ class StreamTransport:
     async def query_lines(self, command: str, count: int) -> list[str]:
         """Send a command whose reply is ``count`` lines (no retry: it may have side effects)."""
         async with self._lock:
-            await self._write(command)
-            return [await self._read_line() for _ in range(count)]
+            try:
+                await self._write(command)
+                return [await self._read_line() for _ in range(count)]
+            except asyncio.CancelledError:
+                self._drop()
+                raise
 
     async def _write(self, command: str) -> None:
         await self.open()

@@ -159,8 +159,14 @@ class VisaTransport:
     ) -> list[str]:
         await self.open()
         timeout = timeout or self.timeout
+        call = asyncio.ensure_future(self._call(self._exchange_blocking, command, lines, timeout))
         try:
-            return await self._call(self._exchange_blocking, command, lines, timeout)
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            # the exchange runs on in its thread: the port is free only once it has finished
+            with contextlib.suppress(Exception):
+                await call
+            raise
         except pyvisa.VisaIOError as exc:
             await self.close()
             if exc.error_code == constants.StatusCode.error_timeout:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 
@@ -11,6 +12,7 @@ import pytest
 from drivers.errors import ConnectionLost, InstrumentTimeout, ProtocolError
 from drivers.testing import ScriptedStream
 from drivers.transports.base import Backoff
+from drivers.transports.settings import VisaConnection, open_line_transport
 from drivers.transports.stream import StreamTransport, serial_opener, tcp_opener
 from simulators.servers import free_tcp_port
 
@@ -124,3 +126,74 @@ async def test_a_port_refusing_its_line_settings_is_a_clear_connection_error() -
     finally:
         os.close(controller)
         os.close(device)
+
+
+async def test_a_cancelled_exchange_leaves_no_reply_for_the_next() -> None:
+    """An abort cancels a query halfway; its late reply is never read as the next one's."""
+
+    async def instrument(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            if line.strip() == b"SLOW?":
+                await asyncio.sleep(0.3)
+            writer.write(line.strip().lower().rstrip(b"?") + b"\r\n")
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+
+    server = await asyncio.start_server(instrument, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    t = StreamTransport("x", tcp_opener("127.0.0.1", port), port_key=f"x{port}", timeout=2)
+    try:
+        slow = asyncio.create_task(t.query("SLOW?"))
+        await asyncio.sleep(0.05)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        assert await t.query("FAST?") == "fast"  # not "slow", which was in flight
+        await asyncio.sleep(0.4)
+        assert await t.query("FAST?") == "fast"
+    finally:
+        await t.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_cancelled_visa_exchange_frees_the_port_only_once_finished() -> None:
+    """The VISA call runs on in its thread after a cancel: the next exchange waits for it,
+    so two threads never talk on one socket, and each gets its own reply."""
+
+    seen: list[tuple[bytes, int]] = []
+    """Each command received, with how many replies had been sent by then."""
+    sent = 0
+
+    async def instrument(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        while line := await reader.readline():
+            seen.append((line.strip(), sent))
+            if line.strip() == b"SLOW?":
+                await asyncio.sleep(0.3)
+            writer.write(line.strip().lower().rstrip(b"?") + b"\n")
+            await writer.drain()
+            sent += 1
+
+    server = await asyncio.start_server(instrument, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    connection = VisaConnection(
+        type="visa",
+        resource=f"TCPIP::127.0.0.1::{port}::SOCKET",
+        read_termination="\n",
+        write_termination="\n",
+        timeout=2,
+    )
+    t = open_line_transport("v", connection)
+    try:
+        slow = asyncio.create_task(t.query("SLOW?"))
+        await asyncio.sleep(0.1)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        assert await t.query("FAST?") == "fast"
+        assert seen == [(b"SLOW?", 0), (b"FAST?", 1)]  # sent only once SLOW? was answered
+    finally:
+        await t.close()
+        server.close()
+        await server.wait_closed()
