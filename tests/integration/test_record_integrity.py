@@ -370,7 +370,7 @@ async def test_signatures_are_judged_against_the_register(
 
 
 async def test_a_rotated_key_keeps_verifying(recorded: Recorded, tmp_path: Path) -> None:
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    now = dt.datetime.now(dt.UTC).isoformat()  # to the microsecond: after the fixture signed
     new_key, new_entry = make_key(tmp_path / "keys", "lab-k2", valid_from=now)
     rotated = {"key_file": str(new_key), "keys": [{**recorded.entry, "valid_to": now}, new_entry]}
     lab = recorded.copy(tmp_path, rotated)
