@@ -887,21 +887,30 @@ class Journal:
             raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
         self._signal_commit()
 
-    async def start_run(self, run: RunRow) -> None:
-        await self._write_now(
-            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run.id,
-                run.plan,
-                run.procedure,
-                run.started,
-                run.finished,
-                run.status,
-                run.reason,
-                run.abort_request,
-                run.setup,
-            ),
-        )
+    async def start_run(self, run: RunRow) -> str:
+        """Record a new run as ``run.id``, or ``run.id-2``, ``-3``... where that id is taken
+        (two runs of one plan started in the same second, by two processes too): the id the
+        run got."""
+        await self.flush()
+
+        def claim(db: sqlite3.Connection) -> str:
+            for n in range(1, 1000):
+                ident = run.id if n == 1 else f"{run.id}-{n}"
+                try:
+                    db.execute(
+                        f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        astuple(replace(run, id=ident)),
+                    )
+                except sqlite3.IntegrityError:
+                    continue  # taken: the next suffix
+                except sqlite3.Error as exc:
+                    raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+                return ident
+            raise JournalError(f"no free run id after {run.id}-999 in {self.path}")
+
+        ident = await self.read_with(claim)
+        self._signal_commit()
+        return ident
 
     async def set_run_status(self, run: str, status: str, reason: str = "") -> None:
         await self._write_now(

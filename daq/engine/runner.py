@@ -116,11 +116,6 @@ class Runner:
         journal = self.session.journal
         await self._begin_signing()
         started = self.session.clock.now()
-        run_id = _run_id(plan, started)
-        suffix = 1
-        while await journal.run(run_id) is not None:
-            suffix += 1
-            run_id = f"{_run_id(plan, started)}-{suffix}"
         setup = {
             "plan": plan.model_dump(mode="json"),
             "plan_file": plan_file,
@@ -131,9 +126,9 @@ class Runner:
         }
         if requested_by is not None:
             setup["requested_by"] = requested_by
-        await journal.start_run(
+        run_id = await journal.start_run(
             RunRow(
-                run_id,
+                _run_id(plan, started),
                 plan.id,
                 procedure.name,
                 started,

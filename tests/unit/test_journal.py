@@ -13,7 +13,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from daq.journal import Journal, Severity
+from daq.journal import Journal, RunRow, Severity
 from daq.reading import Reading, Status
 
 
@@ -133,3 +133,15 @@ def test_kill_9_loses_at_most_the_uncommitted_batch(tmp_path: Path) -> None:
     values = [v for (v,) in db.execute("SELECT value FROM readings ORDER BY id")]
     assert len(values) >= reported  # every batch reported committed survived
     assert values == [float(i) for i in range(len(values))]  # in order, no gaps
+
+
+async def test_two_runs_of_one_plan_in_the_same_second_get_their_own_ids(
+    tmp_path: Path,
+) -> None:
+    """Two processes start the same plan in the same second: one id each, none refused."""
+    row = RunRow("balance-20261203T120000Z", "balance", "weighing", 1.0, None, "running", "",
+                 None, "{}")  # fmt: skip
+    async with Journal(tmp_path / "j.sqlite") as one, Journal(tmp_path / "j.sqlite") as two:
+        ids = await asyncio.gather(one.start_run(row), two.start_run(row), one.start_run(row))
+        assert sorted(ids) == [row.id, f"{row.id}-2", f"{row.id}-3"]
+        assert sorted(r.id for r in await one.runs()) == sorted(ids)
