@@ -170,10 +170,16 @@ async def without_signature(
             f"when it began ({_when(began[0][2])}): it was put in or rebuilt since, or its "
             "take-over removed",
         )
+    if not await journal.signature_count():  # the lab has signed nothing here yet
+        return Check(
+            True,
+            "unsigned (recorded before signing; not yet taken over: `daq keys take-over` signs "
+            "the records made before signing, as they are now)",
+        )
     return Check(
         False,
-        "unsigned (recorded before signing) and not yet taken over: `daq keys take-over` "
-        "signs the records made before signing, as they are now",
+        "unsigned, and the journal holds signatures but no record of when signing began: "
+        "the records taken over then were removed, or this one was put in since",
     )
 
 
