@@ -402,7 +402,7 @@ def monitor(
 
     poller, committed, events = run(watch())
     failing = [s.id for s in poller.states.values() if s.health is Health.FAILING]
-    console.print(
+    (errors if lines else console).print(  # lines: stdout holds the readings only
         f"\n[bold]{committed}[/] readings committed to [bold]{config.journal.path}[/]"
         f" ({events} events in the journal)."
     )

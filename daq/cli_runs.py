@@ -152,7 +152,7 @@ def runs(
 
     async def listing() -> list[RunRow]:
         async with reader_of(config) as journal:
-            return await journal.runs()
+            return await journal.runs(limit=-1 if as_json else 100)  # JSON: every run
 
     found = run(listing())
     if as_json:

@@ -97,13 +97,16 @@ def _number_format(value: str) -> str:
     """A format of certificate numbers that yields a new number for each certificate."""
     try:
         value.format(**NUMBER_FIELDS)
-    except (KeyError, IndexError, ValueError) as exc:
+    except Exception as exc:  # any field or format the placeholders do not have
         raise ValueError(
-            f"cannot make a number from {value!r} ({exc}); use {{lab}}, {{bench}}, {{year}} "
-            "and {seq} (for example {lab}-{bench}-{year}-{seq:04d})"
+            f"cannot make a number from {value!r} ({type(exc).__name__}: {exc}); use {{lab}}, "
+            "{bench}, {year} and {seq} (for example {lab}-{bench}-{year}-{seq:04d})"
         ) from None
-    if "{seq" not in value:
-        raise ValueError("a certificate number needs {seq}: without it every number is the same")
+    if "{seq" not in value or "{year" not in value:
+        raise ValueError(
+            "a certificate number needs {seq} and {year}: the running number starts again "
+            "each year, so without the year the numbers of one year repeat the last"
+        )
     return value
 
 

@@ -24,9 +24,9 @@ from pydantic import ValidationError
 from daq.chain import REGISTER_GENESIS, Link, describe, register_link
 from daq.chain import verify as verify_chain
 from daq.engine.document import RunDocument, standards_used, verdict
-from daq.journal import Journal, RunRow, register_subject
+from daq.journal import CertificateRow, Journal, RunRow, register_subject
 from daq.signing import Check, RegisteredKey, Signature, SigningSettings, check, unsigned
-from daq.takeover import SIGNING_BEGAN, taken_over
+from daq.takeover import SIGNING_BEGAN, TAKEN_OVER, manifest_digest, taken_over
 
 RECORD_FORMAT = 2
 """What a run's record holds, stated in its setup record: 2 ends it with the result document
@@ -149,6 +149,9 @@ async def without_signature(
     judged = unsigned(keys, recorded, what)
     if not keys or not judged.ok:
         return judged
+    began = await journal.signatures(SIGNING_BEGAN)
+    if began and (broken := await _take_over_broken(journal, keys, began)) is not None:
+        return Check(False, f"unsigned, and {broken}")
     vouched = [
         Signature(taken_over(subject), h, k, s, v)
         for h, k, s, v in await journal.signatures(taken_over(subject))
@@ -163,7 +166,7 @@ async def without_signature(
             f"unsigned (recorded before signing; taken over by {verdict.key} on "
             f"{_when(vouched[-1].signed)})",
         )
-    if began := await journal.signatures(SIGNING_BEGAN):
+    if began:
         return Check(
             False,
             f"unsigned and dated before signing began, but not among the records taken over "
@@ -181,6 +184,26 @@ async def without_signature(
         "unsigned, and the journal holds signatures but no record of when signing began: "
         "the records taken over then were removed, or this one was put in since",
     )
+
+
+async def _take_over_broken(
+    journal: Journal, keys: list[RegisteredKey], began: list[tuple[str, str, float, str]]
+) -> str | None:
+    """What is wrong with the record of the take-over (its signature, or the list of records
+    it signed), None when it holds."""
+    if len(began) != 1:
+        return f"signing began {len(began)} times in this journal: its take-over was altered"
+    [(digest, key, signed, value)] = began
+    verdict = check(keys, Signature(SIGNING_BEGAN, digest, key, signed, value))
+    if not verdict.ok:
+        return f"the record of when signing began is not valid: {verdict.text}"
+    kept = [Signature(*row) for row in await journal.signatures_under(TAKEN_OVER)]
+    if manifest_digest(kept) != digest:
+        return (
+            "the records taken over when signing began are not those it signed: a take-over "
+            "signature was removed or added (with its record, maybe)"
+        )
+    return None
 
 
 def run_subject(run: str) -> str:
@@ -523,7 +546,9 @@ async def audit_register(journal: Journal, signing: SigningSettings | None) -> l
     and each recorded certificate is in it (numbers cannot be removed, reused or slipped in)."""
     keys = signing.keys if signing is not None else []
     problems: list[str] = []
-    rows = {issue.number: issue for issue in await journal.all_certificates()}
+    rows: dict[str, CertificateRow] = {}
+    for row in await journal.all_certificates():
+        rows.setdefault(row.number, row)  # a number's first issue (old journals reused some)
     previous = REGISTER_GENESIS
     for entry in await journal.register():
         name = f"register entry {entry.seq} (certificate {entry.number})"

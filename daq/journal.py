@@ -43,6 +43,8 @@ log = logging.getLogger("daq.journal")
 T = TypeVar("T")
 
 SCHEMA_VERSION = 7
+REGISTER_SCHEMA = 7
+"""The schema that added the register of issued certificates (filled from the rows)."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
     id INTEGER PRIMARY KEY,
@@ -444,6 +446,7 @@ class Journal:
         if self.read_only:
             self._open_read_only()
             return
+        db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -454,12 +457,13 @@ class Journal:
                 raise JournalError(
                     f"{self.path} was written by a newer version (schema {version}); upgrade daq"
                 )
-            if 0 < version < SCHEMA_VERSION:  # all or nothing, the new version with them
+            before_register = REGISTER_SCHEMA - 1
+            if 0 < version < before_register:  # all or nothing, the new version with them
                 db.execute("BEGIN")
-                for old in range(version, SCHEMA_VERSION):
+                for old in range(version, before_register):
                     for statement in MIGRATIONS.get(old, ()):
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute(f"PRAGMA user_version={before_register}")
                 db.execute("COMMIT")
             db.executescript(SCHEMA)
             # readings up to here were recorded before the streams were chained: none, in a
@@ -468,15 +472,21 @@ class Journal:
                 "INSERT OR IGNORE INTO journal_facts (name, value) SELECT 'chained_after', "
                 "COALESCE(MAX(id), 0) FROM readings"
             )
-            if version < 7:  # certificates issued before the register: taken in, unsigned
-                db.execute("BEGIN")
+            if version < REGISTER_SCHEMA:  # the register's step, all or nothing with its version
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("DELETE FROM certificate_register")
                 for row in db.execute(
                     f"SELECT {CERTIFICATE_COLUMNS} FROM certificates ORDER BY rowid"
-                ).fetchall():
-                    self._register_blocking(db, CertificateRow(*row), None)
+                ).fetchall():  # certificates issued before the register: taken in, unsigned
+                    with contextlib.suppress(sqlite3.IntegrityError):  # a number reused once
+                        self._register_blocking(db, CertificateRow(*row), None)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 db.execute("COMMIT")
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
+            if db is not None:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                db.close()  # a failed open holds no lock on the file
             raise JournalError(f"cannot open the journal {self.path}: {exc}") from exc
         self._db = db
 
@@ -1271,28 +1281,45 @@ class Journal:
         await self.read_with(insert)
         self._signal_commit()
 
-    async def record_signatures(self, signatures: list[Signature]) -> None:
-        """Keep several signatures at once: all or none."""
+    async def record_first_signatures(self, signatures: list[Signature]) -> bool:
+        """Keep ``signatures`` all at once, only if the journal holds none yet (checked in the
+        same transaction, so two writers cannot both begin); whether they were kept."""
         await self.flush()
 
-        def insert(db: sqlite3.Connection) -> None:
+        def insert(db: sqlite3.Connection) -> bool:
             try:
                 db.execute("BEGIN IMMEDIATE")
+                if db.execute("SELECT 1 FROM signatures LIMIT 1").fetchone():
+                    db.execute("ROLLBACK")
+                    return False
                 for signature in signatures:
                     self._insert_signature(db, signature)
                 db.execute("COMMIT")
+                return True
             except sqlite3.Error as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
 
-        await self.read_with(insert)
+        kept = await self.read_with(insert)
         self._signal_commit()
+        return kept
 
     async def signature_count(self) -> int:
         """How many signatures the journal holds."""
         rows = await self._run(self._query_blocking, "SELECT COUNT(*) FROM signatures", ())
         return int(rows[0][0])
+
+    async def signatures_under(self, prefix: str) -> list[tuple[str, str, str, float, str]]:
+        """(subject, hash, key, signed, signature) of every signature whose subject starts
+        with ``prefix``."""
+        rows: list[tuple[str, str, str, float, str]] = await self._run(
+            self._query_blocking,
+            "SELECT subject, hash, key, signed, signature FROM signatures "
+            "WHERE substr(subject, 1, ?) = ? ORDER BY subject",
+            (len(prefix), prefix),
+        )
+        return rows
 
     async def signatures(self, subject: str) -> list[tuple[str, str, float, str]]:
         """(hash, key, signed, signature) of every signature of ``subject``."""

@@ -9,6 +9,7 @@ first signed run or certificate does it, or ``daq keys take-over``."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
@@ -25,9 +26,12 @@ class TakeOverRefused(Exception):
     """The journal cannot be taken over (done already, or signed without a take-over)."""
 
 
+TAKEN_OVER = "before-signing:"
+
+
 def taken_over(subject: str) -> str:
     """What the take-over signature of the record named ``subject`` names."""
-    return f"before-signing:{subject}"
+    return f"{TAKEN_OVER}{subject}"
 
 
 def manifest_digest(signatures: list[Signature]) -> str:
@@ -97,7 +101,8 @@ async def take_over(journal: Journal, signing: SigningSettings, signer: Signer) 
         else:
             result.left.append(record.name)
     began_with = signer.sign(SIGNING_BEGAN, manifest_digest(signatures), now)
-    await journal.record_signatures([*signatures, began_with])
+    if not await journal.record_first_signatures([*signatures, began_with]):
+        raise TakeOverRefused("another process began signing this journal meanwhile")
     journal.event(
         "signing_began",
         f"signing began with key {signer.key.id}: {len(result.taken)} record(s) made before "
@@ -108,6 +113,7 @@ async def take_over(journal: Journal, signing: SigningSettings, signer: Signer) 
 
 async def begin_signing(journal: Journal, signing: SigningSettings, signer: Signer) -> None:
     """Take over the journal's earlier records before its first signature (nothing when
-    signing has begun already)."""
+    signing has begun already, here or in another process meanwhile)."""
     if not await journal.signature_count():
-        await take_over(journal, signing, signer)
+        with contextlib.suppress(TakeOverRefused):  # begun by another process: nothing to do
+            await take_over(journal, signing, signer)

@@ -12,12 +12,13 @@ if TYPE_CHECKING:  # pint (with numpy) loads at the first unit handled, not at i
 @cache
 def registry() -> pint.UnitRegistry[Any]:
     """pint's registry, its parsed definitions cached in the user's cache folder (a tenth of
-    the time to build); built without the cache where that folder cannot be written."""
+    the time to build); built without the cache where that folder cannot be written or a
+    cache file is damaged (two processes writing it at once, a full disk)."""
     import pint
 
     try:
         return pint.UnitRegistry(cache_folder=":auto:")
-    except OSError:
+    except Exception:  # an unwritable folder, or a cache file cut short
         return pint.UnitRegistry()
 
 

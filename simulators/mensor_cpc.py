@@ -10,11 +10,12 @@ once within the stable band for the stable time; VENT runs it to ambient; MEASUR
 STANDBY hold it. ``error`` offsets indicated from generated pressure.
 
 ``Chan?`` names the active channel and ``Chan A|B`` selects it (``channels`` the unit has; a
-channel it lacks is ``-222``); ``Ptype?`` / ``Ptype A|G`` absolute or gauge (gauge reads
-relative to ambient); ``UpperLimit?`` / ``LowerLimit?`` and their settings bound the
-set-point (inference: the reference names no limit command; these follow the command set's
-``Name value`` / ``Name?`` form). Every query answers: an unknown one queues ``-113`` and
-answers an empty field with the ``E`` lead (inference), so a client never waits in vain.
+channel it lacks is ``-222``); ``Ptype?`` / ``Ptype A|G`` absolute or gauge (in gauge every
+pressure read or sent, set-point and limits too, is relative to ambient); ``UpperLimit?`` /
+``LowerLimit?`` and their settings bound the set-point (inference: the reference names no
+limit command; these follow the command set's ``Name value`` / ``Name?`` form). Every query
+answers: an unknown one queues ``-113`` and answers an empty field with the ``E`` lead
+(inference), so a client never waits in vain.
 
 Faults: ``never_settle`` wanders and never answers ``YES``; ``overload`` (inference: an
 over-pressure trip) goes to STANDBY and queues ``500,Over pressure``; ``error_reply`` queues
@@ -129,19 +130,20 @@ class MensorCpcSimulator(LineSimulator):
 
     def _pressure(self) -> str:
         self._update()
-        indicated = self.generated_pressure + self.config.error + self._sensor.observe()
-        if self._ptype == "G":
-            indicated -= self.config.ambient
-        return self._in_units(indicated)
+        return self._in_units(self.generated_pressure + self.config.error + self._sensor.observe())
 
     def _in_units(self, bar: float) -> str:
-        return f"{bar / UNIT_CODES[self._unit][1]:+.5E}"
+        """An absolute pressure as the controller shows it: in its unit, gauge or absolute."""
+        shown = bar - (self.config.ambient if self._ptype == "G" else 0.0)
+        return f"{shown / UNIT_CODES[self._unit][1]:+.5E}"
 
     def _bar(self, value: str) -> float | None:
+        """A pressure the client sends, in the controller's unit and type, as absolute bar."""
         try:
-            return float(value) * UNIT_CODES[self._unit][1]
+            shown = float(value) * UNIT_CODES[self._unit][1]
         except ValueError:
             return None
+        return shown + (self.config.ambient if self._ptype == "G" else 0.0)
 
     async def handle(self, command: bytes) -> bytes:
         text = command.decode("ascii", "replace").strip()
@@ -164,7 +166,7 @@ class MensorCpcSimulator(LineSimulator):
             case "ID?" | "*IDN?":
                 return f"MENSOR, 600,{self.config.serial},{self.config.firmware}"
             case "SETPT?":
-                return f"{self._set_point / UNIT_CODES[self._unit][1]:+.5E}"
+                return self._in_units(self._set_point)
             case "MODE?":
                 self._update()
                 return self._mode

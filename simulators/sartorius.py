@@ -104,6 +104,9 @@ class SartoriusSimulator(LineSimulator):
             command = received[start : start + 2]
             if len(command) < 2:
                 return commands, received[start:]  # the letter is still to come
+            if not command[1:].isalpha():  # a stray ESC: the command begins at the next one
+                received = received[start + 1 :]
+                continue
             if command[1:].islower():  # format 2: ESC <letter><character>_
                 command = received[start : start + 4]
                 if len(command) < 4:

@@ -166,6 +166,7 @@ class Runner:
             )
         settings = procedure.settings(plan.settings, setup["plan_file"])
         self._load_signer()
+        await self._begin_signing()
         done = {key: Point.model_validate_json(data) for key, data in await journal.points(run_id)}
         setup["resumed"] = setup.get("resumed", 0) + 1
         await journal.set_run_status(run_id, "running")

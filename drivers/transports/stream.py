@@ -117,7 +117,7 @@ class StreamTransport:
         flight that the next exchange must never read as its own."""
         writer, self._reader, self._writer = self._writer, None, None
         if writer is not None:
-            writer.close()
+            writer.transport.abort()  # the command half-sent is discarded, not flushed
 
     async def write(self, command: str) -> None:
         async with self._lock:

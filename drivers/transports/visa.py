@@ -163,9 +163,12 @@ class VisaTransport:
         try:
             return await asyncio.shield(call)
         except asyncio.CancelledError:
-            # the exchange runs on in its thread: the port is free only once it has finished
-            with contextlib.suppress(Exception):
+            # the exchange runs on in its thread: the port is free only once it has finished,
+            # and closed if it failed (a late reply must not wait for the next exchange)
+            try:
                 await call
+            except Exception:  # whatever failed, the link starts afresh
+                await self.close()
             raise
         except pyvisa.VisaIOError as exc:
             await self.close()

@@ -61,6 +61,10 @@ async def test_channel_pressure_type_and_limits_answer_every_query() -> None:
         (b"Ptype G", b""),
         (b"Ptype?", b" G\r\n"),
         (b"A?", b" +0.00000E+00\r\n"),  # gauge: relative to ambient
+        (b"Setpt 2", b""),  # 2 bar gauge
+        (b"Setpt?", b" +2.00000E+00\r\n"),
+        (b"Ptype A", b""),
+        (b"Setpt?", b" +3.01325E+00\r\n"),  # the same set-point, absolute
         (b"UpperLimit?", b" +1.00000E+01\r\n"),
         (b"UpperLimit 6", b""),
         (b"LowerLimit?", b" +0.00000E+00\r\n"),

@@ -36,7 +36,7 @@ from daq.journal import SCHEMA_VERSION, CertificateRow, Journal, NumberTaken
 from daq.session import lab_session
 from daq.signing import generate, load_signer
 from daq.standards import load_standards
-from daq.takeover import TakeOverRefused, take_over
+from daq.takeover import TakeOverRefused, begin_signing, take_over
 from tests.conftest import CONFIG, lab_text
 from tests.integration.test_run_identity import TOUCH, Quiet, touch_plan
 
@@ -438,6 +438,13 @@ async def test_runs_recorded_before_signing_are_taken_over_as_they_are(tmp_path:
     )
     assert await audit_problems(signing, run) == []  # the one taken over still verifies
 
+    def hide(db: sqlite3.Connection) -> None:  # its take-over removed, as if never taken over
+        db.execute("DELETE FROM signatures WHERE subject = ?", (f"before-signing:run:{run}",))
+
+    edit(signing, hide)
+    [problem] = await audit_problems(signing, run)
+    assert "not those it signed: a take-over signature was removed" in problem
+
 
 async def test_the_first_signed_run_takes_over_and_a_removed_take_over_is_named(
     tmp_path: Path,
@@ -452,7 +459,7 @@ async def test_the_first_signed_run_takes_over_and_a_removed_take_over_is_named(
     assert await audit_problems(lab, before.run.id) == []
     edit(lab, lambda db: db.execute("DELETE FROM signatures WHERE subject LIKE 'before-signing:%'"))
     [problem] = await audit_problems(lab, before.run.id)
-    assert "not among the records taken over when it began" in problem
+    assert "not those it signed: a take-over signature was removed" in problem
     edit(lab, lambda db: db.execute("DELETE FROM signatures WHERE subject = 'signing-began'"))
     [problem] = await audit_problems(lab, before.run.id)  # the signed run's signature stays
     assert "the journal holds signatures but no record of when signing began" in problem
@@ -461,6 +468,22 @@ async def test_the_first_signed_run_takes_over_and_a_removed_take_over_is_named(
         signer = load_signer(lab.signing, journal.clock.now())
         with pytest.raises(TakeOverRefused, match="holds signatures but no record of when"):
             await take_over(journal, lab.signing, signer)
+
+
+async def test_two_processes_beginning_to_sign_take_over_once(tmp_path: Path) -> None:
+    document = await record_run(write_lab(tmp_path, None), touch_plan("balance"))
+    assert document.run.finished is not None
+    began = dt.datetime.fromtimestamp(document.run.finished, dt.UTC).isoformat()
+    key, entry = make_key(tmp_path / "keys", "lab-k1", valid_from=began)
+    lab = write_lab(tmp_path, {"key_file": str(key), "keys": [entry]})
+    assert lab.signing is not None
+    async with Journal(lab.journal.path) as one, Journal(lab.journal.path) as two:
+        signer = load_signer(lab.signing, one.clock.now())
+        await asyncio.gather(
+            begin_signing(one, lab.signing, signer), begin_signing(two, lab.signing, signer)
+        )
+        assert len(await one.signatures("signing-began")) == 1
+    assert await audit_problems(lab, document.run.id) == []
 
 
 def _later(document: RunDocument) -> str:
@@ -557,6 +580,7 @@ CREATE TABLE certificates (number TEXT NOT NULL, run TEXT NOT NULL, format TEXT 
 INSERT INTO readings (instrument, quantity, value, unit, timestamp, status)
     VALUES ('balance-1', 'mass', 1.5, 'g', 1.0, 'ok');
 INSERT INTO certificates VALUES ('x-0001', 'r', 'pdf', 'en', 1.0, 'J', 'QM', 'h');
+INSERT INTO certificates VALUES ('x-0001', 'r', 'html', 'vi', 2.0, 'J', 'QM', 'h');
 PRAGMA user_version = 4;
 """
 
@@ -567,9 +591,9 @@ async def test_a_schema_4_journal_is_migrated(tmp_path: Path) -> None:
         db.executescript(OLD_TABLES)
     async with Journal(path) as journal:
         assert (await journal.readings())[0].value == 1.5
-        [issued] = await journal.certificates("r")
-        assert issued.replaces == "" and issued.number == "x-0001"
-        [entry] = await journal.register()  # issued before the register: taken into it
+        issued, again = await journal.certificates("r")  # a number reused, as schema 4 did
+        assert issued.replaces == "" and issued.number == again.number == "x-0001"
+        [entry] = await journal.register()  # issued before the register: taken in, onceto it
         assert (entry.number, entry.hash) == ("x-0001", issued.digest())
         assert await audit_register(journal, None) == []
         assert await journal.run_readings("r") == []

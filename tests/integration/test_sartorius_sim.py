@@ -82,9 +82,10 @@ async def test_commands_are_framed_by_escape_with_an_optional_line_end() -> None
             b"\x1b",  # the ESC alone in one segment ...
             b"x1_",  # ... the rest of a Format 2 command in the next
             b"\x1bx2_\r\n\x1bP\x1bx3_",  # with and without CR LF, back to back
-            replies=4,
+            b"\x1b\x1bP",  # a stray ESC before a command
+            replies=5,
         )
-        assert replies == [b"BCE224I-1S\r\n", b"0037402218\r\n", bare, b"00-20-08\r\n"]
+        assert replies == [b"BCE224I-1S\r\n", b"0037402218\r\n", bare, b"00-20-08\r\n", bare]
     finally:
         await server.stop()
 

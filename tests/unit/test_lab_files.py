@@ -75,8 +75,10 @@ def test_a_labs_own_plans_folder_never_falls_back_to_the_shipped_plans(tmp_path:
 @pytest.mark.parametrize(
     ("number_format", "said"),
     [
-        ("{lab}-{year}", "a certificate number needs {seq}"),
-        ("{lab}-{month}-{seq}", "cannot make a number from '{lab}-{month}-{seq}' ('month')"),
+        ("{lab}-{year}", "a certificate number needs {seq} and {year}"),
+        ("{lab}-{bench}-{seq:04d}", "a certificate number needs {seq} and {year}"),
+        ("{lab}-{month}-{seq}", "cannot make a number from '{lab}-{month}-{seq}' (KeyError"),
+        ("{lab.x}-{year}-{seq}", "(AttributeError"),
         ("{lab}-{year}-{seq:04d}", "put {bench} in the number"),  # the lab has three benches
     ],
 )
