@@ -285,12 +285,13 @@ def test_ctrl_c_aborts_safely(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "daq.sqlite") as db:
         run_id, status, reason = db.execute("SELECT id, status, reason FROM runs").fetchone()
         safe = db.execute("SELECT instrument FROM events WHERE kind = 'safe_state'").fetchall()
+        events = db.execute("SELECT kind, instrument, message FROM events").fetchall()
     said = " ".join(stderr.split())
     # the interrupt lands in the run (aborted, recorded) or around it: the run is named
     assert f"run {run_id} aborted" in said and "Ctrl-C" in said, said
     assert f"daq run --resume {run_id}" in said
     assert status == "aborted" and "Ctrl-C" in reason
-    assert ("controller-1",) in safe
+    assert ("controller-1",) in safe, (events, stderr)
 
 
 def expired_standards(tmp: Path) -> Path:
