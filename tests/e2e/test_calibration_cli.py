@@ -168,10 +168,9 @@ def test_runs_list_and_show(tmp_path: Path) -> None:
 
 
 def committed_points(journal: Path) -> list[tuple[str, str, float]]:
-    if not journal.exists():
-        return []
+    """The points committed so far, read-only ([] while the journal is being made)."""
     try:
-        with sqlite3.connect(journal) as db:
+        with contextlib.closing(sqlite3.connect(f"file:{journal}?mode=ro", uri=True)) as db:
             return list(db.execute("SELECT run, key, timestamp FROM points ORDER BY seq"))
     except sqlite3.OperationalError:
         return []
@@ -277,8 +276,10 @@ def test_abort_request_makes_the_source_safe(tmp_path: Path) -> None:
 
 def test_ctrl_c_aborts_safely(tmp_path: Path) -> None:
     lab_file = lab(tmp_path)
-    process = start_run(tmp_path, "pressure-gauge", lab_file, "20")
-    wait_for_points(tmp_path / "daq.sqlite", 1)
+    # slow enough that 17 points are still to come whatever the load: the run must not end
+    # on its own before the interrupt lands
+    process = start_run(tmp_path, "pressure-gauge", lab_file, "5")
+    wait_for_points(tmp_path / "daq.sqlite", 1, timeout=180)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stdout + stderr
