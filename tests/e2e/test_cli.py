@@ -21,7 +21,7 @@ from tests.e2e.processes import DAQ, run, simulating
 def test_monitor_simulate_on_embedded_default(tmp_path: Path) -> None:
     result = run("monitor", "--simulate", "--duration", "4", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "readings committed to data/daq.sqlite" in result.stdout
+    assert "readings committed to data/daq.sqlite" in result.stderr  # stdout: the readings
     db = sqlite3.connect(tmp_path / "data" / "daq.sqlite")
     instruments = {i for (i,) in db.execute("SELECT DISTINCT instrument FROM readings")}
     assert instruments == {
@@ -130,7 +130,7 @@ def test_monitor_stops_cleanly_on_signal(lab_file: Path, tmp_path: Path, sig: in
     monitor.send_signal(sig)
     out, err = monitor.communicate(timeout=15)
     assert monitor.returncode == 0, err
-    assert "readings committed" in out
+    assert "readings committed" in err and " balance-1 mass: " in out
     kinds = [k for (k,) in sqlite3.connect(db_path).execute("SELECT kind FROM events ORDER BY id")]
     assert kinds[-1] == "monitor_stopped"
 
