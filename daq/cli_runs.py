@@ -420,6 +420,13 @@ def _finish(document: RunDocument, json_file: Path | None) -> None:
         raise typer.Exit(EXIT_NONCONFORMING)
 
 
+def _altered(problems: list[str], statement: str, hint: str) -> typer.Exit:
+    """Print the first 50 problems; the failure that states what was altered."""
+    for problem in problems[:50]:
+        errors.print(Text(problem, "red"), soft_wrap=True)
+    return fail(f"{statement} ({len(problems)} problem(s))", hint)
+
+
 def _verify_streams(config: LabConfig) -> None:
     from daq.streams import verify_streams
 
@@ -429,10 +436,9 @@ def _verify_streams(config: LabConfig) -> None:
 
     found = run(check())
     if found.problems:
-        for problem in found.problems[:50]:
-            errors.print(Text(problem, "red"), soft_wrap=True)
-        raise fail(
-            f"the monitored readings were altered ({len(found.problems)} problem(s))",
+        raise _altered(
+            found.problems,
+            "the monitored readings were altered",
             "Compare with the anchors retained on MQTT (agent/anchor); find out who changed "
             "the journal and why.",
         )
@@ -458,10 +464,9 @@ def _verify_register(config: LabConfig) -> None:
 
     entries, problems = run(check())
     if problems:
-        for problem in problems[:50]:
-            errors.print(Text(problem, "red"), soft_wrap=True)
-        raise fail(
-            f"the register of issued certificates was altered ({len(problems)} problem(s))",
+        raise _altered(
+            problems,
+            "the register of issued certificates was altered",
             "Compare with the certificates the customers hold and the certificate_issued "
             "events streamed off the bench; find out who changed the journal and why.",
         )

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 
@@ -128,41 +129,11 @@ async def test_a_port_refusing_its_line_settings_is_a_clear_connection_error() -
         os.close(device)
 
 
-async def test_a_cancelled_exchange_leaves_no_reply_for_the_next() -> None:
-    """An abort cancels a query halfway; its late reply is never read as the next one's."""
-
-    async def instrument(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while line := await reader.readline():
-            if line.strip() == b"SLOW?":
-                await asyncio.sleep(0.3)
-            writer.write(line.strip().lower().rstrip(b"?") + b"\r\n")
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
-
-    server = await asyncio.start_server(instrument, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    t = StreamTransport("x", tcp_opener("127.0.0.1", port), port_key=f"x{port}", timeout=2)
-    try:
-        slow = asyncio.create_task(t.query("SLOW?"))
-        await asyncio.sleep(0.05)
-        slow.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await slow
-        assert await t.query("FAST?") == "fast"  # not "slow", which was in flight
-        await asyncio.sleep(0.4)
-        assert await t.query("FAST?") == "fast"
-    finally:
-        await t.close()
-        server.close()
-        await server.wait_closed()
-
-
-async def test_a_cancelled_visa_exchange_frees_the_port_only_once_finished() -> None:
-    """The VISA call runs on in its thread after a cancel: the next exchange waits for it,
-    so two threads never talk on one socket, and each gets its own reply."""
-
+@contextlib.asynccontextmanager
+async def slow_instrument(end: bytes) -> AsyncIterator[tuple[int, list[tuple[bytes, int]]]]:
+    """An instrument answering each command lower-cased, ``SLOW?`` after 0.3 s; yields its
+    port and each command received with how many replies had been sent by then."""
     seen: list[tuple[bytes, int]] = []
-    """Each command received, with how many replies had been sent by then."""
     sent = 0
 
     async def instrument(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -171,29 +142,55 @@ async def test_a_cancelled_visa_exchange_frees_the_port_only_once_finished() -> 
             seen.append((line.strip(), sent))
             if line.strip() == b"SLOW?":
                 await asyncio.sleep(0.3)
-            writer.write(line.strip().lower().rstrip(b"?") + b"\n")
-            await writer.drain()
+            writer.write(line.strip().lower().rstrip(b"?") + end)
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
             sent += 1
 
     server = await asyncio.start_server(instrument, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    connection = VisaConnection(
-        type="visa",
-        resource=f"TCPIP::127.0.0.1::{port}::SOCKET",
-        read_termination="\n",
-        write_termination="\n",
-        timeout=2,
-    )
-    t = open_line_transport("v", connection)
     try:
-        slow = asyncio.create_task(t.query("SLOW?"))
-        await asyncio.sleep(0.1)
-        slow.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await slow
-        assert await t.query("FAST?") == "fast"
-        assert seen == [(b"SLOW?", 0), (b"FAST?", 1)]  # sent only once SLOW? was answered
+        yield server.sockets[0].getsockname()[1], seen
     finally:
-        await t.close()
         server.close()
         await server.wait_closed()
+
+
+async def cancel_halfway(query: Awaitable[str]) -> None:
+    slow = asyncio.ensure_future(query)
+    await asyncio.sleep(0.05)
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+
+
+async def test_a_cancelled_exchange_leaves_no_reply_for_the_next() -> None:
+    """An abort cancels a query halfway; its late reply is never read as the next one's."""
+    async with slow_instrument(b"\r\n") as (port, _):
+        t = StreamTransport("x", tcp_opener("127.0.0.1", port), port_key=f"x{port}", timeout=2)
+        try:
+            await cancel_halfway(t.query("SLOW?"))
+            assert await t.query("FAST?") == "fast"  # not "slow", which was in flight
+            await asyncio.sleep(0.4)
+            assert await t.query("FAST?") == "fast"
+        finally:
+            await t.close()
+
+
+async def test_a_cancelled_visa_exchange_frees_the_port_only_once_finished() -> None:
+    """The VISA call runs on in its thread after a cancel: the next exchange waits for it,
+    so two threads never talk on one socket, and each gets its own reply."""
+    async with slow_instrument(b"\n") as (port, seen):
+        connection = VisaConnection(
+            type="visa",
+            resource=f"TCPIP::127.0.0.1::{port}::SOCKET",
+            read_termination="\n",
+            write_termination="\n",
+            timeout=2,
+        )
+        t = open_line_transport("v", connection)
+        try:
+            await cancel_halfway(t.query("SLOW?"))
+            assert await t.query("FAST?") == "fast"
+            assert seen == [(b"SLOW?", 0), (b"FAST?", 1)]  # sent only once SLOW? was answered
+        finally:
+            await t.close()
