@@ -35,12 +35,12 @@ import pyvisa
 import yaml
 from pymodbus.client import AsyncModbusTcpClient
 
-from daq.clock import Clock
 from daq.config import LabConfig, parse_lab
+from daq.core.clock import Clock
+from daq.core.prompts import NoPrompter
 from daq.instruments import build_driver
 from daq.journal import Journal
 from daq.monitor import Monitor
-from daq.prompts import NoPrompter
 from simulators.servers import free_tcp_port
 
 KINDS = ("mt_sics", "fluke_1529", "keller_s30")

@@ -32,10 +32,10 @@ from pathlib import Path
 
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
-from daq.clock import Clock
+from daq.core.clock import Clock
+from daq.core.reading import Reading
 from daq.forwarder import Forwarder
 from daq.journal import Journal
-from daq.reading import Reading
 from daq.sinks.influx import InfluxSink
 from daq.sinks.lineprotocol import lines
 from daq.sinks.mqtt import MqttLink, MqttSink

@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from daq.alarms import Alarms
-from daq.clock import Clock
 from daq.commands import (
     AbortRun,
     AckAlarm,
@@ -33,6 +32,9 @@ from daq.commands import (
 )
 from daq.commands import reply as command_reply
 from daq.config import ConfigError, LabConfig
+from daq.core.clock import Clock
+from daq.core.prompts import NoPrompter, Prompter, PromptUnavailable, Question
+from daq.core.reading import Reading
 from daq.engine.document import RunDocument
 from daq.engine.loader import load_procedure
 from daq.engine.plan import available_plans, find_plan
@@ -41,8 +43,6 @@ from daq.engine.runner import Runner
 from daq.forwarder import Forwarder
 from daq.journal import Journal, JournalError, Severity
 from daq.monitor import Monitor
-from daq.prompts import NoPrompter, Prompter, PromptUnavailable, Question
-from daq.reading import Reading
 from daq.session import LabSession, lab_session
 from daq.signing import Signer, SigningError, load_signer
 from daq.sinks.influx import InfluxSink

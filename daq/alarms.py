@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from daq.core.reading import Reading, Status
 from daq.journal import Journal, Severity
-from daq.reading import Reading, Status
 
 
 class _Rule(BaseModel):

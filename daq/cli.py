@@ -21,6 +21,7 @@ from daq import __version__
 from daq.cli_agent import agent, status
 from daq.cli_command import command_app
 from daq.cli_common import (
+    CONTROL_PORT,
     ControlPortOption,
     LabOption,
     SimulateOption,
@@ -35,10 +36,8 @@ from daq.cli_common import (
 from daq.cli_keys import keys_app
 from daq.cli_report import report
 from daq.cli_runs import run_command, runs_app, verify
-from daq.reading import Reading, Status
-from simulators import CONTROL_PORT
-from simulators.errors import SimulationError
-from simulators.faults import Fault
+from daq.core.errors import SimulationError
+from daq.core.reading import Reading, Status
 
 if TYPE_CHECKING:
     import asyncio
@@ -161,9 +160,9 @@ def instruments(
     """Identify every configured instrument; exit 1 when one does not answer."""
     import asyncio
 
+    from daq.core.errors import InstrumentError
     from daq.journal import Severity
     from daq.session import lab_session
-    from drivers.errors import InstrumentError
     from drivers.transports.settings import describe
 
     if ctx.invoked_subcommand is not None:
@@ -282,9 +281,9 @@ def read(
     time_scale: TimeScaleOption = 1.0,
 ) -> None:
     """Take one reading from one instrument (also kept in the journal)."""
+    from daq.core.errors import InstrumentError
     from daq.journal import Severity
     from daq.session import lab_session
-    from drivers.errors import InstrumentError
 
     config = load(lab)
     try:
@@ -423,8 +422,8 @@ def simulate(
     """
     import asyncio
 
+    from daq.simulation import Simulation
     from simulators.control import ControlServer
-    from simulators.runtime import Simulation
 
     config = load(lab)
 
@@ -538,8 +537,12 @@ def fault(
         str | None, typer.Argument(help="Simulated instrument id; none lists them all.")
     ] = None,
     faults: Annotated[
-        list[Fault] | None,
-        typer.Argument(help="Faults to switch on; with --clear, to switch off (default: all)."),
+        list[str] | None,
+        typer.Argument(
+            help="Faults to switch on (no_reply, garbled, drop, never_settle, overload, "
+            "error_reply); with --clear, to switch off (default: all).",
+            show_default=False,
+        ),
     ] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Switch faults off.")] = False,
     control_port: ControlPortOption = CONTROL_PORT,
@@ -547,6 +550,12 @@ def fault(
     """Switch faults of an instrument served by 'daq simulate' on or off, while it runs."""
     from simulators.control import ControlError
     from simulators.control import send as send_control
+    from simulators.faults import Fault
+
+    known = [each.value for each in Fault]
+    unknown = [each for each in faults or [] if each not in known]
+    if unknown:
+        raise fail(f"no fault {', '.join(map(repr, unknown))}", f"Faults: {', '.join(known)}.", 2)
 
     async def switch() -> list[str]:
         result: list[str] = []
@@ -562,7 +571,7 @@ def fault(
         for each in faults or []:
             command = "clear" if clear else "inject"
             result = await send_control(
-                {"command": command, "instrument": instrument, "fault": each.value},
+                {"command": command, "instrument": instrument, "fault": each},
                 port=control_port,
             )
         return result

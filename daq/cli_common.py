@@ -12,11 +12,11 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from simulators.errors import SimulationError
+from daq.core.errors import SimulationError
 
 if TYPE_CHECKING:
-    from daq.clock import Clock
     from daq.config import LabConfig
+    from daq.core.clock import Clock
     from daq.journal import Journal
 
 T = TypeVar("T")
@@ -40,6 +40,8 @@ SimulateOption = Annotated[
         help="Start the simulators of instruments marked 'simulate: true' in this process.",
     ),
 ]
+CONTROL_PORT = 55099
+"""The loopback port of the simulators' control interface (``daq simulate``, ``daq fault``)."""
 ControlPortOption = Annotated[
     int, typer.Option(help="Loopback port of the simulators' control interface.")
 ]
@@ -131,7 +133,7 @@ def _name_an_old_journal(lab: LabConfig, folder: Path) -> None:
 
 
 def clock(time_scale: float | None) -> Clock:
-    from daq.clock import Clock, default_clock
+    from daq.core.clock import Clock, default_clock
 
     return Clock(time_scale) if time_scale is not None else default_clock()
 

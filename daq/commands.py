@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 from daq.journal import Journal, JournalError, Severity
 from daq.sinks.settings import CommandClient, CommandSettings
 

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from daq.alarms import AlarmRule
+from daq.core.plugins import Plugin, PluginError, find
 from daq.signing import SigningSettings
 from daq.sinks.settings import InfluxSettings, MqttSettings
-from drivers.registry import DRIVERS, driver_class
+from drivers.registry import driver_class
 from drivers.transports.settings import Connection
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -122,6 +123,24 @@ class CertificateSettings(_Strict):
     packaged daq/reports/templates/certificate.html, a good starting copy."""
 
 
+class PluginSettings(_Strict):
+    allow: list[str] | None = None
+    """Distributions (pip names) whose drivers, simulators, procedures and sinks this lab
+    may use; none: every one installed. benchdaq's own are always allowed."""
+
+
+class SinkConfig(_Strict):
+    type: str
+    """The sink's name in the ``benchdaq.sinks`` entry points (``influxdb``, a plugin's)."""
+    name: Identifier | None = None
+    """Unique among the lab's sinks, the key of its place in the journal (default: type)."""
+    settings: dict[str, Any] = Field(default_factory=dict, description="the sink's settings")
+
+    @property
+    def key(self) -> str:
+        return self.name or self.type
+
+
 class AgentSettings(_Strict):
     due_warning_days: int = Field(30, ge=0)
     """Warn this many days before a standard's calibration is due."""
@@ -147,12 +166,21 @@ class LabConfig(_Strict):
     """Stream the journal to InfluxDB (or VictoriaMetrics); none: not streamed."""
     mqtt: MqttSettings | None = None
     """Stream to an MQTT broker and take commands from it; none: no MQTT."""
+    sinks: list[SinkConfig] = Field(default_factory=list)
+    """More sinks, built in or from plugins, each fed from the journal like the two above."""
+    plugins: PluginSettings = Field(default_factory=lambda: PluginSettings())
     alarms: list[AlarmRule] = Field(default_factory=list)
     """Alarm rules the agent applies to the readings it polls."""
     agent: AgentSettings = Field(default_factory=lambda: AgentSettings())
     certificates: CertificateSettings = Field(default_factory=lambda: CertificateSettings())
     signing: SigningSettings | None = None
     """Sign each run's record and each certificate with the lab's key; none: unsigned."""
+    _file: str = PrivateAttr("<lab file>")
+
+    @property
+    def file(self) -> str:
+        """Where the lab was read from, for messages that name a field of it."""
+        return self._file
 
     def bench_of(self) -> dict[str, str]:
         """Instrument id -> bench id."""
@@ -213,7 +241,8 @@ def field_path(raw: Any, loc: tuple[int | str, ...]) -> str:
     return text
 
 
-def _message(error: Any) -> str:
+def message_of(error: Any) -> str:
+    """A pydantic error as the lab file's reader needs it."""
     message = str(error["msg"])
     if error["type"] == "extra_forbidden":
         return "unknown field (check the spelling)"
@@ -222,12 +251,15 @@ def _message(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
+def _plugin_problem(plugin: Plugin, message: str) -> str:
+    """A message about a plugin's own settings says which plugin judged them."""
+    return message if plugin.builtin else f"{message} (plugin {plugin})"
+
+
 def _instrument_problems(
-    file: str, raw: Any, bench: int, index: int, instrument: dict[str, Any]
+    file: str, raw: Any, bench: int, index: int, instrument: dict[str, Any], allow: Any
 ) -> list[Problem]:
     """Checks that need the driver: its name, roles, transport kind and own settings."""
-    from simulators.registry import simulator_class
-
     base: tuple[int | str, ...] = ("benches", bench, "instruments", index)
     problems: list[Problem] = []
 
@@ -235,11 +267,14 @@ def _instrument_problems(
         problems.append(Problem(file, field_path(raw, base + loc), message))
 
     family = instrument.get("driver")
-    if not isinstance(family, str) or family not in DRIVERS:
-        if isinstance(family, str):
-            add(("driver",), f"unknown driver {family!r}; known: {', '.join(sorted(DRIVERS))}")
+    if not isinstance(family, str):
         return problems
-    cls = driver_class(family)
+    try:
+        plugin = find("drivers", family, allow if isinstance(allow, list) else None)
+        cls = driver_class(family)
+    except PluginError as exc:
+        add(("driver",), str(exc))
+        return problems
     role = instrument.get("role")
     if isinstance(role, str) and role not in cls.roles:
         add(("role",), f"driver {family} can be {', '.join(sorted(cls.roles))}, not {role!r}")
@@ -254,28 +289,58 @@ def _instrument_problems(
         wanted = kinds[cls.link]
         if kind not in wanted:
             add(("connection", "type"), f"driver {family} talks over {', '.join(sorted(wanted))}")
-    for field, model in (
-        ("settings", cls.Settings),
-        ("simulator", simulator_class(family).Settings),
-    ):
+    try:
+        cls.Settings.model_validate(instrument.get("settings") or {})
+    except ValidationError as exc:
+        for error in exc.errors():
+            add(("settings", *error["loc"]), _plugin_problem(plugin, message_of(error)))
+    return problems
+
+
+def _sink_problems(file: str, raw: Any, allow: Any) -> list[Problem]:
+    """Each ``sinks:`` entry: a sink installed and allowed, its settings valid, its name
+    unique (the built-in sections take the names influxdb and mqtt)."""
+    problems: list[Problem] = []
+    sinks = raw.get("sinks")
+    taken = {name for name in ("influxdb", "mqtt") if raw.get(name) is not None}
+    for index, sink in enumerate(sinks if isinstance(sinks, list) else []):
+        kind = sink.get("type") if isinstance(sink, dict) else None
+        if not isinstance(kind, str):
+            continue
+        key = sink.get("name") or kind
+
+        def add(field: tuple[int | str, ...], message: str, at: int = index) -> None:
+            problems.append(Problem(file, field_path(raw, ("sinks", at, *field)), message))
+
+        if key in taken:
+            add(("name",), f"another sink is called {key!r}: give each sink its own name")
+        taken.add(key)
         try:
-            model.model_validate(instrument.get(field) or {})
+            plugin = find("sinks", kind, allow if isinstance(allow, list) else None)
+            model = plugin.load().Settings
+        except (PluginError, AttributeError) as exc:
+            add(("type",), str(exc))
+            continue
+        try:
+            model.model_validate(sink.get("settings") or {})
         except ValidationError as exc:
             for error in exc.errors():
-                add((field, *error["loc"]), _message(error))
+                add(("settings", *error["loc"]), _plugin_problem(plugin, message_of(error)))
     return problems
 
 
 def _semantic_problems(file: str, raw: Any) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[str, str] = {}
+    plugins = raw.get("plugins") if isinstance(raw, dict) else None
+    allow = plugins.get("allow") if isinstance(plugins, dict) else None
     benches = raw.get("benches") if isinstance(raw, dict) else None
     for b, bench in enumerate(benches if isinstance(benches, list) else []):
         instruments = bench.get("instruments") if isinstance(bench, dict) else None
         for i, instrument in enumerate(instruments if isinstance(instruments, list) else []):
             if not isinstance(instrument, dict):
                 continue
-            problems += _instrument_problems(file, raw, b, i, instrument)
+            problems += _instrument_problems(file, raw, b, i, instrument, allow)
             ident = instrument.get("id")
             path = field_path(raw, ("benches", b, "instruments", i, "id"))
             if isinstance(ident, str):
@@ -284,6 +349,7 @@ def _semantic_problems(file: str, raw: Any) -> list[Problem]:
                         Problem(file, path, f"duplicate id {ident!r} (also {seen[ident]})")
                     )
                 seen.setdefault(ident, path)
+    problems += _sink_problems(file, raw, allow)
     certificates = raw.get("certificates") if isinstance(raw, dict) else None
     number_format = certificates.get("number_format") if isinstance(certificates, dict) else None
     several = isinstance(benches, list) and len(benches) > 1
@@ -314,10 +380,11 @@ def parse_lab(text: str, file: str) -> LabConfig:
     try:
         config = LabConfig.model_validate(raw)
     except ValidationError as exc:
-        problems += [Problem(file, field_path(raw, e["loc"]), _message(e)) for e in exc.errors()]
+        problems += [Problem(file, field_path(raw, e["loc"]), message_of(e)) for e in exc.errors()]
     problems += _semantic_problems(file, raw)
     if problems or config is None:
         raise ConfigError(problems)
+    config._file = file
     return config
 
 

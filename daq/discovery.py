@@ -1,14 +1,14 @@
 """Discovery: find out what answers on serial ports, sockets and Modbus device ids.
 
 Only questions are asked (identity queries, a print, register reads), never a tare, a zero
-or a set point. A reply is recognised by pattern, then the family's own driver identifies
-the instrument, and the result is written as lab-file YAML the user can paste.
+or a set point. Each driver family declares its own probe (``Driver.probe``), a plugin's
+too; a reply is recognised by pattern, then the family's own driver identifies the
+instrument, and the result is written as lab-file YAML the user can paste.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,10 +16,10 @@ from typing import Any
 import serial.tools.list_ports
 import yaml
 
-from daq.clock import Clock
-from drivers.base import Driver, Identity
-from drivers.errors import InstrumentError
-from drivers.registry import DRIVERS, driver_class
+from daq.core.clock import Clock
+from daq.core.errors import InstrumentError
+from drivers.base import Driver, Identity, LineProbe, RegisterProbe
+from drivers.registry import driver_class, families
 from drivers.transports.settings import (
     ModbusRtuConnection,
     ModbusTcpConnection,
@@ -30,38 +30,19 @@ from drivers.transports.settings import (
 )
 
 
-@dataclass(frozen=True)
-class Probe:
-    """A question, and which family's reply it recognises."""
-
-    family: str
-    command: str
-    reply: re.Pattern[str]
-    line: dict[str, Any]
-    """Line settings the family needs besides the port (terminators, baud rate)."""
-
-
-CR = {"read_termination": "\r", "write_termination": "\r"}
-PROBES = [
-    Probe("druck_pace", "*IDN?", re.compile(r"\*IDN GE Druck,Pace"), {}),
-    Probe("fluke_1529", "*IDN?", re.compile(r"(HART|FLUKE),1529,"), {}),
-    Probe(
-        "fluke_heat_source",
-        "*IDN?",
-        re.compile(r"(HART|FLUKE),(914\d|917\d|9190A|6109A|7109A),"),
-        CR,
-    ),
-    Probe("mensor_cpc", "ID?", re.compile(r"[ E]MENSOR,"), {}),
-    Probe("mt_sics", "I4", re.compile(r'I4 A ".*"'), {}),
-    Probe("hart_classic", "*ver", re.compile(r"ver\.\d+"), {**CR, "baudrate": 2400}),
-    Probe(
-        "sartorius_sbi",
-        "\x1bx1_",
-        re.compile(r"[A-Z0-9][\w-]{3,}"),
-        {"baudrate": 1200, "bytesize": 7, "parity": "O"},
-    ),
-]
-"""Tried in this order: the precise patterns first, Sartorius (any model name) last."""
+def _probes() -> tuple[list[tuple[str, LineProbe]], list[tuple[str, RegisterProbe]]]:
+    """Every installed family's probe, line and register, in the order they are tried."""
+    line: list[tuple[str, LineProbe]] = []
+    registers: list[tuple[str, RegisterProbe]] = []
+    for family in families():
+        probe = driver_class(family).probe
+        if isinstance(probe, LineProbe):
+            line.append((family, probe))
+        elif isinstance(probe, RegisterProbe):
+            registers.append((family, probe))
+    line.sort(key=lambda found: found[1].order)
+    registers.sort(key=lambda found: found[1].order)
+    return line, registers
 
 
 @dataclass(frozen=True)
@@ -83,9 +64,7 @@ async def probe_line(
 ) -> Found | None:
     """Ask the line at ``connection`` (a serial or tcp connection block) each probe in turn."""
     model = SerialConnection if connection["type"] == "serial" else TcpConnection
-    for probe in PROBES:
-        if probe.family not in DRIVERS:
-            continue
+    for family, probe in _probes()[0]:
         line = {**connection, **probe.line, "timeout": timeout, "retries": 0}
         if connection["type"] == "tcp":
             line = {k: v for k, v in line.items() if k not in ("baudrate", "bytesize", "parity")}
@@ -93,8 +72,8 @@ async def probe_line(
         try:
             reply = await transport.query(probe.command)
             if probe.reply.match(reply):
-                identity = await _identify(probe.family, transport, clock)
-                return Found(probe.family, line, identity, where)
+                identity = await _identify(family, transport, clock)
+                return Found(family, line, identity, where)
         except InstrumentError:
             pass
         finally:
@@ -102,30 +81,20 @@ async def probe_line(
     return None
 
 
-MAPS = (("keller_s30", 0x0202, 2), ("modbus_int16", 0x0000, 7))
-"""Register probes: KELLER's serial number; the int16 map's address, unit and decimals."""
-
-
-def _looks_like(family: str, registers: list[int], device_id: int) -> bool:
-    if family == "modbus_int16":
-        address, _, unit, decimals = registers[:4]
-        return address == device_id and unit <= 8 and decimals <= 4
-    return len(registers) == 2
-
-
 async def probe_modbus(
     connection: dict[str, Any], ids: range, where: str, timeout: float, clock: Clock
 ) -> list[Found]:
-    """Ask each device id on one Modbus port whether it has a KELLER or an int16 map."""
+    """Ask each device id on one Modbus port whether it holds a register map a family
+    recognises as its own (a KELLER serial number, an int16 transmitter's map...)."""
     found = []
     model = ModbusTcpConnection if connection["type"] == "modbus_tcp" else ModbusRtuConnection
     for device_id in ids:
         settings = {**connection, "device_id": device_id, "timeout": timeout, "retries": 0}
         transport = open_modbus_transport("scan", model.model_validate(settings))
-        for family, address, count in MAPS:
+        for family, probe in _probes()[1]:
             try:
-                registers = await transport.read_holding_registers(address, count)
-                if _looks_like(family, registers, device_id):
+                registers = await transport.read_holding_registers(probe.address, probe.count)
+                if probe.recognises(registers, device_id):
                     identity = await _identify(family, transport, clock)
                     found.append(Found(family, settings, identity, f"{where} #{device_id}"))
                     break

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from daq.clock import Clock
 from daq.config import InstrumentConfig
-from daq.prompts import Prompter
+from daq.core.clock import Clock
+from daq.core.prompts import Prompter
 from drivers.base import Driver
 from drivers.registry import driver_class
 from drivers.transports.operator import OperatorLink

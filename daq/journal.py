@@ -34,8 +34,8 @@ from daq.chain import (
     stream_genesis,
     stream_hash,
 )
-from daq.clock import Clock
-from daq.reading import Reading, Status
+from daq.core.clock import Clock
+from daq.core.reading import Reading, Status
 from daq.signing import Signature, Signer, SigningError, SigningSettings, load_signer
 from daq.text import cap_id, cap_message
 

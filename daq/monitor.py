@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from daq.clock import Clock
 from daq.config import InstrumentConfig
+from daq.core.clock import Clock
+from daq.core.errors import InstrumentError
+from daq.core.reading import Reading, Status
 from daq.journal import Journal, Severity
-from daq.reading import Reading, Status
 from drivers.base import Driver
-from drivers.errors import InstrumentError
 
 log = logging.getLogger("daq.monitor")
 

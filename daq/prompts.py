@@ -1,89 +1,15 @@
-"""Asking the operator: questions, answers and the channels that carry them.
-
-A procedure or a manual-entry instrument asks a ``Question``; a ``Prompter`` carries it to a
-person and brings back the text they typed. The terminal is the first channel; MQTT or a web
-page can answer the same questions later by implementing ``Prompter``. Without any channel, a
-question fails at once with a message saying so, instead of hanging an unattended run.
-"""
+"""The terminal as a channel to the operator, and the default channel of a command."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import threading
-from dataclasses import dataclass, field
-from typing import Protocol
 
 from rich.console import Console
 from rich.text import Text
 
-
-@dataclass(frozen=True)
-class Action:
-    """What the operator is asked to do to an instrument (place a weight on a balance).
-
-    A person does it and confirms; the simulated operator calls the simulator's action of
-    that name with these arguments.
-    """
-
-    instrument: str
-    name: str
-    arguments: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Question:
-    """What the operator is asked, and what a valid answer looks like."""
-
-    instrument: str
-    """Who asks: the instrument (or procedure step) the answer belongs to."""
-    text: str
-    """The instruction, e.g. "Read the dial gauge"."""
-    quantity: str = ""
-    unit: str = ""
-    """Unit the answer is wanted in; an answer with another compatible unit is converted."""
-    minimum: float | None = None
-    maximum: float | None = None
-    problem: str = ""
-    """Why the previous answer was refused, shown when the question is asked again."""
-    action: Action | None = None
-    """Something to do before answering; the answer is then only a confirmation."""
-
-    @property
-    def is_confirmation(self) -> bool:
-        """No value is wanted: the operator does something (or checks it) and confirms."""
-        return not self.quantity and not self.unit
-
-    def hint(self) -> str:
-        """The expected answer, in a few words."""
-        if self.is_confirmation:
-            return "press Enter when done"
-        span = ""
-        if self.minimum is not None and self.maximum is not None:
-            span = f", {self.minimum:g} to {self.maximum:g}"
-        wanted = f"{self.quantity} in {self.unit}" if self.quantity else self.unit
-        return f"{wanted}{span}" if wanted else ""
-
-
-class PromptUnavailable(Exception):
-    """No channel can reach an operator."""
-
-
-class Prompter(Protocol):
-    async def ask(self, question: Question) -> str:
-        """The operator's answer as typed; raises ``PromptUnavailable`` without a channel."""
-        ...
-
-
-class NoPrompter:
-    """For unattended runs: every question fails with what to do instead."""
-
-    async def ask(self, question: Question) -> str:
-        raise PromptUnavailable(
-            f"{question.instrument} needs an operator ({question.text}) but there is no "
-            "terminal and no other prompt channel; run it from a terminal, or simulate it "
-            "with --simulate"
-        )
+from daq.core.prompts import NoPrompter, Prompter, PromptUnavailable, Question
 
 
 class TerminalPrompter:

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from daq.clock import Clock
 from daq.config import InstrumentConfig, LabConfig
+from daq.core.clock import Clock
+from daq.core.prompts import Prompter
 from daq.instruments import build_driver
 from daq.journal import Journal
-from daq.prompts import Prompter, default_prompter
+from daq.prompts import default_prompter
 from drivers.base import Driver
-from simulators.runtime import Simulation
+
+if TYPE_CHECKING:  # loaded only when a command simulates
+    from daq.simulation import Simulation
 
 
 @dataclass
@@ -45,7 +48,11 @@ async def lab_session(
     simulated operator answers for simulated instruments first.
     """
     prompter = prompter or default_prompter()
-    simulation = Simulation(lab, clock, ephemeral=True) if simulate else None
+    simulation: Simulation | None = None
+    if simulate:
+        from daq.simulation import Simulation
+
+        simulation = Simulation(lab, clock, ephemeral=True)
     effective = await simulation.start() if simulation else lab
     if simulation is not None:
         prompter = simulation.operator(fallback=prompter)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from daq.chain import Link
-from daq.reading import Reading, Status
+from daq.core.reading import Reading, Status
 from daq.signing import RegisteredKey, Signature, Signer, check
 
 SUFFIX = ".jsonl"

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from daq.clock import Clock
-from daq.reading import Reading, Status
+from daq.core.clock import Clock
+from daq.core.reading import Reading, Status
 
 
 class StabilityCriteria(BaseModel):

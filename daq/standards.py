@@ -22,7 +22,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from daq.config import ConfigError, Problem, field_path
-from daq.units import check_unit, convert, same_dimension
+from daq.core.units import check_unit, convert, same_dimension
 
 Unit = Annotated[str, AfterValidator(check_unit)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import ClassVar, Generic, Literal, TypeVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from daq.clock import Clock
-from daq.reading import Reading
+from daq.core.clock import Clock
+from daq.core.reading import Reading
 
 TransportT = TypeVar("TransportT")
 
@@ -30,11 +32,40 @@ class Identity:
     firmware: str = ""
 
 
+CR_LINE: Mapping[str, Any] = {"read_termination": "\r", "write_termination": "\r"}
+"""Line settings of a family whose replies and commands end in CR alone."""
+
+
+@dataclass(frozen=True)
+class LineProbe:
+    """How discovery recognises the family on a serial line or socket: a harmless question
+    (an identity query, a print) and the pattern of its reply."""
+
+    command: str
+    reply: re.Pattern[str]
+    line: Mapping[str, Any] = field(default_factory=dict)
+    """Line settings the family needs besides the port (terminators, baud rate)."""
+    order: int = 0
+    """Probes are tried from the lowest: precise patterns first, loose ones last."""
+
+
+@dataclass(frozen=True)
+class RegisterProbe:
+    """How discovery recognises the family at a Modbus device id: registers to read, and
+    whether what they hold looks like this family's map."""
+
+    address: int
+    count: int
+    recognises: Callable[[list[int], int], bool]
+    """(registers read, device id) -> whether they are this family's."""
+    order: int = 0
+
+
 class Driver(ABC, Generic[TransportT]):
     """Base of every driver.
 
     Reading an attribute never talks to the instrument: every exchange is an explicit async
-    call. Errors are raised as the typed errors of ``drivers.errors``.
+    call. Errors are raised as the typed errors of ``daq.core.errors``.
     """
 
     family: ClassVar[str]
@@ -44,6 +75,8 @@ class Driver(ABC, Generic[TransportT]):
     link: ClassVar[Literal["line", "modbus", "operator"]]
     """Kind of transport the family needs (``operator``: a person types the readings)."""
     Settings: ClassVar[type[BaseModel]] = NoSettings
+    probe: ClassVar[LineProbe | RegisterProbe | None] = None
+    """How ``daq instruments scan`` recognises the family; none: it is not looked for."""
     serial_reported: ClassVar[bool] = True
     """False when ``identify()``'s serial is not the instrument's serial number (a register
     map without one): a run then never checks it against a plan."""

@@ -17,10 +17,10 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from daq.reading import Reading
-from daq.units import check_unit, convert
+from daq.core.errors import InstrumentTimeout, ProtocolError
+from daq.core.reading import Reading
+from daq.core.units import check_unit, convert
 from drivers.base import Driver, Identity
-from drivers.errors import InstrumentTimeout, ProtocolError
 from drivers.roles import PRESSURE_GAUGE, THERMOMETER
 from drivers.transports.base import LineTransport, RegisterTransport
 from drivers.transports.modbus import REGISTER_COUNT, RegisterType, WordOrder, decode

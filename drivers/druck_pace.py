@@ -10,13 +10,14 @@ it becomes an OverloadError carrying the queued cause.
 from __future__ import annotations
 
 import math
+import re
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daq.reading import Reading, Status
-from drivers.base import Driver, Identity
-from drivers.errors import InstrumentTimeout, OverloadError, ProtocolError
+from daq.core.errors import InstrumentTimeout, OverloadError, ProtocolError
+from daq.core.reading import Reading, Status
+from drivers.base import Driver, Identity, LineProbe
 from drivers.roles import PRESSURE_CONTROLLER
 from drivers.scpi import ScpiSession, entries
 from drivers.transports.base import LineTransport
@@ -61,6 +62,7 @@ class DruckPace(Driver[LineTransport]):
     """A PACE controller playing the pressure controller (values in ``unit``)."""
 
     family: ClassVar[str] = "druck_pace"
+    probe: ClassVar[LineProbe] = LineProbe("*IDN?", re.compile(r"\*IDN GE Druck,Pace"))
     roles: ClassVar[frozenset[str]] = frozenset({PRESSURE_CONTROLLER})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "line"
     Settings: ClassVar[type[BaseModel]] = DruckPaceSettings

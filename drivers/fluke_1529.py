@@ -18,12 +18,12 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from daq.reading import Reading, Status
-from drivers.base import Driver, Identity
-from drivers.errors import (
+from daq.core.errors import (
     OverloadError,
     ProtocolError,
 )
+from daq.core.reading import Reading, Status
+from drivers.base import Driver, Identity, LineProbe
 from drivers.roles import THERMOMETER
 from drivers.scpi import ErrorEntry, ScpiSession
 from drivers.transports.base import LineTransport
@@ -110,6 +110,7 @@ class Fluke1529(Driver[LineTransport]):
     """
 
     family: ClassVar[str] = "fluke_1529"
+    probe: ClassVar[LineProbe] = LineProbe("*IDN?", re.compile(r"(HART|FLUKE),1529,"))
     roles: ClassVar[frozenset[str]] = frozenset({THERMOMETER})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "line"
     Settings: ClassVar[type[BaseModel]] = Fluke1529Settings

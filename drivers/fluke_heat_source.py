@@ -15,16 +15,17 @@ value; inference), which becomes an OverloadError carrying the queued cause.
 from __future__ import annotations
 
 import math
+import re
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daq.reading import Reading, Status
-from drivers.base import Driver, Identity
-from drivers.errors import (
+from daq.core.errors import (
     OverloadError,
     ProtocolError,
 )
+from daq.core.reading import Reading, Status
+from drivers.base import CR_LINE, Driver, Identity, LineProbe
 from drivers.fluke_1529 import parse_number, parse_unit
 from drivers.roles import TEMPERATURE_SOURCE
 from drivers.scpi import ErrorEntry, ScpiSession, entries
@@ -57,6 +58,11 @@ class FlukeHeatSource(Driver[LineTransport]):
     """A metrology well or bath playing the temperature source (values in °C)."""
 
     family: ClassVar[str] = "fluke_heat_source"
+    probe: ClassVar[LineProbe] = LineProbe(
+        "*IDN?",
+        re.compile(r"(HART|FLUKE),(914\d|917\d|9190A|6109A|7109A),"),
+        CR_LINE,
+    )
     roles: ClassVar[frozenset[str]] = frozenset({TEMPERATURE_SOURCE})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "line"
     Settings: ClassVar[type[BaseModel]] = FlukeHeatSourceSettings

@@ -24,10 +24,10 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daq.clock import Clock
-from daq.reading import Reading, Status
-from drivers.base import Driver, Identity
-from drivers.errors import InstrumentReportedError, InstrumentTimeout, OverloadError, ProtocolError
+from daq.core.clock import Clock
+from daq.core.errors import InstrumentReportedError, InstrumentTimeout, OverloadError, ProtocolError
+from daq.core.reading import Reading, Status
+from drivers.base import CR_LINE, Driver, Identity, LineProbe
 from drivers.roles import TEMPERATURE_SOURCE
 from drivers.transports.base import LineTransport
 
@@ -142,6 +142,11 @@ class HartClassicSource(Driver[LineTransport]):
     """
 
     family: ClassVar[str] = "hart_classic"
+    probe: ClassVar[LineProbe] = LineProbe(
+        "*ver",
+        re.compile(r"ver\.\d+"),
+        {**CR_LINE, "baudrate": 2400},
+    )
     roles: ClassVar[frozenset[str]] = frozenset({TEMPERATURE_SOURCE})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "line"
     Settings: ClassVar[type[BaseModel]] = HartClassicSettings

@@ -15,14 +15,14 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from daq.reading import Reading, Status
-from drivers.base import Driver, Identity
-from drivers.errors import (
+from daq.core.errors import (
     InstrumentReportedError,
     OverloadError,
     ProtocolError,
     UnderloadError,
 )
+from daq.core.reading import Reading, Status
+from drivers.base import Driver, Identity, RegisterProbe
 from drivers.roles import PRESSURE_GAUGE
 from drivers.transports.base import RegisterTransport
 from drivers.transports.modbus import WordOrder, decode_float32, decode_uint32
@@ -107,6 +107,10 @@ class KellerSeries30(Driver[RegisterTransport]):
     """A KELLER Series 30 transmitter: pressure P1 in bar and its temperature in °C."""
 
     family: ClassVar[str] = "keller_s30"
+    probe: ClassVar[RegisterProbe] = RegisterProbe(
+        0x0202, 2, lambda registers, _: len(registers) == 2
+    )
+    """Its serial number."""
     roles: ClassVar[frozenset[str]] = frozenset({PRESSURE_GAUGE})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "modbus"
     Settings: ClassVar[type[BaseModel]] = KellerSettings

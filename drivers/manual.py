@@ -18,11 +18,11 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from daq.prompts import Question
-from daq.reading import Reading
-from daq.units import check_unit, convert
+from daq.core.errors import InstrumentReportedError, OverloadError, ProtocolError, UnderloadError
+from daq.core.prompts import Question
+from daq.core.reading import Reading
+from daq.core.units import check_unit, convert
 from drivers.base import Driver, Identity
-from drivers.errors import InstrumentReportedError, OverloadError, ProtocolError, UnderloadError
 from drivers.roles import PRESSURE_GAUGE, THERMOMETER
 from drivers.transports.operator import OperatorLink
 

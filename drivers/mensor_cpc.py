@@ -14,9 +14,9 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daq.reading import Reading, Status
-from drivers.base import Driver, Identity
-from drivers.errors import InstrumentReportedError, InstrumentTimeout, OverloadError, ProtocolError
+from daq.core.errors import InstrumentReportedError, InstrumentTimeout, OverloadError, ProtocolError
+from daq.core.reading import Reading, Status
+from drivers.base import Driver, Identity, LineProbe
 from drivers.roles import PRESSURE_CONTROLLER
 from drivers.transports.base import LineTransport
 
@@ -58,6 +58,7 @@ class MensorCpc(Driver[LineTransport]):
     """A Mensor CPC playing the pressure controller (values in ``unit``)."""
 
     family: ClassVar[str] = "mensor_cpc"
+    probe: ClassVar[LineProbe] = LineProbe("ID?", re.compile(r"[ E]MENSOR,"))
     roles: ClassVar[frozenset[str]] = frozenset({PRESSURE_CONTROLLER})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "line"
     Settings: ClassVar[type[BaseModel]] = MensorCpcSettings

@@ -16,14 +16,14 @@ from typing import ClassVar, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daq.reading import Reading, Status
-from drivers.base import Driver, Identity
-from drivers.errors import (
+from daq.core.errors import (
     InstrumentReportedError,
     OverloadError,
     ProtocolError,
     UnderloadError,
 )
+from daq.core.reading import Reading, Status
+from drivers.base import Driver, Identity, LineProbe
 from drivers.roles import BALANCE
 from drivers.transports.base import LineTransport
 
@@ -164,6 +164,7 @@ class MtSicsBalance(Driver[LineTransport]):
     """A balance or weigh module speaking MT-SICS."""
 
     family: ClassVar[str] = "mt_sics"
+    probe: ClassVar[LineProbe] = LineProbe("I4", re.compile(r'I4 A ".*"'))
     roles: ClassVar[frozenset[str]] = frozenset({BALANCE})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "line"
     Settings: ClassVar[type[BaseModel]] = MtSicsSettings

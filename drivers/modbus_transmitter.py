@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from typing import ClassVar, Literal
 
-from daq.reading import Reading, Status
-from drivers.base import Driver, Identity
-from drivers.errors import OverloadError, ProtocolError, UnderloadError
+from daq.core.errors import OverloadError, ProtocolError, UnderloadError
+from daq.core.reading import Reading, Status
+from drivers.base import Driver, Identity, RegisterProbe
 from drivers.roles import PRESSURE_GAUGE
 from drivers.transports.base import RegisterTransport
 from drivers.transports.modbus import decode_int16
@@ -69,10 +69,17 @@ def engineering_value(raw: int, decimals: int, offset: int = 0) -> float:
     return (decode_int16(raw) + decode_int16(offset)) / 10.0**decimals
 
 
+def _looks_like_the_map(registers: list[int], device_id: int) -> bool:
+    """The map's first registers: its own address, then a unit code and decimals in range."""
+    address, _, unit, decimals = registers[:4]
+    return address == device_id and unit <= 8 and decimals <= 4
+
+
 class ModbusTransmitter(Driver[RegisterTransport]):
     """A pressure transmitter with the int16 + decimals + unit-code register map."""
 
     family: ClassVar[str] = "modbus_int16"
+    probe: ClassVar[RegisterProbe] = RegisterProbe(0x0000, 7, _looks_like_the_map, order=1)
     roles: ClassVar[frozenset[str]] = frozenset({PRESSURE_GAUGE})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "modbus"
     serial_reported: ClassVar[bool] = False

@@ -1,34 +1,27 @@
-"""Driver families by the name used in the lab file; modules load only when used."""
+"""Driver families by the name used in the lab file: the ``benchdaq.drivers`` entry points
+(benchdaq's own and any plugin's); a family's module loads only when it is used."""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Iterable
 from typing import Any
 
+from daq.core.plugins import PluginError, find, registered
 from drivers.base import Driver
 
-DRIVERS: dict[str, str] = {
-    "mt_sics": "drivers.mettler_toledo:MtSicsBalance",
-    "fluke_1529": "drivers.fluke_1529:Fluke1529",
-    "keller_s30": "drivers.keller:KellerSeries30",
-    "modbus_int16": "drivers.modbus_transmitter:ModbusTransmitter",
-    "fluke_heat_source": "drivers.fluke_heat_source:FlukeHeatSource",
-    "hart_classic": "drivers.hart_classic:HartClassicSource",
-    "manual": "drivers.manual:ManualEntry",
-    "sartorius_sbi": "drivers.sartorius:SartoriusBalance",
-    "druck_pace": "drivers.druck_pace:DruckPace",
-    "mensor_cpc": "drivers.mensor_cpc:MensorCpc",
-    "custom_line": "drivers.custom:CustomLineDevice",
-    "custom_modbus": "drivers.custom:CustomModbusDevice",
-}
+
+def families() -> list[str]:
+    """Every driver family installed."""
+    return sorted(registered("drivers"))
 
 
-def driver_class(family: str) -> type[Driver[Any]]:
-    try:
-        module_name, class_name = DRIVERS[family].split(":")
-    except KeyError:
-        known = ", ".join(sorted(DRIVERS))
-        raise KeyError(f"unknown driver {family!r}; known drivers: {known}") from None
-    cls: type[Driver[Any]] = getattr(importlib.import_module(module_name), class_name)
-    assert issubclass(cls, Driver)
+def driver_class(family: str, allow: Iterable[str] | None = None) -> type[Driver[Any]]:
+    """The driver class of ``family``; raises ``PluginError`` naming the plugin at fault."""
+    plugin = find("drivers", family, allow)
+    cls = plugin.load()
+    if not (isinstance(cls, type) and issubclass(cls, Driver)) or cls.family != family:
+        raise PluginError(
+            f"plugin {plugin}: driver entry {family!r} ({plugin.target}) is not a Driver "
+            f"subclass with family = {family!r}"
+        )
     return cls

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from daq.reading import Reading
+from daq.core.reading import Reading
 
 BALANCE = "balance"
 THERMOMETER = "thermometer"

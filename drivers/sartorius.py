@@ -21,14 +21,14 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from daq.reading import Reading, Status
-from drivers.base import Driver, Identity
-from drivers.errors import (
+from daq.core.errors import (
     InstrumentReportedError,
     OverloadError,
     ProtocolError,
     UnderloadError,
 )
+from daq.core.reading import Reading, Status
+from drivers.base import Driver, Identity, LineProbe
 from drivers.roles import BALANCE
 from drivers.transports.base import LineTransport
 
@@ -92,6 +92,12 @@ class SartoriusBalance(Driver[LineTransport]):
     """A Sartorius balance in SBI command mode."""
 
     family: ClassVar[str] = "sartorius_sbi"
+    probe: ClassVar[LineProbe] = LineProbe(
+        "\x1bx1_",
+        re.compile(r"[A-Z0-9][\w-]{3,}"),
+        {"baudrate": 1200, "bytesize": 7, "parity": "O"},
+        order=1,  # any model name matches: tried after the precise patterns
+    )
     roles: ClassVar[frozenset[str]] = frozenset({BALANCE})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "line"
     Settings: ClassVar[type[BaseModel]] = SartoriusSettings

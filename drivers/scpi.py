@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
+from daq.core.errors import InstrumentReportedError, InstrumentTimeout, ProtocolError
 from drivers.base import Identity
-from drivers.errors import InstrumentReportedError, InstrumentTimeout, ProtocolError
 from drivers.transports.base import LineTransport
 
 ERROR_QUEUE_DEPTH = 10

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-from daq.clock import Clock
+from daq.core.clock import Clock
+from daq.core.errors import InstrumentReportedError
 from drivers.base import Driver
-from drivers.errors import InstrumentReportedError
 from drivers.transports.stream import MAX_LINE, Streams, StreamTransport
 
 Exchange = tuple[bytes, bytes | None]

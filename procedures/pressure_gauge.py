@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from daq.core.units import check_unit, convert, convert_difference
 from daq.engine.checks import Checkpoint
 from daq.engine.context import Context, PlanError
 from daq.engine.plan import Environment, Plan
@@ -44,7 +45,6 @@ from daq.metrology.budget import (
 )
 from daq.metrology.errors import MetrologyError
 from daq.standards import CorrectionTable, Standard, Use
-from daq.units import check_unit, convert, convert_difference
 from drivers.roles import PressureController, PressureGauge
 
 VERSION = "2.0"

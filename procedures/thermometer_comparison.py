@@ -32,6 +32,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from daq.core.reading import Reading
+from daq.core.units import convert, convert_difference
 from daq.engine.checks import Checkpoint
 from daq.engine.context import Context, PlanError
 from daq.engine.plan import Plan, Uut
@@ -39,9 +41,7 @@ from daq.engine.record import Point
 from daq.metrology.budget import Budget, Contribution, certificate, rectangular, resolution
 from daq.metrology.cvd import IEC_60751, Coefficients
 from daq.metrology.errors import MetrologyError
-from daq.reading import Reading
 from daq.standards import CallendarVanDusen, Standard, Use
-from daq.units import convert, convert_difference
 from drivers.roles import TemperatureSource, Thermometer
 
 VERSION = "2.0"

@@ -30,6 +30,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from daq.core.prompts import Action
+from daq.core.units import check_unit, convert
 from daq.engine.checks import Checkpoint
 from daq.engine.context import Context, PlanError
 from daq.engine.plan import Environment, Plan
@@ -49,9 +51,7 @@ from daq.metrology.budget import (
 from daq.metrology.errors import MetrologyError
 from daq.metrology.judgement import MAIN, half_width
 from daq.metrology.tolerance import OimlR76, OimlR111, Tolerance
-from daq.prompts import Action
 from daq.standards import ConventionalMass, Standard
-from daq.units import check_unit, convert
 from drivers.roles import Balance
 
 VERSION = "2.0"

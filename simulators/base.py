@@ -2,7 +2,7 @@
 
 Line instruments (MT-SICS, SCPI) answer command lines with exact reply bytes; Modbus
 instruments expose a pymodbus ``SimDevice`` whose registers follow the model. Where they
-are served (TCP, pty, Modbus server) is decided by ``simulators.runtime`` from the lab file.
+are served (TCP, pty, Modbus server) is decided by ``daq.simulation`` from the lab file.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.simulator import SimDevice
 
-from daq.clock import Clock
-from daq.prompts import PromptUnavailable, Question
+from daq.core.clock import Clock
+from daq.core.prompts import PromptUnavailable, Question
 from simulators.faults import ConnectionDropped, Fault, garble
 from simulators.model import ProcessValue
 

@@ -17,15 +17,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from simulators import CONTROL_PORT
+from simulators.base import SimulatedInstrument
 from simulators.faults import Fault
 
-if TYPE_CHECKING:  # the command line reaches the interface without loading the simulators
-    from simulators.runtime import Simulation
+
+class Simulation(Protocol):
+    """What the interface controls: the running simulators by instrument id."""
+
+    @property
+    def simulators(self) -> Mapping[str, SimulatedInstrument]: ...
+
+    def simulator(self, instrument_id: str) -> SimulatedInstrument: ...
+
+    def inject(self, instrument_id: str, fault: Fault) -> None: ...
+
+    def clear(self, instrument_id: str, fault: Fault | None = None) -> None: ...
+
 
 MAX_REQUEST = 65536
 
@@ -123,7 +135,7 @@ class ControlServer:
         self._server: asyncio.Server | None = None
         self.port = 0
 
-    async def start(self, host: str = "127.0.0.1", port: int = CONTROL_PORT) -> ControlServer:
+    async def start(self, port: int, host: str = "127.0.0.1") -> ControlServer:
         self._server = await asyncio.start_server(
             self._client, host, port, reuse_address=True, limit=MAX_REQUEST
         )
@@ -145,7 +157,7 @@ class ControlServer:
             self._server = None
 
 
-async def send(request: dict[str, Any], host: str = "127.0.0.1", port: int = CONTROL_PORT) -> Any:
+async def send(request: dict[str, Any], port: int, host: str = "127.0.0.1") -> Any:
     """Send one request to a running ``daq simulate``; returns its result."""
     try:
         reader, writer = await asyncio.open_connection(host, port)

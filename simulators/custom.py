@@ -18,7 +18,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 from drivers.transports.modbus import REGISTER_COUNT, RegisterType, WordOrder, encode
 from simulators.base import LineSimulator, ModbusSimulator, SimulatorSettings
 from simulators.faults import Fault

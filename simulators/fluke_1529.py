@@ -50,7 +50,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
 from simulators.faults import Fault
 from simulators.scpi import (

@@ -45,7 +45,7 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
 from simulators.faults import Fault
 from simulators.scpi import (

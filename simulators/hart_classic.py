@@ -49,7 +49,7 @@ from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
 from simulators.faults import Fault
 from simulators.thermal import (

@@ -29,7 +29,7 @@ from typing import ClassVar
 from pydantic import Field
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 from simulators.base import ModbusSimulator, SimulatorSettings
 from simulators.faults import Fault
 from simulators.pressure import PressureSensor, PressureSensorSettings

@@ -15,8 +15,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from daq.clock import Clock
-from daq.prompts import Question
+from daq.core.clock import Clock
+from daq.core.prompts import Question
 from simulators.base import OperatorSimulator, SimulatorSettings
 
 

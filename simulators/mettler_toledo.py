@@ -18,7 +18,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
 from simulators.faults import Fault
 from simulators.weighing import Position, WeighingErrors, indication

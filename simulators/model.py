@@ -6,7 +6,7 @@ import math
 import random
 from collections.abc import Callable
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 
 WANDER_PERIOD = 7.0
 """Period of the wander of an unsettled value, process seconds."""

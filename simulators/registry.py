@@ -1,29 +1,22 @@
-"""Simulator families by driver name; modules load only when used."""
+"""Simulators by the driver family they answer for: the ``benchdaq.simulators`` entry points
+(benchdaq's own and any plugin's); a simulator's module loads only when it is used."""
 
 from __future__ import annotations
 
-import importlib
-
+from daq.core.plugins import PluginError, find
 from simulators.base import SimulatedInstrument
-
-SIMULATORS: dict[str, str] = {
-    "mt_sics": "simulators.mettler_toledo:MtSicsSimulator",
-    "fluke_1529": "simulators.fluke_1529:Fluke1529Simulator",
-    "keller_s30": "simulators.keller:KellerSeries30Simulator",
-    "modbus_int16": "simulators.modbus_transmitter:ModbusTransmitterSimulator",
-    "fluke_heat_source": "simulators.fluke_heat_source:FlukeHeatSourceSimulator",
-    "hart_classic": "simulators.hart_classic:HartClassicSimulator",
-    "manual": "simulators.manual:ManualSimulator",
-    "sartorius_sbi": "simulators.sartorius:SartoriusSimulator",
-    "druck_pace": "simulators.druck_pace:DruckPaceSimulator",
-    "mensor_cpc": "simulators.mensor_cpc:MensorCpcSimulator",
-    "custom_line": "simulators.custom:CustomLineSimulator",
-    "custom_modbus": "simulators.custom:CustomModbusSimulator",
-}
 
 
 def simulator_class(family: str) -> type[SimulatedInstrument]:
-    module_name, class_name = SIMULATORS[family].split(":")
-    cls: type[SimulatedInstrument] = getattr(importlib.import_module(module_name), class_name)
-    assert issubclass(cls, SimulatedInstrument)
+    """The simulator of driver ``family``; raises ``PluginError`` when it has none."""
+    try:
+        plugin = find("simulators", family)
+    except PluginError as exc:
+        raise PluginError(f"driver {family!r} has no simulator to run it: {exc}") from None
+    cls = plugin.load()
+    if not (isinstance(cls, type) and issubclass(cls, SimulatedInstrument)):
+        raise PluginError(
+            f"plugin {plugin}: simulator entry {family!r} ({plugin.target}) is not a "
+            "SimulatedInstrument subclass"
+        )
     return cls

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,33 @@ def lab_file(tmp_path: Path) -> Path:
 def fast_lab(tmp_path: Path) -> LabConfig:
     """The demo lab polled every 0.1 s, journal in ``tmp_path``."""
     return parse_lab(lab_text(tmp_path, poll_interval=0.1), "fast-lab.yaml")
+
+
+@pytest.fixture
+def installed_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Path]]:
+    """Install a plugin distribution the way pip leaves one: a ``.dist-info`` folder with its
+    entry points on the path (and its code, if given, beside it); gone after the test."""
+    from daq.core import plugins
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    plugins._scan.cache_clear()
+
+    def install(
+        name: str, entry_points: str, files: dict[str, str] | None = None, version: str = "1.0"
+    ) -> Path:
+        info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        (info / "entry_points.txt").write_text(entry_points)
+        for relative, text in (files or {}).items():
+            (site / relative).parent.mkdir(parents=True, exist_ok=True)
+            (site / relative).write_text(text)
+        plugins._scan.cache_clear()
+        return site
+
+    yield install
+    plugins._scan.cache_clear()

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
-from daq.clock import Clock, SteppedClock
 from daq.config import parse_lab
-from daq.reading import Reading
+from daq.core.clock import Clock, SteppedClock
+from daq.core.errors import InstrumentError
+from daq.core.reading import Reading
 from daq.session import lab_session
 from drivers.base import Driver
-from drivers.errors import InstrumentError
 from simulators.base import SimulatedInstrument
 from simulators.faults import Fault
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from daq.config import ConfigError, LabConfig, Problem
+from daq.core.units import same_dimension
 from daq.engine.loader import load_procedure
 from daq.engine.plan import Plan
 from daq.metrology.errors import MetrologyError
 from daq.standards import StandardsRegister
-from daq.units import same_dimension
 
 
 @dataclass(frozen=True)

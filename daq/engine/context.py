@@ -10,7 +10,10 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from daq.clock import Clock
+from daq.core.clock import Clock
+from daq.core.prompts import Action, Prompter, Question
+from daq.core.reading import Reading, Status
+from daq.core.units import convert
 from daq.engine.plan import Environment, Plan, Uut
 from daq.engine.record import Point
 from daq.instruments import build_driver
@@ -18,12 +21,9 @@ from daq.journal import Journal, Severity
 from daq.metrology.budget import Budget
 from daq.metrology.errors import MetrologyError
 from daq.metrology.judgement import Judgement, judge
-from daq.prompts import Action, Prompter, Question
-from daq.reading import Reading, Status
 from daq.session import LabSession
 from daq.stability import StabilityCriteria, StabilityTrace, Verdict, wait_until_stable
 from daq.standards import Standard, StandardsRegister, Use, check_use
-from daq.units import convert
 from drivers.base import Driver
 
 T = TypeVar("T")

@@ -11,9 +11,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from daq.core.reading import Reading
 from daq.engine.record import Point
 from daq.metrology.rounding import format_uncertainty, format_value
-from daq.reading import Reading
 from daq.stability import Verdict
 
 OUTCOME_STYLES = {

@@ -40,12 +40,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from daq.core.errors import InstrumentError
 from daq.engine.context import Context
 from daq.engine.document import InstrumentIdentity
 from daq.engine.plan import Plan, Uut
 from daq.journal import Severity
 from drivers.base import Driver
-from drivers.errors import InstrumentError
 
 RECORD_KIND = "identities"
 """Kind of the chained record that holds them."""

@@ -18,6 +18,8 @@ from typing import Any
 
 from daq import __version__
 from daq.config import ConfigError
+from daq.core.errors import InstrumentError
+from daq.core.prompts import PromptUnavailable
 from daq.engine.checks import check_plan
 from daq.engine.context import Context, PlanError, Progress
 from daq.engine.document import (
@@ -36,13 +38,11 @@ from daq.engine.record import Point
 from daq.integrity import RECORD_FORMAT, run_subject
 from daq.journal import RunRow, Severity
 from daq.presence import Presence, PresenceHeld
-from daq.prompts import PromptUnavailable
 from daq.session import LabSession
 from daq.signing import Signer, SigningError, load_signer
 from daq.stability import NotStable
 from daq.standards import StandardRefused, StandardsRegister
 from daq.takeover import begin_signing
-from drivers.errors import InstrumentError
 
 log = logging.getLogger("daq.engine")
 

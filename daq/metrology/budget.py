@@ -30,8 +30,8 @@ import numpy
 from GTC import reporting
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from daq.core.units import check_unit, convert_difference, same_dimension
 from daq.metrology.errors import MetrologyError
-from daq.units import check_unit, convert_difference, same_dimension
 
 COVERAGE_PROBABILITY = 95.45
 """Percent: the coverage of U with k = 2 for a normal distribution (GUM G.1.3)."""

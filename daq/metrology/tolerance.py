@@ -19,8 +19,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from daq.core.units import check_unit, convert, convert_difference
 from daq.metrology.errors import MetrologyError
-from daq.units import check_unit, convert, convert_difference
 
 Unit = Annotated[str, AfterValidator(check_unit)]
 

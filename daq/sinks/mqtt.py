@@ -24,7 +24,7 @@ from typing import Any
 import aiomqtt
 
 from daq import __version__
-from daq.clock import Clock
+from daq.core.clock import Clock
 from daq.journal import Journal
 from daq.sinks.base import Batch, SinkError, SinkRefused, rows_batch
 from daq.sinks.settings import MqttSettings, secret

@@ -9,7 +9,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from drivers.errors import ConnectionLost
+from daq.core.errors import ConnectionLost
 
 trace_log = logging.getLogger("daq.io")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from daq.prompts import Prompter, PromptUnavailable, Question
-from drivers.errors import ConnectionLost, InstrumentTimeout
+from daq.core.errors import ConnectionLost, InstrumentTimeout
+from daq.core.prompts import Prompter, PromptUnavailable, Question
 
 
 class OperatorLink:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import serial
 import serial_asyncio_fast
 
-from drivers.errors import ConnectionLost, InstrumentTimeout, ProtocolError
+from daq.core.errors import ConnectionLost, InstrumentTimeout, ProtocolError
 from drivers.transports.base import Backoff, port_lock, trace_log
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import pyvisa
 from pyvisa import constants
 
-from drivers.errors import ConnectionLost, InstrumentTimeout, ProtocolError
+from daq.core.errors import ConnectionLost, InstrumentTimeout, ProtocolError
 from drivers.transports.base import Backoff, port_lock, trace_log
 
 T = TypeVar("T")

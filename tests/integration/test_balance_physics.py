@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 from drivers.mettler_toledo import MtSicsBalance
 from drivers.sartorius import SartoriusBalance
 from drivers.transports.settings import TcpConnection, open_line_transport

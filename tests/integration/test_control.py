@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from daq.clock import Clock
 from daq.config import LabConfig
+from daq.core.clock import Clock
+from daq.core.reading import Status
 from daq.monitor import Health, Monitor
-from daq.reading import Status
 from daq.session import lab_session
 from simulators.control import ControlError, ControlServer, send
 from simulators.faults import Fault

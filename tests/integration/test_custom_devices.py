@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 import yaml
 
-from daq.clock import Clock
 from daq.config import ConfigError, parse_lab
-from daq.session import lab_session
-from drivers.base import Driver
-from drivers.custom import CustomLineDevice, CustomModbusDevice
-from drivers.errors import (
+from daq.core.clock import Clock
+from daq.core.errors import (
     ConnectionLost,
     InstrumentReportedError,
     InstrumentTimeout,
     ProtocolError,
 )
+from daq.session import lab_session
+from drivers.base import Driver
+from drivers.custom import CustomLineDevice, CustomModbusDevice
 from simulators.base import SimulatedInstrument
 from simulators.faults import Fault
 from tests.fault_matrix import FaultCase, check_fault, fault_params, wanders

@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from daq.clock import SteppedClock
-from daq.reading import Status
-from drivers.base import Driver
-from drivers.druck_pace import DruckPace
-from drivers.errors import (
+from daq.core.clock import SteppedClock
+from daq.core.errors import (
     ConnectionLost,
     InstrumentReportedError,
     InstrumentTimeout,
     OverloadError,
     ProtocolError,
 )
+from daq.core.reading import Status
+from drivers.base import Driver
+from drivers.druck_pace import DruckPace
 from drivers.transports.settings import TcpConnection, open_line_transport
 from simulators.base import SimulatedInstrument
 from simulators.druck_pace import DruckPaceSettings, DruckPaceSimulator

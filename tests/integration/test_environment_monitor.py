@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from daq.clock import Clock
 from daq.config import LabConfig, load_lab
+from daq.core.clock import Clock
 from daq.engine.document import RunDocument
 from daq.engine.plan import parse_plan
 from daq.engine.runner import Runner

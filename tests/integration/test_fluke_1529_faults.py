@@ -14,9 +14,7 @@ from typing import Any
 
 import pytest
 
-from daq.reading import Status
-from drivers.base import Driver
-from drivers.errors import (
+from daq.core.errors import (
     ConnectionLost,
     InstrumentError,
     InstrumentReportedError,
@@ -24,6 +22,8 @@ from drivers.errors import (
     OverloadError,
     ProtocolError,
 )
+from daq.core.reading import Status
+from drivers.base import Driver
 from drivers.fluke_1529 import Fluke1529
 from simulators.base import SimulatedInstrument
 from simulators.faults import Fault

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from daq.clock import Clock, SteppedClock
-from drivers.errors import InstrumentReportedError
+from daq.core.clock import Clock, SteppedClock
+from daq.core.errors import InstrumentReportedError
 from drivers.fluke_1529 import Fluke1529, Fluke1529Settings
 from drivers.testing import Exchange
 from drivers.transports.settings import SerialConnection, VisaConnection, open_line_transport

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from daq.reading import Status
-from drivers.base import Driver
-from drivers.errors import (
+from daq.core.errors import (
     ConnectionLost,
     InstrumentReportedError,
     InstrumentTimeout,
     OverloadError,
     ProtocolError,
 )
+from daq.core.reading import Status
+from drivers.base import Driver
 from drivers.fluke_heat_source import FlukeHeatSource
 from simulators.base import SimulatedInstrument
 from simulators.faults import Fault

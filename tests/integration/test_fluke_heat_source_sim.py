@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from daq.clock import Clock, SteppedClock
-from daq.reading import Status
-from drivers.errors import InstrumentReportedError, OverloadError
+from daq.core.clock import Clock, SteppedClock
+from daq.core.errors import InstrumentReportedError, OverloadError
+from daq.core.reading import Status
 from drivers.fluke_heat_source import FlukeHeatSource, FlukeHeatSourceSettings
 from drivers.testing import Exchange
 from drivers.transports.settings import (

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from daq.clock import Clock, SteppedClock
+from daq.core.clock import Clock, SteppedClock
 from drivers.fluke_1529 import Fluke1529, Fluke1529Settings
 from drivers.keller import KellerSeries30
 from drivers.modbus_transmitter import ModbusTransmitter

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from daq.clock import Clock, SteppedClock
-from daq.reading import Status
-from drivers.errors import InstrumentReportedError, OverloadError, ProtocolError
+from daq.core.clock import Clock, SteppedClock
+from daq.core.errors import InstrumentReportedError, OverloadError, ProtocolError
+from daq.core.reading import Status
 from drivers.hart_classic import HartClassicSettings, HartClassicSource
 from drivers.testing import Exchange
 from drivers.transports.settings import (

@@ -17,9 +17,7 @@ from typing import Any
 
 import pytest
 
-from daq.reading import Status
-from drivers.base import Driver
-from drivers.errors import (
+from daq.core.errors import (
     ConnectionLost,
     InstrumentError,
     InstrumentReportedError,
@@ -27,6 +25,8 @@ from drivers.errors import (
     OverloadError,
     ProtocolError,
 )
+from daq.core.reading import Status
+from drivers.base import Driver
 from drivers.keller import KellerSeries30
 from simulators.base import SimulatedInstrument
 from simulators.faults import Fault

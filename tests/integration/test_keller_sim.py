@@ -12,15 +12,15 @@ from typing import Any, TypeVar
 import pytest
 import serial
 
-from daq.clock import Clock, SteppedClock
-from daq.reading import Reading, Status
-from drivers.errors import (
+from daq.core.clock import Clock, SteppedClock
+from daq.core.errors import (
     ConnectionLost,
     InstrumentReportedError,
     InstrumentTimeout,
     OverloadError,
     UnderloadError,
 )
+from daq.core.reading import Reading, Status
 from drivers.keller import KellerSeries30
 from drivers.transports.settings import (
     ModbusRtuConnection,

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from drivers.base import Driver
-from drivers.errors import (
+from daq.core.errors import (
     ConnectionLost,
     InstrumentReportedError,
     InstrumentTimeout,
     OverloadError,
     ProtocolError,
 )
+from drivers.base import Driver
 from drivers.manual import ManualEntry
 from simulators.base import SimulatedInstrument
 from simulators.faults import Fault

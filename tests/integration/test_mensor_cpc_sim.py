@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from daq.clock import SteppedClock
-from daq.reading import Status
-from drivers.base import Driver
-from drivers.errors import (
+from daq.core.clock import SteppedClock
+from daq.core.errors import (
     ConnectionLost,
     InstrumentReportedError,
     InstrumentTimeout,
     OverloadError,
     ProtocolError,
 )
+from daq.core.reading import Status
+from drivers.base import Driver
 from drivers.mensor_cpc import MensorCpc
 from drivers.transports.settings import TcpConnection, open_line_transport
 from simulators.base import SimulatedInstrument

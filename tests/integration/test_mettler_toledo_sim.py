@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from daq.clock import SteppedClock
-from daq.reading import Status
-from drivers.errors import InstrumentReportedError, OverloadError, UnderloadError
+from daq.core.clock import SteppedClock
+from daq.core.errors import InstrumentReportedError, OverloadError, UnderloadError
+from daq.core.reading import Status
 from drivers.mettler_toledo import MtSicsBalance
 from drivers.transports.settings import (
     LineConnection,

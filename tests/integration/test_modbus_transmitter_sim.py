@@ -8,9 +8,9 @@ import math
 import pytest
 import serial
 
-from daq.clock import SteppedClock
-from daq.reading import Status
-from drivers.errors import OverloadError, UnderloadError
+from daq.core.clock import SteppedClock
+from daq.core.errors import OverloadError, UnderloadError
+from daq.core.reading import Status
 from drivers.modbus_transmitter import ModbusTransmitter
 from drivers.transports.settings import (
     ModbusRtuConnection,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from daq.clock import Clock
 from daq.config import LabConfig
+from daq.core.clock import Clock
 from daq.monitor import Health, Monitor
 from daq.session import lab_session
 

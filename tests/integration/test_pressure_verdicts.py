@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
-from daq.clock import Clock
 from daq.config import ConfigError, LabConfig, parse_lab
+from daq.core.clock import Clock
 from daq.engine.checks import check_plan
 from daq.engine.document import RunDocument
 from daq.engine.plan import Plan, parse_plan

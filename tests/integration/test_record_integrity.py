@@ -26,8 +26,8 @@ import yaml
 from typer.testing import CliRunner
 
 from daq.chain import genesis, make_link
-from daq.clock import Clock
 from daq.config import LabConfig, load_lab
+from daq.core.clock import Clock
 from daq.engine.document import RunDocument
 from daq.engine.plan import Plan, find_plan
 from daq.engine.runner import Runner, RunRefused

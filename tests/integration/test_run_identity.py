@@ -14,8 +14,8 @@ import typer
 import yaml
 
 from daq.cli_runs import _with_serial_overrides, _with_uut
-from daq.clock import Clock
 from daq.config import LabConfig, load_lab
+from daq.core.clock import Clock
 from daq.engine.document import RunDocument
 from daq.engine.plan import Plan, parse_plan
 from daq.engine.runner import Runner

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from daq.chain import stream_genesis, stream_hash
-from daq.clock import Clock
+from daq.core.clock import Clock
+from daq.core.reading import Reading
 from daq.journal import Journal
-from daq.reading import Reading
 from daq.signing import RegisteredKey, SigningSettings, generate, load_signer
 from daq.streams import anchor, verify_streams
 

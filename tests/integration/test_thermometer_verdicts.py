@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from daq.clock import Clock
 from daq.config import load_lab
+from daq.core.clock import Clock
 from daq.engine.document import RunDocument
 from daq.engine.plan import parse_plan
 from daq.engine.runner import Runner

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from daq.reading import Status
+from daq.core.errors import InstrumentReportedError, OverloadError, ProtocolError
+from daq.core.reading import Status
 from drivers.druck_pace import DruckPace, parse_in_limits
-from drivers.errors import InstrumentReportedError, OverloadError, ProtocolError
 from drivers.testing import expected_protocol
 
 NO_ERROR = (b":SYST:ERR?\r\n", b':SYST:ERR 0,"No error"\r\n')

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from daq.reading import Status
+from daq.core.errors import InstrumentReportedError, InstrumentTimeout, OverloadError, ProtocolError
+from daq.core.reading import Status
 from drivers.base import Driver
-from drivers.errors import InstrumentReportedError, InstrumentTimeout, OverloadError, ProtocolError
 from drivers.fluke_1529 import Fluke1529
 from drivers.testing import Exchange, expected_protocol
 

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from daq.reading import Status
-from drivers.base import Driver
-from drivers.errors import (
+from daq.core.errors import (
     InstrumentReportedError,
     InstrumentTimeout,
     OverloadError,
     ProtocolError,
 )
+from daq.core.reading import Status
+from drivers.base import Driver
 from drivers.fluke_heat_source import FlukeHeatSource
 from drivers.testing import Exchange, expected_protocol
 

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from daq.clock import Clock
-from daq.reading import Status
-from drivers.base import Driver
-from drivers.errors import (
+from daq.core.clock import Clock
+from daq.core.errors import (
     InstrumentReportedError,
     InstrumentTimeout,
     OverloadError,
     ProtocolError,
 )
+from daq.core.reading import Status
+from drivers.base import Driver
 from drivers.hart_classic import HartClassicSource
 from drivers.testing import Exchange, expected_protocol
 

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from daq.clock import Clock
-from daq.reading import Status
-from drivers.errors import (
+from daq.core.clock import Clock
+from daq.core.errors import (
     InstrumentReportedError,
     OverloadError,
     ProtocolError,
     UnderloadError,
 )
+from daq.core.reading import Status
 from drivers.keller import KellerSeries30
 from drivers.testing import RegisterCall, RegisterReply, ScriptedRegisters
 

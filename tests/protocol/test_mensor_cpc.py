@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from daq.reading import Status
-from drivers.errors import InstrumentReportedError, OverloadError, ProtocolError
+from daq.core.errors import InstrumentReportedError, OverloadError, ProtocolError
+from daq.core.reading import Status
 from drivers.mensor_cpc import MensorCpc
 from drivers.testing import expected_protocol
 

@@ -7,15 +7,15 @@ import math
 
 import pytest
 
-from daq.clock import Clock
-from daq.reading import Status
-from drivers.errors import (
+from daq.core.clock import Clock
+from daq.core.errors import (
     InstrumentReportedError,
     InstrumentTimeout,
     OverloadError,
     ProtocolError,
     UnderloadError,
 )
+from daq.core.reading import Status
 from drivers.mettler_toledo import MtSicsBalance, MtSicsSettings, parse_reply
 from drivers.testing import ScriptedStream, expected_protocol
 from drivers.transports.stream import StreamTransport

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from daq.clock import Clock
-from daq.reading import Status
-from drivers.errors import InstrumentReportedError, OverloadError, ProtocolError, UnderloadError
+from daq.core.clock import Clock
+from daq.core.errors import InstrumentReportedError, OverloadError, ProtocolError, UnderloadError
+from daq.core.reading import Status
 from drivers.modbus_transmitter import ModbusTransmitter, engineering_value
 from drivers.testing import ScriptedRegisters
 

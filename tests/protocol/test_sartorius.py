@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daq.reading import Status
-from drivers.errors import (
+from daq.core.errors import (
     InstrumentError,
     InstrumentReportedError,
     OverloadError,
     ProtocolError,
     UnderloadError,
 )
+from daq.core.reading import Status
 from drivers.sartorius import SartoriusBalance, parse_line
 from drivers.testing import expected_protocol
 

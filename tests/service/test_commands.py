@@ -22,9 +22,9 @@ import aiomqtt
 import pytest
 
 from daq.agent import Agent
-from daq.clock import Clock
 from daq.commands import UNAUTHENTICATED, mac
 from daq.config import load_lab
+from daq.core.clock import Clock
 from tests.e2e.processes import run
 from tests.service.test_agent import (
     KEY,

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from daq.clock import Clock
+from daq.core.clock import Clock
+from daq.core.reading import Reading, Status
 from daq.forwarder import Forwarder
 from daq.journal import Journal, Severity
-from daq.reading import Reading, Status
 from daq.sinks.base import Batch, SinkRefused
 from daq.sinks.influx import InfluxSink
 from daq.sinks.mqtt import MqttLink

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from daq.core.reading import Reading
 from daq.journal import Journal, JournalError
-from daq.reading import Reading
 from tests.conftest import lab_text
 from tests.e2e.processes import DAQ, run
 from tests.service.test_agent import PREFIX, subscriber, until

@@ -8,10 +8,10 @@ import asyncio
 import time
 from pathlib import Path
 
-from daq.clock import Clock
+from daq.core.clock import Clock
+from daq.core.reading import Reading, Status
 from daq.forwarder import Forwarder
 from daq.journal import Journal, Severity
-from daq.reading import Reading, Status
 from daq.sinks.influx import InfluxSink
 from daq.sinks.settings import InfluxSettings
 from tests.services import Service, influx_query, vm_series

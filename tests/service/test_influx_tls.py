@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 from daq.forwarder import Forwarder
 from daq.journal import Journal
 from daq.sinks.base import Batch, SinkError

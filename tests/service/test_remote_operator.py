@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from daq.agent import Agent, MqttPrompter
-from daq.clock import Clock
 from daq.config import load_lab
-from daq.prompts import Question
+from daq.core.clock import Clock
+from daq.core.prompts import Question
 from tests.conftest import lab_text
 from tests.service.test_agent import (
     CLIENTS,

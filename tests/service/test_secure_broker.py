@@ -17,7 +17,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 from daq.sinks.base import Batch
 from daq.sinks.mqtt import MqttLink, MqttSink
 from daq.sinks.settings import MqttSettings

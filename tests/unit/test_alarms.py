@@ -9,8 +9,8 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from daq.alarms import AlarmRule, Alarms
+from daq.core.reading import Reading, Status
 from daq.journal import Journal
-from daq.reading import Reading, Status
 
 RULE: TypeAdapter[AlarmRule] = TypeAdapter(AlarmRule)
 

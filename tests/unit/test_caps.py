@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 from daq.journal import Journal
 from daq.sinks.mqtt import MqttLink, MqttSink, _json
 from daq.sinks.settings import MqttSettings

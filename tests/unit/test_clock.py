@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from daq.clock import Clock, SteppedClock, default_clock
+from daq.core.clock import Clock, SteppedClock, default_clock
 
 
 async def test_scaled_sleep_is_shorter_in_real_time_but_timestamps_stay_real() -> None:

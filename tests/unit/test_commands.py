@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import yaml
 
-from daq.clock import Clock
 from daq.commands import (
     UNAUTHENTICATED,
     Client,
@@ -27,6 +26,7 @@ from daq.commands import (
     sign,
 )
 from daq.config import ConfigError, default_lab_text, parse_lab
+from daq.core.clock import Clock
 from daq.journal import Journal
 from daq.sinks.settings import CommandClient, CommandSettings
 

@@ -116,7 +116,7 @@ async def run(ctx, settings):
 async def test_failed_procedure_is_recorded_and_resume_refuses_changed_code(
     tmp_path: Path,
 ) -> None:
-    from daq.clock import Clock
+    from daq.core.clock import Clock
     from daq.engine.runner import Runner, RunRefused
     from daq.session import lab_session
     from daq.standards import StandardsRegister

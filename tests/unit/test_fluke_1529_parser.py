@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from daq.reading import Reading
-from drivers.errors import InstrumentError, ProtocolError
+from daq.core.errors import InstrumentError, ProtocolError
+from daq.core.reading import Reading
 from drivers.fluke_1529 import (
     Fluke1529,
     Fluke1529Settings,

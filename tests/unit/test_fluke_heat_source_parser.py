@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from daq.reading import Reading, Status
-from drivers.errors import InstrumentError, ProtocolError
+from daq.core.errors import InstrumentError, ProtocolError
+from daq.core.reading import Reading, Status
 from drivers.fluke_1529 import parse_number
 from drivers.fluke_heat_source import (
     OVER_RANGE,

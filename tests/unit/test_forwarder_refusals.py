@@ -9,9 +9,9 @@ import sqlite3
 import time
 from pathlib import Path
 
+from daq.core.reading import Reading
 from daq.forwarder import Forwarder
 from daq.journal import Journal
-from daq.reading import Reading
 from daq.sinks.base import Batch, SinkRefused, rows_batch
 
 

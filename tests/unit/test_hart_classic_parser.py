@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from daq.reading import Reading
-from drivers.errors import InstrumentError, ProtocolError
+from daq.core.errors import InstrumentError, ProtocolError
+from daq.core.reading import Reading
 from drivers.hart_classic import (
     HartClassicSettings,
     HartClassicSource,

@@ -13,8 +13,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from daq.core.reading import Reading, Status
 from daq.journal import Journal, RunRow, Severity
-from daq.reading import Reading, Status
 
 
 def reading(value: float, status: Status = Status.OK, instrument: str = "balance-1") -> Reading:
@@ -95,7 +95,7 @@ WRITER = textwrap.dedent(
     """
     import asyncio, sys, time
     from daq.journal import Journal
-    from daq.reading import Reading
+    from daq.core.reading import Reading
 
     async def main():
         journal = await Journal(sys.argv[1], batch_interval=0.05).open()

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daq.reading import Status
-from drivers.errors import InstrumentError, ProtocolError
+from daq.core.errors import InstrumentError, ProtocolError
+from daq.core.reading import Status
 from drivers.keller import channel_status, channel_value, firmware_text, measured
 from drivers.transports.modbus import (
     WordOrder,

@@ -8,8 +8,8 @@ import math
 import re
 from pathlib import Path
 
+from daq.core.reading import Reading, Status
 from daq.journal import Journal
-from daq.reading import Reading, Status
 from daq.sinks.lineprotocol import (
     event_line,
     point_line,

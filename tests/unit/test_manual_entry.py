@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from daq.clock import Clock
-from daq.prompts import PromptUnavailable, Question
-from drivers.errors import (
+from daq.core.clock import Clock
+from daq.core.errors import (
     ConnectionLost,
     InstrumentReportedError,
     OverloadError,
     ProtocolError,
     UnderloadError,
 )
+from daq.core.prompts import PromptUnavailable, Question
 from drivers.manual import ManualEntry, ManualSettings, parse_answer
 from drivers.transports.operator import OperatorLink
 

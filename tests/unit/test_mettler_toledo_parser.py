@@ -9,8 +9,8 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daq.reading import Reading, Status
-from drivers.errors import InstrumentError
+from daq.core.errors import InstrumentError
+from daq.core.reading import Reading, Status
 from drivers.mettler_toledo import (
     MtSicsBalance,
     parse_device,

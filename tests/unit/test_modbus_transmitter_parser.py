@@ -7,7 +7,7 @@ import contextlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.errors import ProtocolError
+from daq.core.errors import ProtocolError
 from drivers.modbus_transmitter import engineering_value, unit_of
 
 REGISTER = st.integers(min_value=0, max_value=0xFFFF)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from daq.clock import Clock
+from daq.core.clock import Clock
 from daq.journal import Journal, JournalError
 from daq.presence import Presence, PresenceHeld, alive
 from tests.conftest import lab_text

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from daq import spill
 from daq.chain import make_link
+from daq.core.reading import Reading
 from daq.journal import Journal
-from daq.reading import Reading
 from daq.signing import RegisteredKey, SigningSettings, generate, load_signer
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC).timestamp()

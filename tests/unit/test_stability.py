@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from daq.clock import SteppedClock
+from daq.core.clock import SteppedClock
 from daq.stability import (
     NotStable,
     Sample,

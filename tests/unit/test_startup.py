@@ -27,7 +27,7 @@ HEAVY = (
     "daq.engine",
     "daq.agent",
     "drivers",
-    "simulators.runtime",
+    "daq.simulation",
 )
 
 PROBE = """

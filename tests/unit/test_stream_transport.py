@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 
-from drivers.errors import ConnectionLost, InstrumentTimeout, ProtocolError
+from daq.core.errors import ConnectionLost, InstrumentTimeout, ProtocolError
 from drivers.testing import ScriptedStream
 from drivers.transports.base import Backoff
 from drivers.transports.settings import VisaConnection, open_line_transport

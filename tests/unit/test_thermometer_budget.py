@@ -291,8 +291,8 @@ def test_a_set_point_outside_the_certificates_cvd_range_is_refused() -> None:
 
 def test_readings_in_kelvin_or_fahrenheit_are_taken_in_celsius() -> None:
     """A readout set to K or °F (UNIT:TEMP) must not be read as °C: 303.15 K is 30 °C."""
+    from daq.core.reading import Reading
     from daq.engine.context import PlanError
-    from daq.reading import Reading
     from procedures.thermometer_comparison import _celsius
 
     assert _celsius(Reading("readout-1", "temperature_ch2", 303.15, "K", 0.0)) == pytest.approx(

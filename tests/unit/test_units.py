@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from daq.units import COMMON_UNITS, check_unit, convert, registry, same_dimension
+from daq.core.units import COMMON_UNITS, check_unit, convert, registry, same_dimension
 
 
 @pytest.mark.parametrize("unit", sorted(COMMON_UNITS))

@@ -25,8 +25,8 @@ import yaml
 from pydantic import ValidationError
 from scipy.stats import t as student
 
-from daq.clock import Clock
 from daq.config import load_lab
+from daq.core.clock import Clock
 from daq.engine.document import RunDocument
 from daq.engine.plan import parse_plan
 from daq.engine.runner import Runner

@@ -37,3 +37,7 @@ class InstrumentReportedError(InstrumentError):
     def __init__(self, message: str, code: str | int | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class SimulationError(Exception):
+    """An instrument marked for simulation has an address no simulator can serve."""

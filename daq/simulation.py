@@ -1,5 +1,8 @@
 """Start a simulator for every instrument marked ``simulate: true`` in a lab file.
 
+The glue between the lab file and the simulators: the one module of the agent that imports
+them, loaded only when a command is asked to simulate.
+
 Simulation is only a different address: drivers and procedures never know. In fixed mode
 (``daq simulate``) each simulator listens where the lab file says, so a separate agent can
 connect; in ephemeral mode (``--simulate``) it takes a free port or a new pty and the lab is
@@ -14,9 +17,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daq.clock import Clock
-from daq.config import InstrumentConfig, LabConfig
-from daq.prompts import Prompter, Question
+from pydantic import ValidationError
+
+from daq.config import ConfigError, InstrumentConfig, LabConfig, Problem, message_of
+from daq.core.clock import Clock
+from daq.core.errors import SimulationError
+from daq.core.plugins import PluginError
+from daq.core.prompts import Prompter, Question
 from drivers.transports.settings import (
     ModbusRtuConnection,
     ModbusTcpConnection,
@@ -30,7 +37,6 @@ from simulators.base import (
     OperatorSimulator,
     SimulatedInstrument,
 )
-from simulators.errors import SimulationError
 from simulators.faults import Fault
 from simulators.registry import simulator_class
 from simulators.servers import ModbusServer, PtyLineServer, Server, TcpLineServer
@@ -81,6 +87,27 @@ class _Served:
     server: Server | None = None
 
 
+def simulator_problems(lab: LabConfig) -> list[Problem]:
+    """Each simulated instrument's ``simulator:`` section checked by its simulator's model."""
+    problems: list[Problem] = []
+    for bench, instrument in lab.instruments():
+        where = f"benches[{bench.id}].instruments[{instrument.id}]"
+        if not instrument.simulate and not instrument.simulator:
+            continue
+        try:
+            model = simulator_class(instrument.driver).Settings
+        except PluginError as exc:
+            problems.append(Problem(lab.file, f"{where}.driver", str(exc)))
+            continue
+        try:
+            model.model_validate(instrument.simulator)
+        except ValidationError as exc:
+            for error in exc.errors():
+                path = ".".join(str(part) for part in ("simulator", *error["loc"]))
+                problems.append(Problem(lab.file, f"{where}.{path}", message_of(error)))
+    return problems
+
+
 @dataclass
 class Simulation:
     lab: LabConfig
@@ -125,7 +152,11 @@ class Simulation:
         }
 
     async def start(self) -> LabConfig:
-        """Start every simulator; returns the lab with connections pointing at them."""
+        """Start every simulator; returns the lab with connections pointing at them. Raises
+        ``ConfigError`` naming each ``simulator:`` setting at fault before any starts."""
+        problems = simulator_problems(self.lab)
+        if problems:
+            raise ConfigError(problems)
         if self.ephemeral:
             self._tmp = tempfile.TemporaryDirectory(prefix="daq-sim-")
         modbus_buses: dict[str, list[InstrumentConfig]] = {}
