@@ -19,12 +19,23 @@ demo: $(BIN)/daq
 	$(BIN)/daq monitor --simulate --duration 10
 	$(BIN)/daq run pressure-gauge --simulate --json data/pressure-gauge.json
 
+## The example plugin (examples/plugin-example), installed as a lab installs its own.
+$(VENV)/.plugin-example: $(BIN)/daq examples/plugin-example/pyproject.toml
+	@echo "Installing the example plugin (examples/plugin-example)..."
+	$(BIN)/python -m pip install --quiet --no-deps -e examples/plugin-example
+	touch $@
+
 ## Install what the tests need, then run all of them, then the linters.
-test: $(BIN)/daq
+test: $(BIN)/daq $(VENV)/.plugin-example
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory lint
+
+## ruff, ruff format, mypy --strict and the import layers (.importlinter).
+lint: $(BIN)/daq
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(BIN)/daq
 	$(BIN)/python bench/acquisition.py

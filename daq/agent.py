@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from daq.alarms import Alarms
@@ -31,8 +31,9 @@ from daq.commands import (
     load_keys,
 )
 from daq.commands import reply as command_reply
-from daq.config import ConfigError, LabConfig
+from daq.config import ConfigError, LabConfig, SinkConfig
 from daq.core.clock import Clock
+from daq.core.plugins import find
 from daq.core.prompts import NoPrompter, Prompter, PromptUnavailable, Question
 from daq.core.reading import Reading
 from daq.engine.document import RunDocument
@@ -45,6 +46,7 @@ from daq.journal import Journal, JournalError, Severity
 from daq.monitor import Monitor
 from daq.session import LabSession, lab_session
 from daq.signing import Signer, SigningError, load_signer
+from daq.sinks.base import SinkClass
 from daq.sinks.influx import InfluxSink
 from daq.sinks.mqtt import MqttLink, MqttSink
 from daq.sinks.settings import CommandSettings
@@ -190,6 +192,15 @@ class Agent:
         self._anchor_signer: Signer | None = None
         self._anchored: dict[str, str] | None = None
 
+    def _plugin_forwarder(
+        self, entry: SinkConfig, journal: Journal, benches: Mapping[str, str]
+    ) -> Forwarder:
+        """A sink of the lab file's ``sinks:`` (a built-in or a plugin's) and its forwarder."""
+        cls: SinkClass = find("sinks", entry.type, self.lab.plugins.allow).load()
+        settings = cls.Settings.model_validate(entry.settings)
+        sink = cls(settings, lab=self.lab.lab.id, benches=benches, name=entry.key)
+        return Forwarder(journal, sink, getattr(settings, "batch_size", 5000))
+
     async def run(self, stop: asyncio.Event) -> None:
         lab = self.lab
         async with lab_session(
@@ -207,6 +218,8 @@ class Agent:
             if lab.influxdb is not None:
                 sink = InfluxSink(lab.influxdb, lab.lab.id, benches)
                 self.forwarders.append(Forwarder(journal, sink, lab.influxdb.batch_size))
+            for entry in lab.sinks:
+                self.forwarders.append(self._plugin_forwarder(entry, journal, benches))
             if self.link is not None and lab.mqtt is not None:
                 self._desk = self._command_desk(lab.mqtt.commands, journal)
                 self.link.on_command = self._on_command

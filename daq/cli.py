@@ -112,16 +112,17 @@ def version() -> None:
 
 @config_app.command("check")
 def config_check(file: Annotated[Path, typer.Argument(help="Lab file to check.")]) -> None:
-    """Validate a lab file, its register of standards and its plans; print every problem as
-    `file: path.to.field: message`."""
+    """Validate a lab file, its simulators' settings, its register of standards and its
+    plans; print every problem as `file: path.to.field: message`."""
     from daq.config import ConfigError
     from daq.engine.checks import check_plan
     from daq.engine.plan import available_plans, find_plan
+    from daq.simulation import simulator_problems
     from daq.standards import StandardsRegister, load_standards
 
     lab = load(file)
     count = sum(1 for _ in lab.instruments())
-    problems = []
+    problems = simulator_problems(lab)
     register = StandardsRegister()
     if lab.standards is not None:
         try:
@@ -140,7 +141,7 @@ def config_check(file: Annotated[Path, typer.Argument(help="Lab file to check.")
         errors.print(Text(str(problem), style="red"), soft_wrap=True)
     if problems:
         raise fail(
-            f"{len(problems)} problem(s) in the register or the plans",
+            f"{len(problems)} problem(s) in the simulators, the register or the plans",
             "Fix the fields named above; `daq config check FILE` re-checks them.",
             2,
         )

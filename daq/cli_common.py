@@ -181,10 +181,19 @@ def _journal_hint(message: str) -> str:
 def run(coroutine: Awaitable[T]) -> T:
     import asyncio
 
+    from daq.config import ConfigError
     from daq.journal import JournalError
 
     try:
         return asyncio.run(coroutine)  # type: ignore[arg-type]
+    except ConfigError as exc:  # found once the command started (simulator settings)
+        for problem in exc.problems:
+            errors.print(Text(str(problem), style="red"), soft_wrap=True)
+        raise fail(
+            f"{len(exc.problems)} problem(s) in the lab file",
+            "Fix the fields named above; `daq config check FILE` re-checks the file.",
+            2,
+        ) from None
     except JournalError as exc:
         raise fail(str(exc), _journal_hint(str(exc))) from None
     except SimulationError as exc:

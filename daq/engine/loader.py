@@ -1,5 +1,6 @@
-"""Finding a procedure: only in the installed ``procedures`` package or the lab's own
-procedure folder, never from an arbitrary path, so a plan cannot run code from elsewhere."""
+"""Finding a procedure: only in the lab's own procedure folder or among the installed ones
+(the ``benchdaq.procedures`` entry points: benchdaq's and the plugins' the lab allows), never
+from an arbitrary path, so a plan cannot run code from elsewhere."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from daq.config import ConfigError, LabConfig, Problem, field_path
+from daq.core.plugins import Plugin, PluginError, find, registered
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -29,10 +31,12 @@ class Procedure:
     version: str
     title: str
     source: str
-    """Where it was loaded from: the installed package or the lab's folder."""
+    """Where it was loaded from: the installed package, a plugin or the lab's folder."""
     digest: str
     """SHA-256 of the script, so a result names exactly the code that made it."""
     module: ModuleType
+    plugin: Plugin | None = None
+    """The plugin distribution that brought it (None: benchdaq's own or the lab's)."""
 
     @property
     def settings_model(self) -> type[BaseModel]:
@@ -90,6 +94,7 @@ def load_procedure(name: str, lab: LabConfig) -> Procedure:
     """The lab's own procedure of that name if it has one, else the installed one."""
     if not _NAME.match(name):
         raise ConfigError([Problem(name, "", "a procedure name is a Python module name")])
+    plugin: Plugin | None = None
     if lab.procedures is not None and (file := lab.procedures / f"{name}.py").is_file():
         spec = importlib.util.spec_from_file_location(f"daq_lab_procedures.{name}", file)
         assert spec is not None and spec.loader is not None
@@ -97,10 +102,20 @@ def load_procedure(name: str, lab: LabConfig) -> Procedure:
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         source = str(file)
-    elif importlib.util.find_spec(f"procedures.{name}") is not None:
-        module = importlib.import_module(f"procedures.{name}")
-        source = f"procedures.{name} (installed)"
-        file = Path(str(module.__file__))
+    elif name in registered("procedures"):
+        try:
+            plugin = find("procedures", name, lab.plugins.allow)
+            module = plugin.load()
+        except PluginError as exc:
+            raise ConfigError([Problem(name, "", str(exc))]) from None
+        if not isinstance(module, ModuleType) or module.__file__ is None:
+            raise ConfigError(
+                [Problem(name, "", f"plugin {plugin}: procedure entry {name!r} is not a module")]
+            )
+        source = f"{module.__name__} (installed)"
+        if not plugin.builtin:
+            source = f"{module.__name__} (plugin {plugin})"
+        file = Path(module.__file__)
     else:
         folder = f" or {lab.procedures}" if lab.procedures else ""
         raise ConfigError(
@@ -115,4 +130,5 @@ def load_procedure(name: str, lab: LabConfig) -> Procedure:
         source,
         hashlib.sha256(file.read_bytes()).hexdigest(),
         module,
+        None if plugin is None or plugin.builtin else plugin,
     )

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from daq import __version__
-from daq.config import ConfigError
+from daq.config import ConfigError, LabConfig
 from daq.core.errors import InstrumentError
+from daq.core.plugins import Group, registered
 from daq.core.prompts import PromptUnavailable
 from daq.engine.checks import check_plan
 from daq.engine.context import Context, PlanError, Progress
@@ -55,10 +56,6 @@ RESUMABLE = ("running", "aborted", "error", "refused")
 
 class RunRefused(Exception):
     """A run cannot start or resume (unknown run, already completed, procedure changed)."""
-
-
-class _Abort(Exception):
-    """Raised into the procedure when an abort is requested; carries the reason."""
 
 
 def _run_id(plan: Plan, started: float) -> str:
@@ -358,7 +355,7 @@ class Runner:
                 resumed=int(setup.get("resumed", 0)),
             ),
             laboratory={"id": lab.id, "name": lab.name, "address": lab.address},
-            software={"name": "benchdaq", "version": __version__},
+            software=software(procedure, plan, self.session.lab, simulated=setup.get("simulated")),
             plan=plan.model_dump(mode="json"),
             procedure=_procedure_info(procedure),
             customer=plan.customer,
@@ -374,6 +371,20 @@ class Runner:
             result=verdict(points),
             events=event_records(await journal.events(run=run_id)),
         )
+
+
+def software(
+    procedure: Procedure, plan: Plan, lab: LabConfig, *, simulated: object
+) -> dict[str, str]:
+    """benchdaq's version and every plugin the run used, by distribution (ISO/IEC 17025
+    7.11): the procedure's, the drivers' of its instruments and, simulated, their simulators'."""
+    used = [procedure.plugin] if procedure.plugin is not None else []
+    for instrument_id in plan.instruments.values():
+        family = lab.instrument(instrument_id).driver
+        groups: list[Group] = ["drivers", "simulators"] if simulated else ["drivers"]
+        used += [found for group in groups for found in registered(group).get(family, [])[:1]]
+    plugins = {f"plugin {p.distribution}": p.version for p in used if not p.builtin}
+    return {"name": "benchdaq", "version": __version__, **dict(sorted(plugins.items()))}
 
 
 def _procedure_info(procedure: Procedure) -> ProcedureInfo:

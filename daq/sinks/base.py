@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
 
 from daq.journal import Journal
 
@@ -43,6 +46,18 @@ class Sink(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class SinkClass(Protocol):
+    """What a ``benchdaq.sinks`` entry point names: a class with its settings model, made
+    from a lab file's ``sinks:`` entry. Import heavy client libraries when it connects, not
+    at import: the lab file is checked by loading the class."""
+
+    Settings: ClassVar[type[BaseModel]]
+
+    def __call__(
+        self, settings: Any, *, lab: str, benches: Mapping[str, str], name: str
+    ) -> Sink: ...
 
 
 async def rows_batch(journal: Journal, stream: str, after: int, limit: int) -> Batch | None:

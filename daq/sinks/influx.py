@@ -7,6 +7,7 @@ import asyncio
 import ssl
 from collections.abc import Mapping
 from functools import partial
+from typing import ClassVar
 
 import aiohttp
 from influxdb_client.client.exceptions import InfluxDBError
@@ -34,6 +35,8 @@ means the sink is down, and the batch waits."""
 
 
 class InfluxSink:
+    Settings: ClassVar[type[InfluxSettings]] = InfluxSettings
+
     def __init__(
         self,
         settings: InfluxSettings,

@@ -46,6 +46,25 @@ def test_instruments_and_read(lab_file: Path, tmp_path: Path) -> None:
     assert "readout-1 temperature_ch1:" in reading.stdout and "°C" in reading.stdout
 
 
+def test_a_bad_simulator_setting_is_named_by_file_and_field_when_simulating(
+    tmp_path: Path,
+) -> None:
+    """Simulator settings are checked by the simulators (loaded only to simulate), still
+    reported as the lab file's problems, before anything starts."""
+    from tests.conftest import lab_text
+
+    raw = yaml.safe_load(lab_text(tmp_path, simulators={"balance-1": {"noyse": 1}}))
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(yaml.safe_dump(raw))
+    where = f"{lab}: benches[mass-bench].instruments[balance-1].simulator.noyse: unknown field"
+    for args in (["read", "balance-1", "--simulate"], ["config", "check", str(lab)]):
+        result = run(*args, *(["--lab", str(lab)] if args[0] == "read" else []), cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert where in " ".join(result.stderr.split()), result.stderr
+    unsimulated = run("read", "balance-1", "--lab", str(lab), cwd=tmp_path)
+    assert "simulator.noyse" not in unsimulated.stderr  # only what is simulated is checked
+
+
 def test_read_unknown_instrument_says_what_to_do(lab_file: Path, tmp_path: Path) -> None:
     result = run("read", "nope", "--lab", str(lab_file), cwd=tmp_path)
     assert result.returncode == 2  # an unknown name, like a usage error

@@ -28,6 +28,7 @@ HEAVY = (
     "daq.agent",
     "drivers",
     "daq.simulation",
+    "simulators",
 )
 
 PROBE = """
@@ -58,3 +59,18 @@ def test_help_and_version_load_nothing_heavy() -> None:
         modules = loaded(*args)
         assert "daq.cli" in modules  # the probe ran the command line
         assert heavy_in(modules) == [], args
+
+
+def test_the_agent_and_a_run_load_no_simulator_unless_asked() -> None:
+    """The production agent, the engine and every driver import no simulator module."""
+    code = (
+        "import json, sys, daq.agent, daq.cli_runs, daq.discovery;"
+        "from drivers.registry import driver_class, families;"
+        "[driver_class(f) for f in families()];"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    modules = set(json.loads(done.stdout))
+    assert "daq.agent" in modules and "drivers.mettler_toledo" in modules
+    assert sorted(m for m in modules if m.split(".")[0] == "simulators") == []
+    assert "daq.simulation" not in modules
