@@ -23,7 +23,7 @@ from daq.core.units import check_unit, convert
 from drivers.base import Driver, Identity
 from drivers.roles import PRESSURE_GAUGE, THERMOMETER
 from drivers.transports.base import LineTransport, RegisterTransport
-from drivers.transports.modbus import REGISTER_COUNT, RegisterType, WordOrder, decode
+from drivers.transports.registers import REGISTER_COUNT, RegisterType, WordOrder, decode
 
 
 class _Declared(BaseModel):

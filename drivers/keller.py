@@ -25,7 +25,7 @@ from daq.core.reading import Reading, Status
 from drivers.base import Driver, Identity, RegisterProbe
 from drivers.roles import PRESSURE_GAUGE
 from drivers.transports.base import RegisterTransport
-from drivers.transports.modbus import WordOrder, decode_float32, decode_uint32
+from drivers.transports.registers import WordOrder, decode_float32, decode_uint32
 
 P1 = 0x0002
 """Pressure of sensor 1, bar."""

@@ -19,7 +19,7 @@ from daq.core.reading import Reading, Status
 from drivers.base import Driver, Identity, RegisterProbe
 from drivers.roles import PRESSURE_GAUGE
 from drivers.transports.base import RegisterTransport
-from drivers.transports.modbus import decode_int16
+from drivers.transports.registers import decode_int16
 
 DEVICE_ADDRESS = 0x0000
 UNIT_DECIMALS_VALUE = 0x0002

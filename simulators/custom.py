@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from daq.core.clock import Clock
-from drivers.transports.modbus import REGISTER_COUNT, RegisterType, WordOrder, encode
+from drivers.transports.registers import REGISTER_COUNT, RegisterType, WordOrder, encode
 from simulators.base import LineSimulator, ModbusSimulator, SimulatorSettings
 from simulators.faults import Fault
 from simulators.model import ProcessValue

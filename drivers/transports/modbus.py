@@ -8,11 +8,9 @@ in both word orders and int16 values scaled by a decimals register.
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.client.mixin import ModbusClientMixin
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from daq.core.errors import (
@@ -22,8 +20,6 @@ from daq.core.errors import (
     ProtocolError,
 )
 from drivers.transports.base import Backoff, loop_registry, port_lock, trace_log
-
-WordOrder = Literal["big", "little"]
 
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
@@ -40,69 +36,6 @@ EXCEPTION_NAMES = {
 }
 
 FUNCTION_CODES = {"read_holding_registers": 3, "read_input_registers": 4, "write_registers": 16}
-
-_DT = ModbusClientMixin.DATATYPE
-
-
-def decode_float32(registers: list[int], word_order: WordOrder = "big") -> float:
-    """Two registers to an IEEE-754 float; ``big`` is high word first (ABCD)."""
-    value = ModbusClientMixin.convert_from_registers(registers, _DT.FLOAT32, word_order)
-    assert isinstance(value, float)
-    return value
-
-
-def encode_float32(value: float, word_order: WordOrder = "big") -> list[int]:
-    return ModbusClientMixin.convert_to_registers(value, _DT.FLOAT32, word_order)
-
-
-def decode_uint32(registers: list[int], word_order: WordOrder = "big") -> int:
-    value = ModbusClientMixin.convert_from_registers(registers, _DT.UINT32, word_order)
-    assert isinstance(value, int)
-    return value
-
-
-def encode_uint32(value: int, word_order: WordOrder = "big") -> list[int]:
-    return ModbusClientMixin.convert_to_registers(value, _DT.UINT32, word_order)
-
-
-RegisterType = Literal["int16", "uint16", "int32", "uint32", "float32"]
-_TYPES = {
-    "int16": _DT.INT16,
-    "uint16": _DT.UINT16,
-    "int32": _DT.INT32,
-    "uint32": _DT.UINT32,
-    "float32": _DT.FLOAT32,
-}
-REGISTER_COUNT: dict[str, int] = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2}
-
-
-def decode(registers: list[int], kind: RegisterType, word_order: WordOrder = "big") -> float:
-    """Registers as a number of the given type (the word order matters for two registers)."""
-    value = ModbusClientMixin.convert_from_registers(registers, _TYPES[kind], word_order)
-    assert isinstance(value, int | float)
-    return float(value)
-
-
-def encode(value: float, kind: RegisterType, word_order: WordOrder = "big") -> list[int]:
-    number: float | int = value if kind == "float32" else round(value)
-    return ModbusClientMixin.convert_to_registers(number, _TYPES[kind], word_order)
-
-
-def decode_int16(register: int) -> int:
-    value = ModbusClientMixin.convert_from_registers([register], _DT.INT16)
-    assert isinstance(value, int)
-    return value
-
-
-def encode_int16(value: int) -> int:
-    return ModbusClientMixin.convert_to_registers(value, _DT.INT16)[0]
-
-
-def scaled_int16(raw_register: int, decimals: int) -> float:
-    """A signed int16 register divided by 10**decimals (the common transmitter map)."""
-    if not 0 <= decimals <= 6:
-        raise ValueError(f"decimals register holds {decimals}, expected 0..6")
-    return decode_int16(raw_register) / 10.0**decimals
 
 
 class ModbusPort:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from daq.core.errors import InstrumentError, ProtocolError
 from daq.core.reading import Status
 from drivers.keller import channel_status, channel_value, firmware_text, measured
-from drivers.transports.modbus import (
+from drivers.transports.registers import (
     WordOrder,
     decode_float32,
     decode_int16,
