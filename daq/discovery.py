@@ -55,7 +55,7 @@ class Found:
 
 async def _identify(family: str, transport: Any, clock: Clock) -> Identity:
     cls = driver_class(family)
-    driver: Driver[Any] = cls("scan", transport, cls.Settings(), clock)
+    driver: Driver[Any, Any] = cls("scan", transport, cls.Settings(), clock)
     return await driver.identify()
 
 

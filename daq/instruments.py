@@ -19,7 +19,9 @@ from drivers.transports.settings import (
 )
 
 
-def build_driver(instrument: InstrumentConfig, clock: Clock, prompter: Prompter) -> Driver[Any]:
+def build_driver(
+    instrument: InstrumentConfig, clock: Clock, prompter: Prompter
+) -> Driver[Any, Any]:
     """A driver on a (not yet opened) transport; the first exchange opens the link.
 
     ``prompter`` reaches the operator for instruments read by hand.

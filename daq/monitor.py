@@ -52,7 +52,7 @@ class InstrumentState:
 class Monitor:
     def __init__(
         self,
-        instruments: list[tuple[InstrumentConfig, Driver[Any]]],
+        instruments: list[tuple[InstrumentConfig, Driver[Any, Any]]],
         journal: Journal,
         clock: Clock,
         *,
@@ -87,7 +87,7 @@ class Monitor:
                 with contextlib.suppress(Exception):
                     await driver.close()
 
-    async def _poll(self, config: InstrumentConfig, driver: Driver[Any]) -> None:
+    async def _poll(self, config: InstrumentConfig, driver: Driver[Any, Any]) -> None:
         loop = asyncio.get_running_loop()
         state = self.states[config.id]
         interval = self.clock.to_real(config.poll_interval)

@@ -29,7 +29,7 @@ class LabSession:
     prompter: Prompter
     """How questions reach the operator (the simulated operator when simulating)."""
 
-    def drivers(self, only: str | None = None) -> list[tuple[InstrumentConfig, Driver[Any]]]:
+    def drivers(self, only: str | None = None) -> list[tuple[InstrumentConfig, Driver[Any, Any]]]:
         """A new driver for each instrument (or only ``only``); links open on first use."""
         return [
             (instrument, build_driver(instrument, self.clock, self.prompter))

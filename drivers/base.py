@@ -14,6 +14,7 @@ from daq.core.clock import Clock
 from daq.core.reading import Reading
 
 TransportT = TypeVar("TransportT")
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
 
 class NoSettings(BaseModel):
@@ -61,7 +62,7 @@ class RegisterProbe:
     order: int = 0
 
 
-class Driver(ABC, Generic[TransportT]):
+class Driver(ABC, Generic[TransportT, SettingsT]):
     """Base of every driver.
 
     Reading an attribute never talks to the instrument: every exchange is an explicit async
@@ -82,7 +83,7 @@ class Driver(ABC, Generic[TransportT]):
     map without one): a run then never checks it against a plan."""
 
     def __init__(
-        self, instrument_id: str, transport: TransportT, settings: BaseModel, clock: Clock
+        self, instrument_id: str, transport: TransportT, settings: SettingsT, clock: Clock
     ) -> None:
         self.id = instrument_id
         self.transport = transport

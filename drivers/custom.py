@@ -97,19 +97,14 @@ def first_of(readings: list[Reading], reference: str, what: str) -> Reading:
     raise ProtocolError(f"no {what} among the declared readings")
 
 
-class CustomLineDevice(Driver[LineTransport]):
+class CustomLineDevice(Driver[LineTransport, CustomLineSettings]):
     family: ClassVar[str] = "custom_line"
     roles: ClassVar[frozenset[str]] = frozenset({THERMOMETER, PRESSURE_GAUGE})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "line"
     Settings: ClassVar[type[BaseModel]] = CustomLineSettings
 
-    @property
-    def _settings(self) -> CustomLineSettings:
-        assert isinstance(self.settings, CustomLineSettings)
-        return self.settings
-
     async def identify(self) -> Identity:
-        command = self._settings.identify
+        command = self.settings.identify
         if command is None:
             return Identity("custom", "declared line device", "")
         fields = [f.strip() for f in (await self.transport.query(command)).split(",")]
@@ -119,14 +114,14 @@ class CustomLineDevice(Driver[LineTransport]):
         try:
             return await self.transport.query(command)
         except InstrumentTimeout as exc:
-            if self._settings.error_query is None:
+            if self.settings.error_query is None:
                 raise
-            reported = await self.transport.query(self._settings.error_query)
+            reported = await self.transport.query(self.settings.error_query)
             raise InstrumentTimeout(f"{exc}; the instrument reports {reported!r}") from None
 
     async def read(self) -> list[Reading]:
         readings = []
-        for query in self._settings.readings:
+        for query in self.settings.readings:
             reply = await self._query(query.command)
             match = re.fullmatch(query.pattern, reply)
             if match is None:
@@ -153,20 +148,15 @@ class CustomLineDevice(Driver[LineTransport]):
         return first_of(await self.read(), "Pa", "pressure")
 
 
-class CustomModbusDevice(Driver[RegisterTransport]):
+class CustomModbusDevice(Driver[RegisterTransport, CustomModbusSettings]):
     family: ClassVar[str] = "custom_modbus"
     roles: ClassVar[frozenset[str]] = frozenset({THERMOMETER, PRESSURE_GAUGE})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "modbus"
     Settings: ClassVar[type[BaseModel]] = CustomModbusSettings
 
-    @property
-    def _settings(self) -> CustomModbusSettings:
-        assert isinstance(self.settings, CustomModbusSettings)
-        return self.settings
-
     async def identify(self) -> Identity:
         """A declared map has no identity registers: the first one read stands for it."""
-        first = self._settings.registers[0]
+        first = self.settings.registers[0]
         await self._read(first)
         return Identity("custom", "declared Modbus device", "")
 
@@ -182,7 +172,7 @@ class CustomModbusDevice(Driver[RegisterTransport]):
 
     async def read(self) -> list[Reading]:
         readings = []
-        for register in self._settings.registers:
+        for register in self.settings.registers:
             words = await self._read(register)
             number = decode(words, register.type, register.word_order)
             if math.isnan(number):

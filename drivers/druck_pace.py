@@ -58,7 +58,7 @@ class DruckPaceSettings(BaseModel):
     poll_interval: float = Field(0.2, gt=0)
 
 
-class DruckPace(Driver[LineTransport]):
+class DruckPace(Driver[LineTransport, DruckPaceSettings]):
     """A PACE controller playing the pressure controller (values in ``unit``)."""
 
     family: ClassVar[str] = "druck_pace"
@@ -70,13 +70,8 @@ class DruckPace(Driver[LineTransport]):
     _unit_set = False
 
     @property
-    def _settings(self) -> DruckPaceSettings:
-        assert isinstance(self.settings, DruckPaceSettings)
-        return self.settings
-
-    @property
     def unit(self) -> str:
-        return self._settings.unit
+        return self.settings.unit
 
     @property
     def scpi(self) -> ScpiSession:
@@ -100,8 +95,8 @@ class DruckPace(Driver[LineTransport]):
 
     async def set_point(self, value: float) -> None:
         await self._in_unit()
-        if self._settings.in_limits is not None:
-            await self.scpi.command(f":SOUR:PRES:INL {self._settings.in_limits:g}")
+        if self.settings.in_limits is not None:
+            await self.scpi.command(f":SOUR:PRES:INL {self.settings.in_limits:g}")
         await self.scpi.command(f":SOUR:PRES {value:g}")
         await self.scpi.command(":OUTP:STAT ON")
 
@@ -123,7 +118,7 @@ class DruckPace(Driver[LineTransport]):
         """Start the vent and wait until the controller reports it completed."""
         await self.scpi.command(":OUTP:STAT OFF")
         await self.scpi.command(":SOUR:PRES:LEV:IMM:AMPL:VENT 1")
-        deadline = self.clock.elapsed() + self._settings.vent_timeout
+        deadline = self.clock.elapsed() + self.settings.vent_timeout
         while True:
             state = (await self.scpi.query(":SOUR:PRES:LEV:IMM:AMPL:VENT?")).strip()
             if state not in ("0", "1", "2", "3", "4"):
@@ -132,10 +127,10 @@ class DruckPace(Driver[LineTransport]):
                 return
             if self.clock.elapsed() >= deadline:
                 raise InstrumentTimeout(
-                    f"{self.id}: vent not completed within {self._settings.vent_timeout:g} s"
+                    f"{self.id}: vent not completed within {self.settings.vent_timeout:g} s"
                     f" (state {state})"
                 )
-            await self.clock.sleep(self._settings.poll_interval)
+            await self.clock.sleep(self.settings.poll_interval)
 
     async def safe_state(self) -> None:
         await self.vent()

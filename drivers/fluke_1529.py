@@ -102,7 +102,7 @@ def parse_unit(text: str) -> str:
     return unit
 
 
-class Fluke1529(Driver[LineTransport]):
+class Fluke1529(Driver[LineTransport, Fluke1529Settings]):
     """A 1529 readout; its probes, channels and conversions are set up on the instrument.
 
     Readings are named per channel (``temperature_ch2``): one readout carries up to four
@@ -116,11 +116,6 @@ class Fluke1529(Driver[LineTransport]):
     Settings: ClassVar[type[BaseModel]] = Fluke1529Settings
 
     _unit: str | None = None
-
-    @property
-    def _settings(self) -> Fluke1529Settings:
-        assert isinstance(self.settings, Fluke1529Settings)
-        return self.settings
 
     @property
     def scpi(self) -> ScpiSession:
@@ -146,7 +141,7 @@ class Fluke1529(Driver[LineTransport]):
     async def _measure(self, channel: int) -> Reading:
         """The latest reading of ``channel``; over range it is an OVERLOAD reading, NaN."""
         unit = await self.unit()
-        line = await self.scpi.query(f"{self._settings.query} {channel}")
+        line = await self.scpi.query(f"{self.settings.query} {channel}")
         value, stamped_unit = parse_measurement(line, channel)
         over = value == math.inf
         return Reading(
@@ -165,11 +160,11 @@ class Fluke1529(Driver[LineTransport]):
         The readout decides which channels exist: a channel it refuses raises its error; a
         channel over range raises OverloadError.
         """
-        channel = self._settings.channels[0] if channel is None else channel
+        channel = self.settings.channels[0] if channel is None else channel
         reading = await self._measure(channel)
         if reading.status is Status.OVERLOAD:
             raise OverloadError(f"{self.id}: channel {channel} over range ({reading.raw!r})")
         return reading
 
     async def read(self) -> list[Reading]:
-        return [await self._measure(channel) for channel in self._settings.channels]
+        return [await self._measure(channel) for channel in self.settings.channels]

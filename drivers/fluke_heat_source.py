@@ -54,7 +54,7 @@ def parse_flag(text: str) -> bool:
     raise ProtocolError(f"reply {text!r} is not 1 or 0")
 
 
-class FlukeHeatSource(Driver[LineTransport]):
+class FlukeHeatSource(Driver[LineTransport, FlukeHeatSourceSettings]):
     """A metrology well or bath playing the temperature source (values in °C)."""
 
     family: ClassVar[str] = "fluke_heat_source"
@@ -69,11 +69,6 @@ class FlukeHeatSource(Driver[LineTransport]):
 
     _celsius = False
     """The well is known to show °C (asked once; ``UNIT:TEMP C`` sent if it did not)."""
-
-    @property
-    def _settings(self) -> FlukeHeatSourceSettings:
-        assert isinstance(self.settings, FlukeHeatSourceSettings)
-        return self.settings
 
     @property
     def scpi(self) -> ScpiSession:
@@ -99,8 +94,8 @@ class FlukeHeatSource(Driver[LineTransport]):
         output is switched on.
         """
         await self._in_celsius()
-        if self._settings.stability_limit is not None:
-            await self.scpi.command(f"SOUR:STAB:LIM {self._settings.stability_limit:.2f}")
+        if self.settings.stability_limit is not None:
+            await self.scpi.command(f"SOUR:STAB:LIM {self.settings.stability_limit:.2f}")
         await self.scpi.command(f"SOUR:SPO {value:.2f}")
         await self.scpi.command("OUTP:STAT 1")
 

@@ -134,7 +134,7 @@ class HartClassicSettings(BaseModel):
     """Least number of readings in the window."""
 
 
-class HartClassicSource(Driver[LineTransport]):
+class HartClassicSource(Driver[LineTransport, HartClassicSettings]):
     """A classic controller playing the temperature source (values in °C).
 
     Every control-temperature reading (``temperature``, ``read``, ``is_stable``) goes into
@@ -152,16 +152,15 @@ class HartClassicSource(Driver[LineTransport]):
     Settings: ClassVar[type[BaseModel]] = HartClassicSettings
 
     def __init__(
-        self, instrument_id: str, transport: LineTransport, settings: BaseModel, clock: Clock
+        self,
+        instrument_id: str,
+        transport: LineTransport,
+        settings: HartClassicSettings,
+        clock: Clock,
     ) -> None:
         super().__init__(instrument_id, transport, settings, clock)
         self._window: deque[tuple[float, float]] = deque()
         """(process time, °C) of recent control-temperature readings."""
-
-    @property
-    def _settings(self) -> HartClassicSettings:
-        assert isinstance(self.settings, HartClassicSettings)
-        return self.settings
 
     async def identify(self) -> Identity:
         line = await self.transport.query("*ver")
@@ -195,7 +194,7 @@ class HartClassicSource(Driver[LineTransport]):
         await self._set(value)
 
     async def safe_state(self) -> None:
-        await self._set(self._settings.safe_temperature)
+        await self._set(self.settings.safe_temperature)
 
     async def _measure(self) -> tuple[Reading, str | None]:
         """The control temperature and, if the cut-out has tripped, its reply."""
@@ -208,7 +207,7 @@ class HartClassicSource(Driver[LineTransport]):
             self.clock.now(),
             raw=line,
         )
-        if not self._settings.cutout:
+        if not self.settings.cutout:
             return reading, None
         try:
             cut_line, cut_text = await self._read("cu", "cu")
@@ -219,14 +218,14 @@ class HartClassicSource(Driver[LineTransport]):
         return reading, cut_line if parse_cutout(cut_text).tripped else None
 
     def _remember(self, reading: Reading) -> None:
-        now, window = self.clock.elapsed(), self._settings.stability_window
+        now, window = self.clock.elapsed(), self.settings.stability_window
         self._window.append((now, reading.value))
         while len(self._window) > 1 and self._window[1][0] <= now - window:
             self._window.popleft()
 
     def _stable(self) -> bool:
         """The window is covered by enough readings, all within the band."""
-        settings = self._settings
+        settings = self.settings
         if len(self._window) < settings.stability_readings:
             return False
         if self._window[0][0] > self.clock.elapsed() - settings.stability_window:

@@ -103,7 +103,7 @@ def firmware_text(register: int) -> str:
     return f"{year:02d}.{week:02d}"
 
 
-class KellerSeries30(Driver[RegisterTransport]):
+class KellerSeries30(Driver[RegisterTransport, KellerSettings]):
     """A KELLER Series 30 transmitter: pressure P1 in bar and its temperature in °C."""
 
     family: ClassVar[str] = "keller_s30"
@@ -115,11 +115,6 @@ class KellerSeries30(Driver[RegisterTransport]):
     link: ClassVar[Literal["line", "modbus", "operator"]] = "modbus"
     Settings: ClassVar[type[BaseModel]] = KellerSettings
 
-    @property
-    def _settings(self) -> KellerSettings:
-        assert isinstance(self.settings, KellerSettings)
-        return self.settings
-
     async def _registers(self, address: int, count: int) -> list[int]:
         registers = await self.transport.read_holding_registers(address, count)
         try:
@@ -129,7 +124,7 @@ class KellerSeries30(Driver[RegisterTransport]):
 
     async def _channel(self, address: int) -> tuple[float, list[int]]:
         registers = await self._registers(address, 2)
-        return channel_value(registers, self._settings.word_order), registers
+        return channel_value(registers, self.settings.word_order), registers
 
     def _reading(self, quantity: tuple[str, str], value: float, registers: list[int]) -> Reading:
         name, unit = quantity
@@ -145,7 +140,7 @@ class KellerSeries30(Driver[RegisterTransport]):
 
     async def identify(self) -> Identity:
         """Serial number (uint32 at 0x0202) and firmware date (0x020F)."""
-        serial = decode_uint32(await self._registers(SERIAL_NUMBER, 2), self._settings.word_order)
+        serial = decode_uint32(await self._registers(SERIAL_NUMBER, 2), self.settings.word_order)
         firmware = firmware_text((await self._registers(FIRMWARE, 1))[0])
         return Identity("KELLER", "Series 30", str(serial), firmware)
 
@@ -156,13 +151,13 @@ class KellerSeries30(Driver[RegisterTransport]):
 
     async def temperature(self) -> Reading:
         """The temperature ``read()`` reports: TOB1 with the 0x0100 map, T otherwise."""
-        value, registers = await self._channel(TOB1 if self._settings.single_request else T)
+        value, registers = await self._channel(TOB1 if self.settings.single_request else T)
         return self._reading(TEMPERATURE, measured(value, f"{self.id} temperature"), registers)
 
     async def read(self) -> list[Reading]:
         """Pressure and temperature; flagged channels become ERROR/OVERLOAD/UNDERLOAD readings."""
-        word_order = self._settings.word_order
-        if self._settings.single_request:
+        word_order = self.settings.word_order
+        if self.settings.single_request:
             both = await self._registers(P1_TOB1, 4)
             p_registers, t_registers = both[:2], both[2:]
         else:

@@ -80,7 +80,7 @@ def parse_answer(text: str, question: Question) -> float:
     return value
 
 
-class ManualEntry(Driver[OperatorLink]):
+class ManualEntry(Driver[OperatorLink, ManualSettings]):
     """An instrument without an interface: every reading is typed in by the operator."""
 
     family: ClassVar[str] = "manual"
@@ -88,18 +88,13 @@ class ManualEntry(Driver[OperatorLink]):
     link: ClassVar[Literal["line", "modbus", "operator"]] = "operator"
     Settings: ClassVar[type[BaseModel]] = ManualSettings
 
-    @property
-    def _settings(self) -> ManualSettings:
-        assert isinstance(self.settings, ManualSettings)
-        return self.settings
-
     async def identify(self) -> Identity:
-        settings = self._settings
+        settings = self.settings
         return Identity("manual", settings.model, settings.serial or "-")
 
     async def reading(self) -> Reading:
         """Ask until the operator gives a valid reading, at most ``attempts`` times."""
-        settings = self._settings
+        settings = self.settings
         question = Question(
             self.id,
             settings.instruction,

@@ -54,7 +54,7 @@ class MensorCpcSettings(BaseModel):
     poll_interval: float = Field(0.2, gt=0)
 
 
-class MensorCpc(Driver[LineTransport]):
+class MensorCpc(Driver[LineTransport, MensorCpcSettings]):
     """A Mensor CPC playing the pressure controller (values in ``unit``)."""
 
     family: ClassVar[str] = "mensor_cpc"
@@ -66,13 +66,8 @@ class MensorCpc(Driver[LineTransport]):
     _unit_set = False
 
     @property
-    def _settings(self) -> MensorCpcSettings:
-        assert isinstance(self.settings, MensorCpcSettings)
-        return self.settings
-
-    @property
     def unit(self) -> str:
-        return self._settings.unit
+        return self.settings.unit
 
     async def errors(self) -> list[tuple[int, str]]:
         """Pop the error queue, oldest first."""
@@ -143,7 +138,7 @@ class MensorCpc(Driver[LineTransport]):
         """VENT mode, then wait until the controller's mode reads VENT with a stable pressure
         (inference: the command set has no vent-complete query)."""
         await self._command("Mode VENT")
-        deadline = self.clock.elapsed() + self._settings.vent_timeout
+        deadline = self.clock.elapsed() + self.settings.vent_timeout
         previous: float | None = None
         while True:
             now = parse_number(await self._query("A?"))
@@ -151,10 +146,10 @@ class MensorCpc(Driver[LineTransport]):
                 return
             if self.clock.elapsed() >= deadline:
                 raise InstrumentTimeout(
-                    f"{self.id}: vent not completed within {self._settings.vent_timeout:g} s"
+                    f"{self.id}: vent not completed within {self.settings.vent_timeout:g} s"
                 )
             previous = now
-            await self.clock.sleep(self._settings.poll_interval)
+            await self.clock.sleep(self.settings.poll_interval)
 
     async def safe_state(self) -> None:
         await self.vent()

@@ -160,7 +160,7 @@ class MtSicsSettings(BaseModel):
     above the balance's own stability timeout so that it can answer ``I`` itself."""
 
 
-class MtSicsBalance(Driver[LineTransport]):
+class MtSicsBalance(Driver[LineTransport, MtSicsSettings]):
     """A balance or weigh module speaking MT-SICS."""
 
     family: ClassVar[str] = "mt_sics"
@@ -173,7 +173,6 @@ class MtSicsBalance(Driver[LineTransport]):
     """Unit of the last weight seen, for readings that carry none (overload, underload)."""
 
     async def _command(self, command: str, *, changes_state: bool = False) -> SicsReply:
-        assert isinstance(self.settings, MtSicsSettings)
         line = await self.transport.query(
             command,
             retries=0 if changes_state else None,

@@ -16,7 +16,7 @@ from typing import ClassVar, Literal
 
 from daq.core.errors import OverloadError, ProtocolError, UnderloadError
 from daq.core.reading import Reading, Status
-from drivers.base import Driver, Identity, RegisterProbe
+from drivers.base import Driver, Identity, NoSettings, RegisterProbe
 from drivers.roles import PRESSURE_GAUGE
 from drivers.transports.base import RegisterTransport
 from drivers.transports.registers import decode_int16
@@ -75,7 +75,7 @@ def _looks_like_the_map(registers: list[int], device_id: int) -> bool:
     return address == device_id and unit <= 8 and decimals <= 4
 
 
-class ModbusTransmitter(Driver[RegisterTransport]):
+class ModbusTransmitter(Driver[RegisterTransport, NoSettings]):
     """A pressure transmitter with the int16 + decimals + unit-code register map."""
 
     family: ClassVar[str] = "modbus_int16"

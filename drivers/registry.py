@@ -15,7 +15,7 @@ def families() -> list[str]:
     return sorted(registered("drivers"))
 
 
-def driver_class(family: str, allow: Iterable[str] | None = None) -> type[Driver[Any]]:
+def driver_class(family: str, allow: Iterable[str] | None = None) -> type[Driver[Any, Any]]:
     """The driver class of ``family``; raises ``PluginError`` naming the plugin at fault."""
     plugin = find("drivers", family, allow)
     cls = plugin.load()

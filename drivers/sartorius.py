@@ -88,7 +88,7 @@ class SartoriusSettings(BaseModel):
     """Seconds between prints while waiting for stability."""
 
 
-class SartoriusBalance(Driver[LineTransport]):
+class SartoriusBalance(Driver[LineTransport, SartoriusSettings]):
     """A Sartorius balance in SBI command mode."""
 
     family: ClassVar[str] = "sartorius_sbi"
@@ -101,11 +101,6 @@ class SartoriusBalance(Driver[LineTransport]):
     roles: ClassVar[frozenset[str]] = frozenset({BALANCE})
     link: ClassVar[Literal["line", "modbus", "operator"]] = "line"
     Settings: ClassVar[type[BaseModel]] = SartoriusSettings
-
-    @property
-    def _settings(self) -> SartoriusSettings:
-        assert isinstance(self.settings, SartoriusSettings)
-        return self.settings
 
     async def _text(self, command: str) -> str:
         return (await self.transport.query(command)).strip()
@@ -126,14 +121,14 @@ class SartoriusBalance(Driver[LineTransport]):
         now = self.clock.now()
         if line.state != "value":
             status = Status.OVERLOAD if line.state == "high" else Status.UNDERLOAD
-            return Reading(self.id, "mass", math.nan, self._settings.unit, now, status, raw)
+            return Reading(self.id, "mass", math.nan, self.settings.unit, now, status, raw)
         status = Status.OK if line.unit else Status.UNSTABLE
-        unit = line.unit or self._settings.unit
+        unit = line.unit or self.settings.unit
         return Reading(self.id, "mass", line.value, unit, now, status, raw)
 
     async def weigh(self, *, stable: bool = True) -> Reading:
         """The weight; with ``stable``, printed again until the unit shows (stability)."""
-        deadline = self.clock.elapsed() + self._settings.stable_timeout
+        deadline = self.clock.elapsed() + self.settings.stable_timeout
         while True:
             line, raw = await self._print()
             if line.state == "high":
@@ -144,10 +139,10 @@ class SartoriusBalance(Driver[LineTransport]):
                 return self._reading(line, raw)
             if self.clock.elapsed() >= deadline:
                 raise InstrumentReportedError(
-                    f"{self.id}: weight not stable within {self._settings.stable_timeout:g} s",
+                    f"{self.id}: weight not stable within {self.settings.stable_timeout:g} s",
                     "unstable",
                 )
-            await self.clock.sleep(self._settings.print_interval)
+            await self.clock.sleep(self.settings.print_interval)
 
     async def zero(self) -> None:
         await self.transport.write(ZERO)

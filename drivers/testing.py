@@ -78,7 +78,7 @@ class ScriptedStream:
 
 @asynccontextmanager
 async def expected_protocol(
-    driver_class: type[Driver[Any]],
+    driver_class: type[Driver[Any, Any]],
     exchanges: Sequence[Exchange],
     *,
     settings: dict[str, Any] | None = None,
@@ -86,7 +86,7 @@ async def expected_protocol(
     write_termination: str = "\r\n",
     timeout: float = 0.2,
     retries: int = 0,
-) -> AsyncIterator[Driver[Any]]:
+) -> AsyncIterator[Driver[Any, Any]]:
     """A driver wired to a scripted stream; checks every exchange was used, in order."""
     script = ScriptedStream(exchanges)
     transport = StreamTransport(

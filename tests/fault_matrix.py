@@ -25,8 +25,8 @@ from drivers.base import Driver
 from simulators.base import SimulatedInstrument
 from simulators.faults import Fault
 
-Operation = Callable[[Driver[Any]], Awaitable[object]]
-Check = Callable[[Driver[Any], SimulatedInstrument], Awaitable[None]]
+Operation = Callable[[Driver[Any, Any]], Awaitable[object]]
+Check = Callable[[Driver[Any, Any], SimulatedInstrument], Awaitable[None]]
 """A custom check of a fault's effect, for outcomes that are not one exception."""
 
 
@@ -51,7 +51,9 @@ def one_instrument_lab(instrument: dict[str, Any], tmp: Path) -> str:
     )
 
 
-async def eventually(operation: Operation, driver: Driver[Any], timeout: float = 15.0) -> object:
+async def eventually(
+    operation: Operation, driver: Driver[Any, Any], timeout: float = 15.0
+) -> object:
     """The operation's result once it succeeds again (links reopen after their backoff)."""
     clock = Clock()
     deadline = clock.elapsed() + timeout
@@ -95,7 +97,7 @@ def fault_params(cases: list[FaultCase]) -> list[Any]:
     ]
 
 
-async def spread(operation: Operation, driver: Driver[Any], samples: int = 12) -> float:
+async def spread(operation: Operation, driver: Driver[Any, Any], samples: int = 12) -> float:
     """Range of ``samples`` readings one process second apart (more than a wander period)."""
     values = []
     for _ in range(samples):
@@ -110,7 +112,7 @@ def wanders(operation: Operation, noise: float) -> Check:
     """The check of ``never_settle`` for instruments without a stable flag: successive readings
     wander far beyond the noise, and keep within a few standard deviations once cleared."""
 
-    async def check(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+    async def check(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
         assert await spread(operation, driver) > 20 * noise
         sim.clear(Fault.NEVER_SETTLE)
         assert await spread(operation, driver) < 10 * noise

@@ -70,7 +70,7 @@ class Context:
         self.progress = progress
         self._done = done
         self._seq = len(done)
-        self._drivers: dict[str, Driver[Any]] = {}
+        self._drivers: dict[str, Driver[Any, Any]] = {}
         self.points: list[Point] = list(done.values())
         """Every point of the run so far, in order (resumed ones first)."""
         self.conditions: list[dict[str, Any]] = []
@@ -97,7 +97,7 @@ class Context:
 
     # -- instruments and standards --------------------------------------------------------
 
-    def driver(self, instrument_id: str) -> Driver[Any]:
+    def driver(self, instrument_id: str) -> Driver[Any, Any]:
         """The driver of a lab-file instrument (one per run, opened on first use)."""
         if instrument_id not in self._drivers:
             found = [i for _, i in self.session.lab.instruments() if i.id == instrument_id]
@@ -123,7 +123,7 @@ class Context:
         return driver
 
     @property
-    def drivers(self) -> list[Driver[Any]]:
+    def drivers(self) -> list[Driver[Any, Any]]:
         """Every driver the run has used (the runner makes sources safe and closes them)."""
         return list(self._drivers.values())
 

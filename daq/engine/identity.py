@@ -143,7 +143,7 @@ async def identify_instruments(context: Context, resumed: int = 0) -> list[Instr
     return found
 
 
-async def _reported(driver: Driver[Any], use: _Use) -> InstrumentIdentity:
+async def _reported(driver: Driver[Any, Any], use: _Use) -> InstrumentIdentity:
     where = {
         "id": driver.id,
         "driver": driver.family,
@@ -165,7 +165,7 @@ async def _reported(driver: Driver[Any], use: _Use) -> InstrumentIdentity:
     )
 
 
-async def _stated(driver: Driver[Any], use: _Use) -> list[InstrumentIdentity]:
+async def _stated(driver: Driver[Any, Any], use: _Use) -> list[InstrumentIdentity]:
     """An instrument read by hand: the plan's statement for its UUTs, else the lab file's."""
     entries = [
         InstrumentIdentity(

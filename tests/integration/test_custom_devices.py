@@ -130,14 +130,14 @@ def test_declarations_are_validated_with_the_lab_file() -> None:
     assert "float32" in found[f"{modbus}.settings.registers[1].type"]
 
 
-async def read_all(driver: Driver[Any]) -> object:
+async def read_all(driver: Driver[Any, Any]) -> object:
     assert isinstance(driver, CustomLineDevice | CustomModbusDevice)
     readings = await driver.read()
     assert all(math.isfinite(r.value) for r in readings)
     return readings
 
 
-async def hygrometer_values(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def hygrometer_values(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     assert isinstance(driver, CustomLineDevice)
     temperature, humidity = await driver.read()
     assert (temperature.quantity, temperature.unit) == ("temperature", "°C")
@@ -146,7 +146,7 @@ async def hygrometer_values(driver: Driver[Any], sim: SimulatedInstrument) -> No
     assert abs((await driver.temperature()).value - 21.5) < 0.01
 
 
-async def barometer_values(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def barometer_values(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     assert isinstance(driver, CustomModbusDevice)
     pressure, temperature = await driver.read()
     assert abs(pressure.value - 1013.25) < 0.1 and pressure.unit == "hPa"
@@ -170,24 +170,24 @@ async def test_end_to_end(instrument: dict[str, Any], check: Any, tmp_path: Path
             await driver.close()
 
 
-async def first(driver: Driver[Any]) -> object:
+async def first(driver: Driver[Any, Any]) -> object:
     assert isinstance(driver, CustomLineDevice | CustomModbusDevice)
     return (await driver.read())[0]
 
 
-async def saturated(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def saturated(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """A declared map has no over-range flag: the reading shows the type's largest value."""
     pressure, temperature = await read_all_readings(driver)
     assert pressure.value == pytest.approx(3.0e38, rel=1e-6)
     assert temperature.value == pytest.approx(327.67)
 
 
-async def read_all_readings(driver: Driver[Any]) -> list[Any]:
+async def read_all_readings(driver: Driver[Any, Any]) -> list[Any]:
     assert isinstance(driver, CustomModbusDevice)
     return await driver.read()
 
 
-async def refused(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def refused(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     with pytest.raises(InstrumentTimeout, match="Device-specific error"):
         await read_all(driver)
 

@@ -51,12 +51,12 @@ async def test_control_to_a_set_point_then_vent() -> None:
         await server.stop()
 
 
-async def pressure(driver: Driver[Any]) -> object:
+async def pressure(driver: Driver[Any, Any]) -> object:
     assert isinstance(driver, DruckPace)
     return await driver.pressure()
 
 
-async def never_in_limits(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def never_in_limits(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     assert isinstance(driver, DruckPace)
     await driver.set_point(2.0)
     for _ in range(10):

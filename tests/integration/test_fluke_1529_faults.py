@@ -33,12 +33,12 @@ NOISE = 0.0005
 """Standard deviation of one simulated measurement, °C."""
 
 
-async def temperature(driver: Driver[Any]) -> object:
+async def temperature(driver: Driver[Any, Any]) -> object:
     assert isinstance(driver, Fluke1529)
     return await driver.temperature()
 
 
-async def over_range(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def over_range(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """Every channel answers ``0.0,OL``: an error for a procedure, an OVERLOAD reading (NaN)
     for monitoring; the error queue stays empty (the reply is the indication)."""
     assert isinstance(driver, Fluke1529)
@@ -50,7 +50,7 @@ async def over_range(driver: Driver[Any], sim: SimulatedInstrument) -> None:
     assert await driver.errors() == []
 
 
-async def device_error(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def device_error(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """No reply, then the queued -300 read with SYST:ERR? after the timeout."""
     with pytest.raises(InstrumentReportedError, match="Device-specific error") as raised:
         await temperature(driver)

@@ -22,12 +22,12 @@ from simulators.faults import Fault
 from tests.fault_matrix import FaultCase, check_fault, fault_params
 
 
-async def temperature(driver: Driver[Any]) -> object:
+async def temperature(driver: Driver[Any, Any]) -> object:
     assert isinstance(driver, FlukeHeatSource)
     return await driver.temperature()
 
 
-async def never_settles(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def never_settles(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """Held at the temperature it already has, the well still never passes its stability
     test; without the fault it passes at once."""
     assert isinstance(driver, FlukeHeatSource)
@@ -41,7 +41,7 @@ async def never_settles(driver: Driver[Any], sim: SimulatedInstrument) -> None:
     assert await driver.is_stable()
 
 
-async def overloaded(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def overloaded(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """The over-range sensor is an overload; the heater has been cut out."""
     assert isinstance(driver, FlukeHeatSource)
     with pytest.raises(OverloadError, match="Control sensor over range"):

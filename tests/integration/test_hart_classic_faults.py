@@ -27,7 +27,7 @@ def set_and_read() -> Operation:
     """A new set point each time (a refused one then shows in the read-back), then a reading."""
     set_points = itertools.cycle([50.0, 50.5])
 
-    async def operation(driver: Driver[Any]) -> object:
+    async def operation(driver: Driver[Any, Any]) -> object:
         assert isinstance(driver, HartClassicSource)
         await driver.set_point(next(set_points))
         return await driver.temperature()
@@ -35,7 +35,7 @@ def set_and_read() -> Operation:
     return operation
 
 
-async def never_settles(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def never_settles(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """Held where it is, the block wanders: no window of readings is ever stable; without
     the fault a window soon is."""
     assert isinstance(driver, HartClassicSource)
@@ -53,7 +53,7 @@ async def never_settles(driver: Driver[Any], sim: SimulatedInstrument) -> None:
     raise AssertionError("never stable, even without the fault")
 
 
-async def cut_out(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def cut_out(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """The open cut-out is an overload; monitoring keeps the temperature, marked overload."""
     assert isinstance(driver, HartClassicSource)
     with pytest.raises(OverloadError, match="cu: 660 C, out"):

@@ -36,12 +36,12 @@ NOISE = 1e-4
 """Standard deviation of the simulated pressure, bar."""
 
 
-async def pressure(driver: Driver[Any]) -> object:
+async def pressure(driver: Driver[Any, Any]) -> object:
     assert isinstance(driver, KellerSeries30)
     return await driver.pressure()
 
 
-async def overflows(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def overflows(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """P1 reads +inf, the transmitter's overflow: an error for a procedure, a status for
     monitoring; the temperature channel is unaffected."""
     assert isinstance(driver, KellerSeries30)
@@ -52,7 +52,7 @@ async def overflows(driver: Driver[Any], sim: SimulatedInstrument) -> None:
     assert tob1.status is Status.OK
 
 
-async def device_failure(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def device_failure(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """Every request gets Modbus exception 4 (device failure)."""
     with pytest.raises(InstrumentReportedError) as raised:
         await pressure(driver)

@@ -21,12 +21,12 @@ from simulators.faults import Fault
 from tests.fault_matrix import FaultCase, check_fault, fault_params
 
 
-async def pressure(driver: Driver[Any]) -> object:
+async def pressure(driver: Driver[Any, Any]) -> object:
     assert isinstance(driver, ManualEntry)
     return await driver.pressure()
 
 
-async def wanders(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def wanders(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """A pointer that never comes to rest: readings spread far beyond the reading step."""
     assert isinstance(driver, ManualEntry)
     values = []

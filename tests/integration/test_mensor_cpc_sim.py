@@ -81,12 +81,12 @@ async def test_channel_pressure_type_and_limits_answer_every_query() -> None:
     assert await one.handle(b"Chan B") == b"" and await one.handle(b"Chan?") == b"EA\r\n"
 
 
-async def pressure(driver: Driver[Any]) -> object:
+async def pressure(driver: Driver[Any, Any]) -> object:
     assert isinstance(driver, MensorCpc)
     return await driver.pressure()
 
 
-async def never_stable(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def never_stable(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     assert isinstance(driver, MensorCpc)
     await driver.set_point(2.0)
     for _ in range(10):
@@ -94,7 +94,7 @@ async def never_stable(driver: Driver[Any], sim: SimulatedInstrument) -> None:
         await driver.clock.sleep(1.0)
 
 
-async def over_pressure(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def over_pressure(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     assert isinstance(driver, MensorCpc)
     with pytest.raises(OverloadError):
         await driver.set_point(2.0)

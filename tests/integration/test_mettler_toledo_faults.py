@@ -21,12 +21,12 @@ from simulators.faults import Fault
 from tests.fault_matrix import FaultCase, check_fault, fault_params
 
 
-async def weigh(driver: Driver[Any]) -> object:
+async def weigh(driver: Driver[Any, Any]) -> object:
     assert isinstance(driver, MtSicsBalance)
     return await driver.weigh()
 
 
-async def never_settles(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def never_settles(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """S answers I once the balance's stability timeout ends; SI keeps giving dynamic values."""
     assert isinstance(driver, MtSicsBalance)
     with pytest.raises(InstrumentReportedError) as raised:

@@ -33,12 +33,12 @@ NOISE = 0.05
 """Standard deviation of the simulated pressure, kPa (the register resolves 0.1 kPa)."""
 
 
-async def pressure(driver: Driver[Any]) -> object:
+async def pressure(driver: Driver[Any, Any]) -> object:
     assert isinstance(driver, ModbusTransmitter)
     return await driver.pressure()
 
 
-async def saturated(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def saturated(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """The value register holds 32767, the saturated ADC: an error for a procedure, an
     OVERLOAD reading (NaN) for monitoring."""
     assert isinstance(driver, ModbusTransmitter)
@@ -49,7 +49,7 @@ async def saturated(driver: Driver[Any], sim: SimulatedInstrument) -> None:
     assert reading.raw.endswith("7FFF") and reading.unit == "kPa"
 
 
-async def device_failure(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def device_failure(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """Every request gets Modbus exception 4 (device failure)."""
     with pytest.raises(InstrumentReportedError) as raised:
         await pressure(driver)

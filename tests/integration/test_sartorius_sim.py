@@ -108,12 +108,12 @@ async def test_an_error_is_read_in_the_status_line_form() -> None:
         await server.stop()
 
 
-async def weigh(driver: Driver[Any]) -> object:
+async def weigh(driver: Driver[Any, Any]) -> object:
     assert isinstance(driver, SartoriusBalance)
     return await driver.weigh()
 
 
-async def never_settles(driver: Driver[Any], sim: SimulatedInstrument) -> None:
+async def never_settles(driver: Driver[Any, Any], sim: SimulatedInstrument) -> None:
     """The unit stays blank: weigh gives up after its timeout, read gives unstable values."""
     assert isinstance(driver, SartoriusBalance)
     with pytest.raises(InstrumentReportedError, match="not stable within"):

@@ -41,7 +41,7 @@ UNIT_CHANGE: list[Exchange] = [
 
 def scpi(
     exchanges: Sequence[Exchange], **settings: Any
-) -> AbstractAsyncContextManager[Driver[Any]]:
+) -> AbstractAsyncContextManager[Driver[Any, Any]]:
     return expected_protocol(
         Fluke1529, exchanges, settings=settings, read_termination="\r\n", write_termination="\n"
     )

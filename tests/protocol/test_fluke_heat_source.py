@@ -59,7 +59,7 @@ FAHRENHEIT_DISPLAY: list[Exchange] = [
 
 def well(
     exchanges: Sequence[Exchange], **settings: Any
-) -> AbstractAsyncContextManager[Driver[Any]]:
+) -> AbstractAsyncContextManager[Driver[Any, Any]]:
     return expected_protocol(
         FlukeHeatSource,
         exchanges,

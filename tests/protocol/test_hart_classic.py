@@ -50,7 +50,7 @@ READ_AT_POWER_ON: list[Exchange] = [
 
 def controller(
     exchanges: Sequence[Exchange], **settings: Any
-) -> AbstractAsyncContextManager[Driver[Any]]:
+) -> AbstractAsyncContextManager[Driver[Any, Any]]:
     return expected_protocol(
         HartClassicSource,
         exchanges,
