@@ -6,10 +6,13 @@ import asyncio
 import logging
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from daq.core.errors import ConnectionLost
+from daq.core.errors import ConnectionLost, InstrumentTimeout
+
+T = TypeVar("T")
 
 trace_log = logging.getLogger("daq.io")
 
@@ -31,6 +34,19 @@ def port_lock(port_key: str) -> asyncio.Lock:
         lock = registry[f"lock:{port_key}"] = asyncio.Lock()
     assert isinstance(lock, asyncio.Lock)
     return lock
+
+
+async def with_retries(attempt: Callable[[], Awaitable[T]], retries: int) -> T:
+    """``attempt()`` again after a timeout or a lost link, up to ``retries`` more times: the
+    one retry loop of the line transports (stream and VISA). Only for exchanges that are
+    safe to repeat (queries); the last failure is raised as it is."""
+    for remaining in range(retries, -1, -1):
+        try:
+            return await attempt()
+        except (InstrumentTimeout, ConnectionLost):
+            if not remaining:
+                raise
+    raise AssertionError("retries is never negative")
 
 
 @dataclass

@@ -11,7 +11,7 @@ import serial
 import serial_asyncio_fast
 
 from daq.core.errors import ConnectionLost, InstrumentTimeout, ProtocolError
-from drivers.transports.base import Backoff, port_lock, trace_log
+from drivers.transports.base import Backoff, port_lock, trace_log, with_retries
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Opener = Callable[[], Awaitable[Streams]]
@@ -139,20 +139,17 @@ class StreamTransport:
         self, command: str, *, retries: int | None = None, timeout: float | None = None
     ) -> str:
         """Send a command and return its reply line; retries timeouts and lost links."""
-        attempts = 1 + (self.retries if retries is None else retries)
-        for attempt in range(attempts):
-            try:
-                async with self._lock:
-                    try:
-                        await self._write(command)
-                        return await self._read_line(timeout)
-                    except asyncio.CancelledError:
-                        self._drop()
-                        raise
-            except (InstrumentTimeout, ConnectionLost):
-                if attempt == attempts - 1:
+
+        async def exchange() -> str:
+            async with self._lock:
+                try:
+                    await self._write(command)
+                    return await self._read_line(timeout)
+                except asyncio.CancelledError:
+                    self._drop()
                     raise
-        raise AssertionError("unreachable")
+
+        return await with_retries(exchange, self.retries if retries is None else retries)
 
     async def query_lines(self, command: str, count: int) -> list[str]:
         """Send a command whose reply is ``count`` lines (no retry: it may have side effects)."""

@@ -17,7 +17,7 @@ import pyvisa
 from pyvisa import constants
 
 from daq.core.errors import ConnectionLost, InstrumentTimeout, ProtocolError
-from drivers.transports.base import Backoff, port_lock, trace_log
+from drivers.transports.base import Backoff, port_lock, trace_log, with_retries
 
 T = TypeVar("T")
 
@@ -127,15 +127,11 @@ class VisaTransport:
     async def query(
         self, command: str, *, retries: int | None = None, timeout: float | None = None
     ) -> str:
-        attempts = 1 + (self.retries if retries is None else retries)
-        for attempt in range(attempts):
-            try:
-                async with self._lock:
-                    return (await self._exchange(command, lines=1, timeout=timeout))[0]
-            except (InstrumentTimeout, ConnectionLost):
-                if attempt == attempts - 1:
-                    raise
-        raise AssertionError("unreachable")
+        async def exchange() -> str:
+            async with self._lock:
+                return (await self._exchange(command, lines=1, timeout=timeout))[0]
+
+        return await with_retries(exchange, self.retries if retries is None else retries)
 
     async def query_lines(self, command: str, count: int) -> list[str]:
         async with self._lock:
