@@ -19,9 +19,9 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from daq.core.clock import Clock
-from simulators.base import LineSimulator, SimulatorSettings
+from simulators.base import SimulatorSettings
 from simulators.faults import Fault
-from simulators.weighing import Position, WeighingErrors, indication
+from simulators.weighing import BalanceSettings, BalanceSimulator
 
 PER_GRAM = {"g": 1.0, "mg": 1000.0, "kg": 0.001}
 """Display units the simulator offers, as multiples of a gram."""
@@ -50,7 +50,7 @@ SETTLE_STEP = 0.05
 NO_PARAMETERS = frozenset({"@", "I0", "I1", "I2", "I3", "I4", "S", "SI", "Z", "ZI", "T", "TI"})
 
 
-class MtSicsSettings(SimulatorSettings, WeighingErrors):
+class MtSicsSettings(BalanceSettings):
     """The simulated balance: identity, range, display and the physics of its weighing cell.
 
     The defaults are an analytical balance: 220 g capacity, 0.1 mg readability.
@@ -64,29 +64,17 @@ class MtSicsSettings(SimulatorSettings, WeighingErrors):
     """I1: version of each MT-SICS level 0 to 3."""
     commands: dict[str, int] = Field(default_factory=lambda: dict(LEVEL_0_1))
     """The model's profile: implemented command -> level. Others answer ES; I0 lists these."""
-    capacity: float = Field(220.0, gt=0)
-    """Maximum capacity, grams."""
     unit: Literal["g", "mg", "kg"] = "g"
     """Display unit of weights and of the capacity in I2."""
     decimals: int = Field(4, ge=0, le=7)
     """Digits after the point in the display unit: readability d = 10**-decimals."""
-    load: float = 0.0
-    """Mass on the pan at power-on, grams (the empty pan is the power-on zero)."""
-    noise: float = Field(5e-5, ge=0)
-    """Standard deviation of an indication, grams (repeatability)."""
-    drift_per_hour: float = 0.0
-    """Zero drift of the weighing cell, grams per hour."""
-    time_constant: float = Field(0.15, ge=0)
-    """Settling time constant after a load change, process seconds."""
-    stability_band: float = Field(2.0, gt=0)
-    """The weight counts as stable once settled within this many d."""
     stable_timeout: float = Field(5.0, gt=0)
     """S, Z and T answer with status I when not stable within this, process seconds."""
     zero_range: float = Field(2.0, ge=0, le=100)
     """Zeroing range, percent of capacity either side of the power-on zero."""
 
 
-class MtSicsSimulator(LineSimulator):
+class MtSicsSimulator(BalanceSimulator):
     """One MT-SICS balance.
 
     Tests and the simulated operator act on it with ``place``, ``remove``, ``remove_pan``,
@@ -95,52 +83,17 @@ class MtSicsSimulator(LineSimulator):
 
     family: ClassVar[str] = "mt_sics"
     Settings: ClassVar[type[SimulatorSettings]] = MtSicsSettings
-    actions: ClassVar[tuple[str, ...]] = ("place", "remove", "remove_pan", "restore_pan", "fail")
+    actions: ClassVar[tuple[str, ...]] = (*BalanceSimulator.actions, "fail")
     terminators: ClassVar[bytes] = b"\r\n"
 
     def __init__(self, settings: SimulatorSettings, clock: Clock) -> None:
-        super().__init__(settings, clock)
         assert isinstance(settings, MtSicsSettings)
-        self.config = settings
         self.per_gram = PER_GRAM[settings.unit]
-        self.d = 10.0**-settings.decimals / self.per_gram
-        """Readability in grams."""
-        self._load = self.process_value(
-            settings.load,
-            time_constant=settings.time_constant,
-            noise=settings.noise,
-            drift_per_hour=settings.drift_per_hour,
-            wander=50 * settings.stability_band * self.d,
-        )
-        self._zero = 0.0
-        self._tare = 0.0
+        super().__init__(settings, clock, d=10.0**-settings.decimals / self.per_gram)
+        self.config = settings
         self._module_error: str | None = None
-        self.pan_in_place = True
-        self.position: Position = "centre"
-        """Where the load was last placed on the pan."""
 
     # the operator's side
-
-    def place(self, mass_g: float, position: Position = "centre") -> None:
-        """Put ``mass_g`` grams on the pan, in addition to what is there; it settles."""
-        self.position = position
-        self._load.set_target(self._load.target + mass_g)
-
-    def _cell(self) -> float:
-        """One observation of the load as the cell indicates it (weighing errors included)."""
-        config = self.config
-        return indication(self._load.observe(), config.capacity, self.position, config)
-
-    def remove(self, mass_g: float | None = None) -> None:
-        """Take ``mass_g`` grams off the pan, or everything."""
-        self._load.set_target(0.0 if mass_g is None else self._load.target - mass_g)
-
-    def remove_pan(self) -> None:
-        """Lift the weighing pan off: the balance reports underload until it is back."""
-        self.pan_in_place = False
-
-    def restore_pan(self) -> None:
-        self.pan_in_place = True
 
     def fail(self, code: str | None) -> None:
         """Make S/SI replies carry a weigh-module error (e.g. ``"10e"``); None heals it."""
@@ -153,10 +106,6 @@ class MtSicsSimulator(LineSimulator):
     def net(self) -> float:
         """True net weight in grams: gross less the tare."""
         return self.gross() - self._tare
-
-    def stable(self) -> bool:
-        """Whether the weighing cell has settled within the stability band."""
-        return self._load.settled_within(self.config.stability_band * self.d)
 
     # the weighing cell
 

@@ -24,78 +24,36 @@ from typing import ClassVar
 from pydantic import Field
 
 from daq.core.clock import Clock
-from simulators.base import LineSimulator, SimulatorSettings
+from simulators.base import SimulatorSettings
 from simulators.faults import Fault
-from simulators.weighing import Position, WeighingErrors, indication
+from simulators.weighing import BalanceSettings, BalanceSimulator
 
 ESC = b"\x1b"
 ERROR_CODE = "101"
 
 
-class SartoriusSettings(SimulatorSettings, WeighingErrors):
+class SartoriusSettings(BalanceSettings):
     """The defaults are a 220 g / 1 mg lab balance."""
 
     model: str = "BCE224I-1S"
     serial: str = "0037402218"
     software: str = "00-20-08"
-    capacity: float = Field(220.0, gt=0)
-    """Grams."""
     decimals: int = Field(3, ge=0, le=5)
     id_code: bool = True
     """Print the 22-character line with its ``N`` identification code."""
-    load: float = 0.0
-    """Grams on the pan at power-on."""
     noise: float = Field(2e-4, ge=0)
-    drift_per_hour: float = 0.0
     time_constant: float = Field(0.3, ge=0)
-    stability_band: float = Field(2.0, gt=0)
-    """Stable once settled within this many d."""
 
 
-class SartoriusSimulator(LineSimulator):
+class SartoriusSimulator(BalanceSimulator):
     family: ClassVar[str] = "sartorius_sbi"
     Settings: ClassVar[type[SimulatorSettings]] = SartoriusSettings
     terminators: ClassVar[bytes] = b"\r\n"
-    actions: ClassVar[tuple[str, ...]] = ("place", "remove", "remove_pan", "restore_pan")
 
     def __init__(self, settings: SimulatorSettings, clock: Clock) -> None:
-        super().__init__(settings, clock)
         assert isinstance(settings, SartoriusSettings)
+        super().__init__(settings, clock, d=10.0**-settings.decimals)
         self.config = settings
-        self.d = 10.0**-settings.decimals
-        self._load = self.process_value(
-            settings.load,
-            time_constant=settings.time_constant,
-            noise=settings.noise,
-            drift_per_hour=settings.drift_per_hour,
-            wander=50 * settings.stability_band * self.d,
-        )
-        self._zero = 0.0
-        self._tare = 0.0
-        self.pan_in_place = True
-        self.position: Position = "centre"
-        """Where the load was last placed on the pan."""
-
-    def place(self, mass_g: float, position: Position = "centre") -> None:
-        self.position = position
-        self._load.set_target(self._load.target + mass_g)
-
-    def _cell(self) -> float:
-        """One observation of the load as the cell indicates it (weighing errors included)."""
-        config = self.config
-        return indication(self._load.observe(), config.capacity, self.position, config)
-
-    def remove(self, mass_g: float | None = None) -> None:
-        self._load.set_target(0.0 if mass_g is None else self._load.target - mass_g)
-
-    def remove_pan(self) -> None:
-        self.pan_in_place = False
-
-    def restore_pan(self) -> None:
-        self.pan_in_place = True
-
-    def stable(self) -> bool:
-        return self._load.settled_within(self.config.stability_band * self.d)
 
     def split(self, received: bytes) -> tuple[list[bytes], bytes]:
         """ESC-framed commands; whatever lies outside one is dropped."""
