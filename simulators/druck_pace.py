@@ -24,16 +24,16 @@ from typing import ClassVar
 from pydantic import Field
 
 from daq.core.clock import Clock
-from simulators.base import LineSimulator, SimulatorSettings
+from simulators.base import SimulatorSettings
 from simulators.faults import Fault
+from simulators.pressure import PressureControl
 from simulators.scpi import (
     DATA_OUT_OF_RANGE,
-    DEVICE_ERROR,
     NO_ERROR,
-    UNDEFINED_HEADER,
+    Command,
     Error,
     Refused,
-    header_matches,
+    ScpiSimulator,
     number,
     one_parameter,
     queue_error,
@@ -50,8 +50,6 @@ TO_BAR = {
     "MPA": 10.0,
     "PSI": 0.0689475729,
 }
-VENT_RATE = 2.0
-"""bar per second while venting."""
 
 
 class DruckPaceSettings(SimulatorSettings):
@@ -72,171 +70,160 @@ class DruckPaceSettings(SimulatorSettings):
     in_limits_time: float = Field(2.0, ge=0)
 
 
-class DruckPaceSimulator(LineSimulator):
+class DruckPaceSimulator(ScpiSimulator):
     family: ClassVar[str] = "druck_pace"
     Settings: ClassVar[type[SimulatorSettings]] = DruckPaceSettings
     terminators: ClassVar[bytes] = b"\r\n"
     actions: ClassVar[tuple[str, ...]] = ("set_ambient",)
+    generates: ClassVar[str | None] = "pressure"
 
     def __init__(self, settings: SimulatorSettings, clock: Clock) -> None:
         super().__init__(settings, clock)
         assert isinstance(settings, DruckPaceSettings)
         self.config = settings
-        self.generated_pressure = settings.ambient
-        """The pressure the controller makes, bar."""
+        self.control = PressureControl(
+            clock,
+            ambient=settings.ambient,
+            slew_rate=settings.slew_rate,
+            band=settings.in_limits / 100 * settings.full_scale,
+        )
         self._sensor = self.process_value(0.0, noise=settings.noise, wander=0.05)
-        self._set_point = settings.ambient
-        self._control = False
-        self._vent = 0
+        self._vent_aborted = False
         self._unit = "BAR"
         self._band = settings.in_limits
+        """In-limits band, % of full scale, as set."""
         self._band_time = settings.in_limits_time
-        self._last = clock.elapsed()
-        self._inside_since: float | None = None
-        self._errors: list[Error] = []
-        self._ambient = settings.ambient
 
     def set_ambient(self, bar: float) -> None:
-        self._ambient = bar
+        self.control.ambient = bar
 
     # physics
 
-    def _update(self) -> None:
-        now = self.clock.elapsed()
-        step, self._last = now - self._last, now
-        if self._vent == 1:
-            target, rate = self._ambient, VENT_RATE
-        elif self._control:
-            target, rate = self._set_point, self.config.slew_rate
-        else:
-            return
-        gap = target - self.generated_pressure
-        self.generated_pressure = (
-            target
-            if abs(gap) <= rate * step
-            else self.generated_pressure + rate * step * (1 if gap > 0 else -1)
-        )
-        if self._vent == 1 and self.generated_pressure == target:
-            self._vent = 2
-        band = self._band / 100 * self.config.full_scale
-        if self._control and abs(self.generated_pressure - self._set_point) <= band:
-            self._inside_since = self._inside_since if self._inside_since is not None else now
-        else:
-            self._inside_since = None
-
-    generates: ClassVar[str | None] = "pressure"
-
     def generated(self) -> float:
-        self._update()
-        return self.generated_pressure
+        self.control.update()
+        return self.control.pressure
 
     def in_limits(self) -> bool:
-        self._update()
         return (
-            self._control
+            self.control.mode == "control"
             and not self._sensor.unsettled
-            and self._inside_since is not None
-            and self.clock.elapsed() - self._inside_since >= self._band_time
+            and self.control.in_band_for(self._band_time)
         )
 
     def indicated(self) -> float:
-        self._update()
-        return self.generated_pressure + self.config.error + self._sensor.observe()
+        return self.generated() + self.config.error + self._sensor.observe()
 
     def _shown(self, bar: float) -> str:
         return f"{bar / TO_BAR[self._unit]:.6g}"
 
-    # the protocol
+    def _pressure(self) -> str:
+        return OVER_RANGE_REPLY if self.has(Fault.OVERLOAD) else self._shown(self.indicated())
 
-    async def handle(self, command: bytes) -> bytes:
-        text = command.decode("ascii", "replace").strip()
-        header, _, parameter = text.partition(" ")
-        name = header.upper().lstrip(":")
-        if self.has(Fault.ERROR_REPLY) and name not in ("SYST:ERR?", "SYSTEM:ERROR?", "*CLS"):
-            queue_error(self._errors, DEVICE_ERROR)
-            return b""
-        try:
-            reply = self._answer(name, [p for p in parameter.split(",") if p.strip()])
-        except Refused as refused:
-            queue_error(self._errors, refused.error)
-            return b""
-        return f"{reply}\r\n".encode("ascii") if reply else b""
+    # the protocol: one method per row of the command table
 
-    def _answer(self, name: str, parameters: list[str]) -> str:
-        query = name.endswith("?")
-        node = name.removesuffix("?")
-        if self.has(Fault.OVERLOAD) and self._control:
-            self._control = False
-            queue_error(self._errors, OVER_PRESSURE)
+    def before(self) -> None:
+        if self.has(Fault.OVERLOAD) and self.control.mode == "control":
+            self.control.switch("hold")  # an over-pressure trip
+            queue_error(self.errors, OVER_PRESSURE)
 
-        def pressure() -> str:
-            over = self.has(Fault.OVERLOAD)
-            return OVER_RANGE_REPLY if over else self._shown(self.indicated())
+    def _identity(self) -> str:
+        return f"*IDN GE Druck,Pace5000 User Interface,{self.config.serial},{self.config.firmware}"
 
-        if node == "*IDN" and query:
-            config = self.config
-            return f"*IDN GE Druck,Pace5000 User Interface,{config.serial},{config.firmware}"
-        if node == "*CLS":
-            self._errors.clear()
-            return ""
-        if node == "*STB" and query:
-            return f"*STB {68 if self._errors else 0}"
-        if header_matches("SYSTem:ERRor", node) and query:
-            code, text = self._errors.pop(0) if self._errors else NO_ERROR
-            return f':SYST:ERR {code},"{text}"'
-        if header_matches("SENSe:PRESsure", node) and query:
-            return f":SENS:PRES {pressure()}"
-        if header_matches("SENSe:PRESsure:INLimits", node) and query:
-            return f":SENS:PRES:INL {pressure()}, {int(self.in_limits())}"
-        if header_matches("SOURce:PRESsure", node) or header_matches(
-            "SOURce:PRESsure:LEVel:IMMediate:AMPLitude", node
-        ):
-            if query:
-                return f":SOUR:PRES {self._shown(self._set_point)}"
-            value = number(one_parameter(parameters)) * TO_BAR[self._unit]
-            if not 0 <= value <= self.config.full_scale:
-                raise Refused(DATA_OUT_OF_RANGE)
-            self._update()
-            self._set_point, self._inside_since = value, None
-            return ""
-        if header_matches("OUTPut:STATe", node):
-            if query:
-                return f":OUTP:STAT {int(self._control)}"
-            state = one_parameter(parameters)
-            if state not in ("ON", "OFF", "1", "0"):
-                raise Refused(DATA_OUT_OF_RANGE)
-            self._update()
-            self._control = state in ("ON", "1") and not self.has(Fault.OVERLOAD)
-            if self._control:
-                self._vent = 0
-            return ""
-        if header_matches("SOURce:PRESsure:INLimits", node):
-            if query:
-                return f":SOUR:PRES:INL {self._band:g}"
-            self._band = number(one_parameter(parameters))
-            return ""
-        if header_matches("SOURce:PRESsure:INLimits:TIME", node):
-            if query:
-                return f":SOUR:PRES:INL:TIME {self._band_time:g}"
-            self._band_time = number(one_parameter(parameters))
-            return ""
-        if header_matches("SOURce:PRESsure:LEVel:IMMediate:AMPLitude:VENT", node):
-            if query:
-                self._update()
-                return f":SOUR:PRES:LEV:IMM:AMPL:VENT {self._vent}"
-            start = one_parameter(parameters)
-            self._update()
-            if start == "1":
-                self._control, self._vent = False, 1
-            elif self._vent == 1:
-                self._vent = 4  # aborted
-            return ""
-        if header_matches("UNIT:PRESsure", node):
-            if query:
-                return f":UNIT:PRES {self._unit}"
-            unit = one_parameter(parameters)
-            if unit not in TO_BAR:
-                raise Refused(DATA_OUT_OF_RANGE)
-            self._unit = unit
-            return ""
-        raise Refused(UNDEFINED_HEADER)
+    def _clear(self, parameters: list[str]) -> None:
+        self.errors.clear()
+
+    def _status_byte(self) -> str:
+        return f"*STB {68 if self.errors else 0}"
+
+    def _next_error(self) -> str:
+        code, text = self.errors.pop(0) if self.errors else NO_ERROR
+        return f':SYST:ERR {code},"{text}"'
+
+    def _measured(self) -> str:
+        return f":SENS:PRES {self._pressure()}"
+
+    def _measured_in_limits(self) -> str:
+        return f":SENS:PRES:INL {self._pressure()}, {int(self.in_limits())}"
+
+    def _set_point(self) -> str:
+        return f":SOUR:PRES {self._shown(self.control.set_point)}"
+
+    def _set_set_point(self, parameters: list[str]) -> None:
+        value = number(one_parameter(parameters)) * TO_BAR[self._unit]
+        if not 0 <= value <= self.config.full_scale:
+            raise Refused(DATA_OUT_OF_RANGE)
+        self.control.set(value)
+
+    def _output(self) -> str:
+        return f":OUTP:STAT {int(self.control.mode == 'control')}"
+
+    def _set_output(self, parameters: list[str]) -> None:
+        state = one_parameter(parameters)
+        if state not in ("ON", "OFF", "1", "0"):
+            raise Refused(DATA_OUT_OF_RANGE)
+        if state in ("ON", "1") and not self.has(Fault.OVERLOAD):
+            self.control.switch("control")
+            self._vent_aborted = False
+        elif self.control.mode == "control":
+            self.control.switch("hold")
+
+    def _in_limits_band(self) -> str:
+        return f":SOUR:PRES:INL {self._band:g}"
+
+    def _set_in_limits_band(self, parameters: list[str]) -> None:
+        self._band = number(one_parameter(parameters))
+        self.control.band = self._band / 100 * self.config.full_scale
+
+    def _in_limits_time(self) -> str:
+        return f":SOUR:PRES:INL:TIME {self._band_time:g}"
+
+    def _set_in_limits_time(self, parameters: list[str]) -> None:
+        self._band_time = number(one_parameter(parameters))
+
+    def _vent(self) -> str:
+        """0 none, 1 venting, 2 completed, 4 aborted."""
+        self.control.update()
+        vent = self.control.mode == "vent"
+        state = (2 if self.control.vented else 1) if vent else 4 if self._vent_aborted else 0
+        return f":SOUR:PRES:LEV:IMM:AMPL:VENT {state}"
+
+    def _set_vent(self, parameters: list[str]) -> None:
+        start = one_parameter(parameters)
+        if start == "1":
+            self.control.switch("vent")
+            self._vent_aborted = False
+        elif self.control.mode == "vent" and not self.control.vented:
+            self.control.switch("hold")
+            self._vent_aborted = True
+
+    def _pressure_unit(self) -> str:
+        return f":UNIT:PRES {self._unit}"
+
+    def _set_pressure_unit(self, parameters: list[str]) -> None:
+        unit = one_parameter(parameters)
+        if unit not in TO_BAR:
+            raise Refused(DATA_OUT_OF_RANGE)
+        self._unit = unit
+
+    commands: ClassVar[tuple[Command, ...]] = (
+        Command(("*IDN",), query=_identity),
+        Command(("*CLS",), setting=_clear, always=True),
+        Command(("*STB",), query=_status_byte),
+        Command(("SYSTem:ERRor",), query=_next_error, always=True),
+        Command(("SENSe:PRESsure",), query=_measured),
+        Command(("SENSe:PRESsure:INLimits",), query=_measured_in_limits),
+        Command(
+            ("SOURce:PRESsure", "SOURce:PRESsure:LEVel:IMMediate:AMPLitude"),
+            query=_set_point,
+            setting=_set_set_point,
+        ),
+        Command(("OUTPut:STATe",), query=_output, setting=_set_output),
+        Command(("SOURce:PRESsure:INLimits",), query=_in_limits_band, setting=_set_in_limits_band),
+        Command(
+            ("SOURce:PRESsure:INLimits:TIME",), query=_in_limits_time, setting=_set_in_limits_time
+        ),
+        Command(
+            ("SOURce:PRESsure:LEVel:IMMediate:AMPLitude:VENT",), query=_vent, setting=_set_vent
+        ),
+        Command(("UNIT:PRESsure",), query=_pressure_unit, setting=_set_pressure_unit),
+    )

@@ -24,13 +24,14 @@ over-pressure trip) goes to STANDBY and queues ``500,Over pressure``; ``error_re
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from daq.core.clock import Clock
 from simulators.base import LineSimulator, SimulatorSettings
 from simulators.faults import Fault
+from simulators.pressure import PressureControl
 from simulators.scpi import Error, queue_error
 
 UNIT_CODES: dict[int, tuple[str, float]] = {
@@ -43,11 +44,12 @@ UNIT_CODES: dict[int, tuple[str, float]] = {
 }
 """Mensor unit code -> name and bar per unit (reference §3.2)."""
 MODES = ("MEASURE", "CONTROL", "VENT", "STANDBY")
+CONTROL_MODES: dict[str, Literal["control", "vent"]] = {"CONTROL": "control", "VENT": "vent"}
+"""What the pneumatics do in each mode; MEASURE and STANDBY hold."""
 UNDEFINED: Error = (-113, "Undefined header")
 BAD_VALUE: Error = (-222, "Data out of range")
 DEVICE: Error = (-300, "Device error")
 OVER_PRESSURE: Error = (500, "Over pressure")
-VENT_RATE = 2.0
 
 
 class MensorCpcSettings(SimulatorSettings):
@@ -75,13 +77,12 @@ class MensorCpcSimulator(LineSimulator):
         super().__init__(settings, clock)
         assert isinstance(settings, MensorCpcSettings)
         self.config = settings
-        self.generated_pressure = settings.ambient
+        self.control = PressureControl(
+            clock, ambient=settings.ambient, slew_rate=settings.slew_rate, band=settings.stable_band
+        )
         self._sensor = self.process_value(0.0, noise=settings.noise, wander=0.05)
-        self._set_point = settings.ambient
         self._mode = "STANDBY"
         self._unit = 14
-        self._last = clock.elapsed()
-        self._inside_since: float | None = None
         self._errors: list[Error] = []
         self._channel = "A"
         self._ptype = "A"
@@ -89,48 +90,27 @@ class MensorCpcSimulator(LineSimulator):
         """Lower and upper set-point limits, bar."""
 
     def _update(self) -> None:
-        now = self.clock.elapsed()
-        step, self._last = now - self._last, now
         if self.has(Fault.OVERLOAD) and self._mode == "CONTROL":
-            self._mode = "STANDBY"
+            self._switch("STANDBY")  # an over-pressure trip
             queue_error(self._errors, OVER_PRESSURE)
-        if self._mode == "CONTROL":
-            target, rate = self._set_point, self.config.slew_rate
-        elif self._mode == "VENT":
-            target, rate = self.config.ambient, VENT_RATE
-        else:
-            self._inside_since = None
-            return
-        gap = target - self.generated_pressure
-        move = min(abs(gap), rate * step)
-        self.generated_pressure += move if gap > 0 else -move
-        inside = (
-            self._mode == "CONTROL"
-            and abs(self.generated_pressure - target) <= self.config.stable_band
-        )
-        if not inside:
-            self._inside_since = None
-        elif self._inside_since is None:
-            self._inside_since = now
+        self.control.update()
+
+    def _switch(self, mode: str) -> None:
+        self._mode = mode
+        self.control.switch(CONTROL_MODES.get(mode, "hold"))
 
     generates: ClassVar[str | None] = "pressure"
 
     def generated(self) -> float:
         self._update()
-        return self.generated_pressure
+        return self.control.pressure
 
     def stable(self) -> bool:
         self._update()
-        since = self._inside_since
-        return (
-            since is not None
-            and not self._sensor.unsettled
-            and self.clock.elapsed() - since >= self.config.stable_time
-        )
+        return not self._sensor.unsettled and self.control.in_band_for(self.config.stable_time)
 
     def _pressure(self) -> str:
-        self._update()
-        return self._in_units(self.generated_pressure + self.config.error + self._sensor.observe())
+        return self._in_units(self.generated() + self.config.error + self._sensor.observe())
 
     def _in_units(self, bar: float) -> str:
         """An absolute pressure as the controller shows it: in its unit, gauge or absolute."""
@@ -166,7 +146,7 @@ class MensorCpcSimulator(LineSimulator):
             case "ID?" | "*IDN?":
                 return f"MENSOR, 600,{self.config.serial},{self.config.firmware}"
             case "SETPT?":
-                return self._in_units(self._set_point)
+                return self._in_units(self.control.set_point)
             case "MODE?":
                 self._update()
                 return self._mode
@@ -180,7 +160,7 @@ class MensorCpcSimulator(LineSimulator):
                 return None
             case "MODE" if value in MODES:
                 self._update()
-                self._mode = value
+                self._switch(value)
                 self._update()  # an over-pressure trips at once
                 return None
             case "UNITS" if value.isdigit() and int(value) in UNIT_CODES:
@@ -224,4 +204,4 @@ class MensorCpcSimulator(LineSimulator):
             queue_error(self._errors, BAD_VALUE)
             return
         self._update()
-        self._set_point, self._inside_since = bar, None
+        self.control.set(bar)

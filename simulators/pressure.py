@@ -3,10 +3,11 @@ hysteresis. Shared by every simulated pressure gauge and transmitter."""
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
+from daq.core.clock import Clock
 from simulators.base import SimulatorSettings
 
 
@@ -71,3 +72,69 @@ class PressureSensor:
         bow = 4 * config.nonlinearity * above_zero * (config.range_max - pressure) / span
         lag = config.hysteresis / 2 * (1 if self._falling else -1)
         return pressure + config.zero_error + config.span_error * above_zero + bow + lag
+
+
+VENT_RATE = 2.0
+"""bar per second while venting."""
+
+
+class PressureControl:
+    """A pressure controller's pneumatics, shared by the Druck and Mensor simulators: while
+    controlling, the pressure slews toward the set point at the slew rate; while venting, to
+    ambient at ``VENT_RATE``; otherwise it holds. It is in band once within ``band`` bar of
+    the set point while controlling, since ``inside_since`` (process seconds)."""
+
+    def __init__(self, clock: Clock, *, ambient: float, slew_rate: float, band: float) -> None:
+        self.clock = clock
+        self.ambient = ambient
+        self.slew_rate = slew_rate
+        self.band = band
+        self.pressure = ambient
+        """What the controller makes, bar (power-on: ambient)."""
+        self.set_point = ambient
+        self.mode: Literal["hold", "control", "vent"] = "hold"
+        self.inside_since: float | None = None
+        self._last = clock.elapsed()
+
+    def update(self) -> None:
+        """Move the pressure on to the present process time."""
+        now = self.clock.elapsed()
+        step, self._last = now - self._last, now
+        if self.mode == "hold":
+            self.inside_since = None
+            return
+        target, rate = (
+            (self.set_point, self.slew_rate)
+            if self.mode == "control"
+            else (self.ambient, VENT_RATE)
+        )
+        gap = target - self.pressure
+        self.pressure = (
+            target
+            if abs(gap) <= rate * step
+            else self.pressure + rate * step * (1 if gap > 0 else -1)
+        )
+        if self.mode == "control" and abs(self.pressure - self.set_point) <= self.band:
+            self.inside_since = now if self.inside_since is None else self.inside_since
+        else:
+            self.inside_since = None
+
+    def set(self, set_point: float) -> None:
+        """A new set point: the band is left until the pressure reaches it."""
+        self.update()
+        self.set_point, self.inside_since = set_point, None
+
+    def switch(self, mode: Literal["hold", "control", "vent"]) -> None:
+        self.update()
+        self.mode = mode
+
+    def in_band_for(self, seconds: float) -> bool:
+        """In band for at least ``seconds`` now."""
+        self.update()
+        since = self.inside_since
+        return since is not None and self.clock.elapsed() - since >= seconds
+
+    @property
+    def vented(self) -> bool:
+        """Venting has brought the pressure to ambient."""
+        return self.mode == "vent" and self.pressure == self.ambient

@@ -1,9 +1,17 @@
 """The SCPI parts simulated instruments share (reference §4.1): the standard error codes, the
-error queue, long/short header matching and parameter checks."""
+error queue, long/short header matching, parameter checks, and ``ScpiSimulator``, an
+instrument driven by its command table."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from daq.core.clock import Clock
+from simulators.base import LineSimulator, SimulatorSettings
+from simulators.faults import Fault
 
 QUEUE_DEPTH = 10
 
@@ -88,3 +96,58 @@ def split_command(command: bytes) -> tuple[str, list[str]] | None:
     header, _, rest = text.partition(" ")
     parameters = [part.strip() for part in rest.split(",")] if rest.strip() else []
     return header.upper().removeprefix(":"), parameters
+
+
+@dataclass(frozen=True)
+class Command:
+    """One row of a simulated instrument's command table: the headers it answers to (long
+    and short forms, ``header_matches``) and what its query replies or its setting does."""
+
+    headers: tuple[str, ...]
+    query: Callable[[Any], str] | None = None
+    """The instrument's method making the query's reply (without the line end)."""
+    setting: Callable[[Any, list[str]], None] | None = None
+    """The instrument's method carrying out the setting with its parameters."""
+    always: bool = False
+    """Answered even under the ``error_reply`` fault (reading or clearing the queue)."""
+
+
+class ScpiSimulator(LineSimulator):
+    """A SCPI instrument driven by its command table: a header with ``?`` runs the row's
+    query, without it the row's setting; what no row has is refused with -113. A refusal
+    (``Refused``) queues its error and answers nothing, as the instruments do. Under the
+    ``error_reply`` fault only the ``always`` rows answer; everything else queues -300."""
+
+    commands: ClassVar[tuple[Command, ...]]
+
+    def __init__(self, settings: SimulatorSettings, clock: Clock) -> None:
+        super().__init__(settings, clock)
+        self.errors: list[Error] = []
+
+    def before(self) -> None:
+        """Called before each command (an instrument's own state changes, such as a trip)."""
+
+    async def handle(self, command: bytes) -> bytes:
+        text = command.decode("ascii", "replace").strip()
+        header, _, rest = text.partition(" ")
+        name = header.upper().lstrip(":")
+        query, node = name.endswith("?"), name.removesuffix("?")
+        row = next(
+            (c for c in self.commands if any(header_matches(h, node) for h in c.headers)), None
+        )
+        if self.has(Fault.ERROR_REPLY) and not (row is not None and row.always):
+            queue_error(self.errors, DEVICE_ERROR)
+            return b""
+        try:
+            self.before()
+            reply = ""
+            if row is not None and query and row.query is not None:
+                reply = row.query(self)
+            elif row is not None and not query and row.setting is not None:
+                row.setting(self, [p for p in rest.split(",") if p.strip()])
+            else:
+                raise Refused(UNDEFINED_HEADER)
+        except Refused as refused:
+            queue_error(self.errors, refused.error)
+            return b""
+        return f"{reply}\r\n".encode("ascii") if reply else b""
