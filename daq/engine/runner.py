@@ -379,7 +379,8 @@ def software(
     """benchdaq's version and every plugin the run used, by distribution (ISO/IEC 17025
     7.11): the procedure's, the drivers' of its instruments and, simulated, their simulators'."""
     used = [procedure.plugin] if procedure.plugin is not None else []
-    for instrument_id in plan.instruments.values():
+    instruments = {*plan.instruments.values(), *(uut.instrument for uut in plan.uuts)}
+    for instrument_id in sorted(instruments):
         family = lab.instrument(instrument_id).driver
         groups: list[Group] = ["drivers", "simulators"] if simulated else ["drivers"]
         used += [found for group in groups for found in registered(group).get(family, [])[:1]]
