@@ -131,10 +131,7 @@ async def throughput(count: int) -> dict[str, float]:
         async with Journal(Path(folder) / "j.sqlite", batch_interval=3600) as journal:
             await fill(journal, count)
             rows = await journal.outbox("readings", 0, count)
-            listed = [
-                lines("readings", rows[i : i + BATCH], "lab", {})
-                for i in range(0, len(rows), BATCH)
-            ]
+            listed = [lines(rows[i : i + BATCH], "lab", {}) for i in range(0, len(rows), BATCH)]
             joined = ["\n".join(batch) for batch in listed]
             del rows
             with victoria_metrics() as url:

@@ -42,7 +42,7 @@ from daq.engine.plan import available_plans, find_plan
 from daq.engine.record import Point
 from daq.engine.runner import Runner
 from daq.forwarder import Forwarder
-from daq.journal import Journal, JournalError, Severity
+from daq.journal import EventKind, Journal, JournalError, Severity, SinkState
 from daq.monitor import Monitor
 from daq.session import LabSession, lab_session
 from daq.signing import Signer, SigningError, load_signer
@@ -209,7 +209,7 @@ class Agent:
             self._session = session
             journal = session.journal
             journal.on_trouble = self._journal_alarm
-            journal.event("agent_started", f"agent of {lab.lab.id} started")
+            journal.event(EventKind.AGENT_STARTED, f"agent of {lab.lab.id} started")
             self._alarms = Alarms(lab.alarms, journal)
             self._monitor = Monitor(
                 session.drivers(), journal, self.clock, on_readings=self._alarms.check
@@ -246,7 +246,7 @@ class Agent:
                 await self._anchor()  # the streams as they end, before the sinks drain
                 if self._desk is not None:
                     self._desk.roll(force=True)
-                journal.event("agent_stopped", f"agent of {lab.lab.id} stopped")
+                journal.event(EventKind.AGENT_STOPPED, f"agent of {lab.lab.id} stopped")
                 await journal.flush()
                 await self._drain()
                 stop_sinks.set()  # the sinks finish the batch in hand before the link goes
@@ -262,7 +262,7 @@ class Agent:
         journal = self._session.journal
         deadline = time.monotonic() + DRAIN_ON_STOP
         for forwarder in self.forwarders:
-            while forwarder.state == "ok" and time.monotonic() < deadline:
+            while forwarder.state == SinkState.OK and time.monotonic() < deadline:
                 if not sum((await journal.backlog(forwarder.sink.name)).values()):
                     break
                 await asyncio.sleep(0.05)
@@ -291,10 +291,10 @@ class Agent:
             return
         where = f"{self.lab.mqtt.host}:{self.lab.mqtt.port}"
         if up:
-            self._session.journal.event("mqtt_connected", f"connected to {where}")
+            self._session.journal.event(EventKind.MQTT_CONNECTED, f"connected to {where}")
         else:
             self._session.journal.event(
-                "mqtt_disconnected", f"{where}: {detail}; retrying", Severity.WARNING
+                EventKind.MQTT_DISCONNECTED, f"{where}: {detail}; retrying", Severity.WARNING
             )
 
     # -- commands ---------------------------------------------------------------------------
@@ -306,10 +306,10 @@ class Agent:
             return CommandDesk(settings, {}, self, journal, self.clock, self.lab.lab.id)
         keys, problems = load_keys(settings.clients)
         for problem in problems:
-            journal.event("command_key_unavailable", problem, Severity.WARNING)
+            journal.event(EventKind.COMMAND_KEY_UNAVAILABLE, problem, Severity.WARNING)
         if not settings.clients:
             journal.event(
-                "command_key_unavailable",
+                EventKind.COMMAND_KEY_UNAVAILABLE,
                 "no command clients in the lab file (mqtt.commands.clients): every command "
                 "is refused",
                 Severity.WARNING,
@@ -455,7 +455,7 @@ class Agent:
         try:
             self._anchor_signer = load_signer(self.lab.signing, self.clock.now())
         except SigningError as exc:
-            journal.event("stream_anchor_unsigned", f"anchors are not signed: {exc}")
+            journal.event(EventKind.STREAM_ANCHOR_UNSIGNED, f"anchors are not signed: {exc}")
 
     async def _watch_due_dates(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -472,7 +472,7 @@ class Agent:
         try:
             register = load_standards(self.lab.standards)
         except ConfigError as exc:
-            journal.event("standards_unreadable", str(exc.problems[0]), Severity.ERROR)
+            journal.event(EventKind.STANDARDS_UNREADABLE, str(exc.problems[0]), Severity.ERROR)
             return
         today = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).date()
         warn = self.lab.agent.due_warning_days
@@ -481,14 +481,14 @@ class Agent:
             due = standard.certificate.due
             if left < 0:
                 journal.event(
-                    "standard_overdue",
+                    EventKind.STANDARD_OVERDUE,
                     f"{standard.id} was due {due} ({-left} days ago): do not use it",
                     Severity.ERROR,
                     standard.id,
                 )
             elif left <= warn:
                 journal.event(
-                    "standard_due_soon",
+                    EventKind.STANDARD_DUE_SOON,
                     f"{standard.id} is due in {left} days ({due}): book its calibration",
                     Severity.WARNING,
                     standard.id,

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from daq.core.reading import Reading, Status
-from daq.journal import Journal, Severity
+from daq.journal import EventKind, Journal, Severity
 
 
 class _Rule(BaseModel):
@@ -150,7 +150,7 @@ class Alarms:
         if why is not None and not state.active:
             state.active = True
             self.journal.event(
-                "alarm",
+                EventKind.ALARM,
                 f"{rule.id}: {reading.instrument} {reading.quantity} {why}",
                 Severity(rule.severity),
                 rule.id,
@@ -158,7 +158,7 @@ class Alarms:
         elif why is None and state.active:
             state.active = False
             self.journal.event(
-                "alarm_cleared", f"{rule.id}: back within the rule", instrument=rule.id
+                EventKind.ALARM_CLEARED, f"{rule.id}: back within the rule", instrument=rule.id
             )
 
     def acknowledge(self, alarm: str, by: str) -> None:
@@ -167,5 +167,7 @@ class Alarms:
         if not self._states[alarm].active:
             raise ValueError(f"alarm {alarm} is not active")
         self.journal.event(
-            "alarm_acknowledged", f"{alarm} acknowledged by {by or 'someone'}", instrument=alarm
+            EventKind.ALARM_ACKNOWLEDGED,
+            f"{alarm} acknowledged by {by or 'someone'}",
+            instrument=alarm,
         )

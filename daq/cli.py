@@ -162,7 +162,7 @@ def instruments(
     import asyncio
 
     from daq.core.errors import InstrumentError
-    from daq.journal import Severity
+    from daq.journal import EventKind, Severity
     from daq.session import lab_session
     from drivers.transports.settings import describe
 
@@ -186,7 +186,9 @@ def instruments(
                     serial = f" s/n {who.serial}" if who.serial else ""
                     return Text(f"{who.manufacturer} {who.model}{serial}", "green")
                 except InstrumentError as exc:
-                    session.journal.event("instrument_failed", str(exc), Severity.ERROR, driver.id)
+                    session.journal.event(
+                        EventKind.INSTRUMENT_FAILED, str(exc), Severity.ERROR, driver.id
+                    )
                     failed.append(driver.id)
                     return Text(str(exc), "red")
                 finally:
@@ -283,7 +285,7 @@ def read(
 ) -> None:
     """Take one reading from one instrument (also kept in the journal)."""
     from daq.core.errors import InstrumentError
-    from daq.journal import Severity
+    from daq.journal import EventKind, Severity
     from daq.session import lab_session
 
     config = load(lab)
@@ -298,7 +300,9 @@ def read(
             try:
                 readings = await driver.read()
             except InstrumentError as exc:
-                session.journal.event("instrument_failed", str(exc), Severity.ERROR, instrument)
+                session.journal.event(
+                    EventKind.INSTRUMENT_FAILED, str(exc), Severity.ERROR, instrument
+                )
                 return str(exc)
             finally:
                 await driver.close()
@@ -364,6 +368,7 @@ def monitor(
 
     from rich.live import Live
 
+    from daq.journal import EventKind
     from daq.monitor import Health, Monitor
     from daq.session import lab_session
 
@@ -378,7 +383,7 @@ def monitor(
         async with lab_session(config, clock(time_scale), simulate=simulate) as session:
             journal = session.journal
             pairs = session.drivers()
-            journal.event("monitor_started", f"monitoring {len(pairs)} instruments")
+            journal.event(EventKind.MONITOR_STARTED, f"monitoring {len(pairs)} instruments")
             poller = Monitor(
                 pairs, journal, session.clock, on_readings=print_lines if lines else None
             )
@@ -396,7 +401,7 @@ def monitor(
                         await asyncio.wait({polling}, timeout=0.5)
                         live.update(_monitor_table(poller, started))
                     polling.result()
-            journal.event("monitor_stopped", "monitor stopped")
+            journal.event(EventKind.MONITOR_STOPPED, "monitor stopped")
             await journal.flush()
             return poller, journal.committed_readings, len(await journal.events(limit=100000))
 

@@ -15,7 +15,7 @@ from daq.cli_common import RUN_HELP, LabOption, console, fail, journal_of, load,
 if TYPE_CHECKING:
     from daq.config import LabConfig
     from daq.engine.document import RunDocument
-    from daq.journal import CertificateRow
+    from daq.journal import CertificateRow, EventKind
     from daq.reports.certificate import Issue
     from daq.signing import Signature, Signer
 
@@ -139,7 +139,7 @@ def report(
             await journal.record_issue(row, signature, signer)
             if accept_unsigned and config.signing is not None and not issued.signed_by:
                 journal.event(
-                    "unsigned_record_certified",
+                    EventKind.UNSIGNED_RECORD_CERTIFIED,
                     f"{issued.number} certifies run {run_id}, whose record is unsigned; "
                     f"accepted by {by}, {function}",
                     Severity.WARNING,

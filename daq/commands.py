@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
 from daq.core.clock import Clock
-from daq.journal import Journal, JournalError, Severity
+from daq.journal import EventKind, Journal, JournalError, Severity
 from daq.sinks.settings import CommandClient, CommandSettings
 
 MAX_COMMAND_BYTES = 8192
@@ -335,7 +335,7 @@ class CommandDesk:
         except Rejected as exc:
             return self._reject(client.id, "refused", ident, name, str(exc))
         self.journal.event(
-            "command_accepted",
+            EventKind.COMMAND_ACCEPTED,
             f"{command.command} {command.id} from {client.describe(command.by)}",
             run=extra.get("run"),
         )
@@ -378,7 +378,7 @@ class CommandDesk:
             return None
         self._answered[sender] += 1
         self.journal.event(
-            "command_rejected",
+            EventKind.COMMAND_REJECTED,
             f"{name or 'command'} {ident or '(no id)'}: {why}"[: 2 * MAX_REASON],
             Severity.WARNING,
         )
@@ -393,7 +393,7 @@ class CommandDesk:
         if self._withheld:
             counts = ", ".join(f"{reason} {n}" for reason, n in self._withheld.most_common())
             self.journal.event(
-                "commands_rejected",
+                EventKind.COMMANDS_REJECTED,
                 f"{self._withheld.total()} more commands rejected in {now - self._since:.0f} s "
                 f"beyond {self.settings.rejections_per_minute} recorded per sender: {counts}",
                 Severity.WARNING,

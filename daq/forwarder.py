@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 
-from daq.journal import Journal, JournalError, Severity
+from daq.journal import EventKind, Journal, JournalError, Severity, SinkState
 from daq.sinks.base import Batch, Sink, SinkError, SinkRefused
 
 log = logging.getLogger("daq.forwarder")
@@ -40,7 +40,7 @@ class Forwarder:
         self.journal = journal
         self.sink = sink
         self.batch_size = batch_size
-        self.state = "starting"
+        self.state = SinkState.STARTING
         self.delivered = 0
         self._backoff = FIRST_BACKOFF
         self._down_since: float | None = None
@@ -154,11 +154,11 @@ class Forwarder:
         self._saved_at = now
 
     async def _failed(self, message: str) -> None:
-        if self.state != "down":
-            self.state = "down"
+        if self.state != SinkState.DOWN:
+            self.state = SinkState.DOWN
             self._down_since = self.journal.clock.now()
             self.journal.event(
-                "sink_down",
+                EventKind.SINK_DOWN,
                 f"{self.sink.name}: {message}; readings are kept in the journal and sent on "
                 "recovery",
                 Severity.WARNING,
@@ -168,12 +168,14 @@ class Forwarder:
 
     async def _succeeded(self) -> None:
         self._backoff = FIRST_BACKOFF
-        if self.state == "ok":
+        if self.state == SinkState.OK:
             return
-        if self.state == "down" and self._down_since is not None:
+        if self.state == SinkState.DOWN and self._down_since is not None:
             outage = self.journal.clock.now() - self._down_since
-            self.journal.event("sink_recovered", f"{self.sink.name} back after {outage:.0f} s")
-        self.state = "ok"
+            self.journal.event(
+                EventKind.SINK_RECOVERED, f"{self.sink.name} back after {outage:.0f} s"
+            )
+        self.state = SinkState.OK
         await self._record_state("")
 
     async def _record_state(self, detail: str) -> None:

@@ -19,7 +19,7 @@ from daq.config import InstrumentConfig
 from daq.core.clock import Clock
 from daq.core.errors import InstrumentError
 from daq.core.reading import Reading, Status
-from daq.journal import Journal, Severity
+from daq.journal import EventKind, Journal, Severity
 from drivers.base import Driver
 
 log = logging.getLogger("daq.monitor")
@@ -127,9 +127,9 @@ class Monitor:
         state.failures += 1
         if state.health is not Health.FAILING:
             state.outage_since = self.clock.now()
-            self.journal.event("instrument_failed", message, Severity.ERROR, state.id)
+            self.journal.event(EventKind.INSTRUMENT_FAILED, message, Severity.ERROR, state.id)
         elif message != state.last_error:
-            self.journal.event("instrument_error", message, Severity.WARNING, state.id)
+            self.journal.event(EventKind.INSTRUMENT_ERROR, message, Severity.WARNING, state.id)
         state.health = Health.FAILING
         state.last_error = message
 
@@ -137,7 +137,7 @@ class Monitor:
         if state.health is Health.FAILING and state.outage_since is not None:
             outage = self.clock.now() - state.outage_since
             self.journal.event(
-                "instrument_recovered",
+                EventKind.INSTRUMENT_RECOVERED,
                 f"{state.id} answering again after {outage:.1f} s out "
                 f"({state.failures} failed attempts)",
                 Severity.INFO,
@@ -151,7 +151,7 @@ class Monitor:
                 and was != reading.status
             ):
                 self.journal.event(
-                    f"reading_{reading.status.value}",
+                    EventKind(f"reading_{reading.status.value}"),
                     f"{state.id} {reading.quantity}: {reading.status.value} ({reading.raw})",
                     Severity.WARNING,
                     state.id,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daq.chain import anchor_digest, stream_genesis, stream_hash
-from daq.journal import Journal
+from daq.journal import EventKind, Journal
 from daq.signing import Signature, Signer, SigningSettings, check, unsigned
 
 SUBJECT = "streams"
@@ -54,7 +54,7 @@ async def anchor(
     now = journal.clock.now()
     signature = signer.sign(SUBJECT, digest, now) if signer is not None else None
     await journal.record_anchor(now, heads, previous, digest, signature)
-    journal.event("stream_anchor", f"{len(heads)} reading streams anchored: {digest}")
+    journal.event(EventKind.STREAM_ANCHOR, f"{len(heads)} reading streams anchored: {digest}")
     payload: dict[str, Any] = {
         "timestamp": now,
         "digest": digest,

@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from daq.chain import verify as verify_chain
-from daq.journal import Journal, register_subject
+from daq.journal import EventKind, Journal, register_subject
 from daq.signing import RegisteredKey, Signature, Signer, SigningSettings
 
 SIGNING_BEGAN = "signing-began"
@@ -104,7 +104,7 @@ async def take_over(journal: Journal, signing: SigningSettings, signer: Signer) 
     if not await journal.record_first_signatures([*signatures, began_with]):
         raise TakeOverRefused("another process began signing this journal meanwhile")
     journal.event(
-        "signing_began",
+        EventKind.SIGNING_BEGAN,
         f"signing began with key {signer.key.id}: {len(result.taken)} record(s) made before "
         f"taken over as they are; {len(result.left)} unsigned record(s) made since left out",
     )

@@ -17,7 +17,7 @@ from daq.core.units import convert
 from daq.engine.plan import Environment, Plan, Uut
 from daq.engine.record import Point
 from daq.instruments import build_driver
-from daq.journal import Journal, Severity
+from daq.journal import EventKind, Journal, Severity
 from daq.metrology.budget import Budget
 from daq.metrology.errors import MetrologyError
 from daq.metrology.judgement import Judgement, judge
@@ -141,7 +141,7 @@ class Context:
         use = check_use(standard, value, unit, self.today(), self.plan.overrides.get(standard.id))
         if use.override is not None:
             self.journal.event(
-                "standard_override",
+                EventKind.STANDARD_OVERRIDE,
                 f"{standard.id} used under override by {use.override.by} "
                 f"({use.override.reason}): {'; '.join(use.problems)}",
                 Severity.WARNING,
@@ -223,7 +223,9 @@ class Context:
     async def ask(self, text: str, instrument: str = "", action: Action | None = None) -> None:
         """Have the operator do something (or check it) and confirm."""
         self.progress.status(text)
-        self.journal.event("operator_prompt", text, instrument=instrument or None, run=self.run_id)
+        self.journal.event(
+            EventKind.OPERATOR_PROMPT, text, instrument=instrument or None, run=self.run_id
+        )
         await self.prompter.ask(Question(instrument or "procedure", text, action=action))
 
     # -- points ---------------------------------------------------------------------------
@@ -275,7 +277,7 @@ class Context:
         self.points.append(point)
         for warning in (point.decision or {}).get("warnings", []):
             self.journal.event(
-                "low_tur" if "uncertainty ratio" in warning else "decision_warning",
+                EventKind.LOW_TUR if "uncertainty ratio" in warning else EventKind.DECISION_WARNING,
                 f"{point.key}{f' ({point.uut})' if point.uut else ''}: {warning}",
                 Severity.WARNING,
                 instrument=point.uut,
@@ -286,7 +288,7 @@ class Context:
             decision = point.decision or {}
             check = decision.get("check", "error")
             self.journal.event(
-                "out_of_tolerance",
+                EventKind.OUT_OF_TOLERANCE,
                 f"{point.key}{f' ({point.uut})' if point.uut else ''}"
                 f"{'' if check == 'error' else f' {check}'}: {outcome.value}, "
                 f"{decision.get('value'):.6g} {point.unit} against "

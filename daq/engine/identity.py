@@ -44,7 +44,7 @@ from daq.core.errors import InstrumentError
 from daq.engine.context import Context
 from daq.engine.document import InstrumentIdentity
 from daq.engine.plan import Plan, Uut
-from daq.journal import Severity
+from daq.journal import EventKind, Severity
 from drivers.base import Driver
 
 RECORD_KIND = "identities"
@@ -100,7 +100,7 @@ async def identify_instruments(context: Context, resumed: int = 0) -> list[Instr
         entry = await _reported(driver, use)
         if entry.source == "unknown":
             journal.event(
-                "identity_unknown",
+                EventKind.IDENTITY_UNKNOWN,
                 f"{instrument_id}: {entry.problem}; its identity is recorded as unknown",
                 Severity.WARNING,
                 instrument=instrument_id,
@@ -114,7 +114,7 @@ async def identify_instruments(context: Context, resumed: int = 0) -> list[Instr
                 override = uut.serial_override
                 entry = entry.model_copy(update={"problem": problem, "serial_override": override})
                 journal.event(
-                    "serial_override",
+                    EventKind.SERIAL_OVERRIDE,
                     f"{problem}; accepted by {override.by} ({override.reason})",
                     Severity.WARNING,
                     instrument=uut.id,

@@ -37,7 +37,8 @@ from daq.engine.loader import Procedure, load_procedure
 from daq.engine.plan import Plan
 from daq.engine.record import Point
 from daq.integrity import RECORD_FORMAT, run_subject
-from daq.journal import RunRow, Severity
+from daq.journal import EventKind, RunRow, RunStatus, Severity
+from daq.journal.records import RESUMABLE
 from daq.presence import Presence, PresenceHeld
 from daq.session import LabSession
 from daq.signing import Signer, SigningError, load_signer
@@ -50,8 +51,6 @@ log = logging.getLogger("daq.engine")
 ABORT_POLL = 0.5
 """Real seconds between looks at the journal for an abort request."""
 SAFE_STATE_TIMEOUT = 30.0
-
-RESUMABLE = ("running", "aborted", "error", "refused")
 
 
 class RunRefused(Exception):
@@ -130,7 +129,7 @@ class Runner:
                 procedure.name,
                 started,
                 None,
-                "running",
+                RunStatus.RUNNING,
                 "",
                 None,
                 json.dumps(setup),
@@ -138,7 +137,7 @@ class Runner:
         )
         await journal.open_chain(run_id)
         journal.chain(run_id, "setup", setup)
-        journal.event("run_started", f"{plan.title} ({plan.id})", run=run_id)
+        journal.event(EventKind.RUN_STARTED, f"{plan.title} ({plan.id})", run=run_id)
         if on_started is not None:
             on_started(run_id)
         with self._presence(run_id):
@@ -166,9 +165,11 @@ class Runner:
         await self._begin_signing()
         done = {key: Point.model_validate_json(data) for key, data in await journal.points(run_id)}
         setup["resumed"] = setup.get("resumed", 0) + 1
-        await journal.set_run_status(run_id, "running")
+        await journal.set_run_status(run_id, RunStatus.RUNNING)
         await journal.open_chain(run_id)
-        journal.event("run_resumed", f"resumed after {len(done)} committed point(s)", run=run_id)
+        journal.event(
+            EventKind.RUN_RESUMED, f"resumed after {len(done)} committed point(s)", run=run_id
+        )
         with self._presence(run_id):
             return await self._execute(run_id, plan, procedure, settings, setup, done)
 
@@ -192,7 +193,7 @@ class Runner:
         )
         keys = procedure.point_keys(settings, [u.id for u in plan.uuts])
         self.progress.begin(run_id, plan.title, len(keys), len(done))
-        status, reason = "completed", ""
+        status, reason = RunStatus.COMPLETED, ""
         identities: list[InstrumentIdentity] = []
         work = asyncio.ensure_future(
             self._identify_and_run(
@@ -208,23 +209,23 @@ class Runner:
             if self._abort_reason is None:  # Ctrl-C cancels the whole program
                 self._abort_reason = "interrupted by the operator (Ctrl-C)"
                 interrupted = exc
-            status, reason = "aborted", self._abort_reason
+            status, reason = RunStatus.ABORTED, self._abort_reason
         except (StandardRefused, IdentityRefused) as exc:
-            status, reason = "refused", str(exc)
+            status, reason = RunStatus.REFUSED, str(exc)
         except (InstrumentError, NotStable, PromptUnavailable, PlanError, KeyError) as exc:
-            status, reason = "error", _describe(exc)
+            status, reason = RunStatus.ERROR, _describe(exc)
         except Exception as exc:  # a fault in the procedure: still stop safely and record it
             log.exception("procedure %s failed", procedure.name)
-            status, reason = "error", f"procedure {procedure.name} failed: {_describe(exc)}"
+            status, reason = RunStatus.ERROR, f"procedure {procedure.name} failed: {_describe(exc)}"
         finally:
             watcher.cancel()
             self._work = None
             await self._make_safe(context, run_id)
-        if status != "completed":
-            severity = Severity.WARNING if status == "aborted" else Severity.ERROR
-            journal.event(f"run_{status}", reason, severity, run=run_id)
+        if status != RunStatus.COMPLETED:
+            severity = Severity.WARNING if status == RunStatus.ABORTED else Severity.ERROR
+            journal.event(EventKind(f"run_{status}"), reason, severity, run=run_id)
         else:
-            journal.event("run_completed", f"{len(context.points)} point(s)", run=run_id)
+            journal.event(EventKind.RUN_COMPLETED, f"{len(context.points)} point(s)", run=run_id)
         await journal.flush()
         finished = self.session.clock.now()
         document = await self._document(
@@ -310,7 +311,7 @@ class Runner:
                 await asyncio.wait_for(safe_state(), SAFE_STATE_TIMEOUT)
             except (TimeoutError, InstrumentError) as exc:
                 self.session.journal.event(
-                    "safe_state_failed",
+                    EventKind.SAFE_STATE_FAILED,
                     f"{driver.id} could not be put in its safe state ({_describe(exc)}): "
                     "switch it off or vent it by hand",
                     Severity.ERROR,
@@ -319,7 +320,7 @@ class Runner:
                 )
             else:
                 self.session.journal.event(
-                    "safe_state",
+                    EventKind.SAFE_STATE,
                     f"{driver.id} in its safe state",
                     instrument=driver.id,
                     run=run_id,
@@ -335,7 +336,7 @@ class Runner:
         procedure: Procedure,
         setup: dict[str, Any],
         points: list[Point],
-        status: str,
+        status: RunStatus,
         reason: str,
         finished: float,
         instruments: list[InstrumentIdentity],

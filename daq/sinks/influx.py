@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Mapping
-from functools import partial
 from typing import ClassVar
 
 import aiohttp
@@ -16,7 +15,7 @@ from influxdb_client.rest import ApiException
 
 from daq.journal import Journal
 from daq.sinks.base import Batch, SinkError, SinkRefused, rows_batch
-from daq.sinks.lineprotocol import lines, reading_batch
+from daq.sinks.lineprotocol import lines, series_key, series_prefix
 from daq.sinks.settings import InfluxSettings, secret
 from daq.sinks.tls import client_context
 
@@ -49,6 +48,8 @@ class InfluxSink:
         self.streams: list[str] = list(settings.streams)
         self._lab = lab
         self._benches = benches
+        self._prefix = series_prefix(lab, benches)
+        self._series = series_key(lab, benches)
         self._client: InfluxDBClientAsync | None = None
         self._session: aiohttp.ClientSession | None = None
         self._database_made = False
@@ -57,9 +58,7 @@ class InfluxSink:
         """Readings, the bulk of any backlog, come from SQLite as finished text."""
         if stream != "readings":
             return await rows_batch(journal, stream, after, limit)
-        found = await journal.read_with(
-            partial(reading_batch, after=after, limit=limit, lab=self._lab, benches=self._benches)
-        )
+        found = await journal.reading_lines(after, limit, self._prefix, self._series)
         return Batch(stream, found[0], found[1], found[2]) if found else None
 
     async def write(self, batch: Batch) -> None:
@@ -67,7 +66,7 @@ class InfluxSink:
             body: str = batch.payload
         else:
             try:
-                body = "\n".join(lines(batch.stream, batch.payload, self._lab, self._benches))
+                body = "\n".join(lines(batch.payload, self._lab, self._benches))
             except (ValueError, KeyError, TypeError) as exc:  # a row no line can be made of
                 raise SinkRefused(f"{batch.stream} row not writable: {exc!r}"[:300]) from exc
         try:

@@ -12,13 +12,12 @@ holds, so no line is too long or malformed for a server (docs/STREAMING.md).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from daq.journal.records import EventRow, PointRow, ReadingRow, ResultRow, StreamRow
 from daq.text import cap_id, cap_message
 
 _TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
@@ -68,7 +67,7 @@ def _reading_prefix(
 
 
 def reading_line(
-    row: tuple[Any, ...],
+    row: ReadingRow,
     lab: str,
     benches: Mapping[str, str],
     prefixes: dict[tuple[str, str, str], str] | None = None,
@@ -76,7 +75,8 @@ def reading_line(
     """``prefixes`` caches the measurement and tags of each series (most of the work). The
     status is one of the ``Status`` words (nothing to escape); the raw reply stays in the
     journal."""
-    _, instrument, quantity, value, unit, timestamp, status, _ = row
+    instrument, quantity, value, unit = row.instrument, row.quantity, row.value, row.unit
+    timestamp, status = row.timestamp, row.status
     key = (instrument, quantity, unit)
     prefix = prefixes.get(key) if prefixes is not None else None
     if prefix is None:
@@ -88,70 +88,42 @@ def reading_line(
     return f'{prefix} status="{status}" {round(timestamp * 1e9)}'
 
 
-_BATCH = """
-SELECT max(id), count(*), count(line), group_concat(line, char(10)) FROM (
-    SELECT r.id AS id, p.prefix
-        || CASE WHEN r.value IS NULL OR r.value != r.value
-                  OR abs(r.value) > 1.7976931348623157e308 THEN ' status="'
-                ELSE ' value=' || printf('%!.17g', r.value) || ',status="' END
-        || r.status || '" ' || CAST(round(r.timestamp * 1e9) AS INTEGER) AS line
-    FROM readings r LEFT JOIN temp.{table} p
-        ON p.instrument = r.instrument AND p.quantity = r.quantity AND p.unit = r.unit
-    WHERE r.id > ? ORDER BY r.id LIMIT ?)
-"""
-_NEW_SERIES = """
-SELECT DISTINCT r.instrument, r.quantity, r.unit
-FROM (SELECT instrument, quantity, unit FROM readings WHERE id > ? ORDER BY id LIMIT ?) r
-LEFT JOIN temp.{table} p
-    ON p.instrument = r.instrument AND p.quantity = r.quantity AND p.unit = r.unit
-WHERE p.prefix IS NULL
-"""
+def series_prefix(lab: str, benches: Mapping[str, str]) -> Callable[[str, str, str], str]:
+    """The measurement and tags of a reading series (instrument, quantity, unit) of this lab,
+    for the journal to build the lines of many readings at once (``Outbox.reading_lines``)."""
+
+    def prefix(instrument: str, quantity: str, unit: str) -> str:
+        return _reading_prefix(instrument, quantity, unit, lab, benches)
+
+    return prefix
 
 
-def reading_batch(
-    db: sqlite3.Connection, after: int, limit: int, lab: str, benches: Mapping[str, str]
-) -> tuple[int, int, str] | None:
-    """The next ``limit`` readings after row id ``after`` as one line-protocol text, made by
-    SQLite on the journal's thread: (last row id, count, text). Each series' measurement and
-    tags are escaped once, here in Python, into a temporary table; the text is the same as
-    ``reading_line`` gives (float digits aside: the same double, in 17 digits)."""
-    mapping = json.dumps([lab, sorted(benches.items())])
-    table = "series_" + hashlib.sha256(mapping.encode()).hexdigest()[:12]
-    db.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {table} (instrument TEXT, quantity TEXT, unit TEXT, "
-        "prefix TEXT NOT NULL, PRIMARY KEY (instrument, quantity, unit))"
-    )
-    new = db.execute(_NEW_SERIES.format(table=table), (after, limit)).fetchall()
-    if new:
-        db.executemany(
-            f"INSERT INTO temp.{table} VALUES (?, ?, ?, ?)",
-            [(i, q, u, _reading_prefix(i, q, u, lab, benches)) for i, q, u in new],
-        )
-    last, count, formed, text = db.execute(_BATCH.format(table=table), (after, limit)).fetchone()
-    if not count:
-        return None
-    if formed != count:  # never: every series has its prefix by now
-        raise RuntimeError(f"{count - formed} readings after row {after} could not be formatted")
-    return int(last), int(count), str(text)
+def series_key(lab: str, benches: Mapping[str, str]) -> str:
+    """What the prefixes depend on: the journal keeps one table of them per key."""
+    return json.dumps([lab, sorted(benches.items())])
 
 
-def event_line(row: tuple[Any, ...], lab: str) -> str:
-    ident, timestamp, kind, severity, instrument, message, run = row
-    tags = _tags(
-        {"lab": lab, "kind": kind, "severity": severity, "instrument": instrument, "run": run}
-    )
-    return f"event{tags} message={string_field(message)},id={ident}i {_ns(timestamp)}"
-
-
-def point_line(row: tuple[Any, ...], lab: str) -> str:
-    _, run, plan, key, timestamp, data = row
-    point = json.loads(data)
+def event_line(row: EventRow, lab: str) -> str:
     tags = _tags(
         {
             "lab": lab,
-            "run": run,
-            "plan": plan,
-            "point": key,
+            "kind": row.kind,
+            "severity": row.severity,
+            "instrument": row.instrument,
+            "run": row.run,
+        }
+    )
+    return f"event{tags} message={string_field(row.message)},id={row.id}i {_ns(row.timestamp)}"
+
+
+def point_line(row: PointRow, lab: str) -> str:
+    point = json.loads(row.data)
+    tags = _tags(
+        {
+            "lab": lab,
+            "run": row.run,
+            "plan": row.plan,
+            "point": row.key,
             "uut": point.get("uut"),
             "unit": point.get("unit"),
         }
@@ -167,31 +139,33 @@ def point_line(row: tuple[Any, ...], lab: str) -> str:
         _number(fields, "expanded_uncertainty", budget["expanded_uncertainty"])
         _number(fields, "coverage_factor", budget["coverage_factor"])
     body = ",".join(f"{k}={v}" for k, v in fields.items())
-    return f"calibration_point{tags} {body} {_ns(timestamp)}"
+    return f"calibration_point{tags} {body} {_ns(row.timestamp)}"
 
 
-def result_line(row: tuple[Any, ...], lab: str) -> str:
-    _, run, plan, timestamp, status, conforms, failures = row
-    tags = _tags({"lab": lab, "run": run, "plan": plan, "status": status})
+def result_line(row: ResultRow, lab: str) -> str:
+    tags = _tags({"lab": lab, "run": row.run, "plan": row.plan, "status": row.status})
+    conforms = row.conforms
     verdict = "" if conforms is None else f"conforms={'true' if conforms else 'false'},"
-    return f"calibration_result{tags} {verdict}failures={failures}i {_ns(timestamp)}"
+    return f"calibration_result{tags} {verdict}failures={row.failures}i {_ns(row.timestamp)}"
 
 
 def lines(
-    stream: str,
-    rows: list[tuple[Any, ...]],
+    rows: Sequence[StreamRow],
     lab: str,
     benches: Mapping[str, str],
     prefixes: dict[tuple[str, str, str], str] | None = None,
 ) -> list[str]:
     """One line per row of a journal stream."""
-    if stream == "readings":
-        cache = {} if prefixes is None else prefixes
-        return [reading_line(r, lab, benches, cache) for r in rows]
-    if stream == "events":
-        return [event_line(r, lab) for r in rows]
-    if stream == "points":
-        return [point_line(r, lab) for r in rows]
-    if stream == "results":
-        return [result_line(r, lab) for r in rows]
-    raise ValueError(f"no stream {stream!r}")
+    cache = {} if prefixes is None else prefixes
+    made = []
+    for row in rows:
+        match row:
+            case ReadingRow():
+                made.append(reading_line(row, lab, benches, cache))
+            case EventRow():
+                made.append(event_line(row, lab))
+            case PointRow():
+                made.append(point_line(row, lab))
+            case ResultRow():
+                made.append(result_line(row, lab))
+    return made

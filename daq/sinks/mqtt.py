@@ -26,6 +26,7 @@ import aiomqtt
 from daq import __version__
 from daq.core.clock import Clock
 from daq.journal import Journal
+from daq.journal.records import EventKind, EventRow, PointRow, ReadingRow, ResultRow, StreamRow
 from daq.sinks.base import Batch, SinkError, SinkRefused, rows_batch
 from daq.sinks.settings import MqttSettings, secret
 from daq.sinks.tls import TlsError, client_context
@@ -35,8 +36,15 @@ log = logging.getLogger("daq.mqtt")
 
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
-INSTRUMENT_STATES = {"instrument_failed": "failing", "instrument_recovered": "ok"}
-ALARM_STATES = {"alarm": "active", "alarm_cleared": "cleared", "alarm_acknowledged": "acknowledged"}
+INSTRUMENT_STATES: dict[str, str] = {
+    EventKind.INSTRUMENT_FAILED: "failing",
+    EventKind.INSTRUMENT_RECOVERED: "ok",
+}
+ALARM_STATES: dict[str, str] = {
+    EventKind.ALARM: "active",
+    EventKind.ALARM_CLEARED: "cleared",
+    EventKind.ALARM_ACKNOWLEDGED: "acknowledged",
+}
 
 CommandHandler = Callable[[bytes, bool], Awaitable[None]]
 """Told each command's payload and whether it came retained."""
@@ -244,64 +252,73 @@ class MqttSink:
     def _instrument_topic(self, instrument: str, *parts: str) -> str:
         return self.link.topic(self._benches.get(instrument, "-"), instrument, *parts)
 
-    def messages(self, stream: str, row: tuple[Any, ...]) -> list[tuple[str, dict[str, Any], bool]]:
+    def messages(self, row: StreamRow) -> list[tuple[str, dict[str, Any], bool]]:
         """(topic, payload, retained) for one journal row."""
         topic = self.link.topic
-        if stream == "readings":
-            ident, instrument, quantity, value, unit, timestamp, status, _ = row
-            payload = {
-                "id": ident,
-                "instrument": instrument,
-                "quantity": quantity,
-                "value": value if value is not None and math.isfinite(value) else None,
-                "unit": unit,
-                "timestamp": timestamp,
-                "status": status,
-            }
-            return [(self._instrument_topic(instrument, "readings", quantity), payload, False)]
-        if stream == "events":
-            ident, timestamp, kind, severity, instrument, message, run = row
-            kind, message = cap_id(kind), cap_message(message)  # as kept since the caps
-            instrument = cap_id(instrument) if instrument is not None else None
-            run = cap_id(run) if run is not None else None
-            payload = {
-                "id": ident,
-                "timestamp": timestamp,
-                "kind": kind,
-                "severity": severity,
-                "instrument": instrument,
-                "message": message,
-                "run": run,
-            }
-            found = [(topic("events", kind), payload, False)]
-            if kind in INSTRUMENT_STATES and instrument:
-                state = {
-                    "state": INSTRUMENT_STATES[kind],
-                    "message": message,
-                    "timestamp": timestamp,
+        match row:
+            case ReadingRow():
+                value = row.value
+                payload = {
+                    "id": row.id,
+                    "instrument": row.instrument,
+                    "quantity": row.quantity,
+                    "value": value if value is not None and math.isfinite(value) else None,
+                    "unit": row.unit,
+                    "timestamp": row.timestamp,
+                    "status": row.status,
                 }
-                found.append((self._instrument_topic(instrument, "status"), state, True))
-            if kind in ALARM_STATES and instrument:
-                alarm = {**payload, "state": ALARM_STATES[kind]}
-                found.append((topic("alarms", instrument), alarm, True))
-            return found
-        if stream == "points":
-            ident, run, plan, _, _, data = row
-            point = {"id": ident, "run": run, "plan": plan, **json.loads(data)}
-            return [(topic("runs", run, "points"), point, False)]
-        if stream == "results":
-            ident, run, plan, timestamp, status, conforms, failures = row
-            result = {
-                "id": ident,
-                "run": run,
-                "plan": plan,
-                "timestamp": timestamp,
-                "status": status,
-                "conforms": None if conforms is None else bool(conforms),
-                "failures": failures,
+                return [
+                    (
+                        self._instrument_topic(row.instrument, "readings", row.quantity),
+                        payload,
+                        False,
+                    )
+                ]
+            case EventRow():
+                return self._event_messages(row)
+            case PointRow():
+                point = {"id": row.id, "run": row.run, "plan": row.plan, **json.loads(row.data)}
+                return [(topic("runs", row.run, "points"), point, False)]
+            case ResultRow():
+                conforms = row.conforms
+                result = {
+                    "id": row.id,
+                    "run": row.run,
+                    "plan": row.plan,
+                    "timestamp": row.timestamp,
+                    "status": row.status,
+                    "conforms": None if conforms is None else bool(conforms),
+                    "failures": row.failures,
+                }
+                return [(topic("runs", row.run, "result"), result, True)]
+        raise TypeError(f"not a row of a journal stream: {row!r}")
+
+    def _event_messages(self, row: EventRow) -> list[tuple[str, dict[str, Any], bool]]:
+        """The event, and the instrument's status or the alarm's state it changes (retained)."""
+        topic = self.link.topic
+        kind, message = cap_id(row.kind), cap_message(row.message)  # as kept since the caps
+        instrument = cap_id(row.instrument) if row.instrument is not None else None
+        payload = {
+            "id": row.id,
+            "timestamp": row.timestamp,
+            "kind": kind,
+            "severity": row.severity,
+            "instrument": instrument,
+            "message": message,
+            "run": cap_id(row.run) if row.run is not None else None,
+        }
+        found = [(topic("events", kind), payload, False)]
+        if kind in INSTRUMENT_STATES and instrument:
+            state = {
+                "state": INSTRUMENT_STATES[kind],
+                "message": message,
+                "timestamp": row.timestamp,
             }
-            return [(topic("runs", run, "result"), result, True)]
-        raise ValueError(f"no stream {stream!r}")
+            found.append((self._instrument_topic(instrument, "status"), state, True))
+        if kind in ALARM_STATES and instrument:
+            alarm = {**payload, "state": ALARM_STATES[kind]}
+            found.append((topic("alarms", instrument), alarm, True))
+        return found
 
     async def fetch(self, journal: Journal, stream: str, after: int, limit: int) -> Batch | None:
         return await rows_batch(journal, stream, after, limit)
@@ -310,7 +327,7 @@ class MqttSink:
         if not self.link.connected:
             await self.link.until_connected(CONNECT_WAIT)
         for row in batch.payload:  # one at a time: aiomqtt is fastest so (~2,500/s at QoS 1)
-            for topic, payload, retain in self.messages(batch.stream, row):
+            for topic, payload, retain in self.messages(row):
                 await self.link.publish(topic, payload, retain=retain)
 
     async def close(self) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from daq.core.clock import Clock
 from daq.journal import Journal
+from daq.journal.records import EventRow
 from daq.sinks.mqtt import MqttLink, MqttSink, _json
 from daq.sinks.settings import MqttSettings
 from daq.text import ID_MAX, MESSAGE_MAX, cap_id, cap_message, capped
@@ -62,16 +63,16 @@ def sink() -> MqttSink:
 
 def test_an_event_payload_is_capped_even_if_stored_in_full() -> None:
     """A row an earlier version kept in full is sent capped."""
-    row = (7, 1.0, "alarm", "warning", "x" * 5000, "m" * 1_000_000, None)
-    ((topic, payload, _), alarm) = sink().messages("events", row)
+    row = EventRow(7, 1.0, "alarm", "warning", "x" * 5000, "m" * 1_000_000, None)
+    ((topic, payload, _), alarm) = sink().messages(row)
     assert len(payload["message"]) == MESSAGE_MAX and len(payload["instrument"]) == ID_MAX
     assert topic == "daq/lab/events/alarm"
     assert len(_json(payload)) < 2 * MESSAGE_MAX and len(alarm[0]) < 2 * ID_MAX
 
 
 def test_a_topic_level_holds_no_separator_or_wildcard() -> None:
-    row = (8, 1.0, "a/b+c#", "info", None, "m", "run/#")
-    ((topic, payload, _),) = sink().messages("events", row)
+    row = EventRow(8, 1.0, "a/b+c#", "info", None, "m", "run/#")
+    ((topic, payload, _),) = sink().messages(row)
     assert topic == "daq/lab/events/a_b_c_"
     assert payload["kind"] == "a/b+c#"  # the payload keeps the text
 

@@ -10,19 +10,23 @@ from pathlib import Path
 
 from daq.core.reading import Reading, Status
 from daq.journal import Journal
+from daq.journal.records import EventRow, PointRow, ReadingRow, ResultRow
 from daq.sinks.lineprotocol import (
     event_line,
     point_line,
-    reading_batch,
     reading_line,
     result_line,
+    series_key,
+    series_prefix,
     tag,
 )
 from daq.text import ID_MAX, MESSAGE_MAX
 
 
 def test_reading_with_escapes() -> None:
-    row = (7, "probe 2,a", "temperature_ch1", 23.5, "°C", 1700000000.123456, "ok", 'x "q"')
+    row = ReadingRow(
+        7, "probe 2,a", "temperature_ch1", 23.5, "°C", 1700000000.123456, "ok", 'x "q"'
+    )
     line = reading_line(row, "lab=1", {"probe 2,a": "t bench"})
     assert line == (
         r"reading,bench=t\ bench,instrument=probe\ 2\,a,lab=lab\=1,quantity=temperature_ch1,"
@@ -31,7 +35,7 @@ def test_reading_with_escapes() -> None:
 
 
 def test_reading_not_a_number_keeps_its_status() -> None:
-    row = (8, "b", "mass", None, "g", 1.0, "overload", "S +")
+    row = ReadingRow(8, "b", "mass", None, "g", 1.0, "overload", "S +")
     assert (
         reading_line(row, "l", {})
         == 'reading,instrument=b,lab=l,quantity=mass,unit=g status="overload" 1000000000'
@@ -39,7 +43,7 @@ def test_reading_not_a_number_keeps_its_status() -> None:
 
 
 def test_event_point_and_result() -> None:
-    assert event_line((3, 2.0, "alarm", "warning", None, "a\nb", "r1"), "l") == (
+    assert event_line(EventRow(3, 2.0, "alarm", "warning", None, "a\nb", "r1"), "l") == (
         'event,kind=alarm,lab=l,run=r1,severity=warning message="a\\nb",id=3i 2000000000'
     )
     data = json.dumps(
@@ -52,13 +56,13 @@ def test_event_point_and_result() -> None:
             "budget": {"expanded_uncertainty": 0.033, "coverage_factor": 2.0},
         }
     )
-    line = point_line((1, "run-1", "thermometers", "30 °C p2", 5.0, data), "l")
+    line = point_line(PointRow(1, "run-1", "thermometers", "30 °C p2", 5.0, data), "l")
     assert line == (
         r"calibration_point,lab=l,plan=thermometers,point=30\ °C\ p2,run=run-1,unit=°C,uut=p2 "
         'kind="comparison",nominal=30.0,value=-0.01,outcome="pass",conforms=true,'
         "expanded_uncertainty=0.033,coverage_factor=2.0 5000000000"
     )
-    assert result_line((1, "run-1", "balance", 6.0, "completed", 0, 2), "l") == (
+    assert result_line(ResultRow(1, "run-1", "balance", 6.0, "completed", 0, 2), "l") == (
         "calibration_result,lab=l,plan=balance,run=run-1,status=completed "
         "conforms=false,failures=2i 6000000000"
     )
@@ -75,13 +79,14 @@ async def test_sqlite_formats_readings_as_python_does(tmp_path: Path) -> None:
         Reading("x\ny", "q", 1e-7, "m s", 1796286052.0),
     ]
     benches = {"probe 2,a": "temperature bench", "t": "p"}
+    prefix, key = series_prefix("demo lab", benches), series_key("demo lab", benches)
     async with Journal(tmp_path / "j.sqlite") as journal:
         journal.record_many(rows)
         await journal.flush()
         plain = await journal.outbox("readings", 0, 100)
-        shaped = await journal.read_with(lambda db: reading_batch(db, 0, 100, "demo lab", benches))
-        later = await journal.read_with(lambda db: reading_batch(db, 2, 2, "demo lab", benches))
-        empty = await journal.read_with(lambda db: reading_batch(db, 5, 100, "demo lab", benches))
+        shaped = await journal.reading_lines(0, 100, prefix, key)
+        later = await journal.reading_lines(2, 2, prefix, key)
+        empty = await journal.reading_lines(5, 100, prefix, key)
     assert shaped is not None and shaped[:2] == (5, 5)
     for sql_line, row in zip(shaped[2].split("\n"), plain, strict=True):
         python_line = reading_line(row, "demo lab", benches)
@@ -103,7 +108,7 @@ def test_tags_and_strings_are_capped_and_escaped() -> None:
     """However long or strange what the journal holds, the line is bounded and parses: a
     1 MB message (as an earlier version stored it), control characters, a trailing
     backslash (InfluxDB 1.6 refuses one in a tag, escaped or not)."""
-    row = (9, 2.0, "k\\", "error", "i\n\x00" + "j" * 500, "m" * 1_000_000 + '"', "run\\")
+    row = EventRow(9, 2.0, "k\\", "error", "i\n\x00" + "j" * 500, "m" * 1_000_000 + '"', "run\\")
     line = event_line(row, "l")
     assert len(line) < MESSAGE_MAX + 4 * ID_MAX
     series, rest = re.split(r"(?<!\\) ", line, maxsplit=1)
@@ -118,9 +123,9 @@ def test_a_point_value_that_is_not_a_number_is_left_out() -> None:
     """InfluxDB 1.6 refuses ``nan`` and ``inf`` (HTTP 400); a reading's value is left out the
     same way."""
     data = json.dumps({"kind": "c", "nominal": math.nan, "decision": None, "budget": None})
-    line = point_line((1, "run-1", "p", "k", 5.0, data), "l")
+    line = point_line(PointRow(1, "run-1", "p", "k", 5.0, data), "l")
     assert line == 'calibration_point,lab=l,plan=p,point=k,run=run-1 kind="c" 5000000000'
     budget = {"expanded_uncertainty": math.inf, "coverage_factor": 2.0}
     data = json.dumps({"kind": "c", "nominal": 1.0, "budget": budget})
-    line = point_line((1, "run-1", "p", "k", 5.0, data), "l")
+    line = point_line(PointRow(1, "run-1", "p", "k", 5.0, data), "l")
     assert line.endswith(' kind="c",nominal=1.0,coverage_factor=2.0 5000000000')

@@ -1,0 +1,198 @@
+"""Issued certificates, the chained register of their numbers, and the lab's signatures of
+records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import astuple
+
+from daq.journal.records import (
+    CERTIFICATE_COLUMNS,
+    REGISTER_COLUMNS,
+    CertificateRow,
+    EventKind,
+    JournalError,
+    NumberTaken,
+    RegisterEntry,
+)
+from daq.journal.register import append_to_register, insert_signature
+from daq.journal.writer import BatchedWriter
+from daq.signing import Signature, Signer
+
+
+class CertificateStore(BatchedWriter):
+    """Certificates issued, their register and the signatures."""
+
+    async def certificate_number(
+        self, run: str, number_format: str, lab: str, bench: str = ""
+    ) -> tuple[str, str]:
+        """The number of a new certificate of ``run`` and the number it replaces: the year's
+        next, or for a re-issue the run's first number with a revision (``N-R1`` replaces
+        ``N``, ``N-R2`` replaces ``N-R1``), as ISO/IEC 17025 7.8.8.2 asks."""
+
+        def number(db: sqlite3.Connection) -> tuple[str, str]:
+            found = [
+                str(n)
+                for (n,) in db.execute(
+                    "SELECT number FROM certificate_register WHERE run = ? ORDER BY seq", (run,)
+                )
+            ]
+            if found:
+                return f"{found[0]}-R{len(found)}", found[-1]
+            year = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).year
+            (issued,) = db.execute(
+                "SELECT COUNT(*) FROM certificate_register WHERE replaces = '' AND "
+                "strftime('%Y', issued, 'unixepoch') = ?",
+                (str(year),),
+            ).fetchone()
+            number = number_format.format(lab=lab, bench=bench, year=year, seq=int(issued) + 1)
+            return number, ""
+
+        return await self.read_with(number)
+
+    async def certificate(self, number: str) -> CertificateRow | None:
+        rows = await self._run(
+            self._query_blocking,
+            f"SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE number = ? ORDER BY rowid "
+            "LIMIT 1",
+            (number,),
+        )
+        return CertificateRow(*rows[0]) if rows else None
+
+    async def certificates(self, run: str) -> list[CertificateRow]:
+        """Every issue of ``run``'s certificates, oldest first."""
+        rows = await self._run(
+            self._query_blocking,
+            f"SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE run = ? ORDER BY rowid",
+            (run,),
+        )
+        return [CertificateRow(*row) for row in rows]
+
+    async def record_issue(
+        self, issue: CertificateRow, signature: Signature | None, signer: Signer | None = None
+    ) -> None:
+        """Issuing a certificate, who issued it and the lab's signature go on record, once
+        per number, with the number's entry in the register (signed by ``signer``): a number
+        already issued raises ``NumberTaken``."""
+        await self.flush()
+
+        def record(db: sqlite3.Connection) -> None:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                taken = db.execute(
+                    "SELECT run, record_hash FROM certificates WHERE number = ? UNION ALL "
+                    "SELECT run, '(its row is gone)' FROM certificate_register WHERE number = ? "
+                    "LIMIT 1",
+                    (issue.number, issue.number),
+                ).fetchone()
+                if taken:
+                    db.execute("ROLLBACK")
+                    other = "the same" if taken[1] == issue.record_hash else "another"
+                    raise NumberTaken(
+                        f"certificate number {issue.number} was already issued, for run "
+                        f"{taken[0]} with record hash {taken[1]} ({other} record): a number "
+                        "is issued once"
+                    )
+                db.execute(
+                    f"INSERT INTO certificates ({CERTIFICATE_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    astuple(issue),
+                )
+                if signature is not None:
+                    insert_signature(db, signature)
+                append_to_register(db, issue, signer, self.clock.now())
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+
+        await self.read_with(record)
+        self._signal_commit()
+        replacing = f", replacing {issue.replaces}" if issue.replaces else ""
+        self.event(
+            EventKind.CERTIFICATE_ISSUED,
+            f"{issue.number} ({issue.format}, {issue.language}) for {issue.run} by "
+            f"{issue.issued_by}, {issue.function}{replacing}",
+        )
+
+    async def register(self) -> list[RegisterEntry]:
+        """The register of issued certificates, in order."""
+        rows = await self._run(
+            self._query_blocking,
+            f"SELECT {REGISTER_COLUMNS} FROM certificate_register ORDER BY seq",
+            (),
+        )
+        return [RegisterEntry(*row) for row in rows]
+
+    async def all_certificates(self) -> list[CertificateRow]:
+        """Every issued certificate's row, oldest first."""
+        rows = await self._run(
+            self._query_blocking,
+            f"SELECT {CERTIFICATE_COLUMNS} FROM certificates ORDER BY rowid",
+            (),
+        )
+        return [CertificateRow(*row) for row in rows]
+
+    async def record_signature(self, signature: Signature) -> None:
+        """Keep the lab's signature of a record (after the record itself is written)."""
+        await self.flush()
+
+        def insert(db: sqlite3.Connection) -> None:
+            try:
+                insert_signature(db, signature)
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+
+        await self.read_with(insert)
+        self._signal_commit()
+
+    async def record_first_signatures(self, signatures: list[Signature]) -> bool:
+        """Keep ``signatures`` all at once, only if the journal holds none yet (checked in the
+        same transaction, so two writers cannot both begin); whether they were kept."""
+        await self.flush()
+
+        def insert(db: sqlite3.Connection) -> bool:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                if db.execute("SELECT 1 FROM signatures LIMIT 1").fetchone():
+                    db.execute("ROLLBACK")
+                    return False
+                for signature in signatures:
+                    insert_signature(db, signature)
+                db.execute("COMMIT")
+                return True
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise JournalError(f"cannot write the journal {self.path}: {exc}") from exc
+
+        kept = await self.read_with(insert)
+        self._signal_commit()
+        return kept
+
+    async def signature_count(self) -> int:
+        """How many signatures the journal holds."""
+        rows = await self._run(self._query_blocking, "SELECT COUNT(*) FROM signatures", ())
+        return int(rows[0][0])
+
+    async def signatures_under(self, prefix: str) -> list[tuple[str, str, str, float, str]]:
+        """(subject, hash, key, signed, signature) of every signature whose subject starts
+        with ``prefix``."""
+        rows: list[tuple[str, str, str, float, str]] = await self._run(
+            self._query_blocking,
+            "SELECT subject, hash, key, signed, signature FROM signatures "
+            "WHERE substr(subject, 1, ?) = ? ORDER BY subject",
+            (len(prefix), prefix),
+        )
+        return rows
+
+    async def signatures(self, subject: str) -> list[tuple[str, str, float, str]]:
+        """(hash, key, signed, signature) of every signature of ``subject``."""
+        rows: list[tuple[str, str, float, str]] = await self._run(
+            self._query_blocking,
+            "SELECT hash, key, signed, signature FROM signatures WHERE subject = ? ORDER BY signed",
+            (subject,),
+        )
+        return rows

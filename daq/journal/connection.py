@@ -1,0 +1,195 @@
+"""The journal's SQLite connection, used on a thread of its own so the event loop never
+waits on the disk; every part of the journal works through it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from daq.chain import (
+    Link,
+)
+from daq.core.clock import Clock
+from daq.core.reading import Reading
+from daq.journal.records import (
+    CERTIFICATE_COLUMNS,
+    CertificateRow,
+    Event,
+    JournalError,
+)
+from daq.journal.register import append_to_register
+from daq.journal.schema import (
+    MIGRATIONS,
+    REGISTER_SCHEMA,
+    SCHEMA,
+    SCHEMA_VERSION,
+)
+from daq.signing import SigningSettings
+
+log = logging.getLogger("daq.journal")
+T = TypeVar("T")
+
+
+class JournalBase:
+    """The connection and the state every part shares."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        batch_interval: float = 0.5,
+        clock: Clock | None = None,
+        synchronous: str = "FULL",
+        read_only: bool = False,
+        memory_limit: int = 1_000_000,
+        spill_folder: Path | None = None,
+        close_timeout: float = 10.0,
+        signing: SigningSettings | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        """Opened only to look (``daq status``): never created, migrated or written, so it
+        works on a full disk and beside a running agent."""
+        self.batch_interval = batch_interval
+        self.clock = clock or Clock()
+        self._synchronous = synchronous
+        self._readings: list[Reading] = []
+        self._events: list[Event] = []
+        self._links: list[Link] = []
+        self._chains: dict[str, tuple[int, str]] = {}
+        self._heads: dict[str, str] | None = None
+        """Instrument -> hash of its last chained reading outside runs (loaded on first
+        commit; replaced only once a commit succeeds)."""
+        """Run -> (seq, hash) of its last record, for the runs being recorded."""
+        self._db: sqlite3.Connection | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._flusher: asyncio.Task[None] | None = None
+        self._flush_lock: asyncio.Lock | None = None
+        self.committed_readings = 0
+        self.last_error: str | None = None
+        self.memory_limit = memory_limit
+        """Readings kept in memory while the journal cannot be written; beyond, the oldest
+        are dropped and counted (a ``readings_lost`` event says how many, and when)."""
+        self.spill_folder = spill_folder or self.path.parent
+        self.signing = signing
+        """The lab's keys: spill files are signed with its key and taken back only when a
+        registered key signed them."""
+        self.close_timeout = close_timeout
+        """Real seconds ``close`` keeps trying to write before it spills what it holds."""
+        self.on_trouble: Callable[[str, str], None] | None = None
+        """Told (kind, message) when writing fails and recovers, so the agent can raise the
+        alarm over MQTT without the journal."""
+        self._lost: list[float] = []
+        """Count, first and last timestamp of the readings dropped (empty: none)."""
+        self._committed: asyncio.Event | None = None
+
+    async def _run(self, function: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    def _open_read_only(self) -> None:
+        if not self.path.is_file():
+            raise JournalError(f"no journal at {self.path} yet: nothing has been recorded there")
+        try:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read the journal {self.path}: {exc}") from exc
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise JournalError(
+                f"{self.path} has journal schema {version}, this daq reads {SCHEMA_VERSION}: "
+                "run `daq agent` or `daq monitor` once with this version to upgrade it"
+            )
+        self._db = db
+
+    def _open_blocking(self) -> None:
+        if self.read_only:
+            self._open_read_only()
+            return
+        db: sqlite3.Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self._synchronous}")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JournalError(
+                    f"{self.path} was written by a newer version (schema {version}); upgrade daq"
+                )
+            before_register = REGISTER_SCHEMA - 1
+            if 0 < version < before_register:  # all or nothing, the new version with them
+                db.execute("BEGIN")
+                for old in range(version, before_register):
+                    for statement in MIGRATIONS.get(old, ()):
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version={before_register}")
+                db.execute("COMMIT")
+            db.executescript(SCHEMA)
+            # readings up to here were recorded before the streams were chained: none, in a
+            # new journal; every later reading outside runs must be chained
+            db.execute(
+                "INSERT OR IGNORE INTO journal_facts (name, value) SELECT 'chained_after', "
+                "COALESCE(MAX(id), 0) FROM readings"
+            )
+            if version < REGISTER_SCHEMA:  # the register's step, all or nothing with its version
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("DELETE FROM certificate_register")
+                for row in db.execute(
+                    f"SELECT {CERTIFICATE_COLUMNS} FROM certificates ORDER BY rowid"
+                ).fetchall():  # certificates issued before the register: taken in, unsigned
+                    with contextlib.suppress(sqlite3.IntegrityError):  # a number reused once
+                        append_to_register(db, CertificateRow(*row), None, 0.0)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            if db is not None:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                db.close()  # a failed open holds no lock on the file
+            raise JournalError(f"cannot open the journal {self.path}: {exc}") from exc
+        self._db = db
+
+    def _query_blocking(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        assert self._db is not None
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read the journal {self.path}: {exc}") from exc
+
+    def _execute_blocking(self, sql: str, params: tuple[Any, ...]) -> None:
+        assert self._db is not None
+        self._db.execute(sql, params)
+
+    async def read_with(self, reader: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``reader`` on the journal's connection, on its thread: for a sink that has
+        SQLite shape a large batch without a Python object per row."""
+
+        def guarded() -> T:
+            assert self._db is not None, "journal not opened"
+            try:
+                return reader(self._db)
+            except sqlite3.Error as exc:
+                raise JournalError(f"cannot read the journal {self.path}: {exc}") from exc
+
+        result: T = await self._run(guarded)
+        return result
+
+    def _signal_commit(self) -> None:
+        if self._committed is not None:
+            self._committed.set()
+
+    async def wait_for_commit(self, timeout: float) -> None:
+        """Return after the next commit (new rows in the outbox), or after ``timeout``."""
+        assert self._committed is not None, "journal not opened"
+        self._committed.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._committed.wait()

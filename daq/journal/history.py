@@ -1,0 +1,115 @@
+"""What was recorded, read back: readings, events, and the monitored streams' chains and
+anchors."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from daq.chain import (
+    canonical,
+)
+from daq.core.reading import Reading, Status
+from daq.journal.records import (
+    AnchorRow,
+    Event,
+    Severity,
+)
+from daq.journal.writer import BatchedWriter
+
+
+class History(BatchedWriter):
+    """Readings, events and the monitored streams as recorded."""
+
+    async def readings(self, instrument: str | None = None, limit: int = 1000) -> list[Reading]:
+        """The newest committed readings (of one instrument), oldest first."""
+        where, params = ("WHERE instrument = ?", (instrument,)) if instrument else ("", ())
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT instrument, quantity, value, unit, timestamp, status, raw FROM readings "
+            f"{where} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [
+            Reading(i, q, math.nan if v is None else v, u, t, Status(s), raw)
+            for i, q, v, u, t, s, raw in reversed(rows)
+        ]
+
+    async def events(
+        self, kind: str | None = None, limit: int = 1000, run: str | None = None
+    ) -> list[Event]:
+        clauses = [(c, v) for c, v in (("kind = ?", kind), ("run = ?", run)) if v is not None]
+        where = ("WHERE " + " AND ".join(c for c, _ in clauses)) if clauses else ""
+        rows = await self._run(
+            self._query_blocking,
+            f"SELECT timestamp, kind, severity, instrument, message, run FROM events {where} "
+            "ORDER BY id DESC LIMIT ?",
+            (*[v for _, v in clauses], limit),
+        )
+        return [Event(t, k, Severity(s), m, i, r) for t, k, s, i, m, r in reversed(rows)]
+
+    async def count_readings(self) -> int:
+        rows = await self._run(self._query_blocking, "SELECT COUNT(*) FROM readings", ())
+        return int(rows[0][0])
+
+    async def chained_after(self) -> int:
+        """The last reading id recorded before the streams were chained (0: none)."""
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT value FROM journal_facts WHERE name = 'chained_after'",
+            (),
+        )
+        return int(rows[0][0]) if rows else 0
+
+    async def record_anchor(
+        self,
+        timestamp: float,
+        heads: dict[str, str],
+        previous: str,
+        digest: str,
+        signature: Any = None,
+    ) -> None:
+        """Keep an anchor of the reading streams (``signature``: a daq.signing.Signature)."""
+        await self._write_now(
+            "INSERT INTO stream_anchors (timestamp, heads, previous, digest, key, signed, "
+            "signature) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                timestamp,
+                canonical(heads),
+                previous,
+                digest,
+                getattr(signature, "key", None),
+                getattr(signature, "signed", None),
+                getattr(signature, "value", None),
+            ),
+        )
+
+    async def anchors(self) -> list[AnchorRow]:
+        """Every anchor: id, timestamp, heads (JSON), previous, digest, key, signed,
+        signature."""
+        rows: list[AnchorRow] = await self._run(
+            self._query_blocking,
+            "SELECT id, timestamp, heads, previous, digest, key, signed, signature FROM "
+            "stream_anchors ORDER BY id",
+            (),
+        )
+        return rows
+
+    async def stream_rows(self, instrument: str) -> list[tuple[int, dict[str, Any], str | None]]:
+        """An instrument's readings outside runs, in order: id, stored fields, chain hash."""
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT id, instrument, quantity, value, unit, timestamp, status, raw, chain "
+            "FROM readings WHERE run IS NULL AND instrument = ? ORDER BY id",
+            (instrument,),
+        )
+        names = ("instrument", "quantity", "value", "unit", "timestamp", "status", "raw")
+        return [(row[0], dict(zip(names, row[1:8], strict=True)), row[8]) for row in rows]
+
+    async def stream_instruments(self) -> list[str]:
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT DISTINCT instrument FROM readings WHERE run IS NULL ORDER BY instrument",
+            (),
+        )
+        return [str(r[0]) for r in rows]
