@@ -15,7 +15,7 @@ from daq.cli_common import RUN_HELP, LabOption, console, fail, journal_of, load,
 if TYPE_CHECKING:
     from daq.config import LabConfig
     from daq.engine.document import RunDocument
-    from daq.journal import CertificateRow, EventKind
+    from daq.journal import CertificateRow
     from daq.reports.certificate import Issue
     from daq.signing import Signature, Signer
 
@@ -44,7 +44,7 @@ def report(
     """Issue the certificate of a completed run whose whole record verifies, signed with the
     lab's key; the issue is recorded, and a re-issue replaces the run's earlier certificate."""
     from daq.integrity import audit, certificate_subject
-    from daq.journal import CertificateRow, NumberTaken, Severity
+    from daq.journal import CertificateRow, EventKind, NumberTaken, Severity
     from daq.reports.certificate import Issue
     from daq.reports.i18n import languages
     from daq.signing import SigningError, load_signer

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from daq.config import ConfigError, InstrumentConfig, LabConfig, Problem, message_of
 from daq.core.clock import Clock
 from daq.core.errors import SimulationError
-from daq.core.plugins import PluginError
+from daq.core.plugins import PluginError, find
 from daq.core.prompts import Prompter, Question
 from drivers.transports.settings import (
     ModbusRtuConnection,
@@ -95,6 +95,7 @@ def simulator_problems(lab: LabConfig) -> list[Problem]:
         if not instrument.simulate and not instrument.simulator:
             continue
         try:
+            plugin = find("simulators", instrument.driver)
             model = simulator_class(instrument.driver).Settings
         except PluginError as exc:
             problems.append(Problem(lab.file, f"{where}.driver", str(exc)))
@@ -104,7 +105,10 @@ def simulator_problems(lab: LabConfig) -> list[Problem]:
         except ValidationError as exc:
             for error in exc.errors():
                 path = ".".join(str(part) for part in ("simulator", *error["loc"]))
-                problems.append(Problem(lab.file, f"{where}.{path}", message_of(error)))
+                message = message_of(error)
+                if not plugin.builtin:
+                    message += f" (plugin {plugin})"
+                problems.append(Problem(lab.file, f"{where}.{path}", message))
     return problems
 
 

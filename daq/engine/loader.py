@@ -53,7 +53,8 @@ class Procedure:
                     Problem(
                         plan_file,
                         ".".join(filter(None, ("settings", field_path(raw, e["loc"])))),
-                        str(e["msg"]).removeprefix("Value error, "),
+                        str(e["msg"]).removeprefix("Value error, ")
+                        + (f" (plugin {self.plugin})" if self.plugin else ""),
                     )
                     for e in exc.errors()
                 ]

@@ -171,3 +171,20 @@ def test_a_lab_that_does_not_allow_the_plugin_is_refused(example: Path) -> None:
     assert checked.returncode == 2, checked.stdout + checked.stderr
     message = checked.stdout + checked.stderr
     assert f"plugin {PLUGIN}" in message and "plugins.allow" in message
+
+
+def test_bad_settings_for_the_plugins_procedure_and_simulator_name_the_plugin(
+    example: Path,
+) -> None:
+    plan = example / "plans" / "dc-voltage.yaml"
+    raw = yaml.safe_load(plan.read_text())
+    raw["settings"]["readinsg"] = 3
+    plan.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+    simulate(example, gian_error=1e-5)
+    checked = run("config", "check", str(example / "lab.yaml"), cwd=example)
+    said = " ".join((checked.stdout + checked.stderr).split())
+    assert checked.returncode == 2, said
+    assert f"settings.readinsg: Extra inputs are not permitted (plugin {PLUGIN} 0.1.0)" in said
+    assert f"simulator.gian_error: unknown field (check the spelling) (plugin {PLUGIN} 0.1.0)" in (
+        said
+    )

@@ -104,7 +104,9 @@ class Keysight344xx(Driver[LineTransport, Keysight344xxSettings]):
         return await self.scpi.errors()
 
     async def _measure(self, range_: float | None) -> tuple[float, str]:
-        """Configure DC volts on ``range_`` (a refusal raises the queued error), then read."""
+        """Clear what others left in the error queue (another program, a scan's probes),
+        configure DC volts on ``range_`` (a refusal raises the queued error), then read."""
+        await self.transport.write("*CLS")
         await self.scpi.command(f"CONF:VOLT:DC {range_argument(range_)}")
         text = await self.scpi.query("READ?")
         return parse_voltage(text), text
