@@ -18,6 +18,7 @@ import aiomqtt
 import pytest
 
 from daq.core.clock import Clock
+from daq.journal.records import ReadingRow
 from daq.sinks.base import Batch
 from daq.sinks.mqtt import MqttLink, MqttSink
 from daq.sinks.settings import MqttSettings
@@ -186,7 +187,9 @@ async def test_agent_link_streams_over_tls_with_its_certificate(
             assert await first_report(reports) == (True, "")
             _, status = await next_message(observer, "/agent/status")
             assert json.loads(status)["state"] == "online"
-            row = (7, "balance-1", "mass", 100.0012, "g", time.time(), "ok", "S S 100.0012 g")
+            row = ReadingRow(
+                7, "balance-1", "mass", 100.0012, "g", time.time(), "ok", "S S 100.0012 g"
+            )
             await sink.write(Batch("readings", 7, 1, [row]))
             topic, reading = await next_message(observer, "/mass")
     assert topic == "daq/demo-lab/mass-bench/balance-1/readings/mass"
