@@ -33,6 +33,7 @@ from daq.cli_common import (
     load,
     run,
 )
+from daq.cli_dcc import dcc_app
 from daq.cli_keys import keys_app
 from daq.cli_report import report
 from daq.cli_runs import run_command, runs_app, verify
@@ -61,6 +62,7 @@ app.add_typer(instruments_app, name="instruments")
 app.add_typer(runs_app, name="runs")
 app.add_typer(command_app, name="command")
 app.add_typer(keys_app, name="keys")
+app.add_typer(dcc_app, name="dcc")
 app.command("run")(run_command)
 app.command()(verify)
 app.command()(report)

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 def report(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help=RUN_HELP)],
     form: Annotated[
-        Literal["pdf", "html", "json"], typer.Option("--format", help="What to issue.")
+        Literal["pdf", "html", "json", "dcc"],
+        typer.Option(
+            "--format", help="What to issue (dcc: a PTB Digital Calibration Certificate)."
+        ),
     ] = "pdf",
     out: Annotated[
         Path | None, typer.Option(help="File to write (default: NUMBER.FORMAT).")
@@ -147,12 +150,13 @@ def report(
                 )
 
     document, issued, row, signature, signer = run(issue())
-    target = out or Path(f"{issued.number}.{form}")
+    target = out or Path(f"{issued.number}.{'xml' if form == 'dcc' else form}")
     from daq.reports.certificate import PdfUnavailable
+    from daq.reports.dcc import DccUnavailable
 
     try:
         _write(target, form, document, issued, config, signature)
-    except PdfUnavailable as exc:  # nothing is recorded: no certificate was made
+    except (PdfUnavailable, DccUnavailable) as exc:  # nothing is recorded: none was made
         raise fail(str(exc)) from None
     except OSError as exc:  # nothing is recorded as issued unless the file exists
         raise fail(
@@ -194,6 +198,10 @@ def _write(
             **json.loads(document.model_dump_json()),
         }
         target.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+    elif form == "dcc":
+        from daq.reports.dcc import render_dcc
+
+        target.write_bytes(render_dcc(document, config, issued))
     else:
         html = render_html(document, config, issued)
         if form == "html":

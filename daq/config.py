@@ -49,6 +49,10 @@ class LabInfo(_Strict):
     id: Identifier
     name: str = ""
     address: str = ""
+    email: str = ""
+    """The laboratory's e-mail address (a Digital Calibration Certificate carries it)."""
+    country: Annotated[str, Field(pattern=r"^([A-Z]{2})?$")] = ""
+    """ISO 3166-1 alpha-2 code of the laboratory's country, e.g. VN (needed for a DCC)."""
 
 
 class JournalConfig(_Strict):

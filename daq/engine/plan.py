@@ -94,6 +94,7 @@ class Plan(_Strict):
     """Module name of the procedure: in the installed package or the lab's procedure folder."""
     customer: str = ""
     customer_address: str = ""
+    customer_email: str = ""
     received: dt.date | None = None
     """When the laboratory received the item (printed on the certificate)."""
     uuts: list[Uut] = Field(min_length=1)

@@ -1,0 +1,129 @@
+"""Units in D-SI syntax (the digital SI of PTB, which the DCC requires): pint reads the
+agent's unit, its prefix and name are spelled as D-SI spells them, and PTB's ``dsiunits``
+library checks the result. A unit D-SI cannot express (psi, inHg) is replaced by the SI unit
+of the same quantity, with the factor to convert the values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from daq.core.units import registry
+
+NAMES = {
+    "gram": "gram",
+    "meter": "metre",
+    "second": "second",
+    "minute": "minute",
+    "hour": "hour",
+    "day": "day",
+    "kelvin": "kelvin",
+    "degree_Celsius": "degreecelsius",
+    "pascal": "pascal",
+    "bar": "bar",
+    "volt": "volt",
+    "ampere": "ampere",
+    "ohm": "ohm",
+    "watt": "watt",
+    "hertz": "hertz",
+    "newton": "newton",
+    "joule": "joule",
+    "liter": "litre",
+    "percent": "percent",
+    "radian": "radian",
+    "degree": "degree",
+    "mole": "mole",
+    "candela": "candela",
+    "tonne": "tonne",
+}
+"""pint's unit names -> D-SI's (D-SI 2.1.0, the units and the accepted non-SI units)."""
+
+SI_UNITS = ("pascal", "meter", "gram", "second", "kelvin", "volt", "ampere", "newton", "joule")
+"""Named SI units that replace a unit D-SI cannot express, by the quantity they measure."""
+
+PREFIXES = {
+    "yotta": "yotta",
+    "zetta": "zetta",
+    "exa": "exa",
+    "peta": "peta",
+    "tera": "tera",
+    "giga": "giga",
+    "mega": "mega",
+    "kilo": "kilo",
+    "hecto": "hecto",
+    "deca": "deca",
+    "deci": "deci",
+    "centi": "centi",
+    "milli": "milli",
+    "micro": "micro",
+    "nano": "nano",
+    "pico": "pico",
+    "femto": "femto",
+    "atto": "atto",
+}
+
+
+@dataclass(frozen=True)
+class DsiUnit:
+    """A unit as the DCC writes it, and the factor that takes a value in the agent's unit
+    to this one (1 unless the unit had to be replaced by an SI one)."""
+
+    text: str
+    factor: float = 1.0
+
+
+class DsiError(ValueError):
+    """The unit has no D-SI form."""
+
+
+@cache
+def dsi_unit(unit: str, *, difference: bool = False) -> DsiUnit:
+    """``unit`` (as pint reads it) in D-SI; a ``difference`` of temperatures in °C (an error,
+    an uncertainty) is in kelvin, as D-SI wants it."""
+    if unit in ("", "1"):
+        return DsiUnit(r"\one")
+    if difference and registry().Unit(unit) == registry().Unit("degC"):
+        return DsiUnit(r"\kelvin")
+    spelled = _spelled(unit)
+    if spelled is not None and _valid(spelled):
+        return DsiUnit(spelled)
+    quantity = registry().Quantity(1.0, unit)
+    if not quantity._is_multiplicative:
+        raise DsiError(f"{unit} has no D-SI form (an offset unit other than °C)")
+    for si in SI_UNITS:  # psi -> Pa: the SI unit of the same quantity, named
+        if quantity.dimensionality == registry().Unit(si).dimensionality:
+            return DsiUnit(f"\\{NAMES[si]}", float(quantity.to(si).magnitude))
+    base = quantity.to_base_units()
+    spelled = _spelled(str(base.units))
+    if spelled is None or not _valid(spelled):
+        raise DsiError(f"{unit} has no D-SI form")
+    return DsiUnit(spelled, float(base.magnitude))
+
+
+def _spelled(unit: str) -> str | None:
+    """pint's unit (a product of powers of prefixed units) spelled in D-SI, or None."""
+    ureg = registry()
+    parts = []
+    powers = {name: float(str(power)) for name, power in ureg.Unit(unit)._units.items()}
+    for name, power in powers.items():
+        prefix, base, _ = ureg.parse_unit_name(name)[0]
+        if base not in NAMES or (prefix and prefix not in PREFIXES):
+            return None
+        text = (f"\\{PREFIXES[prefix]}" if prefix else "") + f"\\{NAMES[base]}"
+        if power != 1:
+            whole = int(power)
+            if whole != power:
+                return None
+            text += f"\\tothe{{{whole}}}"
+        parts.append(text)
+    return "".join(parts) if parts else None
+
+
+def _valid(text: str) -> bool:
+    import warnings
+
+    from dsi_unit import DsiUnit as Checked
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an unknown unit warns; its validity is the answer
+        return bool(Checked(text).valid)

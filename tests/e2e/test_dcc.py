@@ -1,0 +1,193 @@
+"""Digital Calibration Certificates through real `daq` processes: the DCC of a simulated run of
+each procedure validates against PTB's official XSD (the unmodified DCC 3.1.2 and D-SI 2.1.0
+schemas in ../shared/reference/dcc, test data kept outside the project) and PTB's Schematron
+rules (shipped in dcclib), and carries the run's numbers in D-SI units; `daq dcc validate`
+refuses a broken one; `daq dcc fetch-schema` downloads from a local HTTP server."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from lxml import etree
+
+from tests.e2e.processes import run
+from tests.e2e.test_calibration_cli import calibrate, lab
+
+SIGNATORY = ("--by", "Jane Doe", "--function", "Quality manager")
+OFFICIAL = Path(__file__).resolve().parents[3] / "shared" / "reference" / "dcc"
+NS = {"dcc": "https://ptb.de/dcc", "si": "https://ptb.de/si"}
+
+
+def official_schema() -> Path:
+    if not (OFFICIAL / "dcc-3.1.2.xsd").is_file():
+        pytest.skip(f"the official DCC schema is not at {OFFICIAL} (test data beside the project)")
+    return OFFICIAL
+
+
+def issue_dcc(tmp_path: Path, plan: str) -> tuple[dict[str, Any], Path, str]:
+    lab_file = lab(tmp_path)
+    code, document, output = calibrate(tmp_path, plan, lab_file)
+    assert code == 0, output
+    out = tmp_path / f"{plan}.xml"
+    issued = run("report", document["run"]["id"], "--format", "dcc", "--out", str(out),
+                 *SIGNATORY, "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    return document, out, issued.stdout
+
+
+def values(node: Any, path: str) -> list[float]:
+    return [float(v) for v in node.findtext(path, namespaces=NS).split()]
+
+
+@pytest.mark.parametrize(
+    ("plan", "unit", "error_unit"),
+    [
+        ("balance", r"\gram", r"\gram"),
+        ("thermometers", r"\degreecelsius", r"\kelvin"),
+        ("pressure-gauge", r"\bar", r"\bar"),
+    ],
+)
+def test_the_dcc_of_each_procedure_validates_and_carries_the_results(
+    tmp_path: Path, plan: str, unit: str, error_unit: str
+) -> None:
+    schema = official_schema()
+    document, out, said = issue_dcc(tmp_path, plan)
+    number = re.search(r"certificate (\S+) \(dcc", said)
+    assert number is not None, said
+    checked = run("dcc", "validate", str(out), "--schema-dir", str(schema), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "a valid DCC 3.1.2 (checked against the official schema and PTB's Schematron)" in (
+        " ".join(checked.stdout.split())
+    )
+    root = etree.parse(str(out)).getroot()
+    assert root.get("schemaVersion") == "3.1.2"
+    assert root.findtext(".//dcc:coreData/dcc:uniqueIdentifier", namespaces=NS) == number[1]
+    identifications = {
+        e.findtext("dcc:name/dcc:content", namespaces=NS): e.findtext("dcc:value", namespaces=NS)
+        for e in root.iterfind(".//dcc:coreData/dcc:identifications/dcc:identification", NS)
+    }
+    assert identifications["record hash (SHA-256)"] == document["run"]["record_hash"]
+    serials = root.xpath(
+        ".//dcc:item//dcc:identification[dcc:issuer='manufacturer']/dcc:value/text()",
+        namespaces=NS,
+    )
+    assert serials == [uut["serial"] for uut in document["uuts"]]
+    # each UUT's decided points, in order, with U, k and p as the result document has them
+    results = root.findall(".//dcc:measurementResult", NS)
+    assert len(results) == len(document["uuts"])
+    for uut, result in zip(document["uuts"], results, strict=True):
+        decided = [p for p in document["points"] if p["uut"] == uut["id"] and p["decision"]]
+        first_kind = [p for p in decided if p["kind"] == decided[0]["kind"]]
+        quantities = result.findall(".//dcc:result[1]//dcc:quantity", NS)
+        by_name = {q.findtext("dcc:name/dcc:content", namespaces=NS): q for q in quantities}
+        nominal = by_name["test point"]
+        assert nominal.findtext(".//si:unitXMLList", namespaces=NS) == unit
+        assert values(nominal, ".//si:valueXMLList") == [p["nominal"] for p in first_kind]
+        judged = by_name[first_kind[0]["budget"]["quantity"]]
+        assert judged.findtext(".//si:unitXMLList", namespaces=NS) == error_unit
+        assert values(judged, ".//si:valueXMLList") == pytest.approx(
+            [p["decision"]["value"] for p in first_kind]
+        )
+        assert values(judged, ".//si:uncertaintyXMLList") == pytest.approx(
+            [p["budget"]["expanded_uncertainty"] for p in first_kind]
+        )
+        assert values(judged, ".//si:coverageFactorXMLList") == pytest.approx(
+            [p["budget"]["coverage_factor"] for p in first_kind]
+        )
+    conformity = root.findtext(".//dcc:statement/dcc:conformity", namespaces=NS)
+    assert conformity == ("pass" if document["result"]["conforms"] else "fail")
+
+
+def test_validate_refuses_a_broken_dcc_and_what_is_not_one(tmp_path: Path) -> None:
+    schema = official_schema()
+    _, out, _ = issue_dcc(tmp_path, "pressure-gauge")
+    text = out.read_text(encoding="utf-8")
+    broken = tmp_path / "broken.xml"
+    broken.write_text(re.sub(r"<dcc:endPerformanceDate>.*?</dcc:endPerformanceDate>", "", text),
+                      encoding="utf-8")  # fmt: skip
+    checked = run("dcc", "validate", str(broken), "--schema-dir", str(schema), cwd=tmp_path)
+    said = " ".join((checked.stdout + checked.stderr).split())
+    assert checked.returncode == 1, said
+    assert "endPerformanceDate" in said and "not a valid DCC 3.1.2" in said
+    plain = tmp_path / "plain.xml"
+    plain.write_text("<certificate/>", encoding="utf-8")
+    checked = run("dcc", "validate", str(plain), cwd=tmp_path)
+    assert checked.returncode == 1
+    assert "not a DCC" in checked.stderr
+    schematron_only = run("dcc", "validate", str(out), cwd=tmp_path)
+    assert schematron_only.returncode == 0
+    assert "the official schema was not checked" in " ".join(schematron_only.stderr.split())
+
+
+def test_no_dcc_without_the_labs_country_and_nothing_recorded(tmp_path: Path) -> None:
+    lab_file = lab(tmp_path)
+    raw = yaml.safe_load(lab_file.read_text())
+    del raw["lab"]["country"]
+    lab_file.write_text(yaml.safe_dump(raw))
+    code, document, output = calibrate(tmp_path, "balance", lab_file)
+    assert code == 0, output
+    out = tmp_path / "c.xml"
+    issued = run("report", document["run"]["id"], "--format", "dcc", "--out", str(out),
+                 *SIGNATORY, "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert issued.returncode == 1
+    assert "add lab.country" in issued.stderr and not out.exists()
+    json_out = str(tmp_path / "c.json")
+    listed = run("report", document["run"]["id"], "--format", "json", "--out", json_out,
+                 *SIGNATORY, "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert listed.returncode == 0
+    assert "-0001" in listed.stdout  # the refused DCC took no number
+
+
+XSD = """<?xml version="1.0"?>
+<xs:schema version="{version}" xmlns:xs="http://www.w3.org/2001/XMLSchema"/>
+"""
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A local HTTP server laid out like https://ptb.de (fixture schemas, not PTB's)."""
+    root = tmp_path / "mirror"
+    for relative, version in (
+        ("dcc/v3.1.2/dcc.xsd", "3.1.2"),
+        ("si/v2.1.0/SI_Format.xsd", "2.1.0"),
+    ):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(XSD.format(version=version))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_fetch_schema_downloads_both_files_and_checks_their_versions(
+    tmp_path: Path, mirror: tuple[str, Path]
+) -> None:
+    address, root = mirror
+    target = tmp_path / "schema"
+    fetched = run("dcc", "fetch-schema", "--to", str(target), "--from", address, cwd=tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    assert sorted(p.name for p in target.iterdir()) == ["SI_Format-2.1.0.xsd", "dcc-3.1.2.xsd"]
+    assert 'version="3.1.2"' in (target / "dcc-3.1.2.xsd").read_text()
+    (root / "si/v2.1.0/SI_Format.xsd").write_text(XSD.format(version="2.2.0"))
+    wrong = run("dcc", "fetch-schema", "--to", str(tmp_path / "other"), "--from", address,
+                cwd=tmp_path)  # fmt: skip
+    assert wrong.returncode == 1
+    assert "the schema of version 2.2.0, not 2.1.0" in " ".join(wrong.stderr.split())
+    assert not (tmp_path / "other").exists()  # nothing written unless both are right
+    (root / "dcc/v3.1.2/dcc.xsd").unlink()
+    missing = run("dcc", "fetch-schema", "--to", str(tmp_path / "third"), "--from", address,
+                  cwd=tmp_path)  # fmt: skip
+    assert missing.returncode == 1 and "cannot fetch" in missing.stderr
