@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from daq.cli_common import RUN_HELP, LabOption, console, fail, journal_of, load, run, run_named
+from daq.cli_common import (
+    RUN_HELP,
+    LabOption,
+    console,
+    fail,
+    journal_of,
+    load,
+    reader_of,
+    run,
+    run_named,
+)
 
 if TYPE_CHECKING:
     from daq.config import LabConfig
@@ -42,10 +52,22 @@ def report(
             "responsibility, recorded).",
         ),
     ] = False,
+    reprint: Annotated[
+        bool,
+        typer.Option(
+            "--reprint",
+            help="Write a byte-identical copy of a certificate already issued (the run's "
+            "newest, or --number); nothing new is issued.",
+        ),
+    ] = False,
+    number: Annotated[
+        str | None, typer.Option(help="With --reprint: which of the run's certificates.")
+    ] = None,
     lab: LabOption = None,
 ) -> None:
     """Issue the certificate of a completed run whose whole record verifies, signed with the
-    lab's key; the issue is recorded, and a re-issue replaces the run's earlier certificate."""
+    lab's key; the issue is recorded, with its file, and a re-issue replaces the run's
+    earlier certificate. --reprint copies an issued one byte for byte."""
     from daq.integrity import audit, certificate_subject
     from daq.journal import CertificateRow, EventKind, NumberTaken, Severity
     from daq.reports.certificate import Issue
@@ -55,6 +77,9 @@ def report(
 
     config = load(lab)
     run_id = run_named(config, run_id)
+    if reprint:
+        _reprint(config, run_id, number, out)
+        return
     chosen = language or config.certificates.language
     if chosen not in languages():
         raise fail(f"no translation {chosen!r}", f"Languages: {', '.join(languages())}.", 2)
@@ -139,7 +164,7 @@ def report(
 
     async def record() -> None:
         async with journal_of(config) as journal:
-            await journal.record_issue(row, signature, signer)
+            await journal.record_issue(row, signature, signer, content)
             if accept_unsigned and config.signing is not None and not issued.signed_by:
                 journal.event(
                     EventKind.UNSIGNED_RECORD_CERTIFIED,
@@ -155,7 +180,9 @@ def report(
     from daq.reports.dcc import DccUnavailable
 
     try:
-        _write(target, form, document, issued, config, signature)
+        content = _render(form, document, issued, config, signature)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
     except (PdfUnavailable, DccUnavailable) as exc:  # nothing is recorded: none was made
         raise fail(str(exc)) from None
     except OSError as exc:  # nothing is recorded as issued unless the file exists
@@ -172,17 +199,51 @@ def report(
     console.print(f"certificate {issued.number} ({form}, {chosen}) written to {target}{replacing}")
 
 
-def _write(
-    target: Path,
+def _reprint(config: LabConfig, run_id: str, number: str | None, out: Path | None) -> None:
+    """Copy an issued certificate's archived file, after checking it is as it was issued."""
+    from daq.integrity import archived_file_problems
+
+    async def archived() -> tuple[str, str, bytes]:
+        async with reader_of(config) as journal:
+            issues = await journal.certificates(run_id)
+            if not issues:
+                raise fail(f"run {run_id} has no certificate", "`daq report RUN` issues one.", 2)
+            chosen = number or issues[-1].number
+            if chosen not in {issue.number for issue in issues}:
+                known = ", ".join(issue.number for issue in issues)
+                raise fail(f"run {run_id} has no certificate {chosen}", f"Its: {known}.", 2)
+            kept = await journal.certificate_file(chosen)
+            if kept is None:
+                raise fail(
+                    f"certificate {chosen} was issued before the journal kept certificates' "
+                    "files: it cannot be reprinted",
+                    "Re-issue it (`daq report RUN`): the new certificate replaces it.",
+                )
+            keys = config.signing.keys if config.signing is not None else []
+            problems = await archived_file_problems(journal, chosen, keys)
+            if problems:
+                raise fail(problems[0], f"`daq verify {run_id}` checks the whole record.")
+            return chosen, kept.format, kept.content
+
+    chosen, form, content = run(archived())
+    target = out or Path(f"{chosen}.{'xml' if form == 'dcc' else form}")
+    try:
+        target.write_bytes(content)
+    except OSError as exc:
+        raise fail(f"cannot write {target}: {exc.strerror or exc}", "Give another --out.") from None
+    console.print(f"certificate {chosen} ({form}) reprinted to {target}, byte for byte as issued")
+
+
+def _render(
     form: str,
     document: RunDocument,
     issued: Issue,
     config: LabConfig,
     signature: Signature | None,
-) -> None:
+) -> bytes:
+    """The certificate's file, as it is written and archived."""
     from daq.reports.certificate import render_html, render_pdf
 
-    target.parent.mkdir(parents=True, exist_ok=True)
     if form == "json":
         payload = {
             "certificate": {
@@ -197,17 +258,13 @@ def _write(
             },
             **json.loads(document.model_dump_json()),
         }
-        target.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
-    elif form == "dcc":
+        return json.dumps(payload, indent=2, ensure_ascii=False).encode("utf-8")
+    if form == "dcc":
         from daq.reports.dcc import render_dcc
 
-        target.write_bytes(render_dcc(document, config, issued))
-    else:
-        html = render_html(document, config, issued)
-        if form == "html":
-            target.write_text(html, encoding="utf-8")
-        else:
-            target.write_bytes(render_pdf(html))
+        return render_dcc(document, config, issued)
+    html = render_html(document, config, issued)
+    return html.encode("utf-8") if form == "html" else render_pdf(html)
 
 
 def _bench(document: RunDocument, config: LabConfig) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -24,7 +25,13 @@ from pydantic import ValidationError
 from daq.chain import REGISTER_GENESIS, Link, describe, register_link
 from daq.chain import verify as verify_chain
 from daq.engine.document import RunDocument, standards_used, verdict
-from daq.journal import CertificateRow, Journal, RunRow, register_subject
+from daq.journal import (
+    CertificateRow,
+    Journal,
+    RunRow,
+    certificate_file_subject,
+    register_subject,
+)
 from daq.signing import Check, RegisteredKey, Signature, SigningSettings, check, unsigned
 from daq.takeover import SIGNING_BEGAN, TAKEN_OVER, manifest_digest, taken_over
 
@@ -537,7 +544,29 @@ async def _certificates(
         statements.append(f"{name}: {judged.text}")
         if not judged.ok:
             problems.append(f"{name}: {judged.text}")
+        problems += await archived_file_problems(journal, issue.number, keys)
     return statements
+
+
+async def archived_file_problems(
+    journal: Journal, number: str, keys: list[RegisteredKey]
+) -> list[str]:
+    """The issued file kept in the journal: its content still has the hash it was issued
+    with, and that hash still has the lab's signature (where the lab signs)."""
+    archived = await journal.certificate_file(number)
+    if archived is None:
+        return []
+    name = f"the archived file of certificate {number}"
+    if hashlib.sha256(archived.content).hexdigest() != archived.hash:
+        return [f"{name} was altered: its content no longer has the hash it was issued with"]
+    subject = certificate_file_subject(number)
+    found = [Signature(subject, h, k, s, v) for h, k, s, v in await journal.signatures(subject)]
+    mine = [s for s in found if s.hash == archived.hash]
+    if found and not mine:
+        return [f"{name} was replaced after it was signed"]
+    if mine and not (judged := check(keys, mine[-1])).ok:
+        return [f"{name}: {judged.text}"]
+    return []
 
 
 async def audit_register(journal: Journal, signing: SigningSettings | None) -> list[str]:

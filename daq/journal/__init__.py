@@ -17,6 +17,7 @@ from daq.journal.certificates import CertificateStore
 from daq.journal.history import History
 from daq.journal.outbox import STREAMS, Outbox
 from daq.journal.records import (
+    CertificateFile,
     CertificateRow,
     DeadLetters,
     Event,
@@ -27,6 +28,7 @@ from daq.journal.records import (
     RunStatus,
     Severity,
     SinkState,
+    certificate_file_subject,
     register_subject,
     stored_reading,
 )
@@ -36,6 +38,7 @@ from daq.journal.schema import SCHEMA_VERSION
 __all__ = [
     "SCHEMA_VERSION",
     "STREAMS",
+    "CertificateFile",
     "CertificateRow",
     "DeadLetters",
     "Event",
@@ -47,6 +50,7 @@ __all__ = [
     "RunStatus",
     "Severity",
     "SinkState",
+    "certificate_file_subject",
     "register_subject",
     "stored_reading",
 ]

@@ -4,17 +4,20 @@ records."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import sqlite3
 from dataclasses import astuple
 
 from daq.journal.records import (
     CERTIFICATE_COLUMNS,
     REGISTER_COLUMNS,
+    CertificateFile,
     CertificateRow,
     EventKind,
     JournalError,
     NumberTaken,
     RegisterEntry,
+    certificate_file_subject,
 )
 from daq.journal.register import append_to_register, insert_signature
 from daq.journal.writer import BatchedWriter
@@ -70,11 +73,16 @@ class CertificateStore(BatchedWriter):
         return [CertificateRow(*row) for row in rows]
 
     async def record_issue(
-        self, issue: CertificateRow, signature: Signature | None, signer: Signer | None = None
+        self,
+        issue: CertificateRow,
+        signature: Signature | None,
+        signer: Signer | None = None,
+        file: bytes | None = None,
     ) -> None:
         """Issuing a certificate, who issued it and the lab's signature go on record, once
-        per number, with the number's entry in the register (signed by ``signer``): a number
-        already issued raises ``NumberTaken``."""
+        per number, with the number's entry in the register (signed by ``signer``) and the
+        certificate's ``file`` as issued (its hash signed too), so it can be reprinted byte
+        for byte: a number already issued raises ``NumberTaken``."""
         await self.flush()
 
         def record(db: sqlite3.Connection) -> None:
@@ -102,6 +110,16 @@ class CertificateStore(BatchedWriter):
                 if signature is not None:
                     insert_signature(db, signature)
                 append_to_register(db, issue, signer, self.clock.now())
+                if file is not None:
+                    digest = hashlib.sha256(file).hexdigest()
+                    db.execute(
+                        "INSERT INTO certificate_files (number, format, hash, content) "
+                        "VALUES (?, ?, ?, ?)",
+                        (issue.number, issue.format, digest, file),
+                    )
+                    if signer is not None:
+                        subject = certificate_file_subject(issue.number)
+                        insert_signature(db, signer.sign(subject, digest, self.clock.now()))
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if db.in_transaction:
@@ -116,6 +134,16 @@ class CertificateStore(BatchedWriter):
             f"{issue.number} ({issue.format}, {issue.language}) for {issue.run} by "
             f"{issue.issued_by}, {issue.function}{replacing}",
         )
+
+    async def certificate_file(self, number: str) -> CertificateFile | None:
+        """The file of certificate ``number`` as it was issued (None: issued before the
+        journal kept them)."""
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT number, format, hash, content FROM certificate_files WHERE number = ?",
+            (number,),
+        )
+        return CertificateFile(*rows[0]) if rows else None
 
     async def register(self) -> list[RegisterEntry]:
         """The register of issued certificates, in order."""

@@ -149,6 +149,8 @@ class JournalBase:
                         append_to_register(db, CertificateRow(*row), None, 0.0)
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 db.execute("COMMIT")
+            elif version < SCHEMA_VERSION:  # later versions only add tables (SCHEMA made them)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
             if db is not None:
                 if db.in_transaction:

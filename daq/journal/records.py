@@ -217,6 +217,22 @@ class RegisterEntry:
         }
 
 
+@dataclass(frozen=True)
+class CertificateFile:
+    """An issued certificate's file as it left the laboratory (PDF, HTML, JSON or DCC)."""
+
+    number: str
+    format: str
+    hash: str
+    """SHA-256 of ``content`` when it was issued (signed as ``certificate-file:NUMBER``)."""
+    content: bytes
+
+
+def certificate_file_subject(number: str) -> str:
+    """What the lab's signature of an issued certificate's file names."""
+    return f"certificate-file:{number}"
+
+
 def register_subject(number: str) -> str:
     """What the lab's signature of a register entry names."""
     return f"certificate-register:{number}"

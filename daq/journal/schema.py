@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 REGISTER_SCHEMA = 7
 """The schema that added the register of issued certificates (filled from the rows)."""
 SCHEMA = """
@@ -89,6 +89,12 @@ CREATE TABLE IF NOT EXISTS certificate_register (
     previous TEXT NOT NULL,
     link TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS certificate_files (
+    number TEXT PRIMARY KEY,
+    format TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    content BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS signatures (
     subject TEXT NOT NULL,
     hash TEXT NOT NULL,
@@ -148,4 +154,4 @@ MIGRATIONS = {
     5: ("ALTER TABLE readings ADD COLUMN chain TEXT",),
 }
 """Statements that bring a journal of schema version N to N + 1 (before ``SCHEMA`` runs);
-a version that only adds tables needs none."""
+a version that only adds tables needs none (8: the archive of issued certificates' files)."""

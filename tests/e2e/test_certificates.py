@@ -152,3 +152,46 @@ def test_no_certificate_from_an_altered_record_or_without_a_signatory(tmp_path: 
     refused = run("report", run_id, *SIGNATORY, "--lab", str(lab_file), cwd=tmp_path)
     assert refused.returncode == 1 and "does not verify" in refused.stderr
     assert not list(tmp_path.glob("*.pdf"))
+
+
+def test_an_issued_certificate_is_archived_and_reprinted_byte_for_byte(tmp_path: Path) -> None:
+    lab_file = lab(tmp_path)
+    code, document, output = calibrate(tmp_path, "pressure-gauge", lab_file)
+    assert code == 0, output
+    run_id = document["run"]["id"]
+    issued = {}
+    for form in ("pdf", "dcc"):
+        out = tmp_path / f"issued.{form}"
+        done = run("report", run_id, "--format", form, "--out", str(out), *SIGNATORY,
+                   "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        issued[done.stdout.split()[1]] = out.read_bytes()
+    first, second = issued
+    newest = tmp_path / "newest"
+    copied = run("report", run_id, "--reprint", "--out", str(newest), "--lab", str(lab_file),
+                 cwd=tmp_path)  # fmt: skip
+    assert copied.returncode == 0, copied.stderr
+    assert newest.read_bytes() == issued[second]  # the run's newest: the DCC
+    older = tmp_path / "older"
+    copied = run("report", run_id, "--reprint", "--number", first, "--out", str(older),
+                 "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert copied.returncode == 0, copied.stderr
+    assert older.read_bytes() == issued[first] and older.read_bytes().startswith(b"%PDF")
+    with sqlite3.connect(tmp_path / "daq.sqlite") as db:  # one byte of the archive changed
+        db.execute(
+            "UPDATE certificate_files SET content = CAST(replace(CAST(content AS TEXT), "
+            "'pass', 'fail') AS BLOB) WHERE number = ?",
+            (second,),
+        )
+    refused = run("report", run_id, "--reprint", "--out", str(tmp_path / "x"), "--lab",
+                  str(lab_file), cwd=tmp_path)  # fmt: skip
+    said = " ".join(refused.stderr.split())
+    assert (
+        refused.returncode == 1 and f"the archived file of certificate {second} was altered" in said
+    )
+    assert not (tmp_path / "x").exists()
+    verified = run("verify", run_id, "--lab", str(lab_file), cwd=tmp_path)
+    assert verified.returncode != 0
+    assert f"the archived file of certificate {second} was altered" in " ".join(
+        (verified.stdout + verified.stderr).split()
+    )
