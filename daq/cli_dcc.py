@@ -4,12 +4,15 @@ Schematron rules, and fetch the official schema where the machine has internet."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
-from daq.cli_common import console, errors, fail
+from daq.cli_common import LabOption, console, errors, fail, load, reader_of, run
+
+if TYPE_CHECKING:
+    from daq.config import LabConfig
 
 dcc_app = typer.Typer(
     rich_markup_mode=None,
@@ -104,3 +107,71 @@ def fetch_schema(
     for path in written:
         console.print(f"{path}")
     console.print(f"[green]DCC {version} schema in {to}[/]")
+
+
+@dcc_app.command("verify")
+def verify(
+    file: Annotated[Path, typer.Argument(help="The DCC (XML).")],
+    signature: Annotated[
+        Path | None, typer.Option(help="Its detached signature (default: FILE.sig).")
+    ] = None,
+    certificate: Annotated[
+        Path | None,
+        typer.Option(help="The lab's DCC certificate (PEM); default: the lab file's."),
+    ] = None,
+    lab: LabOption = None,
+) -> None:
+    """Check a DCC's detached signature against the lab's certificate and, where the lab's
+    journal is at hand, its record hash against the run's record (which must verify)."""
+    from daq.reports.dcc_sign import DccSignatureError, read_certificate, verify_dcc
+
+    config = load(lab) if lab is not None or certificate is None else None
+    pem_file = certificate
+    if pem_file is None and config is not None and config.certificates.dcc_signing:
+        pem_file = config.certificates.dcc_signing.certificate
+    if pem_file is None:
+        raise fail(
+            "no certificate to hold the signature to",
+            "Give --certificate LAB.pem, or a lab file with certificates.dcc_signing.",
+            2,
+        )
+    xml = _read(file)
+    signed = _read(signature or file.with_name(f"{file.name}.sig"))
+    try:
+        verified = verify_dcc(xml, signed, file.name, read_certificate(pem_file))
+    except DccSignatureError as exc:
+        hint = "The DCC or its signature was changed, or they are not the lab's."
+        raise fail(f"{file}: {exc}", hint) from None
+    console.print(f"{file}: signature verifies (signed by {verified.subject})")
+    if config is None:
+        errors.print(Text("note: no lab file: the record hash was not checked", "yellow"))
+        return
+    _check_record(xml, file, config)
+
+
+def _check_record(xml: bytes, file: Path, config: LabConfig) -> None:
+    """The DCC's run and record hash against the journal's record of that run."""
+    from daq.integrity import audit
+    from daq.reports.dcc import record_of
+
+    try:
+        run_id, record_hash = record_of(xml)
+    except ValueError as exc:
+        raise fail(f"{file}: {exc}") from None
+
+    async def final() -> tuple[str | None, list[str]]:
+        async with reader_of(config) as journal:
+            if await journal.run(run_id) is None:
+                raise fail(f"{file}: run {run_id} is not in {config.journal.path}", "", 1)
+            checked = await audit(journal, run_id, config.signing)
+            return checked.final, checked.problems
+
+    recorded, problems = run(final())
+    if problems:
+        raise fail(f"{file}: the record of run {run_id} does not verify: {problems[0]}")
+    if recorded != record_hash:
+        raise fail(
+            f"{file}: it names record hash {record_hash}, run {run_id} ends in {recorded}: "
+            "not the record it was issued from"
+        )
+    console.print(f"{file}: record hash matches run {run_id} in the journal, which verifies")

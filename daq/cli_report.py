@@ -52,6 +52,14 @@ def report(
             "responsibility, recorded).",
         ),
     ] = False,
+    sign: Annotated[
+        bool,
+        typer.Option(
+            "--sign",
+            help="With --format dcc: a detached XML signature beside it (FILE.sig), made with "
+            "the lab file's certificates.dcc_signing key.",
+        ),
+    ] = False,
     reprint: Annotated[
         bool,
         typer.Option(
@@ -80,6 +88,13 @@ def report(
     if reprint:
         _reprint(config, run_id, number, out)
         return
+    if sign and (form != "dcc" or config.certificates.dcc_signing is None):
+        raise fail(
+            "--sign signs a DCC with the lab's DCC key",
+            "Use --format dcc, and name the key and its certificate in the lab file "
+            "(certificates: {dcc_signing: {key_file: ..., certificate: ...}}).",
+            2,
+        )
     chosen = language or config.certificates.language
     if chosen not in languages():
         raise fail(f"no translation {chosen!r}", f"Languages: {', '.join(languages())}.", 2)
@@ -178,12 +193,16 @@ def report(
     target = out or Path(f"{issued.number}.{'xml' if form == 'dcc' else form}")
     from daq.reports.certificate import PdfUnavailable
     from daq.reports.dcc import DccUnavailable
+    from daq.reports.dcc_sign import DccSignatureError
 
     try:
         content = _render(form, document, issued, config, signature)
+        detached = _dcc_signature(content, target.name, config) if sign else None
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
-    except (PdfUnavailable, DccUnavailable) as exc:  # nothing is recorded: none was made
+        if detached is not None:
+            target.with_name(f"{target.name}.sig").write_bytes(detached)
+    except (PdfUnavailable, DccUnavailable, DccSignatureError) as exc:  # none was made
         raise fail(str(exc)) from None
     except OSError as exc:  # nothing is recorded as issued unless the file exists
         raise fail(
@@ -194,9 +213,12 @@ def report(
         run(record())
     except NumberTaken as exc:  # another issue took the number meanwhile: this one is void
         target.unlink(missing_ok=True)
+        target.with_name(f"{target.name}.sig").unlink(missing_ok=True)
         raise fail(str(exc), "Issue the certificate again: it gets the next number.") from None
     replacing = f", replacing certificate {issued.replaces}" if issued.replaces else ""
     console.print(f"certificate {issued.number} ({form}, {chosen}) written to {target}{replacing}")
+    if sign:
+        console.print(f"its signature: {target.name}.sig (`daq dcc verify {target}` checks it)")
 
 
 def _reprint(config: LabConfig, run_id: str, number: str | None, out: Path | None) -> None:
@@ -232,6 +254,15 @@ def _reprint(config: LabConfig, run_id: str, number: str | None, out: Path | Non
     except OSError as exc:
         raise fail(f"cannot write {target}: {exc.strerror or exc}", "Give another --out.") from None
     console.print(f"certificate {chosen} ({form}) reprinted to {target}, byte for byte as issued")
+
+
+def _dcc_signature(content: bytes, name: str, config: LabConfig) -> bytes:
+    from daq.reports.dcc_sign import read_certificate, read_private_key, sign_dcc
+
+    settings = config.certificates.dcc_signing
+    assert settings is not None
+    key = read_private_key(settings.key_file)
+    return sign_dcc(content, name, key, read_certificate(settings.certificate))
 
 
 def _render(

@@ -115,6 +115,13 @@ def _number_format(value: str) -> str:
     return value
 
 
+class DccSigning(_Strict):
+    key_file: Path
+    """PEM private key (ECDSA or RSA, mode 600) that signs DCCs; relative to the lab file."""
+    certificate: Path
+    """Its X.509 certificate (PEM), which `daq dcc verify` holds a signature to."""
+
+
 class CertificateSettings(_Strict):
     accreditation: str = ""
     """The laboratory's accreditation, as printed under its name."""
@@ -125,6 +132,8 @@ class CertificateSettings(_Strict):
     template: Path | None = None
     """The lab's own HTML template (Jinja2); relative to the lab file. Default: the
     packaged daq/reports/templates/certificate.html, a good starting copy."""
+    dcc_signing: DccSigning | None = None
+    """The key and certificate that sign DCCs (`daq report --format dcc --sign`)."""
 
 
 class PluginSettings(_Strict):
@@ -422,9 +431,20 @@ def _beside(lab: LabConfig, folder: Path, *, journal: bool = True) -> LabConfig:
     signing = lab.signing
     if signing is not None and signing.key_file and not signing.key_file.is_absolute():
         update["signing"] = signing.model_copy(update={"key_file": folder / signing.key_file})
-    template = lab.certificates.template
+    certificates = lab.certificates
+    template = certificates.template
     if template is not None and not template.is_absolute():
-        update["certificates"] = lab.certificates.model_copy(update={"template": folder / template})
+        certificates = certificates.model_copy(update={"template": folder / template})
+    if (dcc := certificates.dcc_signing) is not None:
+        beside = {
+            name: path if path.is_absolute() else folder / path
+            for name in ("key_file", "certificate")
+            if (path := getattr(dcc, name)) is not None
+        }
+        certificates = certificates.model_copy(
+            update={"dcc_signing": dcc.model_copy(update=beside)}
+        )
+    update["certificates"] = certificates
     return lab.model_copy(update=update)
 
 

@@ -31,6 +31,9 @@ SCHEMA_VERSION = "3.1.2"
 DCC = "https://ptb.de/dcc"
 SI = "https://ptb.de/si"
 NAMESPACES = {"dcc": DCC, "si": SI}
+RUN_NAME = "calibration run"
+RECORD_NAME = "record hash (SHA-256)"
+"""How the core data's identifications name the run and its record's final hash."""
 
 
 class DccUnavailable(Exception):
@@ -98,8 +101,8 @@ def _administrative_data(
     _add(core, "dcc:uniqueIdentifier", issue.number)
     identifications = _add(core, "dcc:identifications")
     for name, value in (
-        ("calibration run", document.run.id),
-        ("record hash (SHA-256)", document.run.record_hash),
+        (RUN_NAME, document.run.id),
+        (RECORD_NAME, document.run.record_hash),
         ("replaces certificate", issue.replaces),
     ):
         if value:
@@ -343,3 +346,22 @@ def _quantity(
              " ".join(_number(u * converted.factor) for u in expanded))  # fmt: skip
         _add(unc, "si:coverageFactorXMLList", " ".join(map(_number, factors)))
         _add(unc, "si:coverageProbabilityXMLList", " ".join(map(_number, probabilities)))
+
+
+def record_of(xml: bytes) -> tuple[str, str]:
+    """The run and record hash a DCC of ours names (ValueError if it names none)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    root = etree.fromstring(xml, parser=parser)
+    found = {
+        identification.findtext("dcc:name/dcc:content", namespaces=NAMESPACES): (
+            identification.findtext("dcc:value", namespaces=NAMESPACES)
+        )
+        for identification in root.iterfind(
+            "dcc:administrativeData/dcc:coreData/dcc:identifications/dcc:identification",
+            NAMESPACES,
+        )
+    }
+    run, record = found.get(RUN_NAME), found.get(RECORD_NAME)
+    if not run or not record:
+        raise ValueError("the DCC names no calibration run and record hash of this laboratory")
+    return run, record

@@ -191,3 +191,94 @@ def test_fetch_schema_downloads_both_files_and_checks_their_versions(
     missing = run("dcc", "fetch-schema", "--to", str(tmp_path / "third"), "--from", address,
                   cwd=tmp_path)  # fmt: skip
     assert missing.returncode == 1 and "cannot fetch" in missing.stderr
+
+
+def dcc_key(folder: Path, name: str) -> tuple[Path, Path]:
+    """An ECDSA P-256 key (mode 600) and its self-signed certificate, as a lab makes them."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    key_file, certificate_file = folder / f"{name}.key", folder / f"{name}.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_file.chmod(0o600)
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return key_file, certificate_file
+
+
+def test_a_signed_dcc_verifies_and_fails_after_one_changed_byte(tmp_path: Path) -> None:
+    key, certificate = dcc_key(tmp_path, "Demo lab DCC signing")
+    lab_file = lab(tmp_path)
+    raw = yaml.safe_load(lab_file.read_text())
+    raw["certificates"] = {"dcc_signing": {"key_file": key.name, "certificate": certificate.name}}
+    lab_file.write_text(yaml.safe_dump(raw))
+    code, document, output = calibrate(tmp_path, "balance", lab_file)
+    assert code == 0, output
+    out = tmp_path / "signed.xml"
+    issued = run("report", document["run"]["id"], "--format", "dcc", "--sign", "--out",
+                 str(out), *SIGNATORY, "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    signature = tmp_path / "signed.xml.sig"
+    assert b"<ds:Signature" in signature.read_bytes()
+    checked = run("dcc", "verify", str(out), "--lab", str(lab_file), cwd=tmp_path)
+    said = " ".join(checked.stdout.split())
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "signature verifies (signed by CN=Demo lab DCC signing)" in said
+    assert f"record hash matches run {document['run']['id']}" in said
+    if (OFFICIAL / "dcc-3.1.2.xsd").is_file():  # the signed DCC is still a valid one
+        valid = run("dcc", "validate", str(out), "--schema-dir", str(OFFICIAL), cwd=tmp_path)
+        assert valid.returncode == 0, valid.stdout
+    # one byte of a result changed: the digest no longer matches
+    text = out.read_bytes()
+    at = text.index(b"<si:valueXMLList>") + len(b"<si:valueXMLList>")
+    changed = tmp_path / "changed" / "signed.xml"
+    changed.parent.mkdir()
+    changed.write_bytes(text[:at] + (b"9" if text[at : at + 1] != b"9" else b"8") + text[at + 1 :])
+    (changed.parent / "signed.xml.sig").write_bytes(signature.read_bytes())
+    refused = run("dcc", "verify", str(changed), "--certificate", str(certificate), cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "Digest mismatch" in " ".join(refused.stderr.split())
+    # another key's certificate: the signature is not the lab's
+    _, other = dcc_key(tmp_path, "Someone else")
+    refused = run("dcc", "verify", str(out), "--certificate", str(other), cwd=tmp_path)
+    assert refused.returncode == 1 and "does not verify" in refused.stderr
+    # the journal's record altered since: the DCC no longer matches a verified record
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "daq.sqlite") as db:
+        db.execute("DELETE FROM run_records WHERE run = ? AND seq = 3", (document["run"]["id"],))
+    refused = run("dcc", "verify", str(out), "--lab", str(lab_file), cwd=tmp_path)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 1 and f"the record of run {document['run']['id']}" in said
+
+
+def test_signing_needs_the_dcc_key_in_the_lab_file(tmp_path: Path) -> None:
+    lab_file = lab(tmp_path)
+    code, document, output = calibrate(tmp_path, "balance", lab_file)
+    assert code == 0, output
+    refused = run("report", document["run"]["id"], "--format", "dcc", "--sign", *SIGNATORY,
+                  "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert refused.returncode == 2 and "dcc_signing" in refused.stderr
+    assert not list(tmp_path.glob("*.xml"))

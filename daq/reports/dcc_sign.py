@@ -1,0 +1,133 @@
+"""A detached XML signature (XML-DSig, signxml) of a DCC, beside it as ``FILE.sig``.
+
+DCC 3.1.2 has no place for an enveloped signature in its root element, so the DCC itself is
+left as it is (it still validates against the official schema) and the signature references
+it by its file name. XML-DSig needs a key signxml signs with (ECDSA or RSA) and its X.509
+certificate: the lab's Ed25519 record key cannot sign XML (signxml has no EdDSA), so the lab
+file names a second key for DCCs (``certificates.dcc_signing``). Verifying pins the
+signature to the lab's certificate where it is known.
+"""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+MAX_PEM = 100_000
+"""Bytes: a key or certificate file larger than this is not one."""
+
+
+class DccSignatureError(Exception):
+    """The DCC cannot be signed, or its signature does not verify; the message says why."""
+
+
+@dataclass(frozen=True)
+class VerifiedSignature:
+    subject: str
+    """Who the signing certificate names."""
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+
+def read_private_key(path: Path) -> bytes:
+    """The PEM key, refused when others may read it (as the lab's record key is)."""
+    try:
+        info = path.stat()
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            raise DccSignatureError(
+                f"the DCC signing key {path} may be read by others (mode "
+                f"{stat.S_IMODE(info.st_mode):03o}): `chmod 600 {path}`"
+            )
+        return _small(path)
+    except OSError as exc:
+        raise DccSignatureError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _small(path: Path) -> bytes:
+    if path.stat().st_size > MAX_PEM:
+        raise DccSignatureError(f"{path} is too large to be a key or certificate")
+    return path.read_bytes()
+
+
+def read_certificate(path: Path) -> bytes:
+    try:
+        return _small(path)
+    except OSError as exc:
+        raise DccSignatureError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def sign_dcc(xml: bytes, name: str, key_pem: bytes, certificate_pem: bytes) -> bytes:
+    """A detached XML signature of the DCC ``xml`` (the file ``name``) with the key and its
+    certificate, as XML bytes."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from signxml import methods
+    from signxml.algorithms import SignatureMethod
+    from signxml.signer import SignatureReference, XMLSigner
+
+    try:
+        key = load_pem_private_key(key_pem, password=None)
+        x509.load_pem_x509_certificate(certificate_pem)
+    except (ValueError, TypeError) as exc:
+        raise DccSignatureError(
+            f"the DCC signing key or certificate is not usable: {exc}"
+        ) from None
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        algorithm = SignatureMethod.ECDSA_SHA256
+    elif isinstance(key, rsa.RSAPrivateKey):
+        algorithm = SignatureMethod.RSA_SHA256
+    else:
+        raise DccSignatureError(
+            f"a DCC is signed with an ECDSA or RSA key, not {type(key).__name__}"
+        )
+    root = etree.fromstring(xml, parser=_parser())
+    signer = XMLSigner(method=methods.detached, signature_algorithm=algorithm)
+    signature = signer.sign(
+        root,
+        key=key,
+        cert=certificate_pem.decode("ascii"),
+        reference_uri=[SignatureReference(URI=name)],
+    )
+    return bytes(etree.tostring(signature, xml_declaration=True, encoding="UTF-8"))
+
+
+def verify_dcc(
+    xml: bytes, signature: bytes, name: str, certificate_pem: bytes
+) -> VerifiedSignature:
+    """Check the detached ``signature`` of the DCC ``xml`` (the file ``name``): the digest of
+    the DCC, and the signature over it made with the key of ``certificate_pem`` (the lab's
+    certificate: the one in the signature is not trusted on its own). Raises
+    ``DccSignatureError`` saying what failed."""
+    from cryptography import x509
+    from signxml.exceptions import InvalidInput, InvalidSignature
+    from signxml.verifier import XMLVerifier
+
+    try:
+        document = etree.fromstring(xml, parser=_parser())
+        signed = etree.fromstring(signature, parser=_parser())
+    except etree.XMLSyntaxError as exc:
+        raise DccSignatureError(f"not well-formed XML: {exc}") from None
+
+    def resolve(uri: str) -> etree._Element | None:
+        return document if uri == name else None
+
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+    except ValueError as exc:
+        raise DccSignatureError(f"the lab's DCC certificate is not usable: {exc}") from None
+    try:
+        XMLVerifier().verify(
+            signed,
+            x509_cert=certificate_pem.decode("ascii"),
+            uri_resolver=resolve,
+            expect_references=1,
+        )
+    except (InvalidSignature, InvalidInput) as exc:
+        raise DccSignatureError(f"the signature does not verify: {exc}") from None
+    return VerifiedSignature(certificate.subject.rfc4514_string())
