@@ -37,6 +37,7 @@ from daq.cli_dcc import dcc_app
 from daq.cli_keys import keys_app
 from daq.cli_report import report
 from daq.cli_runs import run_command, runs_app, verify
+from daq.cli_standards import standards_app
 from daq.core.errors import SimulationError
 from daq.core.reading import Reading, Status
 
@@ -63,6 +64,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(command_app, name="command")
 app.add_typer(keys_app, name="keys")
 app.add_typer(dcc_app, name="dcc")
+app.add_typer(standards_app, name="standards")
 app.command("run")(run_command)
 app.command()(verify)
 app.command()(report)
@@ -464,79 +466,6 @@ def simulate(
 
     with contextlib.suppress(KeyboardInterrupt):
         run(serve())
-
-
-@app.command()
-def standards(
-    lab: LabOption = None,
-    warn_days: Annotated[
-        int, typer.Option(help="Warn about standards due within this many days.", min=0)
-    ] = 30,
-) -> None:
-    """List the reference standards with their certificates and the days left until due."""
-    from daq.config import ConfigError
-    from daq.standards import days_until_due, load_standards
-
-    config = load(lab)
-    if config.standards is None:
-        raise fail(
-            "the lab file names no register of reference standards",
-            "Add 'standards: standards.yaml' to the lab file (see config/standards.yaml).",
-        )
-    try:
-        register = load_standards(config.standards)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            errors.print(Text(str(problem), style="red"), soft_wrap=True)
-        raise fail(
-            "the register of reference standards has problems", "Fix the fields named above.", 2
-        ) from None
-    today = datetime.date.today()
-    table = Table(title=f"Reference standards of {config.lab.id} ({today})")
-    for column in (
-        "standard",
-        "description",
-        "certificate",
-        "issued by",
-        "due",
-        "days left",
-        "range",
-        "U (k)",
-    ):
-        table.add_column(column)
-    warnings: list[Text] = []
-    for standard in register.standards:
-        left = days_until_due(standard, today)
-        style = "red" if left < 0 else "yellow" if left <= warn_days else "green"
-        certificate, span, u = standard.certificate, standard.range, standard.uncertainty
-        table.add_row(
-            standard.id,
-            standard.description,
-            certificate.number,
-            certificate.laboratory,
-            str(certificate.due),
-            Text(str(left), style),
-            f"{span.minimum:g} to {span.maximum:g} {span.unit}",
-            f"{u.value:g} {u.unit} ({u.k:g})",
-        )
-        if left < 0:
-            warnings.append(
-                Text(
-                    f"{standard.id} is {-left} days overdue: do not use it until recalibrated",
-                    "red",
-                )
-            )
-        elif left <= warn_days:
-            warnings.append(
-                Text(
-                    f"{standard.id} is due in {left} days ({certificate.due}): "
-                    "book its calibration",
-                    "yellow",
-                )
-            )
-    console.print(table)
-    for warning in warnings:
-        console.print(warning)
 
 
 @app.command()

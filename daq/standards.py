@@ -115,6 +115,11 @@ class CorrectionPoint(_Strict):
     nominal: float
     correction: float
     """Add to the indication to obtain the value of the quantity."""
+    uncertainty: float | None = Field(None, gt=0)
+    """The certificate's expanded uncertainty at this point (in the table's unit), if it
+    states one per point."""
+    k: float | None = Field(None, gt=0)
+    """Its coverage factor."""
 
 
 class CorrectionTable(_Strict):
@@ -159,6 +164,14 @@ Corrections = Annotated[
 ]
 
 
+class DccSource(_Strict):
+    """The Digital Calibration Certificate an entry was imported from."""
+
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    schema_version: str
+
+
 class Standard(_Strict):
     id: Identifier
     description: str = ""
@@ -171,6 +184,8 @@ class Standard(_Strict):
     range: CalibratedRange
     uncertainty: ExpandedUncertainty
     corrections: Corrections | None = None
+    imported_from: DccSource | None = None
+    """Set by `daq standards import`: the certificate's DCC and its hash."""
 
 
 class StandardsRegister(_Strict):

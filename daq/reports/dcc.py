@@ -291,10 +291,15 @@ def _points(listed: etree._Element, kind: str, points: list[Point], language: st
     data_list = _add(_add(result, "dcc:data"), "dcc:list")
     unit = points[0].unit
     same_unit = [p for p in points if p.unit == unit]
-    _quantity(data_list, "test point", [p.nominal for p in same_unit], unit, language)
-    for key, name in (("reference", "reference value"), ("indication", "indication")):
+    _quantity(data_list, "test point", [p.nominal for p in same_unit], unit, language,
+              ref_type="basic_nominalValue")  # fmt: skip
+    for key, name, ref_type in (
+        ("reference", "reference value", "basic_referenceValue"),
+        ("indication", "indication", "basic_measuredValue"),
+    ):
         if all(key in p.values for p in same_unit):
-            _quantity(data_list, name, [p.values[key] for p in same_unit], unit, language)
+            _quantity(data_list, name, [p.values[key] for p in same_unit], unit, language,
+                      ref_type=ref_type)  # fmt: skip
     budgets = [p.budget or {} for p in same_unit]
     decisions = [p.decision or {} for p in same_unit]
     judged = str(budgets[0].get("quantity") or "value")
@@ -305,6 +310,7 @@ def _points(listed: etree._Element, kind: str, points: list[Point], language: st
         unit,
         language,
         difference=True,
+        ref_type="basic_measurementError" if "error" in judged else "",
         uncertainty=(
             [float(b.get("expanded_uncertainty", math.nan)) for b in budgets],
             [float(b.get("coverage_factor", math.nan)) for b in budgets],
@@ -330,11 +336,14 @@ def _quantity(
     language: str,
     *,
     difference: bool = False,
+    ref_type: str = "",
     uncertainty: tuple[list[float], list[float], list[float]] | None = None,
 ) -> None:
+    """A ``dcc:quantity`` of one value per point; ``ref_type`` is PTB's name for what it is
+    (``basic_nominalValue``...), by which a reader finds it (``daq standards import``)."""
     converted = dsi_unit(unit, difference=difference)
     numbers = [math.nan if v is None else float(v) * converted.factor for v in values]
-    quantity = _add(parent, "dcc:quantity")
+    quantity = _add(parent, "dcc:quantity", refType=ref_type)
     _text(quantity, "dcc:name", name, language)
     real = _add(quantity, "si:realListXMLList")
     _add(real, "si:valueXMLList", " ".join(map(_number, numbers)))

@@ -5,6 +5,7 @@ of the same quantity, with the factor to convert the values."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -35,6 +36,7 @@ NAMES = {
     "mole": "mole",
     "candela": "candela",
     "tonne": "tonne",
+    "dimensionless": "one",
 }
 """pint's unit names -> D-SI's (D-SI 2.1.0, the units and the accepted non-SI units)."""
 
@@ -103,7 +105,7 @@ def dsi_unit(unit: str, *, difference: bool = False) -> DsiUnit:
 def _spelled(unit: str) -> str | None:
     """pint's unit (a product of powers of prefixed units) spelled in D-SI, or None."""
     ureg = registry()
-    parts = []
+    parts: list[str] = []
     powers = {name: float(str(power)) for name, power in ureg.Unit(unit)._units.items()}
     for name, power in powers.items():
         prefix, base, _ = ureg.parse_unit_name(name)[0]
@@ -127,3 +129,28 @@ def _valid(text: str) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an unknown unit warns; its validity is the answer
         return bool(Checked(text).valid)
+
+
+@cache
+def pint_unit(text: str) -> str:
+    """A D-SI unit (``\\milli\\bar``, ``\\degreecelsius``) as pint reads it (``mbar``,
+    ``degC``); DsiError for one this reading does not know."""
+    names = {dsi: name for name, dsi in NAMES.items()}
+    parts: list[str] = []
+    for token in re.findall(r"\\([a-z]+)(?:\{(-?\d+)\})?", text):
+        name, power = token
+        if name == "tothe" and parts:
+            parts[-1] = f"{parts[-1]}**{power}"
+            continue
+        if name in PREFIXES:
+            parts.append(f"{name}@")
+            continue
+        if name not in names:
+            raise DsiError(f"{text}: no unit {name!r} this daq reads")
+        unit = names[name]
+        parts.append(parts.pop()[:-1] + unit if parts and parts[-1].endswith("@") else unit)
+    if not parts or any(part.endswith("@") for part in parts):
+        raise DsiError(f"{text} is not a D-SI unit")
+    if parts == ["dimensionless"]:
+        return ""
+    return f"{registry().Unit('*'.join(parts)):~C}"  # pint's symbols: mbar, °C

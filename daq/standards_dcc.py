@@ -1,0 +1,236 @@
+"""A reference standard's Digital Calibration Certificate read into the register: the
+certificate's number, issuing laboratory, date and item, and its table of values with U and k
+per point, from which the engine takes corrections.
+
+A DCC names what each quantity is by PTB's reference types (``refType``): the nominal values
+(``basic_nominalValue``) and either the errors of indication (``basic_measurementError``,
+whose negatives are the corrections) or the corrections themselves
+(``basic_measurementErrorCorrection``), one value per point as a list
+(``si:realListXMLList``) or one ``si:real`` per point. The first list of a measurement result
+that holds both is read; units are D-SI, read by ``daq.reports.dsi``. DCCs of versions 3.1 to
+3.3 are read where their content maps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from daq.core.units import convert_difference
+from daq.reports.dsi import DsiError, pint_unit
+from daq.standards import (
+    CalibratedRange,
+    Certificate,
+    CorrectionPoint,
+    CorrectionTable,
+    DccSource,
+    ExpandedUncertainty,
+    Standard,
+)
+
+NS = {"dcc": "https://ptb.de/dcc", "si": "https://ptb.de/si"}
+VERSIONS = ("3.1", "3.2", "3.3")
+NOMINAL = "basic_nominalValue"
+ERROR = "basic_measurementError"
+CORRECTION = "basic_measurementErrorCorrection"
+
+
+class DccUnreadable(ValueError):
+    """The DCC lacks what a register entry needs; the message says what."""
+
+
+@dataclass(frozen=True)
+class Values:
+    """One quantity of the DCC: values, their unit (as pint reads it), and U and k per point
+    where it states them."""
+
+    values: list[float]
+    unit: str
+    uncertainty: list[float] | None = None
+    k: list[float] | None = None
+
+
+def read_standard(
+    xml: bytes,
+    file: str,
+    *,
+    standard_id: str,
+    due: Any,
+    traceability: list[str],
+    instrument: str | None = None,
+) -> Standard:
+    """The register entry of the standard the DCC ``xml`` certifies; DccUnreadable if it
+    cannot be read into one."""
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True)
+        root = etree.fromstring(xml, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise DccUnreadable(f"not well-formed XML: {exc}") from None
+    version = root.get("schemaVersion") or ""
+    if not version.startswith(VERSIONS):
+        raise DccUnreadable(f"DCC version {version or '(none)'}: this daq reads 3.1 to 3.3")
+    admin = _one(root, "dcc:administrativeData")
+    core = _one(admin, "dcc:coreData")
+    laboratory = _text(admin, "dcc:calibrationLaboratory/dcc:contact/dcc:name")
+    item = _one(admin, "dcc:items/dcc:item")
+    serial = item.xpath(
+        "dcc:identifications/dcc:identification[dcc:issuer='manufacturer']/dcc:value/text()",
+        namespaces=NS,
+    )
+    nominal, corrections = _table(root)
+    points = [
+        CorrectionPoint(
+            nominal=n,
+            correction=c,
+            uncertainty=corrections.uncertainty[i] if corrections.uncertainty else None,
+            k=corrections.k[i] if corrections.k else None,
+        )
+        for i, (n, c) in enumerate(zip(nominal.values, corrections.values, strict=True))
+    ]
+    points.sort(key=lambda p: p.nominal)
+    stated = [p for p in points if p.uncertainty is not None]
+    if not stated:
+        raise DccUnreadable("the DCC states no expanded uncertainty for its values")
+    largest = max(stated, key=lambda p: p.uncertainty or 0.0)
+    return Standard(
+        id=standard_id,
+        description=_text(item, "dcc:name", required=False),
+        manufacturer=_text(item, "dcc:manufacturer/dcc:name", required=False),
+        model=item.findtext("dcc:model", default="", namespaces=NS),
+        serial=str(serial[0]) if serial else "",
+        instrument=instrument,
+        certificate=Certificate(
+            number=_required(core.findtext("dcc:uniqueIdentifier", namespaces=NS), "number"),
+            laboratory=laboratory,
+            accreditation=admin.findtext(
+                "dcc:calibrationLaboratory/dcc:calibrationLaboratoryCode", default="", namespaces=NS
+            ),
+            calibrated=_required(core.findtext("dcc:endPerformanceDate", namespaces=NS), "date"),
+            due=due,
+            traceability=traceability or [laboratory],
+        ),
+        range=CalibratedRange(
+            minimum=points[0].nominal, maximum=points[-1].nominal, unit=nominal.unit
+        ),
+        uncertainty=ExpandedUncertainty(
+            value=largest.uncertainty or 0.0, k=largest.k or 2.0, unit=nominal.unit
+        ),
+        corrections=CorrectionTable(kind="table", unit=nominal.unit, points=points),
+        imported_from=DccSource(
+            file=Path(file).name,
+            sha256=hashlib.sha256(xml).hexdigest(),
+            schema_version=version,
+        ),
+    )
+
+
+def _one(node: Any, path: str) -> Any:
+    found = node.find(path, NS)
+    if found is None:
+        raise DccUnreadable(f"the DCC has no {path.rsplit('/', 1)[-1]}")
+    return found
+
+
+def _text(node: Any, path: str, *, required: bool = True) -> str:
+    """The first content of a ``dcc:textType`` element."""
+    text = node.findtext(f"{path}/dcc:content", namespaces=NS)
+    if text is None and required:
+        raise DccUnreadable(f"the DCC has no {path.rsplit('/', 1)[-1]}")
+    return " ".join((text or "").split())
+
+
+def _required(value: str | None, what: str) -> str:
+    if not value:
+        raise DccUnreadable(f"the DCC has no certificate {what}")
+    return value.strip()
+
+
+def _table(root: Any) -> tuple[Values, Values]:
+    """The nominal values and the corrections (in the nominal values' unit) of the first
+    group of quantities that has both."""
+    for group in root.iterfind(".//dcc:measurementResult//dcc:list", NS):
+        quantities = {
+            token: quantity
+            for quantity in group.iterfind("dcc:quantity", NS)
+            for token in (quantity.get("refType") or "").split()
+        }
+        nominal_node = quantities.get(NOMINAL)
+        measured = quantities.get(CORRECTION, quantities.get(ERROR))
+        if nominal_node is None or measured is None:
+            continue
+        nominal = _values(nominal_node)
+        found = _values(measured)
+        sign = 1.0 if measured is quantities.get(CORRECTION) else -1.0
+        if len(found.values) != len(nominal.values):
+            raise DccUnreadable("the DCC's nominal values and corrections differ in number")
+
+        corrections = Values(
+            [sign * v for v in _converted(found.values, found.unit, nominal.unit)],
+            nominal.unit,
+            _converted(found.uncertainty, found.unit, nominal.unit) if found.uncertainty else None,
+            found.k,
+        )
+        if any(not math.isfinite(v) for v in corrections.values + nominal.values):
+            raise DccUnreadable("the DCC's table holds a value that is not a number")
+        return nominal, corrections
+    raise DccUnreadable(
+        f"the DCC has no list with both {NOMINAL} and {ERROR} (or {CORRECTION}) quantities"
+    )
+
+
+def _converted(values: list[float], unit: str, to: str) -> list[float]:
+    """Differences (corrections, uncertainties) in ``unit`` expressed in ``to``."""
+    try:
+        return [convert_difference(v, unit, to) for v in values]
+    except ValueError as exc:
+        raise DccUnreadable(f"the DCC's corrections and nominal values: {exc}") from None
+
+
+def _values(quantity: Any) -> Values:
+    listed = quantity.find("si:realListXMLList", NS)
+    if listed is not None:
+        uncertainty = "si:expandedUncXMLList/si:uncertaintyXMLList"
+        factor = "si:expandedUncXMLList/si:coverageFactorXMLList"
+        return Values(
+            _numbers(listed.findtext("si:valueXMLList", namespaces=NS)),
+            _unit(listed.findtext("si:unitXMLList", namespaces=NS)),
+            _optional(listed.findtext(uncertainty, namespaces=NS)),
+            _optional(listed.findtext(factor, namespaces=NS)),
+        )
+    reals = quantity.findall("si:real", NS) or quantity.findall(".//si:real", NS)
+    if not reals:
+        raise DccUnreadable("a quantity of the table has no real values")
+    units = {r.findtext("si:unit", namespaces=NS) for r in reals}
+    if len(units) != 1:
+        raise DccUnreadable("the values of one quantity are in different units")
+    uncertainties = [r.findtext("si:expandedUnc/si:uncertainty", namespaces=NS) for r in reals]
+    factors = [r.findtext("si:expandedUnc/si:coverageFactor", namespaces=NS) for r in reals]
+    return Values(
+        [float(r.findtext("si:value", namespaces=NS)) for r in reals],
+        _unit(units.pop()),
+        [float(u or "nan") for u in uncertainties] if all(uncertainties) else None,
+        [float(f or "nan") for f in factors] if all(factors) else None,
+    )
+
+
+def _numbers(text: str | None) -> list[float]:
+    try:
+        return [float(v) for v in (text or "").split()]
+    except ValueError:
+        raise DccUnreadable(f"not a list of numbers: {text!r}") from None
+
+
+def _optional(text: str | None) -> list[float] | None:
+    return _numbers(text) if text else None
+
+
+def _unit(text: str | None) -> str:
+    try:
+        return pint_unit((text or "").strip())
+    except DsiError as exc:
+        raise DccUnreadable(str(exc)) from None
