@@ -92,6 +92,32 @@ def _row(point: Point, t: Translator, resolution: float | None = None) -> dict[s
     }
 
 
+def _limits(plan: dict[str, Any], decided: list[Point]) -> plots.Limits | None:
+    """The plan's tolerance as a function of the nominal value, for the plot's band; None
+    when it cannot be read (the band then goes through each point's MPE)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from daq.metrology.errors import MetrologyError
+    from daq.metrology.tolerance import Tolerance
+
+    if not decided or "tolerance" not in plan:
+        return None
+    try:
+        tolerance = TypeAdapter(Tolerance).validate_python(plan["tolerance"])
+    except ValidationError:
+        return None
+    unit = decided[0].unit
+
+    def limits(nominal: float) -> tuple[float, float]:
+        return tolerance.limits(nominal, unit)
+
+    try:
+        limits(decided[0].nominal or 0.0)
+    except (MetrologyError, ValueError):
+        return None
+    return limits
+
+
 def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, Any]:
     t = Translator(issue.language)
     plan = document.plan
@@ -140,7 +166,7 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
         "uncertainties": {p.key: p.budget["expanded_uncertainty"] for p in decided if p.budget},
         "standards": document.standards,
         "remarks": remarks,
-        "errors_plot": plots.errors(decided, t),
+        "errors_plot": plots.errors(decided, t, _limits(plan, decided)),
         "hysteresis_plot": plots.hysteresis(document.points, t),
         "corrections": bool(decided) and all(p.kind == "comparison" for p in decided),
         "signature": t("signed_by", signer=issue.signed_by) if issue.signed_by else t("unsigned"),

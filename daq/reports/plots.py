@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import io
 from collections import defaultdict
+from collections.abc import Callable
+from itertools import pairwise
 
 from matplotlib.figure import Figure
 
@@ -22,8 +24,53 @@ def _svg(figure: Figure) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def errors(points: list[Point], t: Translator) -> str | None:
-    """Error (or correction, for comparisons) against nominal per UUT, with ±U and ±MPE."""
+Limits = Callable[[float], tuple[float, float]]
+"""The tolerance's [lower, upper] for the error at a nominal value."""
+SAMPLES = 200
+"""Nominal values the band is drawn through, between the first and the last test point."""
+
+
+def tolerance_band(
+    limits: Limits, first: float, last: float
+) -> tuple[list[float], list[float], list[float]]:
+    """The tolerance band across [first, last]: x, lower and upper, with a step where the
+    tolerance jumps (OIML R76's bands of e) drawn as a step at the band's edge, found by
+    bisection, instead of a ramp between two samples."""
+    step = (last - first) / SAMPLES if last > first else 0.0
+    xs = [first + i * step for i in range(SAMPLES + 1)] if step else [first]
+    band = [(x, *limits(x)) for x in xs]
+    drawn = [band[0]]
+    for before, after in pairwise(band):
+        low, high = before[0], after[0]
+        jumps = (
+            before[1:] != after[1:]
+            and _constant(limits, low, before[1:])
+            and _constant(limits, high, after[1:])
+        )
+        if jumps:
+            for _ in range(60):  # to the float resolution of the edge
+                middle = (low + high) / 2
+                if middle in (low, high):
+                    break
+                if limits(middle) == before[1:]:
+                    low = middle
+                else:
+                    high = middle
+            drawn += [(low, *before[1:]), (high, *after[1:])]
+        drawn.append(after)
+    return [d[0] for d in drawn], [d[1] for d in drawn], [d[2] for d in drawn]
+
+
+def _constant(limits: Limits, x: float, value: tuple[float, float]) -> bool:
+    """Whether the limits are flat at ``x`` (a band), not sloping (a % of reading)."""
+    nudge = max(abs(x), 1.0) * 1e-9
+    return limits(x - nudge) == value or limits(x + nudge) == value
+
+
+def errors(points: list[Point], t: Translator, limits: Limits | None = None) -> str | None:
+    """Error (or correction, for comparisons) against nominal per UUT, with ±U, and the
+    tolerance band drawn from the tolerance itself (``limits``), so that a stepped
+    specification is drawn as steps; without it, through each point's MPE."""
     decided = [p for p in points if p.decision and p.budget and p.nominal is not None]
     if not decided:
         return None
@@ -39,15 +86,17 @@ def errors(points: list[Point], t: Translator) -> str | None:
         y = [-p.values["error"] if corrections else p.values["error"] for p in series]
         u = [p.budget["expanded_uncertainty"] for p in series if p.budget]
         axes.errorbar(x, y, yerr=u, fmt="o-", capsize=3, label=uut or "")
-    band = sorted((p.nominal or 0.0, p.values.get("mpe", 0.0)) for p in decided)
-    axes.fill_between(
-        [b[0] for b in band],
-        [-b[1] for b in band],
-        [b[1] for b in band],
-        color="tab:green",
-        alpha=0.12,
-        label=t("tolerance"),
-    )
+    nominals = sorted(p.nominal or 0.0 for p in decided)
+    try:
+        if limits is None:
+            raise ValueError("no tolerance function")
+        x, lower, upper = tolerance_band(limits, nominals[0], nominals[-1])
+        if corrections:  # a correction's band is the error's, mirrored
+            lower, upper = [-u for u in upper], [-v for v in lower]
+    except ValueError:  # MetrologyError too: somewhere between the points it has none
+        band = sorted((p.nominal or 0.0, p.values.get("mpe", 0.0)) for p in decided)
+        x, lower, upper = [b[0] for b in band], [-b[1] for b in band], [b[1] for b in band]
+    axes.fill_between(x, lower, upper, color="tab:green", alpha=0.12, label=t("tolerance"))
     unit = decided[0].unit
     axes.set_xlabel(f"{t('nominal')} / {unit}")
     axes.set_ylabel(f"{t('correction' if corrections else 'error')} / {unit}")
