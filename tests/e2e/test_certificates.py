@@ -195,3 +195,32 @@ def test_an_issued_certificate_is_archived_and_reprinted_byte_for_byte(tmp_path:
     assert f"the archived file of certificate {second} was altered" in " ".join(
         (verified.stdout + verified.stderr).split()
     )
+
+
+def test_units_head_the_columns_and_a_plot_heading_stays_with_its_plot(tmp_path: Path) -> None:
+    lab_file = lab(tmp_path)
+    code, document, output = calibrate(tmp_path, "pressure-gauge", lab_file)
+    assert code == 0, output
+    out = tmp_path / "certificate.pdf"
+    issued = run("report", document["run"]["id"], "--out", str(out), *SIGNATORY,
+                 "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    reader = pypdf.PdfReader(out)
+    texts = [" ".join(page.extract_text().split()) for page in reader.pages]
+    flat = " ".join(texts)
+    assert "Nominal (bar)" in flat and "Error of indication (bar)" in flat
+    assert "0.012 bar" not in flat  # the unit is in the header, not repeated in each cell
+    assert "10 bar 10 10.000" in flat  # the point's name on one line with its values
+    # the heading "Plots" is high enough on its page for its caption and plot (a figure
+    # never breaks) to follow it: 7 x 3.2 inch at the page's width, 505 pt wide -> 231 pt
+    found: list[tuple[int, float]] = []
+    for number, page in enumerate(reader.pages):
+
+        def seen(text: str, cm: list[float], tm: list[float], *_: object, at: int = number) -> None:
+            if text.strip() == "Plots":  # the height on the page: the text's y through the CTM
+                found.append((at, cm[3] * tm[5] + cm[5]))
+
+        page.extract_text(visitor_text=seen)
+    ((page_number, height),) = found
+    bottom_margin, plot = 20 / 25.4 * 72, 505 * 3.2 / 7
+    assert height - bottom_margin > plot, (page_number, height)
