@@ -191,7 +191,7 @@ def report(
 
     document, issued, row, signature, signer = run(issue())
     target = out or Path(f"{issued.number}.{'xml' if form == 'dcc' else form}")
-    from daq.reports.certificate import PdfUnavailable
+    from daq.reports.certificate import PdfUnavailable, SignatureImageError
     from daq.reports.dcc import DccUnavailable
     from daq.reports.dcc_sign import DccSignatureError
 
@@ -202,7 +202,8 @@ def report(
         target.write_bytes(content)
         if detached is not None:
             target.with_name(f"{target.name}.sig").write_bytes(detached)
-    except (PdfUnavailable, DccUnavailable, DccSignatureError) as exc:  # none was made
+    except (PdfUnavailable, DccUnavailable, DccSignatureError, SignatureImageError) as exc:
+        # none was made, nothing is recorded
         raise fail(str(exc)) from None
     except OSError as exc:  # nothing is recorded as issued unless the file exists
         raise fail(

@@ -134,6 +134,9 @@ class CertificateSettings(_Strict):
     packaged daq/reports/templates/certificate.html, a good starting copy."""
     dcc_signing: DccSigning | None = None
     """The key and certificate that sign DCCs (`daq report --format dcc --sign`)."""
+    signatures: dict[str, Path] = Field(default_factory=dict)
+    """Images (PNG, JPEG or SVG) of the handwritten signatures of the people who authorise
+    certificates, by the name given to `daq report --by`; relative to the lab file."""
 
 
 class PluginSettings(_Strict):
@@ -435,6 +438,12 @@ def _beside(lab: LabConfig, folder: Path, *, journal: bool = True) -> LabConfig:
     template = certificates.template
     if template is not None and not template.is_absolute():
         certificates = certificates.model_copy(update={"template": folder / template})
+    if certificates.signatures:
+        images = {
+            name: path if path.is_absolute() else folder / path
+            for name, path in certificates.signatures.items()
+        }
+        certificates = certificates.model_copy(update={"signatures": images})
     if (dcc := certificates.dcc_signing) is not None:
         beside = {
             name: path if path.is_absolute() else folder / path

@@ -5,6 +5,7 @@ the person authorising it, and the hash of the run's record."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -118,6 +119,36 @@ def _limits(plan: dict[str, Any], decided: list[Point]) -> plots.Limits | None:
     return limits
 
 
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+               ".svg": "image/svg+xml"}  # fmt: skip
+MAX_SIGNATURE = 1_000_000
+"""Bytes: a signature image larger than this is not printed."""
+
+
+def _signature_image(lab: LabConfig, by: str) -> str | None:
+    """The authorising person's signature image as a data URI, where the lab file has one
+    for that name; a missing, unknown or oversized file is reported, not printed."""
+    path = lab.certificates.signatures.get(by)
+    if path is None:
+        return None
+    kind = IMAGE_TYPES.get(path.suffix.lower())
+    if kind is None:
+        raise SignatureImageError(f"{path}: a signature image is PNG, JPEG or SVG")
+    try:
+        if path.stat().st_size > MAX_SIGNATURE:
+            raise SignatureImageError(f"{path} is larger than 1 MB: not a signature image")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SignatureImageError(
+            f"cannot read the signature image of {by}, {path}: {exc.strerror or exc}"
+        ) from None
+    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+class SignatureImageError(Exception):
+    """The lab file names a signature image that cannot be printed."""
+
+
 def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, Any]:
     t = Translator(issue.language)
     plan = document.plan
@@ -170,6 +201,7 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
         "hysteresis_plot": plots.hysteresis(document.points, t),
         "corrections": bool(decided) and all(p.kind == "comparison" for p in decided),
         "signature": t("signed_by", signer=issue.signed_by) if issue.signed_by else t("unsigned"),
+        "signature_image": _signature_image(lab, issue.by),
     }
 
 

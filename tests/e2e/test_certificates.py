@@ -4,12 +4,15 @@ the record does not verify; the issue on record."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import sqlite3
 from pathlib import Path
 
 import pypdf
 import pytest
+import yaml
 
 from tests.e2e.processes import run
 from tests.e2e.test_calibration_cli import calibrate, lab
@@ -224,3 +227,41 @@ def test_units_head_the_columns_and_a_plot_heading_stays_with_its_plot(tmp_path:
     ((page_number, height),) = found
     bottom_margin, plot = 20 / 25.4 * 72, 505 * 3.2 / 7
     assert height - bottom_margin > plot, (page_number, height)
+
+
+PNG = bytes.fromhex(  # a 1 x 1 transparent PNG: the smallest image a lab could name
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000105a0d3c10000000049454e44ae426082"
+)
+
+
+def test_the_signature_block_names_the_person_with_their_signature_image(
+    tmp_path: Path,
+) -> None:
+    lab_file = lab(tmp_path)
+    (tmp_path / "jane.png").write_bytes(PNG)
+    raw = yaml.safe_load(lab_file.read_text())
+    raw["certificates"] = {"signatures": {"Jane Doe": "jane.png", "John Roe": "missing.png"}}
+    lab_file.write_text(yaml.safe_dump(raw))
+    code, document, output = calibrate(tmp_path, "balance", lab_file)
+    assert code == 0, output
+    run_id = document["run"]["id"]
+    out = tmp_path / "c.html"
+    issued = run("report", run_id, "--format", "html", "--out", str(out), *SIGNATORY,
+                 "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    html = out.read_text(encoding="utf-8")
+    block = html[html.index('<div class="sign">') :]
+    assert "Jane Doe" in block and "Quality manager" in block and "Signature" in block
+    assert f'src="data:image/png;base64,{base64.b64encode(PNG).decode()}"' in block
+    assert re.search(r"Date of issue</th><td>\d{4}-\d\d-\d\d</td>", block)
+    refused = run("report", run_id, "--format", "html", "--out", str(tmp_path / "r.html"),
+                  "--by", "John Roe", "--function", "Head of laboratory", "--lab",
+                  str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert refused.returncode == 1 and "signature image of John Roe" in refused.stderr
+    assert not (tmp_path / "r.html").exists()
+    unsigned = run("report", run_id, "--format", "html", "--out", str(tmp_path / "u.html"),
+                   "--by", "Ann Other", "--function", "Technical manager", "--lab",
+                   str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert unsigned.returncode == 0  # no image for her: a place to sign by hand
+    assert '<img class="signature"' not in (tmp_path / "u.html").read_text()
