@@ -149,12 +149,93 @@ class SignatureImageError(Exception):
     """The lab file names a signature image that cannot be printed."""
 
 
+POSITIONS = ("centre", "front", "back", "left", "right")
+
+
+def _sections(document: RunDocument, resolution: float | None) -> dict[str, Any]:
+    """What a customer of each calibration expects besides the errors: a balance's
+    repeatability and eccentricity, a pressure gauge's series, hysteresis and zero
+    deviation. Each rounded to the UUT's resolution where it has one."""
+    digits = _decimals(resolution)
+    sections: dict[str, Any] = {}
+    repeatability = [p for p in document.points if p.kind == "repeatability"]
+    if repeatability:
+        sections["repeatability"] = [
+            {
+                "load": f"{p.nominal:g}" if p.nominal is not None else "",
+                "unit": p.unit,
+                "readings": int(p.values.get("dof", 0)) + 1,
+                "mean": f"{p.values['mean']:.{digits}f}",
+                "s": f"{p.values['s']:.{digits + 1}f}",
+            }
+            for p in repeatability
+            if "mean" in p.values and "s" in p.values
+        ]
+    eccentricity = [p for p in document.points if p.kind == "eccentricity"]
+    if eccentricity:
+        sections["eccentricity"] = [
+            {
+                "load": f"{p.nominal:g}" if p.nominal is not None else "",
+                "unit": p.unit,
+                "deviations": [
+                    f"{p.values[f'deviation_{where}']:.{digits}f}"
+                    if f"deviation_{where}" in p.values
+                    else ""
+                    for where in POSITIONS
+                ],
+                "largest": f"{p.values.get('max_deviation', 0.0):.{digits}f}",
+            }
+            for p in eccentricity
+        ]
+    series = [p for p in document.points if p.kind == "series"]
+    if series:
+        names = sorted({p.values["series"] for p in series if "series" in p.values})
+        by_nominal: dict[float, dict[float, str]] = {}
+        for point in series:
+            if point.nominal is not None and "indication" in point.values:
+                by_nominal.setdefault(point.nominal, {})[point.values["series"]] = (
+                    f"{point.values['indication']:.{digits}f}"
+                )
+        rising = {p.values["series"]: p.values.get("rising") == 1.0 for p in series}
+        sections["series"] = {
+            "names": [(f"M{n:g}", rising.get(n, True)) for n in names],
+            "unit": series[0].unit,
+            "rows": [
+                {"nominal": f"{n:g}", "cells": [cells.get(name, "") for name in names]}
+                for n, cells in sorted(by_nominal.items())
+            ],
+        }
+        judged = [p for p in document.points if p.decision is not None and "hysteresis" in p.values]
+        if judged:
+            sections["hysteresis"] = [
+                {
+                    "nominal": f"{p.nominal:g}" if p.nominal is not None else "",
+                    "unit": p.unit,
+                    "hysteresis": f"{p.values['hysteresis']:.{digits}f}",
+                    "zero": f"{p.values['zero_deviation']:.{digits}f}"
+                    if p.nominal == 0 and "zero_deviation" in p.values
+                    else "",
+                }
+                for p in judged
+            ]
+    return sections
+
+
+def _decimals(resolution: float | None) -> int:
+    """Decimals of the UUT's digit step (3 when it is not known)."""
+    if resolution is None:
+        return 3
+    text = f"{resolution:.10f}".rstrip("0")
+    return max(0, len(text.split(".")[1])) if "." in text else 0
+
+
 def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, Any]:
     t = Translator(issue.language)
     plan = document.plan
     decided = [p for p in document.points if p.decision is not None and p.budget is not None]
     resolution = _resolution(plan)
     rows = [_row(p, t, resolution) for p in decided]
+    uuts = list(dict.fromkeys(row["uut"] for row in rows))
     overrides = [
         t(
             "override",
@@ -192,6 +273,8 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
         ),
         "issued": issue.issued.date().isoformat(),
         "rows": rows,
+        "groups": [(uut, [r for r in rows if r["uut"] == uut]) for uut in uuts],
+        "sections": _sections(document, resolution),
         "conforms": result.conforms,
         "failures": result.failures,
         "uncertainties": {p.key: p.budget["expanded_uncertainty"] for p in decided if p.budget},

@@ -28,9 +28,37 @@ def pdf_text(path: Path) -> tuple[int, str]:
 @pytest.mark.parametrize(
     ("plan", "expected"),
     [
-        ("balance", ["OIML R76-1 class I", "weight-100g-e2", "indication 200 g", "Error of"]),
-        ("thermometers", ["IEC 60751 class A", "prt-ref-1", "probe-3", "Correction"]),
-        ("pressure-gauge", ["EN 837-1 class 1.6", "pressure-ref-1", "Rising and falling series"]),
+        (
+            "balance",
+            [
+                "OIML R76-1 class I",
+                "weight-100g-e2",
+                "indication 200 g",
+                "Error of",
+                "Repeatability Load Readings Mean Standard deviation 100 g 5",
+                "Eccentricity Load centre (g) front (g) back (g) left (g) right (g)",
+            ],
+        ),
+        (
+            "thermometers",
+            [
+                "IEC 60751 class A",
+                "prt-ref-1",
+                "Correction",
+                "Item calibrated: probe-2",
+                "Item calibrated: probe-3",
+            ],
+        ),
+        (
+            "pressure-gauge",
+            [
+                "EN 837-1 class 1.6",
+                "pressure-ref-1",
+                "Rising and falling series",
+                "M1 rising (bar) M2 falling (bar)",
+                "Hysteresis and zero deviation",
+            ],
+        ),
     ],
 )
 def test_pdf_certificate_has_the_required_content(
