@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-
 from daq.core.units import convert_difference
-from daq.reports.dsi import DsiError, pint_unit
+from daq.reports.dcc_check import safe_tree
+from daq.reports.dsi import DsiError, pint_units
 from daq.standards import (
     CalibratedRange,
     Certificate,
@@ -67,36 +66,41 @@ def read_standard(
     """The register entry of the standard the DCC ``xml`` certifies; DccUnreadable if it
     cannot be read into one."""
     try:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        root = etree.fromstring(xml, parser=parser)
-    except etree.XMLSyntaxError as exc:
-        raise DccUnreadable(f"not well-formed XML: {exc}") from None
+        root = safe_tree(xml)
+    except ValueError as exc:
+        raise DccUnreadable(str(exc)) from None
     version = root.get("schemaVersion") or ""
     if not version.startswith(VERSIONS):
         raise DccUnreadable(f"DCC version {version or '(none)'}: this daq reads 3.1 to 3.3")
     admin = _one(root, "dcc:administrativeData")
     core = _one(admin, "dcc:coreData")
     laboratory = _text(admin, "dcc:calibrationLaboratory/dcc:contact/dcc:name")
-    item = _one(admin, "dcc:items/dcc:item")
+    items = admin.findall("dcc:items/dcc:item", NS)
+    if len(items) != 1:
+        raise DccUnreadable(
+            f"the DCC certifies {len(items)} items: a register entry is one standard's DCC"
+        )
+    item = items[0]
     serial = item.xpath(
         "dcc:identifications/dcc:identification[dcc:issuer='manufacturer']/dcc:value/text()",
         namespaces=NS,
     )
     nominal, corrections = _table(root)
-    points = [
-        CorrectionPoint(
-            nominal=n,
-            correction=c,
-            uncertainty=corrections.uncertainty[i] if corrections.uncertainty else None,
-            k=corrections.k[i] if corrections.k else None,
-        )
-        for i, (n, c) in enumerate(zip(nominal.values, corrections.values, strict=True))
-    ]
-    points.sort(key=lambda p: p.nominal)
-    stated = [p for p in points if p.uncertainty is not None]
-    if not stated:
-        raise DccUnreadable("the DCC states no expanded uncertainty for its values")
-    largest = max(stated, key=lambda p: p.uncertainty or 0.0)
+    count = len(nominal.values)
+    uncertainty = _per_point(corrections.uncertainty, count, "expanded uncertainties")
+    factors = _per_point(corrections.k, count, "coverage factors")
+    if uncertainty is None or factors is None:
+        raise DccUnreadable("the DCC states no expanded uncertainty with its coverage factor")
+    points = sorted(
+        (
+            CorrectionPoint(nominal=n, correction=c, uncertainty=u, k=k)
+            for n, c, u, k in zip(
+                nominal.values, corrections.values, uncertainty, factors, strict=True
+            )
+        ),
+        key=lambda p: p.nominal,
+    )
+    largest = max(points, key=lambda p: (p.uncertainty or 0.0) / (p.k or 1.0))  # largest u
     return Standard(
         id=standard_id,
         description=_text(item, "dcc:name", required=False),
@@ -118,7 +122,7 @@ def read_standard(
             minimum=points[0].nominal, maximum=points[-1].nominal, unit=nominal.unit
         ),
         uncertainty=ExpandedUncertainty(
-            value=largest.uncertainty or 0.0, k=largest.k or 2.0, unit=nominal.unit
+            value=largest.uncertainty or 0.0, k=largest.k or 0.0, unit=nominal.unit
         ),
         corrections=CorrectionTable(kind="table", unit=nominal.unit, points=points),
         imported_from=DccSource(
@@ -127,6 +131,17 @@ def read_standard(
             schema_version=version,
         ),
     )
+
+
+def _per_point(values: list[float] | None, count: int, what: str) -> list[float] | None:
+    """One value per point: a single one stands for all; any other count is refused."""
+    if values is None:
+        return None
+    if len(values) == 1:
+        return values * count
+    if len(values) != count:
+        raise DccUnreadable(f"the DCC states {len(values)} {what} for {count} values")
+    return values
 
 
 def _one(node: Any, path: str) -> Any:
@@ -211,18 +226,22 @@ def _values(quantity: Any) -> Values:
     uncertainties = [r.findtext("si:expandedUnc/si:uncertainty", namespaces=NS) for r in reals]
     factors = [r.findtext("si:expandedUnc/si:coverageFactor", namespaces=NS) for r in reals]
     return Values(
-        [float(r.findtext("si:value", namespaces=NS)) for r in reals],
+        _numbers(" ".join(r.findtext("si:value", default="", namespaces=NS) for r in reals)),
         _unit(units.pop()),
-        [float(u or "nan") for u in uncertainties] if all(uncertainties) else None,
-        [float(f or "nan") for f in factors] if all(factors) else None,
+        _numbers(" ".join(u or "" for u in uncertainties)) if all(uncertainties) else None,
+        _numbers(" ".join(f or "" for f in factors)) if all(factors) else None,
     )
 
 
 def _numbers(text: str | None) -> list[float]:
+    """Finite numbers, at least one."""
     try:
-        return [float(v) for v in (text or "").split()]
+        numbers = [float(v) for v in (text or "").split()]
     except ValueError:
         raise DccUnreadable(f"not a list of numbers: {text!r}") from None
+    if not numbers or not all(math.isfinite(n) for n in numbers):
+        raise DccUnreadable(f"not a list of finite numbers: {text!r}")
+    return numbers
 
 
 def _optional(text: str | None) -> list[float] | None:
@@ -230,7 +249,12 @@ def _optional(text: str | None) -> list[float] | None:
 
 
 def _unit(text: str | None) -> str:
+    """The one unit of a quantity's values (a list naming one unit per value must name the
+    same one for all)."""
     try:
-        return pint_unit((text or "").strip())
+        units = set(pint_units(text or ""))
     except DsiError as exc:
         raise DccUnreadable(str(exc)) from None
+    if len(units) != 1:
+        raise DccUnreadable(f"the values of one quantity are in different units: {text}")
+    return units.pop()

@@ -25,6 +25,7 @@ from daq.config import LabConfig
 from daq.engine.document import RunDocument
 from daq.engine.record import Point
 from daq.reports.certificate import Issue
+from daq.reports.dcc_check import safe_tree
 from daq.reports.dsi import dsi_unit
 
 SCHEMA_VERSION = "3.1.2"
@@ -146,9 +147,9 @@ def _administrative_data(
              language)  # fmt: skip
 
     statements = _add(admin, "dcc:statements")
-    conformity = _add(statements, "dcc:statement")
-    _add(conformity, "dcc:norm", document.tolerance)
-    declaration = _add(conformity, "dcc:declaration")
+    statement = _add(statements, "dcc:statement")
+    _add(statement, "dcc:norm", document.tolerance)
+    declaration = _add(statement, "dcc:declaration")
     words = (
         f"Decision rule: {document.decision_rule}. Specification: {document.tolerance}."
         + (f" {document.decision_risk[0].upper()}{document.decision_risk[1:]}." if
@@ -156,11 +157,10 @@ def _administrative_data(
     )  # fmt: skip
     _add(declaration, "dcc:content", words, lang=language)
     verdict = document.result.conforms
-    _add(
-        conformity,
-        "dcc:conformity",
-        "pass" if verdict else "fail" if verdict is False else "noPass",
-    )
+    outcomes = {str((p.decision or {}).get("outcome")) for p in document.points if p.decision}
+    worst = next((o for o in ("fail", "conditional fail", "conditional pass") if o in outcomes),
+                 "pass")  # fmt: skip
+    _add(statement, "dcc:conformity", conformity(worst) if verdict is not None else "noPass")
     traceability = _add(statements, "dcc:statement")
     _add(traceability, "dcc:traceable", "true")
     text = _add(traceability, "dcc:declaration")
@@ -200,10 +200,10 @@ def _measurement_result(
     _environment(result, document.environment, language)
     listed = _add(result, "dcc:results")
     points = [p for p in document.points if p.uut == uut["id"] and p.decision is not None]
-    kinds: dict[str, list[Point]] = {}
+    kinds: dict[tuple[str, str], list[Point]] = {}  # one list per kind and unit
     for point in points:
-        kinds.setdefault(point.kind, []).append(point)
-    for kind, group in kinds.items():
+        kinds.setdefault((point.kind, point.unit), []).append(point)
+    for (kind, _), group in kinds.items():
         _points(listed, kind, group, language)
     if not points:
         empty = _add(listed, "dcc:result")
@@ -284,29 +284,29 @@ def _environment(result: etree._Element, environment: dict[str, Any], language: 
 
 
 def _points(listed: etree._Element, kind: str, points: list[Point], language: str) -> None:
-    """One ``dcc:result`` for the decided points of one kind: a list of quantities, each a
-    ``si:realListXMLList`` with a value per point."""
+    """One ``dcc:result`` for the decided points of one kind in one unit: a list of
+    quantities, each a ``si:realListXMLList`` with a value per point."""
     result = _add(listed, "dcc:result")
     _text(result, "dcc:name", kind, language)
     data_list = _add(_add(result, "dcc:data"), "dcc:list")
     unit = points[0].unit
-    same_unit = [p for p in points if p.unit == unit]
-    _quantity(data_list, "test point", [p.nominal for p in same_unit], unit, language,
+    _quantity(data_list, "test point", [p.nominal for p in points], unit, language,
               ref_type="basic_nominalValue")  # fmt: skip
     for key, name, ref_type in (
         ("reference", "reference value", "basic_referenceValue"),
         ("indication", "indication", "basic_measuredValue"),
     ):
-        if all(key in p.values for p in same_unit):
-            _quantity(data_list, name, [p.values[key] for p in same_unit], unit, language,
+        if all(key in p.values for p in points):
+            _quantity(data_list, name, [p.values[key] for p in points], unit, language,
                       ref_type=ref_type)  # fmt: skip
-    budgets = [p.budget or {} for p in same_unit]
-    decisions = [p.decision or {} for p in same_unit]
+    budgets = [p.budget or {} for p in points]
+    decisions = [p.decision or {} for p in points]
+    checks = [_main_check(p) for p in points]
     judged = str(budgets[0].get("quantity") or "value")
     _quantity(
         data_list,
         judged,
-        [d.get("value") for d in decisions],
+        [b.get("value") for b in budgets],
         unit,
         language,
         difference=True,
@@ -319,13 +319,35 @@ def _points(listed: etree._Element, kind: str, points: list[Point], language: st
     )
     for key, name in (("tolerance_lower", "lower tolerance limit"),
                       ("tolerance_upper", "upper tolerance limit")):  # fmt: skip
-        _quantity(data_list, name, [d.get(key) for d in decisions], unit, language,
+        _quantity(data_list, name, [c.get(key) for c in checks], unit, language,
                   difference=True)  # fmt: skip
     outcomes = _add(data_list, "dcc:quantity")
-    _text(outcomes, "dcc:name", "decision (ILAC-G8)", language)
+    _text(outcomes, "dcc:name", "decision of each point (ILAC-G8), every check", language)
     words = _add(outcomes, "dcc:noQuantity")
-    _add(words, "dcc:content", " ".join(str(d.get("outcome", "-")) for d in decisions),
+    _add(words, "dcc:content", " ".join(conformity(d.get("outcome")) for d in decisions),
          lang=language)  # fmt: skip
+
+
+CONFORMITY = {
+    "pass": "pass",
+    "conditional pass": "conditionalPass",
+    "conditional fail": "conditionalFail",
+    "fail": "fail",
+}
+"""ILAC-G8 outcomes in the DCC's words (stringConformityStatementStatusType)."""
+
+
+def conformity(outcome: object) -> str:
+    return CONFORMITY.get(str(outcome), "noPass")
+
+
+def _main_check(point: Point) -> dict[str, Any]:
+    """The check of the quantity the budget is for (the error of indication), which the
+    value and U in the DCC belong to; the governing decision when the point has no list."""
+    for check in point.checks:
+        if check.get("check") == "error":
+            return check
+    return point.decision or {}
 
 
 def _quantity(
@@ -359,8 +381,7 @@ def _quantity(
 
 def record_of(xml: bytes) -> tuple[str, str]:
     """The run and record hash a DCC of ours names (ValueError if it names none)."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    root = etree.fromstring(xml, parser=parser)
+    root = safe_tree(xml)
     found = {
         identification.findtext("dcc:name/dcc:content", namespaces=NAMESPACES): (
             identification.findtext("dcc:value", namespaces=NAMESPACES)

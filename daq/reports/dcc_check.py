@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DCC_NAMESPACE = "https://ptb.de/dcc"
 SI_NAMESPACE = "https://ptb.de/si"
@@ -38,16 +39,26 @@ class SchemaMissing(Exception):
     """The schema folder lacks the XSD of the DCC's version."""
 
 
-def schema_version(xml: bytes) -> str:
-    """The DCC's ``schemaVersion`` (ValueError if it is not a DCC)."""
+def safe_tree(xml: bytes) -> Any:
+    """The document parsed without a DTD: a DOCTYPE (whose entities could read local files
+    or expand without end in the next parser) is refused; ValueError says why."""
     from lxml import etree
 
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
     try:
-        root = etree.fromstring(
-            xml, parser=etree.XMLParser(resolve_entities=False, no_network=True)
-        )
+        tree = etree.fromstring(xml, parser=parser).getroottree()
     except etree.XMLSyntaxError as exc:
         raise ValueError(f"not well-formed XML: {exc}") from None
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise ValueError("a DCC has no DOCTYPE: one with a document type definition is refused")
+    return tree.getroot()
+
+
+def schema_version(xml: bytes) -> str:
+    """The DCC's ``schemaVersion`` (ValueError if it is not a DCC)."""
+    root = safe_tree(xml)
     if root.tag != f"{{{DCC_NAMESPACE}}}digitalCalibrationCertificate":
         raise ValueError(f"not a DCC: the root element is {root.tag}")
     version = root.get("schemaVersion")
@@ -87,8 +98,14 @@ def schematron_problems(xml: bytes) -> list[Finding]:
     """PTB's Schematron rules for the DCC (from ``dcclib``): failed assertions, each an error
     unless the rule calls itself a warning or information."""
     from dcclib.validation.schematron import SchematronValidator
+    from lxml import etree
 
-    result = SchematronValidator.for_dcc().validate_str(xml.decode("utf-8"))
+    # Saxon resolves entities: it only ever sees the document as lxml read it, DTD refused
+    text = etree.tostring(safe_tree(xml), encoding="unicode")
+    try:
+        result = SchematronValidator.for_dcc().validate_str(text)
+    except Exception as exc:  # Saxon's own errors: a document it cannot process
+        raise ValueError(f"the Schematron check could not read it: {exc}") from None
     found = []
     for assertion in result.failed_assertions:
         role = (assertion.role or "error").lower()

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from daq.reports.dcc_check import safe_tree
+
 MAX_PEM = 100_000
 """Bytes: a key or certificate file larger than this is not one."""
 
@@ -28,10 +30,6 @@ class DccSignatureError(Exception):
 class VerifiedSignature:
     subject: str
     """Who the signing certificate names."""
-
-
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
 def read_private_key(path: Path) -> bytes:
@@ -86,7 +84,7 @@ def sign_dcc(xml: bytes, name: str, key_pem: bytes, certificate_pem: bytes) -> b
         raise DccSignatureError(
             f"a DCC is signed with an ECDSA or RSA key, not {type(key).__name__}"
         )
-    root = etree.fromstring(xml, parser=_parser())
+    root = safe_tree(xml)
     signer = XMLSigner(method=methods.detached, signature_algorithm=algorithm)
     signature = signer.sign(
         root,
@@ -109,10 +107,10 @@ def verify_dcc(
     from signxml.verifier import XMLVerifier
 
     try:
-        document = etree.fromstring(xml, parser=_parser())
-        signed = etree.fromstring(signature, parser=_parser())
-    except etree.XMLSyntaxError as exc:
-        raise DccSignatureError(f"not well-formed XML: {exc}") from None
+        document = safe_tree(xml)
+        signed = safe_tree(signature)
+    except ValueError as exc:
+        raise DccSignatureError(str(exc)) from None
 
     def resolve(uri: str) -> etree._Element | None:
         return document if uri == name else None

@@ -131,11 +131,26 @@ def _valid(text: str) -> bool:
         return bool(Checked(text).valid)
 
 
+UNIT_TEXT = re.compile(r"(?:\\[a-z]+(?:\{-?\d+\})?)+")
+"""One D-SI unit: backslash words only (a prefix, a unit, \\tothe{n}), nothing between."""
+
+
+def pint_units(text: str) -> list[str]:
+    """A D-SI unit list (``si:unitXMLList``: one unit for all values, or one per value,
+    separated by spaces) as pint reads each (``mbar``, ``°C``)."""
+    items = text.split()
+    if not items:
+        raise DsiError("no unit")
+    return [pint_unit(item) for item in items]
+
+
 @cache
 def pint_unit(text: str) -> str:
-    """A D-SI unit (``\\milli\\bar``, ``\\degreecelsius``) as pint reads it (``mbar``,
-    ``degC``); DsiError for one this reading does not know."""
-    names = {dsi: name for name, dsi in NAMES.items()}
+    """One D-SI unit (``\\milli\\bar``, ``\\degreecelsius``, ``\\kilogram``) as pint reads
+    it (``mbar``, ``°C``, ``kg``); DsiError for anything else, a list included."""
+    if not UNIT_TEXT.fullmatch(text):
+        raise DsiError(f"{text!r} is not one D-SI unit")
+    names = {dsi: name for name, dsi in NAMES.items()} | {"kilogram": "kilogram"}
     parts: list[str] = []
     for token in re.findall(r"\\([a-z]+)(?:\{(-?\d+)\})?", text):
         name, power = token

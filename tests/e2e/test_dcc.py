@@ -94,7 +94,7 @@ def test_the_dcc_of_each_procedure_validates_and_carries_the_results(
         judged = by_name[first_kind[0]["budget"]["quantity"]]
         assert judged.findtext(".//si:unitXMLList", namespaces=NS) == error_unit
         assert values(judged, ".//si:valueXMLList") == pytest.approx(
-            [p["decision"]["value"] for p in first_kind]
+            [p["budget"]["value"] for p in first_kind]  # the error of indication, with its U
         )
         assert values(judged, ".//si:uncertaintyXMLList") == pytest.approx(
             [p["budget"]["expanded_uncertainty"] for p in first_kind]
@@ -282,3 +282,68 @@ def test_signing_needs_the_dcc_key_in_the_lab_file(tmp_path: Path) -> None:
                   "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
     assert refused.returncode == 2 and "dcc_signing" in refused.stderr
     assert not list(tmp_path.glob("*.xml"))
+
+
+def test_the_dcc_states_the_error_and_its_limits_whichever_check_governs(tmp_path: Path) -> None:
+    """A point decided by another check (the hysteresis, conditionally) still shows its error
+    of indication with the error's U and limits, as the PDF does, and the outcome in the
+    DCC's own word."""
+    import datetime as dt
+
+    from daq.config import load_lab
+    from daq.engine.document import RunDocument
+    from daq.reports.certificate import Issue
+    from daq.reports.dcc import render_dcc
+
+    lab_file = lab(tmp_path)
+    code, raw, output = calibrate(tmp_path, "pressure-gauge", lab_file)
+    assert code == 0, output
+    document = RunDocument.model_validate(raw)
+    point = next(p for p in document.points if p.decision and p.nominal)
+    error = next(c for c in point.checks if c["check"] == "error")
+    hysteresis = next(c for c in point.checks if c["check"] == "hysteresis")
+    governing = {**hysteresis, "value": 0.123, "outcome": "conditional pass", "conforms": True,
+                 "tolerance_lower": -0.5, "tolerance_upper": 0.5}  # fmt: skip
+    points = [p.model_copy(update={"decision": governing}) if p is point else p
+              for p in document.points]  # fmt: skip
+    changed = document.model_copy(update={"points": points})
+    issue = Issue("N-1", dt.datetime.now(dt.UTC), "Jane Doe", "Quality manager", "en")
+    root = etree.fromstring(render_dcc(changed, load_lab(lab_file), issue))
+    result = root.find(".//dcc:measurementResult//dcc:result", NS)
+    by_name = {
+        q.findtext("dcc:name/dcc:content", namespaces=NS): q
+        for q in result.iterfind(".//dcc:quantity", NS)
+    }
+    decided = [p for p in points if p.decision and p.kind == point.kind]
+    at = decided.index(next(p for p in decided if p.key == point.key))
+    assert point.budget is not None
+    assert values(by_name["error of indication"], ".//si:valueXMLList")[at] == pytest.approx(
+        point.budget["value"]
+    )
+    assert values(by_name["lower tolerance limit"], ".//si:valueXMLList")[at] == pytest.approx(
+        error["tolerance_lower"]
+    )
+    words = by_name["decision of each point (ILAC-G8), every check"].findtext(
+        "dcc:noQuantity/dcc:content", namespaces=NS
+    )
+    assert words.split()[at] == "conditionalPass"
+    assert root.findtext(".//dcc:statement/dcc:conformity", namespaces=NS) == "conditionalPass"
+
+
+def test_a_dcc_with_a_document_type_definition_is_refused_unread(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the lab's key")
+    hostile = tmp_path / "hostile.xml"
+    hostile.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file://{secret}">]>'
+        '<dcc:digitalCalibrationCertificate xmlns:dcc="https://ptb.de/dcc" '
+        'schemaVersion="3.1.2"><dcc:comment>&x;</dcc:comment>'
+        "</dcc:digitalCalibrationCertificate>"
+    )
+    checked = run("dcc", "validate", str(hostile), cwd=tmp_path)
+    assert checked.returncode == 1 and "DOCTYPE" in checked.stderr
+    assert "the lab's key" not in checked.stdout + checked.stderr
+    lab_file = lab(tmp_path)
+    imported = run("standards", "import", str(hostile), "--id", "x", "--due", "2027-01-01",
+                   "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert imported.returncode == 1 and "DOCTYPE" in imported.stderr
