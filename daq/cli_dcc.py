@@ -143,6 +143,8 @@ def verify(
         hint = "The DCC or its signature was changed, or they are not the lab's."
         raise fail(f"{file}: {exc}", hint) from None
     console.print(f"{file}: signature verifies (signed by {verified.subject})")
+    if verified.note:
+        errors.print(Text(f"note: {verified.note}", "yellow"))
     if config is None:
         errors.print(Text("note: no lab file: the record hash was not checked", "yellow"))
         return

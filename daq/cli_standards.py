@@ -31,6 +31,7 @@ def standards(
     """List the reference standards with their certificates and the days left until due
     (an entry imported from a DCC is marked with its hash)."""
     if ctx.invoked_subcommand is not None:
+        ctx.obj = lab  # `daq standards --lab X import ...` imports into X's register
         return
     from daq.config import ConfigError
     from daq.standards import days_until_due, load_standards
@@ -101,6 +102,7 @@ def standards(
 
 @standards_app.command("import")
 def import_dcc(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="The standard's Digital Calibration Certificate.")],
     standard_id: Annotated[str, typer.Option("--id", help="Its id in the register.")],
     due: Annotated[
@@ -133,7 +135,7 @@ def import_dcc(
     from daq.standards import CorrectionTable, load_standards
     from daq.standards_dcc import DccUnreadable, read_standard
 
-    config = load(lab)
+    config = load(lab or ctx.obj)  # the group's --lab, when given before `import`
     register = config.standards
     if register is None:
         raise fail("the lab file names no register of reference standards",

@@ -18,6 +18,7 @@ from lxml import etree
 
 from daq.reports.dcc_check import safe_tree
 
+DSIG = "http://www.w3.org/2000/09/xmldsig#"
 MAX_PEM = 100_000
 """Bytes: a key or certificate file larger than this is not one."""
 
@@ -30,6 +31,8 @@ class DccSignatureError(Exception):
 class VerifiedSignature:
     subject: str
     """Who the signing certificate names."""
+    note: str = ""
+    """What the check could not say (the certificate has expired since)."""
 
 
 def read_private_key(path: Path) -> bytes:
@@ -62,20 +65,37 @@ def read_certificate(path: Path) -> bytes:
 def sign_dcc(xml: bytes, name: str, key_pem: bytes, certificate_pem: bytes) -> bytes:
     """A detached XML signature of the DCC ``xml`` (the file ``name``) with the key and its
     certificate, as XML bytes."""
+    import datetime as dt
+
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        PublicFormat,
+        load_pem_private_key,
+    )
     from signxml import methods
     from signxml.algorithms import SignatureMethod
     from signxml.signer import SignatureReference, XMLSigner
 
     try:
         key = load_pem_private_key(key_pem, password=None)
-        x509.load_pem_x509_certificate(certificate_pem)
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
     except (ValueError, TypeError) as exc:
         raise DccSignatureError(
             f"the DCC signing key or certificate is not usable: {exc}"
         ) from None
+    spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    if key.public_key().public_bytes(*spki) != certificate.public_key().public_bytes(*spki):
+        raise DccSignatureError(
+            "the DCC signing key is not the key of its certificate: no one could verify it"
+        )
+    now = dt.datetime.now(dt.UTC)
+    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
+        raise DccSignatureError(
+            f"the DCC signing certificate is valid from {certificate.not_valid_before_utc:%Y-%m-%d}"
+            f" to {certificate.not_valid_after_utc:%Y-%m-%d}, not today: renew it"
+        )
     if isinstance(key, ec.EllipticCurvePrivateKey):
         algorithm = SignatureMethod.ECDSA_SHA256
     elif isinstance(key, rsa.RSAPrivateKey):
@@ -102,15 +122,25 @@ def verify_dcc(
     the DCC, and the signature over it made with the key of ``certificate_pem`` (the lab's
     certificate: the one in the signature is not trusted on its own). Raises
     ``DccSignatureError`` saying what failed."""
+    import binascii
+    import datetime as dt
+
     from cryptography import x509
     from signxml.exceptions import InvalidInput, InvalidSignature
-    from signxml.verifier import XMLVerifier
+    from signxml.verifier import SignatureConfiguration, XMLVerifier
 
     try:
         document = safe_tree(xml)
         signed = safe_tree(signature)
     except ValueError as exc:
         raise DccSignatureError(str(exc)) from None
+
+    references = signed.findall(f"{{{DSIG}}}SignedInfo/{{{DSIG}}}Reference")
+    if [r.get("URI") for r in references] != [name]:
+        raise DccSignatureError(
+            f"the signature is not one of {name}: it references "
+            f"{', '.join(repr(r.get('URI')) for r in references) or 'nothing'}"
+        )
 
     def resolve(uri: str) -> etree._Element | None:
         return document if uri == name else None
@@ -119,13 +149,18 @@ def verify_dcc(
         certificate = x509.load_pem_x509_certificate(certificate_pem)
     except ValueError as exc:
         raise DccSignatureError(f"the lab's DCC certificate is not usable: {exc}") from None
+    note, when = "", None
+    expired = certificate.not_valid_after_utc
+    if dt.datetime.now(dt.UTC) > expired:  # checked as of its last valid moment, and said so
+        when = expired - dt.timedelta(seconds=1)
+        note = f"the lab's DCC certificate expired on {expired:%Y-%m-%d}"
     try:
         XMLVerifier().verify(
             signed,
             x509_cert=certificate_pem.decode("ascii"),
             uri_resolver=resolve,
-            expect_references=1,
+            expect_config=SignatureConfiguration(expect_references=1, verification_time=when),
         )
-    except (InvalidSignature, InvalidInput) as exc:
+    except (InvalidSignature, InvalidInput, etree.DocumentInvalid, binascii.Error) as exc:
         raise DccSignatureError(f"the signature does not verify: {exc}") from None
-    return VerifiedSignature(certificate.subject.rfc4514_string())
+    return VerifiedSignature(certificate.subject.rfc4514_string(), note)
