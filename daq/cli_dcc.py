@@ -44,7 +44,7 @@ def validate(
         schematron_problems,
     )
 
-    xml = _read(file)
+    xml = read_dcc(file)
     try:
         version = schema_version(xml)
     except ValueError as exc:
@@ -74,7 +74,8 @@ def validate(
     console.print(f"[green]{file}: a valid DCC {version}[/] (checked against {checked})")
 
 
-def _read(file: Path) -> bytes:
+def read_dcc(file: Path) -> bytes:
+    """A DCC's bytes, refused unread beyond ``MAX_DCC``."""
     try:
         if file.stat().st_size > MAX_DCC:
             raise fail(f"{file} is larger than {MAX_DCC // 1_000_000} MB: not read", "", 2)
@@ -135,8 +136,8 @@ def verify(
             "Give --certificate LAB.pem, or a lab file with certificates.dcc_signing.",
             2,
         )
-    xml = _read(file)
-    signed = _read(signature or file.with_name(f"{file.name}.sig"))
+    xml = read_dcc(file)
+    signed = read_dcc(signature or file.with_name(f"{file.name}.sig"))
     try:
         verified = verify_dcc(xml, signed, file.name, read_certificate(pem_file))
     except DccSignatureError as exc:

@@ -194,6 +194,7 @@ def report(
     from daq.reports.certificate import PdfUnavailable, SignatureImageError
     from daq.reports.dcc import DccUnavailable
     from daq.reports.dcc_sign import DccSignatureError
+    from daq.reports.dsi import DsiError
 
     try:
         content = _render(form, document, issued, config, signature)
@@ -202,7 +203,13 @@ def report(
         target.write_bytes(content)
         if detached is not None:
             target.with_name(f"{target.name}.sig").write_bytes(detached)
-    except (PdfUnavailable, DccUnavailable, DccSignatureError, SignatureImageError) as exc:
+    except (
+        PdfUnavailable,
+        DccUnavailable,
+        DccSignatureError,
+        DsiError,
+        SignatureImageError,
+    ) as exc:
         # none was made, nothing is recorded
         raise fail(str(exc)) from None
     except OSError as exc:  # nothing is recorded as issued unless the file exists

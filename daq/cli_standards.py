@@ -140,10 +140,9 @@ def import_dcc(
     if register is None:
         raise fail("the lab file names no register of reference standards",
                    "Add 'standards: standards.yaml' to the lab file.", 2)  # fmt: skip
-    try:
-        xml = file.read_bytes()
-    except OSError as exc:
-        raise fail(f"cannot read {file}: {exc.strerror or exc}", "", 2) from None
+    from daq.cli_dcc import read_dcc
+
+    xml = read_dcc(file)
     try:
         problems = schema_problems(xml, schema_dir) if schema_dir else []
         problems += schematron_problems(xml)

@@ -544,17 +544,27 @@ async def _certificates(
         statements.append(f"{name}: {judged.text}")
         if not judged.ok:
             problems.append(f"{name}: {judged.text}")
-        problems += await archived_file_problems(journal, issue.number, keys)
+        problems += await archived_file_problems(journal, issue.number, keys, issue.issued)
     return statements
 
 
 async def archived_file_problems(
-    journal: Journal, number: str, keys: list[RegisteredKey]
+    journal: Journal,
+    number: str,
+    keys: list[RegisteredKey],
+    issued: float | None = None,
 ) -> list[str]:
     """The issued file kept in the journal: its content still has the hash it was issued
-    with, and that hash still has the lab's signature (where the lab signs)."""
+    with, and that hash still has the lab's signature (where the issue was signed); one
+    issued (``issued``) after the journal began keeping files must be there."""
     archived = await journal.certificate_file(number)
     if archived is None:
+        kept_from = await journal.files_kept_from()
+        if issued is not None and kept_from is not None and issued >= kept_from:
+            return [
+                f"the archived file of certificate {number} is gone: it was issued after the "
+                "journal began keeping certificates' files"
+            ]
         return []
     name = f"the archived file of certificate {number}"
     if hashlib.sha256(archived.content).hexdigest() != archived.hash:
@@ -564,6 +574,8 @@ async def archived_file_problems(
     mine = [s for s in found if s.hash == archived.hash]
     if found and not mine:
         return [f"{name} was replaced after it was signed"]
+    if not found and await journal.signatures(certificate_subject(number)):
+        return [f"{name}: its signature is gone, though the certificate's issue is signed"]
     if mine and not (judged := check(keys, mine[-1])).ok:
         return [f"{name}: {judged.text}"]
     return []

@@ -145,6 +145,15 @@ class CertificateStore(BatchedWriter):
         )
         return CertificateFile(*rows[0]) if rows else None
 
+    async def files_kept_from(self) -> float | None:
+        """Since when the journal keeps issued certificates' files (None: it never has)."""
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT value FROM journal_facts WHERE name = 'files_kept_from'",
+            (),
+        )
+        return float(rows[0][0]) if rows else None
+
     async def register(self) -> list[RegisterEntry]:
         """The register of issued certificates, in order."""
         rows = await self._run(

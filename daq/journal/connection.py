@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -138,6 +139,11 @@ class JournalBase:
             db.execute(
                 "INSERT OR IGNORE INTO journal_facts (name, value) SELECT 'chained_after', "
                 "COALESCE(MAX(id), 0) FROM readings"
+            )
+            # certificates issued from here on have their files kept: one missing was removed
+            db.execute(
+                "INSERT OR IGNORE INTO journal_facts (name, value) VALUES ('files_kept_from', ?)",
+                (repr(time.time()),),
             )
             if version < REGISTER_SCHEMA:  # the register's step, all or nothing with its version
                 db.execute("BEGIN IMMEDIATE")

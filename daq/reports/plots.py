@@ -9,6 +9,7 @@ import io
 from collections import defaultdict
 from collections.abc import Callable
 from itertools import pairwise
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -67,10 +68,16 @@ def _constant(limits: Limits, x: float, value: tuple[float, float]) -> bool:
     return limits(x - nudge) == value or limits(x + nudge) == value
 
 
+def _error_check(point: Point) -> dict[str, Any]:
+    """The check of the error of indication (the point's decision when it lists none)."""
+    found = next((c for c in point.checks if c.get("check") == "error"), point.decision)
+    return dict(found or {})
+
+
 def errors(points: list[Point], t: Translator, limits: Limits | None = None) -> str | None:
     """Error (or correction, for comparisons) against nominal per UUT, with ±U, and the
     tolerance band drawn from the tolerance itself (``limits``), so that a stepped
-    specification is drawn as steps; without it, through each point's MPE."""
+    specification is drawn as steps; without it, through each point's limits."""
     decided = [p for p in points if p.decision and p.budget and p.nominal is not None]
     if not decided:
         return None
@@ -94,8 +101,14 @@ def errors(points: list[Point], t: Translator, limits: Limits | None = None) -> 
         if corrections:  # a correction's band is the error's, mirrored
             lower, upper = [-u for u in upper], [-v for v in lower]
     except ValueError:  # MetrologyError too: somewhere between the points it has none
-        band = sorted((p.nominal or 0.0, p.values.get("mpe", 0.0)) for p in decided)
-        x, lower, upper = [b[0] for b in band], [-b[1] for b in band], [b[1] for b in band]
+        band = sorted(  # through each point's own limits of the error
+            (p.nominal or 0.0, _error_check(p).get("tolerance_lower", 0.0),
+             _error_check(p).get("tolerance_upper", 0.0))
+            for p in decided
+        )  # fmt: skip
+        x, lower, upper = [b[0] for b in band], [b[1] for b in band], [b[2] for b in band]
+        if corrections:
+            lower, upper = [-u for u in upper], [-v for v in lower]
     axes.fill_between(x, lower, upper, color="tab:green", alpha=0.12, label=t("tolerance"))
     unit = decided[0].unit
     axes.set_xlabel(f"{t('nominal')} / {unit}")

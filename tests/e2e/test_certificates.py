@@ -293,3 +293,21 @@ def test_the_signature_block_names_the_person_with_their_signature_image(
                    str(lab_file), cwd=tmp_path)  # fmt: skip
     assert unsigned.returncode == 0  # no image for her: a place to sign by hand
     assert '<img class="signature"' not in (tmp_path / "u.html").read_text()
+
+
+def test_an_archived_file_removed_from_the_journal_is_named(tmp_path: Path) -> None:
+    lab_file = lab(tmp_path)
+    code, document, output = calibrate(tmp_path, "balance", lab_file)
+    assert code == 0, output
+    run_id = document["run"]["id"]
+    done = run("report", run_id, "--format", "json", "--out", str(tmp_path / "c.json"),
+               *SIGNATORY, "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    number = done.stdout.split()[1]
+    assert run("verify", run_id, "--lab", str(lab_file), cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "daq.sqlite") as db:
+        db.execute("DELETE FROM certificate_files WHERE number = ?", (number,))
+    verified = run("verify", run_id, "--lab", str(lab_file), cwd=tmp_path)
+    said = " ".join((verified.stdout + verified.stderr).split())
+    assert verified.returncode != 0
+    assert f"the archived file of certificate {number} is gone" in said
