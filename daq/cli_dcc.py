@@ -153,23 +153,32 @@ def verify(
 
 
 def _check_record(xml: bytes, file: Path, config: LabConfig) -> None:
-    """The DCC's run and record hash against the journal's record of that run."""
+    """The DCC against the journal: a certificate it issued, byte for byte as it was
+    issued, from its run's record, which still verifies; and whether it was replaced."""
+    import hashlib
+
     from daq.integrity import audit
-    from daq.reports.dcc import record_of
+    from daq.reports.dcc import number_of, record_of
 
     try:
         run_id, record_hash = record_of(xml)
+        number = number_of(xml)
     except ValueError as exc:
         raise fail(f"{file}: {exc}") from None
 
-    async def final() -> tuple[str | None, list[str]]:
+    async def final() -> tuple[str | None, list[str], str | None, list[str]]:
         async with reader_of(config) as journal:
             if await journal.run(run_id) is None:
                 raise fail(f"{file}: run {run_id} is not in {config.journal.path}", "", 1)
             checked = await audit(journal, run_id, config.signing)
-            return checked.final, checked.problems
+            issues = await journal.certificates(run_id)
+            kept = await journal.certificate_file(number)
+            if number not in {issue.number for issue in issues}:
+                raise fail(f"{file}: certificate {number} was never issued for run {run_id}")
+            replaced = [issue.number for issue in issues if issue.replaces == number]
+            return checked.final, checked.problems, kept.hash if kept else None, replaced
 
-    recorded, problems = run(final())
+    recorded, problems, issued_hash, replaced = run(final())
     if problems:
         raise fail(f"{file}: the record of run {run_id} does not verify: {problems[0]}")
     if recorded != record_hash:
@@ -177,4 +186,8 @@ def _check_record(xml: bytes, file: Path, config: LabConfig) -> None:
             f"{file}: it names record hash {record_hash}, run {run_id} ends in {recorded}: "
             "not the record it was issued from"
         )
+    if issued_hash is not None and hashlib.sha256(xml).hexdigest() != issued_hash:
+        raise fail(f"{file}: not the file certificate {number} was issued as (its hash differs)")
     console.print(f"{file}: record hash matches run {run_id} in the journal, which verifies")
+    if replaced:
+        errors.print(Text(f"note: certificate {number} was replaced by {replaced[0]}", "yellow"))

@@ -395,3 +395,13 @@ def record_of(xml: bytes) -> tuple[str, str]:
     if not run or not record:
         raise ValueError("the DCC names no calibration run and record hash of this laboratory")
     return run, record
+
+
+def number_of(xml: bytes) -> str:
+    """The certificate number a DCC states (ValueError if none)."""
+    number = safe_tree(xml).findtext(
+        "dcc:administrativeData/dcc:coreData/dcc:uniqueIdentifier", namespaces=NAMESPACES
+    )
+    if not number:
+        raise ValueError("the DCC states no certificate number")
+    return str(number).strip()

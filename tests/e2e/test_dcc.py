@@ -250,6 +250,20 @@ def test_a_signed_dcc_verifies_and_fails_after_one_changed_byte(tmp_path: Path) 
     if (OFFICIAL / "dcc-3.1.2.xsd").is_file():  # the signed DCC is still a valid one
         valid = run("dcc", "validate", str(out), "--schema-dir", str(OFFICIAL), cwd=tmp_path)
         assert valid.returncode == 0, valid.stdout
+    # re-signed by the lab's own key after a change: the signature verifies, but it is not
+    # the file that was issued
+    from daq.reports.dcc_sign import sign_dcc
+
+    forged = tmp_path / "forged" / "signed.xml"
+    forged.parent.mkdir()
+    forged_text = out.read_bytes().replace(b"<dcc:role>", b"<dcc:role>Acting ", 1)
+    forged.write_bytes(forged_text)
+    forged.with_name("signed.xml.sig").write_bytes(
+        sign_dcc(forged_text, "signed.xml", key.read_bytes(), certificate.read_bytes())
+    )
+    refused = run("dcc", "verify", str(forged), "--lab", str(lab_file), cwd=tmp_path)
+    said = " ".join((refused.stdout + refused.stderr).split())
+    assert refused.returncode == 1 and "not the file certificate" in said, said
     # one byte of a result changed: the digest no longer matches
     text = out.read_bytes()
     at = text.index(b"<si:valueXMLList>") + len(b"<si:valueXMLList>")
@@ -264,6 +278,14 @@ def test_a_signed_dcc_verifies_and_fails_after_one_changed_byte(tmp_path: Path) 
     _, other = dcc_key(tmp_path, "Someone else")
     refused = run("dcc", "verify", str(out), "--certificate", str(other), cwd=tmp_path)
     assert refused.returncode == 1 and "does not verify" in refused.stderr
+    # a re-issue replaces it: the first still verifies, with a note
+    second = str(tmp_path / "again.xml")
+    again = run("report", document["run"]["id"], "--format", "dcc", "--out", second,
+                *SIGNATORY, "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    checked = run("dcc", "verify", str(out), "--lab", str(lab_file), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "was replaced by" in " ".join(checked.stderr.split())
     # the journal's record altered since: the DCC no longer matches a verified record
     import sqlite3
 
