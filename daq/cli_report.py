@@ -196,13 +196,16 @@ def report(
     from daq.reports.dcc_sign import DccSignatureError
     from daq.reports.dsi import DsiError
 
+    signature_file = target.with_name(f"{target.name}.sig")
+    pending = [target.with_name(f".{target.name}.pending"),
+               target.with_name(f".{signature_file.name}.pending")]  # fmt: skip
     try:
         content = _render(form, document, issued, config, signature)
         detached = _dcc_signature(content, target.name, config) if sign else None
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+        pending[0].write_bytes(content)  # the file is named as issued only once recorded
         if detached is not None:
-            target.with_name(f"{target.name}.sig").write_bytes(detached)
+            pending[1].write_bytes(detached)
     except (
         PdfUnavailable,
         DccUnavailable,
@@ -212,7 +215,8 @@ def report(
     ) as exc:
         # none was made, nothing is recorded
         raise fail(str(exc)) from None
-    except OSError as exc:  # nothing is recorded as issued unless the file exists
+    except OSError as exc:  # nothing is recorded as issued unless the file can be written
+        _discard(pending)
         raise fail(
             f"cannot write the certificate to {target}: {exc.strerror or exc}",
             "Check that the folder exists and is writable, or give another --out.",
@@ -220,13 +224,23 @@ def report(
     try:
         run(record())
     except NumberTaken as exc:  # another issue took the number meanwhile: this one is void
-        target.unlink(missing_ok=True)
-        target.with_name(f"{target.name}.sig").unlink(missing_ok=True)
+        _discard(pending)
         raise fail(str(exc), "Issue the certificate again: it gets the next number.") from None
+    except BaseException:  # not recorded (the journal failed, Ctrl-C): not issued either
+        _discard(pending)
+        raise
+    pending[0].replace(target)
+    if detached is not None:
+        pending[1].replace(signature_file)
     replacing = f", replacing certificate {issued.replaces}" if issued.replaces else ""
     console.print(f"certificate {issued.number} ({form}, {chosen}) written to {target}{replacing}")
     if sign:
         console.print(f"its signature: {target.name}.sig (`daq dcc verify {target}` checks it)")
+
+
+def _discard(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _reprint(config: LabConfig, run_id: str, number: str | None, out: Path | None) -> None:
