@@ -15,7 +15,7 @@ from rich.text import Text
 from daq.core.errors import SimulationError
 
 if TYPE_CHECKING:
-    from daq.config import LabConfig
+    from daq.config import ConfigError, LabConfig
     from daq.core.clock import Clock
     from daq.journal import Journal
 
@@ -92,19 +92,24 @@ def writable(path: Path, option: str) -> None:
         )
 
 
+def lab_problems(exc: ConfigError) -> typer.Exit:
+    """Print every problem of the lab file, and the exit that says how many."""
+    for problem in exc.problems:
+        errors.print(Text(str(problem), style="red"), soft_wrap=True)
+    return fail(
+        f"{len(exc.problems)} problem(s) in the lab file",
+        "Fix the fields named above; `daq config check FILE` re-checks the file.",
+        2,
+    )
+
+
 def load(path: Path | None) -> LabConfig:
     from daq.config import ConfigError, load_lab
 
     try:
         lab = load_lab(path)
     except ConfigError as exc:
-        for problem in exc.problems:
-            errors.print(Text(str(problem), style="red"), soft_wrap=True)
-        raise fail(
-            f"{len(exc.problems)} problem(s) in the lab file",
-            "Fix the fields named above; `daq config check FILE` re-checks the file.",
-            2,
-        ) from None
+        raise lab_problems(exc) from None
     if path is not None:  # (--lab, or $DAQ_LAB through it)
         _name_an_old_journal(lab, path.parent)
     return lab
@@ -187,13 +192,7 @@ def run(coroutine: Awaitable[T]) -> T:
     try:
         return asyncio.run(coroutine)  # type: ignore[arg-type]
     except ConfigError as exc:  # found once the command started (simulator settings)
-        for problem in exc.problems:
-            errors.print(Text(str(problem), style="red"), soft_wrap=True)
-        raise fail(
-            f"{len(exc.problems)} problem(s) in the lab file",
-            "Fix the fields named above; `daq config check FILE` re-checks the file.",
-            2,
-        ) from None
+        raise lab_problems(exc) from None
     except JournalError as exc:
         raise fail(str(exc), _journal_hint(str(exc))) from None
     except SimulationError as exc:

@@ -226,25 +226,31 @@ def _parse_private(data: bytes, where: str) -> Ed25519PrivateKey:
     return key
 
 
+def read_private_file(path: Path, field: str, largest: int) -> bytes:
+    """A private key file's bytes, refused when others may read it (mode 600, owned by the
+    service user) or when it is larger than a key (``largest`` bytes); ``field`` is the lab
+    file's field that names it."""
+    try:
+        info = path.stat()
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            raise SigningError(
+                f"the private key {path} may be read by others (mode "
+                f"{stat.S_IMODE(info.st_mode):03o}): `chmod 600 {path}`, owned by the "
+                "service user"
+            )
+        if info.st_size > largest:
+            raise SigningError(f"{path} is {info.st_size} bytes: not a private key")
+        return path.read_bytes()
+    except OSError as exc:
+        raise SigningError(
+            f"cannot read the private key {path}: {exc.strerror or exc}; {field} names it"
+        ) from None
+
+
 def _read_private(settings: SigningSettings) -> tuple[Ed25519PrivateKey, str]:
     if settings.key_file is not None:
         path = settings.key_file
-        try:
-            info = path.stat()
-            if stat.S_IMODE(info.st_mode) & 0o077:
-                raise SigningError(
-                    f"the private key {path} may be read by others (mode "
-                    f"{stat.S_IMODE(info.st_mode):03o}): `chmod 600 {path}`, owned by the "
-                    "service user"
-                )
-            if info.st_size > MAX_KEY_BYTES:
-                raise SigningError(f"{path} is {info.st_size} bytes: not a private key")
-            data = path.read_bytes()
-        except OSError as exc:
-            raise SigningError(
-                f"cannot read the private key {path}: {exc.strerror or exc}; signing.key_file "
-                "names it"
-            ) from None
+        data = read_private_file(path, "signing.key_file", MAX_KEY_BYTES)
         return _parse_private(data, str(path)), str(path)
     value = os.environ.get(settings.key_env)
     if not value:

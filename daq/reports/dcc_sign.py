@@ -10,7 +10,6 @@ signature to the lab's certificate where it is known.
 
 from __future__ import annotations
 
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,17 +35,13 @@ class VerifiedSignature:
 
 
 def read_private_key(path: Path) -> bytes:
-    """The PEM key, refused when others may read it (as the lab's record key is)."""
+    """The PEM key, refused when others may read it, as the lab's record key is."""
+    from daq.signing import SigningError, read_private_file
+
     try:
-        info = path.stat()
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            raise DccSignatureError(
-                f"the DCC signing key {path} may be read by others (mode "
-                f"{stat.S_IMODE(info.st_mode):03o}): `chmod 600 {path}`"
-            )
-        return _small(path)
-    except OSError as exc:
-        raise DccSignatureError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return read_private_file(path, "certificates.dcc_signing.key_file", MAX_PEM)
+    except SigningError as exc:
+        raise DccSignatureError(str(exc)) from None
 
 
 def _small(path: Path) -> bytes:

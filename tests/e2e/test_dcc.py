@@ -195,36 +195,13 @@ def test_fetch_schema_downloads_both_files_and_checks_their_versions(
 
 def dcc_key(folder: Path, name: str) -> tuple[Path, Path]:
     """An ECDSA P-256 key (mode 600) and its self-signed certificate, as a lab makes them."""
-    import datetime as dt
+    from tests.unit.test_dcc_sign import key_and_certificate
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
+    _, key, certificate = key_and_certificate(-1, 365, name)
     key_file, certificate_file = folder / f"{name}.key", folder / f"{name}.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    key_file.write_bytes(key)
     key_file.chmod(0o600)
-    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    certificate_file.write_bytes(certificate)
     return key_file, certificate_file
 
 

@@ -23,10 +23,12 @@ DCC = (
 
 
 def key_and_certificate(
-    valid_from: int, valid_to: int
+    valid_from: int, valid_to: int, common_name: str = "Lab DCC"
 ) -> tuple[ec.EllipticCurvePrivateKey, bytes, bytes]:
+    """An ECDSA P-256 key (and its PEM) with a self-signed certificate valid from and to so
+    many days from now."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Lab DCC")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
     certificate = (
         x509.CertificateBuilder()
