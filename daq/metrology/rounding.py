@@ -104,6 +104,13 @@ def format_value(value: float, expanded: float, *, signed: bool = False) -> str:
     return f"+{text}" if signed and six > 0 else text
 
 
+def format_places(value: float, places: int) -> str:
+    """``value`` to ``places`` decimals, ties half up, never "-0.000": a statistic of the
+    UUT's indications (a mean, a deviation, a hysteresis) printed to its resolution's
+    decimals without snapping it to the digit step."""
+    return _text(_finite("a value", value), places)
+
+
 def format_indication(value: float, resolution: float) -> str:
     """An indication of the unit under test at its resolution (digit step): the nearest
     multiple of the step (ties half up, away from zero), with the step's decimal places

@@ -288,20 +288,30 @@ class Iec60751(_Spec):
     element: Element = "wire"
     unit: Literal["°C"] = "°C"
 
+    @property
+    def coefficients(self) -> tuple[float, float]:
+        """a and b of the tolerance ±(a + b|t|) in °C."""
+        return _IEC_TOLERANCE[self.tolerance_class]
+
+    @property
+    def valid_range(self) -> tuple[float, float]:
+        """The temperatures (°C) over which the class is valid for this element."""
+        return _IEC_RANGE[(self.element, self.tolerance_class)]
+
     def mpe(self, nominal: float) -> float:
         """Tolerance in °C at ``nominal`` °C; ValueError outside the class's range."""
-        low, high = _IEC_RANGE[(self.element, self.tolerance_class)]
+        low, high = self.valid_range
         if not low <= _finite(nominal) <= high:
             raise MetrologyError(
                 f"IEC 60751 class {self.tolerance_class} ({self.element}) is valid from "
                 f"{low:g} °C to {high:g} °C, not at {nominal:g} °C"
             )
-        a, b = _IEC_TOLERANCE[self.tolerance_class]
+        a, b = self.coefficients
         return a + b * abs(nominal)
 
     def describe(self) -> str:
-        a, b = _IEC_TOLERANCE[self.tolerance_class]
-        low, high = _IEC_RANGE[(self.element, self.tolerance_class)]
+        a, b = self.coefficients
+        low, high = self.valid_range
         element = "wire-wound" if self.element == "wire" else "film"
         return (
             f"IEC 60751 class {self.tolerance_class}, {element}, ±({a:g} + {b:g}|t|) °C "

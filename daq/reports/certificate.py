@@ -17,8 +17,13 @@ import jinja2
 from daq.config import LabConfig
 from daq.engine.document import RunDocument
 from daq.engine.record import Point
-from daq.metrology.rounding import format_indication, format_uncertainty, format_value
-from daq.reports import plots
+from daq.metrology.rounding import (
+    format_indication,
+    format_places,
+    format_uncertainty,
+    format_value,
+)
+from daq.reports import plots, wording
 from daq.reports.i18n import Translator
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -37,10 +42,10 @@ class Issue:
     """The lab key that signed the run's record ("": recorded before signing)."""
 
 
-def _date(timestamp: float | None) -> str:
+def _date(timestamp: float | None, t: Translator) -> str:
     if timestamp is None:
         return ""
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).date().isoformat()
+    return t.date(dt.datetime.fromtimestamp(timestamp, dt.UTC).date())
 
 
 RESOLUTION_SETTINGS = ("uut_resolution", "resolution")
@@ -57,15 +62,15 @@ def _resolution(plan: dict[str, Any]) -> float | None:
     return None
 
 
-def _indication(point: Point, expanded: float, resolution: float | None) -> str:
+def _indication(point: Point, expanded: float, resolution: float | None, t: Translator) -> str:
     """The UUT's indication: at its resolution when it is one indication as read (it is one of
     the point's UUT readings); a mean of several indications is a result, printed to U's last
     decimal (GUM 7.2.6): snapped to the digit step it would no longer be the mean."""
     value = point.values["indication"]
     read = any(value in series for name, series in point.readings.items() if name != "reference")
     if resolution is not None and read:
-        return format_indication(value, resolution)
-    return format_value(value, expanded)
+        return t.number(format_indication(value, resolution))
+    return t.number(format_value(value, expanded))
 
 
 def _row(point: Point, t: Translator, resolution: float | None = None) -> dict[str, Any]:
@@ -76,17 +81,19 @@ def _row(point: Point, t: Translator, resolution: float | None = None) -> dict[s
     expanded = point.budget["expanded_uncertainty"]
     corrections = point.kind == "comparison"
     result = -point.values["error"] if corrections else point.values["error"]
-    values = point.values
+    values, n = point.values, t.number
     return {
-        "key": point.key,
+        "key": wording.point(point.key, t),
         "uut": point.uut or "",
-        "nominal": f"{point.nominal:g}" if point.nominal is not None else "",
-        "reference": format_value(values["reference"], expanded) if "reference" in values else "",
-        "indication": _indication(point, expanded, resolution) if "indication" in values else "",
-        "result": format_value(result, expanded, signed=True),
+        "nominal": n(point.nominal) if point.nominal is not None else "",
+        "reference": n(format_value(values["reference"], expanded))
+        if "reference" in values
+        else "",
+        "indication": _indication(point, expanded, resolution, t) if "indication" in values else "",
+        "result": n(format_value(result, expanded, signed=True)),
         "result_label": t("correction" if corrections else "error"),
-        "expanded": format_uncertainty(expanded),
-        "k": f"{point.budget['coverage_factor']:g}",
+        "expanded": n(format_uncertainty(expanded)),
+        "k": n(point.budget["coverage_factor"]),
         "unit": point.unit,
         "decision": t(point.decision["outcome"]),
         "conforms": point.decision["conforms"],
@@ -152,21 +159,28 @@ class SignatureImageError(Exception):
 POSITIONS = ("centre", "front", "back", "left", "right")
 
 
-def _sections(document: RunDocument, resolution: float | None) -> dict[str, Any]:
+def _sections(document: RunDocument, resolution: float | None, t: Translator) -> dict[str, Any]:
     """What a customer of each calibration expects besides the errors: a balance's
     repeatability and eccentricity, a pressure gauge's series, hysteresis and zero
     deviation. Each rounded to the UUT's resolution where it has one."""
     digits = _decimals(resolution)
+
+    def fixed(value: float, places: int = digits) -> str:
+        return t.number(format_places(value, places))
+
+    def nominal(point: Point) -> str:
+        return t.number(point.nominal) if point.nominal is not None else ""
+
     sections: dict[str, Any] = {}
     repeatability = [p for p in document.points if p.kind == "repeatability"]
     if repeatability:
         sections["repeatability"] = [
             {
-                "load": f"{p.nominal:g}" if p.nominal is not None else "",
+                "load": nominal(p),
                 "unit": p.unit,
                 "readings": int(p.values.get("dof", 0)) + 1,
-                "mean": f"{p.values['mean']:.{digits}f}",
-                "s": f"{p.values['s']:.{digits + 1}f}",
+                "mean": fixed(p.values["mean"]),
+                "s": fixed(p.values["s"], digits + 1),
             }
             for p in repeatability
             if "mean" in p.values and "s" in p.values
@@ -175,15 +189,13 @@ def _sections(document: RunDocument, resolution: float | None) -> dict[str, Any]
     if eccentricity:
         sections["eccentricity"] = [
             {
-                "load": f"{p.nominal:g}" if p.nominal is not None else "",
+                "load": nominal(p),
                 "unit": p.unit,
                 "deviations": [
-                    f"{p.values[f'deviation_{where}']:.{digits}f}"
-                    if f"deviation_{where}" in p.values
-                    else ""
-                    for where in POSITIONS
+                    fixed(p.values[key]) if key in p.values else ""
+                    for key in (f"deviation_{where}" for where in POSITIONS)
                 ],
-                "largest": f"{p.values.get('max_deviation', 0.0):.{digits}f}",
+                "largest": fixed(p.values.get("max_deviation", 0.0)),
             }
             for p in eccentricity
         ]
@@ -193,15 +205,15 @@ def _sections(document: RunDocument, resolution: float | None) -> dict[str, Any]
         by_nominal: dict[float, dict[float, str]] = {}
         for point in series:
             if point.nominal is not None and "indication" in point.values:
-                by_nominal.setdefault(point.nominal, {})[point.values["series"]] = (
-                    f"{point.values['indication']:.{digits}f}"
+                by_nominal.setdefault(point.nominal, {})[point.values["series"]] = fixed(
+                    point.values["indication"]
                 )
         rising = {p.values["series"]: p.values.get("rising") == 1.0 for p in series}
         sections["series"] = {
             "names": [(f"M{n:g}", rising.get(n, True)) for n in names],
             "unit": series[0].unit,
             "rows": [
-                {"nominal": f"{n:g}", "cells": [cells.get(name, "") for name in names]}
+                {"nominal": t.number(n), "cells": [cells.get(name, "") for name in names]}
                 for n, cells in sorted(by_nominal.items())
             ],
         }
@@ -209,10 +221,10 @@ def _sections(document: RunDocument, resolution: float | None) -> dict[str, Any]
         if judged:
             sections["hysteresis"] = [
                 {
-                    "nominal": f"{p.nominal:g}" if p.nominal is not None else "",
+                    "nominal": nominal(p),
                     "unit": p.unit,
-                    "hysteresis": f"{p.values['hysteresis']:.{digits}f}",
-                    "zero": f"{p.values['zero_deviation']:.{digits}f}"
+                    "hysteresis": fixed(p.values["hysteresis"]),
+                    "zero": fixed(p.values["zero_deviation"])
                     if p.nominal == 0 and "zero_deviation" in p.values
                     else "",
                 }
@@ -252,8 +264,16 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
         remarks.append(t("resumed", count=document.run.resumed))
     if document.run.simulated:
         remarks.append(t("simulated"))
-    remarks += [t("low_tur", point=w) for w in document.result.warnings]
+    minimum = wording.rule(plan.get("decision_rule")).minimum_tur
+    remarks += [
+        wording.low_tur(
+            wording.point(p.key, t) + (f" ({p.uut})" if p.uut else ""), p.decision or {}, minimum, t
+        )
+        for p in decided
+        if (p.decision or {}).get("warnings")
+    ]
     result = document.result
+    procedure = document.procedure
     return {
         "t": t,
         "lab": lab.lab,
@@ -264,19 +284,38 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
         "uuts": document.uuts,
         "customer": document.customer,
         "customer_address": plan.get("customer_address", ""),
-        "received": plan.get("received") or t("not_recorded"),
-        "calibrated": _date(document.run.started)
+        "received": t.date(str(plan["received"])) if plan.get("received") else t("not_recorded"),
+        "calibrated": _date(document.run.started, t)
         + (
-            f" – {_date(document.run.finished)}"
-            if _date(document.run.finished) != _date(document.run.started)
+            f" – {_date(document.run.finished, t)}"
+            if _date(document.run.finished, t) != _date(document.run.started, t)
             else ""
         ),
-        "issued": issue.issued.date().isoformat(),
+        "issued": t.date(issue.issued.date()),
+        "procedure_title": wording.procedure_title(procedure.name, procedure.title, t),
+        "specification": wording.worded(plan, document.tolerance, t),
+        "decision_rule": wording.decision_rule(plan.get("decision_rule"), t),
+        "risk": wording.risk(plan.get("decision_rule"), t),
+        "environment": {
+            name: t.number(value) if isinstance(value, int | float) else value
+            for name, value in document.environment.items()
+        },
         "rows": rows,
         "groups": [(uut, [r for r in rows if r["uut"] == uut]) for uut in uuts],
-        "sections": _sections(document, resolution),
+        "sections": _sections(document, resolution, t),
         "conforms": result.conforms,
-        "failures": result.failures,
+        "failures": [
+            {
+                "point": wording.point(f.point, t),
+                "key": f.point,
+                "check": wording.check(f.check, t) if f.check and f.check != "error" else "",
+                "value": f.value,
+                "unit": f.unit,
+                "outcome": t(f.outcome),
+                "excess": t.number(f"{f.excess:.3g}"),
+            }
+            for f in result.failures
+        ],
         "uncertainties": {p.key: p.budget["expanded_uncertainty"] for p in decided if p.budget},
         "standards": document.standards,
         "remarks": remarks,
@@ -288,14 +327,22 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
     }
 
 
-FILTERS: dict[str, Any] = {
-    "uncertainty": format_uncertainty,
-    "result": format_value,
-    "indication": format_indication,
-}
-"""Jinja filters for a lab's template, the rounding rules of daq.metrology.rounding:
-``{{ U | uncertainty }}``, ``{{ value | result(U) }}`` (``result(U, signed=True)`` for an
-error or correction), ``{{ value | indication(resolution) }}``."""
+def filters(t: Translator) -> dict[str, Any]:
+    """Jinja filters for a lab's template, the rounding rules of daq.metrology.rounding with
+    the certificate language's decimal sign: ``{{ U | uncertainty }}``,
+    ``{{ value | result(U) }}`` (``result(U, signed=True)`` for an error or correction),
+    ``{{ value | indication(resolution) }}``, ``{{ x | number }}``, ``{{ iso | day }}``."""
+
+    def result(value: float, expanded: float, signed: bool = False) -> str:
+        return t.number(format_value(value, expanded, signed=signed))
+
+    return {
+        "uncertainty": lambda expanded: t.number(format_uncertainty(expanded)),
+        "result": result,
+        "indication": lambda value, step: t.number(format_indication(value, step)),
+        "number": t.number,
+        "day": t.date,
+    }
 
 
 def render_html(document: RunDocument, lab: LabConfig, issue: Issue) -> str:
@@ -310,8 +357,9 @@ def render_html(document: RunDocument, lab: LabConfig, issue: Issue) -> str:
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
     )
-    environment.filters.update(FILTERS)
-    return environment.get_template(name).render(**context(document, lab, issue))
+    values = context(document, lab, issue)
+    environment.filters.update(filters(values["t"]))
+    return environment.get_template(name).render(**values)
 
 
 class PdfUnavailable(Exception):

@@ -1,7 +1,9 @@
-"""Certificate text from a translation table per language (daq/reports/i18n/<lang>.yaml)."""
+"""Certificate text from a translation table per language (daq/reports/i18n/<lang>.yaml),
+with the language's decimal sign and date format."""
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 from pathlib import Path
 
@@ -30,3 +32,25 @@ class Translator:
 
     def __call__(self, key: str, **values: object) -> str:
         return self._table[key].format(**values) if values else self._table[key]
+
+    def has(self, key: str) -> bool:
+        return key in self._table
+
+    def number(self, value: str | float) -> str:
+        """A number as this language writes it: a float as ``:g``, a number already printed
+        (rounded by daq.metrology.rounding) with its decimal point replaced by the language's
+        decimal sign (Vietnamese: a comma). Our numbers never carry a thousands separator."""
+        text = f"{value:g}" if isinstance(value, int | float) else value
+        return text.replace(".", self._table["decimal_sign"])
+
+    def date(self, value: dt.date | str) -> str:
+        """A date in this language's format; text that is not an ISO date is returned as
+        written (a plan may state a receipt date in its own words)."""
+        day = value
+        if isinstance(value, str):
+            try:
+                day = dt.date.fromisoformat(value.strip())
+            except ValueError:
+                return value
+        assert isinstance(day, dt.date)
+        return self._table["date_format"].format(day=day.day, month=day.month, year=day.year)

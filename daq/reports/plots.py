@@ -11,7 +11,9 @@ from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from daq.engine.record import Point
 from daq.reports.i18n import Translator
@@ -23,6 +25,25 @@ def _svg(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+class _Ticks(ScalarFormatter):
+    """Matplotlib's tick labels with the certificate language's decimal sign."""
+
+    def __init__(self, t: Translator) -> None:
+        super().__init__()
+        self._t = t
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return self._t.number(super().__call__(x, pos))
+
+    def get_offset(self) -> str:
+        return self._t.number(super().get_offset())
+
+
+def _localised(axes: Axes, t: Translator) -> None:
+    axes.xaxis.set_major_formatter(_Ticks(t))
+    axes.yaxis.set_major_formatter(_Ticks(t))
 
 
 Limits = Callable[[float], tuple[float, float]]
@@ -114,6 +135,7 @@ def errors(points: list[Point], t: Translator, limits: Limits | None = None) -> 
     axes.set_xlabel(f"{t('nominal')} / {unit}")
     axes.set_ylabel(f"{t('correction' if corrections else 'error')} / {unit}")
     axes.axhline(0, color="black", linewidth=0.6)
+    _localised(axes, t)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
     return _svg(figure)
@@ -143,6 +165,7 @@ def hysteresis(points: list[Point], t: Translator) -> str | None:
     unit = series[0].unit
     axes.set_xlabel(f"{t('nominal')} / {unit}")
     axes.set_ylabel(f"{t('indication')} − {t('reference')} / {unit}")
+    _localised(axes, t)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
     return _svg(figure)

@@ -33,7 +33,7 @@ def pdf_text(path: Path) -> tuple[int, str]:
             [
                 "OIML R76-1 class I",
                 "weight-100g-e2",
-                "indication 200 g",
+                "Indication 200 g",
                 "Error of",
                 "Repeatability Load Readings Mean Standard deviation 100 g 5",
                 "Eccentricity Load centre (g) front (g) back (g) left (g) right (g)",

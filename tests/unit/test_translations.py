@@ -8,6 +8,8 @@ import pytest
 
 from daq.reports.i18n import Translator, languages, table
 
+PLACEHOLDER = re.compile(r"{(\w+)(?::[^}]*)?}")
+
 
 def test_english_and_vietnamese_ship() -> None:
     assert {"en", "vi"} <= set(languages())
@@ -18,10 +20,39 @@ def test_same_keys_and_placeholders_as_english(language: str) -> None:
     english, other = table("en"), table(language)
     assert set(other) == set(english)
     for key, text in english.items():
-        assert set(re.findall(r"{(\w+)}", other[key])) == set(re.findall(r"{(\w+)}", text)), key
+        assert set(re.findall(r"{(\w+)(?::[^}]*)?}", other[key])) == set(
+            re.findall(r"{(\w+)(?::[^}]*)?}", text)
+        ), key
 
 
 def test_unknown_language_is_refused() -> None:
     with pytest.raises(ValueError, match="available: en, vi"):
         Translator("xx")
     assert Translator("vi")("does_not_conform", count=2).startswith("Phương tiện không phù hợp")
+
+
+WORD = re.compile(r"[A-Za-z]{3,}")
+ASCII_ONLY = {"spec_absolute", "spec_specification", "term_fixed", "coverage_factor", "of",
+              "decimal_sign", "date_format"}  # fmt: skip
+"""Texts with no words to translate: symbols, placeholders and formats."""
+
+
+def english_words() -> set[str]:
+    """Every English word of the English table that the Vietnamese table does not also use
+    (the names of standards such as ILAC, OIML, JCGM, and the command `daq verify`)."""
+    english = {w.lower() for text in table("en").values() for w in WORD.findall(text)}
+    shared = {w.lower() for text in table("vi").values() for w in WORD.findall(text)}
+    return english - shared
+
+
+def test_the_vietnamese_table_leaves_no_english() -> None:
+    english, vietnamese = table("en"), table("vi")
+    left = {
+        key: sorted({w for w in WORD.findall(text) if w.lower() in english_words()})
+        for key, text in vietnamese.items()
+    }
+    assert not {key: words for key, words in left.items() if words}
+    untranslated = [k for k in english if english[k] == vietnamese[k] and k not in ASCII_ONLY]
+    assert not untranslated
+    # the words it checks for are the ones a forgotten translation would show
+    assert {"certificate", "uncertainty", "reading", "acceptance", "rising"} <= english_words()
