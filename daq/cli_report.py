@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -71,22 +71,28 @@ def report(
     number: Annotated[
         str | None, typer.Option(help="With --reprint: which of the run's certificates.")
     ] = None,
+    uut: Annotated[
+        str | None,
+        typer.Option(
+            "--uut",
+            help="Of a run with several UUTs (one certificate each): only this UUT's "
+            "(default: each UUT's).",
+        ),
+    ] = None,
     lab: LabOption = None,
 ) -> None:
     """Issue the certificate of a completed run whose whole record verifies, signed with the
-    lab's key; the issue is recorded, with its file, and a re-issue replaces the run's
-    earlier certificate. --reprint copies an issued one byte for byte."""
-    from daq.integrity import audit, certificate_subject
-    from daq.journal import CertificateRow, EventKind, NumberTaken, Severity
-    from daq.reports.certificate import Issue
+    lab's key (one per UUT where the run calibrated several); the issue is recorded, with its
+    file, and a re-issue replaces the earlier certificate. --reprint copies an issued one
+    byte for byte."""
+    from daq.engine.document import certified_items, for_uut
+    from daq.integrity import audit
     from daq.reports.i18n import languages
-    from daq.signing import SigningError, load_signer
-    from daq.takeover import begin_signing
 
     config = load(lab)
     run_id = run_named(config, run_id)
     if reprint:
-        _reprint(config, run_id, number, out)
+        _reprint(config, run_id, number, out, uut)
         return
     if sign and (form != "dcc" or config.certificates.dcc_signing is None):
         raise fail(
@@ -105,7 +111,9 @@ def report(
             2,
         )
 
-    async def issue() -> tuple[RunDocument, Issue, CertificateRow, Signature | None, Signer | None]:
+    async def verified() -> tuple[RunDocument, str]:
+        """The run's document as its record holds it, once the whole record verifies, and
+        the key that signed it ("" unsigned)."""
         async with journal_of(config) as journal:
             if await journal.run(run_id) is None:
                 raise fail(
@@ -143,8 +151,67 @@ def report(
                     "Check it, then give --accept-unsigned to certify it on your "
                     "responsibility (recorded with the issue).",
                 )
+            return document, signed_by or ""
+
+    document, signed_by = run(verified())
+    items = certified_items(document)
+    if uut is not None and uut not in items:
+        raise fail(
+            f"run {run_id} has no certificate of its own for UUT {uut!r}",
+            f"Its certificates are per UUT: {', '.join(items)}."
+            if items != [""]
+            else "It is certified as one: leave out --uut.",
+            2,
+        )
+    chosen_items = [uut] if uut is not None else items
+    for item in chosen_items:
+        target = out
+        if out is not None and len(chosen_items) > 1:
+            target = out.with_name(f"{out.stem}-{item}{out.suffix}")
+        _issue(
+            config,
+            for_uut(document, item),
+            item,
+            _Request(form, chosen, by, function, sign, accept_unsigned, signed_by),
+            target,
+        )
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What the person issuing asked for."""
+
+    form: str
+    language: str
+    by: str
+    function: str
+    sign: bool
+    accept_unsigned: bool
+    signed_by: str
+    """The lab key that signed the run's record ("": unsigned)."""
+
+
+def _issue(
+    config: LabConfig, document: RunDocument, uut: str, request: _Request, out: Path | None
+) -> None:
+    """Issue one certificate (of the run, or of its ``uut``): number it, write its file under
+    a pending name, record the issue with the file, then name the file as issued."""
+    from daq.integrity import certificate_subject
+    from daq.journal import CertificateRow, EventKind, NumberTaken, Severity
+    from daq.reports.certificate import Issue
+    from daq.signing import SigningError, load_signer
+    from daq.takeover import begin_signing
+
+    run_id, form = document.run.id, request.form
+
+    async def issue() -> tuple[Issue, CertificateRow, Signature | None, Signer | None]:
+        async with journal_of(config) as journal:
             number, replaces = await journal.certificate_number(
-                run_id, config.certificates.number_format, config.lab.id, _bench(document, config)
+                run_id,
+                config.certificates.number_format,
+                config.lab.id,
+                _bench(document, config),
+                uut,
             )
             if (taken := await journal.certificate(number)) is not None:
                 raise fail(
@@ -161,7 +228,16 @@ def report(
                 await begin_signing(journal, config.signing, signer)
             now = journal.clock.now()
             row = CertificateRow(
-                number, run_id, form, chosen, now, by, function, document.run.record_hash, replaces
+                number,
+                run_id,
+                form,
+                request.language,
+                now,
+                request.by,
+                request.function,
+                document.run.record_hash,
+                replaces,
+                uut,
             )
             signature = (
                 signer.sign(certificate_subject(number), row.digest(), now)
@@ -169,27 +245,25 @@ def report(
                 else None
             )
             when = dt.datetime.fromtimestamp(now, dt.UTC)
-            return (
-                document,
-                Issue(number, when, by, function, chosen, replaces, signed_by or ""),
-                row,
-                signature,
-                signer,
-            )
+            issued = Issue(
+                number, when, request.by, request.function, request.language, replaces,
+                request.signed_by,
+            )  # fmt: skip
+            return issued, row, signature, signer
 
     async def record() -> None:
         async with journal_of(config) as journal:
             await journal.record_issue(row, signature, signer, content)
-            if accept_unsigned and config.signing is not None and not issued.signed_by:
+            if request.accept_unsigned and config.signing is not None and not issued.signed_by:
                 journal.event(
                     EventKind.UNSIGNED_RECORD_CERTIFIED,
                     f"{issued.number} certifies run {run_id}, whose record is unsigned; "
-                    f"accepted by {by}, {function}",
+                    f"accepted by {request.by}, {request.function}",
                     Severity.WARNING,
                     run=run_id,
                 )
 
-    document, issued, row, signature, signer = run(issue())
+    issued, row, signature, signer = run(issue())
     target = out or Path(f"{issued.number}.{'xml' if form == 'dcc' else form}")
     from daq.reports.certificate import PdfUnavailable, SignatureImageError
     from daq.reports.dcc import DccUnavailable
@@ -201,7 +275,7 @@ def report(
                target.with_name(f".{signature_file.name}.pending")]  # fmt: skip
     try:
         content = _render(form, document, issued, config, signature)
-        detached = _dcc_signature(content, target.name, config) if sign else None
+        detached = _dcc_signature(content, target.name, config) if request.sign else None
         target.parent.mkdir(parents=True, exist_ok=True)
         pending[0].write_bytes(content)  # the file is named as issued only once recorded
         if detached is not None:
@@ -233,8 +307,12 @@ def report(
     if detached is not None:
         pending[1].replace(signature_file)
     replacing = f", replacing certificate {issued.replaces}" if issued.replaces else ""
-    console.print(f"certificate {issued.number} ({form}, {chosen}) written to {target}{replacing}")
-    if sign:
+    of = f" of {uut}" if uut else ""
+    console.print(
+        f"certificate {issued.number}{of} ({form}, {request.language}) written to {target}"
+        f"{replacing}"
+    )
+    if request.sign:
         console.print(f"its signature: {target.name}.sig (`daq dcc verify {target}` checks it)")
 
 
@@ -243,15 +321,25 @@ def _discard(paths: list[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
-def _reprint(config: LabConfig, run_id: str, number: str | None, out: Path | None) -> None:
-    """Copy an issued certificate's archived file, after checking it is as it was issued."""
+def _reprint(
+    config: LabConfig, run_id: str, number: str | None, out: Path | None, uut: str | None
+) -> None:
+    """Copy an issued certificate's archived file (the newest, of ``uut`` if named), after
+    checking it is as it was issued."""
     from daq.integrity import archived_file_problems
 
     async def archived() -> tuple[str, str, bytes]:
         async with reader_of(config) as journal:
-            issues = await journal.certificates(run_id)
+            issues = [
+                issue
+                for issue in await journal.certificates(run_id)
+                if uut is None or issue.uut == uut
+            ]
             if not issues:
-                raise fail(f"run {run_id} has no certificate", "`daq report RUN` issues one.", 2)
+                of = f" of UUT {uut}" if uut is not None else ""
+                raise fail(
+                    f"run {run_id} has no certificate{of}", "`daq report RUN` issues one.", 2
+                )
             chosen = number or issues[-1].number
             if chosen not in {issue.number for issue in issues}:
                 known = ", ".join(issue.number for issue in issues)

@@ -204,3 +204,37 @@ def event_records(events: list[Event]) -> list[EventRecord]:
         )
         for e in events
     ]
+
+
+def certified_items(document: RunDocument) -> list[str]:
+    """What gets a certificate of its own: each UUT of a run whose points are per UUT (a
+    comparison of several probes: ISO/IEC 17025 7.8 reports per item), else the run as one
+    (the empty name)."""
+    ids = [str(uut.get("id", "")) for uut in document.uuts]
+    per_uut = len(ids) > 1 and any(point.uut for point in document.points)
+    return ids if per_uut else [""]
+
+
+def for_uut(document: RunDocument, uut: str) -> RunDocument:
+    """The run's document as one UUT's certificate states it: that UUT, its points (and the
+    points of no UUT), its verdict, and the standards those points used; the run, its record
+    hash, plan and events unchanged."""
+    if not uut:
+        return document
+    if uut not in {str(u.get("id", "")) for u in document.uuts}:
+        raise ValueError(f"run {document.run.id} has no UUT {uut!r}")
+    points = [p for p in document.points if p.uut in (uut, None)]
+    used = standards_used(points)
+    return document.model_copy(
+        update={
+            "uuts": [u for u in document.uuts if u.get("id") == uut],
+            "instruments": [
+                i
+                for i in document.instruments
+                if i.roles or uut in i.uuts or uut in i.readout_of or not (i.uuts or i.readout_of)
+            ],
+            "points": points,
+            "result": verdict(points),
+            "standards": used or document.standards,
+        }
+    )

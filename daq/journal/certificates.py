@@ -28,17 +28,21 @@ class CertificateStore(BatchedWriter):
     """Certificates issued, their register and the signatures."""
 
     async def certificate_number(
-        self, run: str, number_format: str, lab: str, bench: str = ""
+        self, run: str, number_format: str, lab: str, bench: str = "", uut: str = ""
     ) -> tuple[str, str]:
-        """The number of a new certificate of ``run`` and the number it replaces: the year's
-        next, or for a re-issue the run's first number with a revision (``N-R1`` replaces
-        ``N``, ``N-R2`` replaces ``N-R1``), as ISO/IEC 17025 7.8.8.2 asks."""
+        """The number of a new certificate of ``run`` (of its ``uut``, where it has one
+        certificate per UUT) and the number it replaces: the year's next, or for a re-issue
+        the first number with a revision (``N-R1`` replaces ``N``, ``N-R2`` replaces
+        ``N-R1``), as ISO/IEC 17025 7.8.8.2 asks."""
 
         def number(db: sqlite3.Connection) -> tuple[str, str]:
             found = [
                 str(n)
                 for (n,) in db.execute(
-                    "SELECT number FROM certificate_register WHERE run = ? ORDER BY seq", (run,)
+                    "SELECT r.number FROM certificate_register r LEFT JOIN certificates c "
+                    "ON c.number = r.number WHERE r.run = ? AND COALESCE(c.uut, ?) = ? "
+                    "ORDER BY r.seq",
+                    (run, uut, uut),
                 )
             ]
             if found:
@@ -104,7 +108,7 @@ class CertificateStore(BatchedWriter):
                     )
                 db.execute(
                     f"INSERT INTO certificates ({CERTIFICATE_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     astuple(issue),
                 )
                 if signature is not None:

@@ -30,6 +30,7 @@ from daq.journal.schema import (
     REGISTER_SCHEMA,
     SCHEMA,
     SCHEMA_VERSION,
+    UUT_COLUMN,
 )
 from daq.signing import SigningSettings
 
@@ -133,6 +134,9 @@ class JournalBase:
                         db.execute(statement)
                 db.execute(f"PRAGMA user_version={before_register}")
                 db.execute("COMMIT")
+            columns = {c[1] for c in db.execute("PRAGMA table_info(certificates)")}
+            if columns and "uut" not in columns:  # schema 9, before the register reads it
+                db.execute(UUT_COLUMN)
             db.executescript(SCHEMA)
             # readings up to here were recorded before the streams were chained: none, in a
             # new journal; every later reading outside runs must be chained

@@ -185,10 +185,16 @@ class CertificateRow:
     """The final hash of the run's record it was issued from."""
     replaces: str = ""
     """The number of the certificate this one replaces (a re-issue), else ""."""
+    uut: str = ""
+    """The UUT it certifies, where the run calibrated several (one certificate each)."""
 
     def digest(self) -> str:
-        """The hash the lab signs for an issued certificate: everything its row records."""
-        return hashlib.sha256(canonical(asdict(self)).encode()).hexdigest()
+        """The hash the lab signs for an issued certificate: everything its row records (a
+        row without a UUT hashes as rows did before certificates were issued per UUT)."""
+        content = asdict(self)
+        if not self.uut:
+            del content["uut"]
+        return hashlib.sha256(canonical(content).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -239,7 +245,7 @@ def register_subject(number: str) -> str:
 
 
 CERTIFICATE_COLUMNS = (
-    "number, run, format, language, issued, issued_by, function, record_hash, replaces"
+    "number, run, format, language, issued, issued_by, function, record_hash, replaces, uut"
 )
 REGISTER_COLUMNS = "seq, number, run, replaces, issued, hash, previous, link"
 

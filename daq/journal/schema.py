@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 REGISTER_SCHEMA = 7
 """The schema that added the register of issued certificates (filled from the rows)."""
 SCHEMA = """
@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS certificates (
     issued_by TEXT NOT NULL,
     function TEXT NOT NULL,
     record_hash TEXT NOT NULL,
-    replaces TEXT NOT NULL DEFAULT ''
+    replaces TEXT NOT NULL DEFAULT '',
+    uut TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS certificate_register (
     seq INTEGER PRIMARY KEY,
@@ -154,4 +155,7 @@ MIGRATIONS = {
     5: ("ALTER TABLE readings ADD COLUMN chain TEXT",),
 }
 """Statements that bring a journal of schema version N to N + 1 (before ``SCHEMA`` runs);
-a version that only adds tables needs none (8: the archive of issued certificates' files)."""
+a version that only adds tables needs none (8: the archive of issued certificates' files).
+9 adds the UUT of a certificate (``UUT_COLUMN``), whatever version it comes from."""
+UUT_COLUMN = "ALTER TABLE certificates ADD COLUMN uut TEXT NOT NULL DEFAULT ''"
+"""Schema 9: certificates per UUT."""

@@ -45,8 +45,6 @@ def pdf_text(path: Path) -> tuple[int, str]:
                 "IEC 60751 class A",
                 "prt-ref-1",
                 "Correction",
-                "Item calibrated: probe-2",
-                "Item calibrated: probe-3",
             ],
         ),
         (
@@ -73,8 +71,15 @@ def test_pdf_certificate_has_the_required_content(
         "report", run_id, "--out", str(out), *SIGNATORY, "--lab", str(lab_file), cwd=tmp_path
     )
     assert issued.returncode == 0, issued.stderr
+    uuts = [uut["id"] for uut in document["uuts"]]
+    if len(uuts) > 1:  # one certificate per UUT, each of its own UUT only
+        out = tmp_path / f"certificate-{uuts[0]}.pdf"
+        assert sorted(p.name for p in tmp_path.glob("certificate*.pdf")) == [
+            f"certificate-{uut}.pdf" for uut in uuts
+        ]
     pages, text = pdf_text(out)
     flat = " ".join(text.split())
+    assert all((uut in flat) == (uut == uuts[0]) for uut in uuts)
     required = [
         "Calibration certificate",  # title
         "Demo calibration laboratory",
@@ -113,6 +118,7 @@ def test_pdf_certificate_has_the_required_content(
             "SELECT number, run, format, issued_by, function FROM certificates"
         ).fetchall()
         kinds = [k for (k,) in db.execute("SELECT kind FROM events")]
+    assert len(issues) == len(uuts) and len({number for number, *_ in issues}) == len(uuts)
     assert issues[0][1:] == (run_id, "pdf", "Jane Doe", "Quality manager")
     assert "certificate_issued" in kinds
 
@@ -311,3 +317,51 @@ def test_an_archived_file_removed_from_the_journal_is_named(tmp_path: Path) -> N
     said = " ".join((verified.stdout + verified.stderr).split())
     assert verified.returncode != 0
     assert f"the archived file of certificate {number} is gone" in said
+
+
+def test_a_run_of_several_probes_issues_one_certificate_per_probe(tmp_path: Path) -> None:
+    lab_file = lab(tmp_path)
+    code, document, output = calibrate(tmp_path, "thermometers", lab_file)
+    assert code == 0, output
+    run_id = document["run"]["id"]
+
+    def report(*args: str) -> tuple[int, str]:
+        done = run("report", run_id, *args, *SIGNATORY, "--lab", str(lab_file), cwd=tmp_path)
+        return done.returncode, done.stdout + done.stderr
+
+    code, said = report("--format", "json", "--out", str(tmp_path / "c.json"))
+    assert code == 0, said
+    issued = {
+        uut: json.loads((tmp_path / f"c-{uut}.json").read_text()) for uut in ("probe-2", "probe-3")
+    }
+    numbers = {uut: c["certificate"]["number"] for uut, c in issued.items()}
+    assert len(set(numbers.values())) == 2
+    for uut, certificate in issued.items():
+        assert [u["id"] for u in certificate["uuts"]] == [uut]
+        assert {p["uut"] for p in certificate["points"]} == {uut}
+        assert certificate["run"]["record_hash"] == document["run"]["record_hash"]
+        assert f"certificate {numbers[uut]} of {uut}" in " ".join(said.split())
+    # a re-issue of one probe's certificate replaces that one only
+    code, said = report("--format", "json", "--uut", "probe-3", "--out", str(tmp_path / "r.json"))
+    assert code == 0, said
+    again = json.loads((tmp_path / "r.json").read_text())["certificate"]
+    assert again["replaces"] == numbers["probe-3"]
+    assert again["number"] == f"{numbers['probe-3']}-R1"
+    with sqlite3.connect(tmp_path / "daq.sqlite") as db:
+        rows = db.execute(
+            "SELECT number, uut, replaces FROM certificates ORDER BY rowid"
+        ).fetchall()
+    assert rows == [
+        (numbers["probe-2"], "probe-2", ""),
+        (numbers["probe-3"], "probe-3", ""),
+        (again["number"], "probe-3", numbers["probe-3"]),
+    ]
+    code, said = report("--uut", "probe-9")
+    assert code == 2 and "Its certificates are per UUT: probe-2, probe-3" in said
+    copy = tmp_path / "copy.json"
+    reprinted = run("report", run_id, "--reprint", "--uut", "probe-2", "--out", str(copy),
+                    "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert reprinted.returncode == 0, reprinted.stderr
+    assert copy.read_bytes() == (tmp_path / "c-probe-2.json").read_bytes()
+    verified = run("verify", run_id, "--lab", str(lab_file), cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

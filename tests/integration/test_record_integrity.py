@@ -603,6 +603,30 @@ async def test_a_schema_4_journal_is_migrated(tmp_path: Path) -> None:
     assert columns[-2:] == ["run", "chain"]
 
 
+async def test_a_schema_8_journal_gains_the_certificates_uut_and_still_verifies(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "eight.sqlite"
+    async with Journal(path) as journal:
+        number, _ = await journal.certificate_number("run-a", "{lab}-{seq:04d}", "x")
+        row = CertificateRow(number, "run-a", "pdf", "en", 1.0, "J", "QM", "a" * 64)
+        await journal.record_issue(row, None)
+    with sqlite3.connect(path) as db:  # as schema 8 left it: no UUT column
+        db.execute("ALTER TABLE certificates DROP COLUMN uut")
+        db.execute("PRAGMA user_version=8")
+    async with Journal(path) as journal:
+        [kept] = await journal.certificates("run-a")
+        assert kept == row and kept.digest() == row.digest()  # hashed as schema 8 hashed it
+        assert await audit_register(journal, None) == []
+        assert await journal.certificate_number("run-a", "{lab}-{seq:04d}", "x") == (
+            f"{number}-R1",
+            number,
+        )
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert [c[1] for c in db.execute("PRAGMA table_info(certificates)")][-1] == "uut"
+
+
 # -- the commands, in-process -------------------------------------------------------------
 
 SIGNATORY = ("--by", "Jane Doe", "--function", "Quality manager")
@@ -692,7 +716,7 @@ def test_certificates_removed_from_the_journal_are_named(
 
     forged = (
         "INSERT INTO certificates VALUES ('LAB-FORGED', ?, 'pdf', 'en', 1.0, 'A. Forger', 'QM', "
-        "?, '')"
+        "?, '', '')"
     )
     edit(lab, lambda db: db.execute(forged, (recorded.run, recorded.document.run.record_hash)))
     code, said = daq(tmp_path, "verify", "--certificates")

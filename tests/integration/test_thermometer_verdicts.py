@@ -11,6 +11,7 @@ once the reference is stable (checked below), far inside the 10 mK margins of th
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +157,31 @@ async def test_a_relative_cmc_raises_u_at_140_c_and_warns_of_the_tur(tmp_path: P
         "probe-3",
     }
     assert any("test uncertainty ratio" in w for w in document.result.warnings)
+
+
+@pytest.mark.parametrize("sign", [1, -1], ids=["reading high", "reading low"])
+async def test_each_probe_s_certificate_carries_its_own_verdict(tmp_path: Path, sign: int) -> None:
+    """probe-2 60 mK off fails ±50 mK, probe-3 40 mK off passes: the run does not conform,
+    but probe-3's own certificate (one per UUT) must say it conforms, and probe-2's that it
+    does not, each with its own points only."""
+    from daq.engine.document import certified_items, for_uut
+    from daq.reports.certificate import Issue, render_html
+
+    document = await calibrate(tmp_path, (sign * 0.060, sign * 0.040))
+    assert certified_items(document) == ["probe-2", "probe-3"]
+    failing, passing = for_uut(document, "probe-2"), for_uut(document, "probe-3")
+    assert failing.result.conforms is False and passing.result.conforms is True
+    assert sorted(f.point for f in failing.result.failures) == ["140 °C probe-2", "30 °C probe-2"]
+    assert {p.uut for p in failing.points} == {"probe-2"}
+    assert {p.uut for p in passing.points} == {"probe-3"}
+    assert [u["id"] for u in passing.uuts] == ["probe-3"]
+    assert passing.run.record_hash == document.run.record_hash
+    assert [s["standard"]["id"] for s in passing.standards] == ["prt-ref-1"]
+    lab = load_lab(tmp_path / "lab.yaml")
+    issue = Issue("N-1", dt.datetime(2026, 12, 3, tzinfo=dt.UTC), "J", "QM", "en")
+    good, bad = render_html(passing, lab, issue), render_html(failing, lab, issue)
+    assert "The item conforms to the specification at every decided point." in good
+    assert "probe-2" not in good
+    assert "does not conform to the specification at 2 point(s)" in bad and "probe-3" not in bad
+    with pytest.raises(ValueError, match="no UUT 'probe-9'"):
+        for_uut(document, "probe-9")
