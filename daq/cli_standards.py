@@ -15,7 +15,8 @@ from daq.cli_common import LabOption, console, errors, fail, load
 
 standards_app = typer.Typer(
     rich_markup_mode=None,
-    help="The register of reference standards: list it, import a standard's DCC.",
+    help="The register of reference standards: list it, import a standard's DCC, show a "
+    "standard's certificates over time.",
     invoke_without_command=True,
 )
 
@@ -128,12 +129,11 @@ def import_dcc(
     """Read a standard's DCC (ours or another laboratory's) into the register: its
     certificate, item, and table of values with U and k, from which corrections are taken. A
     DCC that does not validate is refused with the reason."""
-    import yaml
-
     from daq.config import ConfigError
     from daq.reports.dcc_check import SchemaMissing, schema_problems, schematron_problems
-    from daq.standards import CorrectionTable, load_standards
+    from daq.standards import CallendarVanDusen, load_standards
     from daq.standards_dcc import DccUnreadable, read_standard
+    from daq.standards_file import RegisterRefused, recalibrated, write_entry
 
     config = load(lab or ctx.obj)  # the group's --lab, when given before `import`
     register = config.standards
@@ -171,24 +171,74 @@ def import_dcc(
         existing = load_standards(register)
     except ConfigError as exc:
         raise fail(f"{register}: {exc}", "Fix the register first.", 2) from None
-    if any(s.id == standard_id for s in existing.standards):
-        raise fail(f"{register} already has a standard {standard_id!r}", "Give another --id.", 2)
-    entry = yaml.safe_dump(
-        [standard.model_dump(mode="json", exclude_none=True)], sort_keys=False, allow_unicode=True
-    )
-    before = register.read_text(encoding="utf-8")
-    added = before + ("" if before.endswith("\n") else "\n")
-    source, table = standard.imported_from, standard.corrections
-    assert source is not None and isinstance(table, CorrectionTable)
-    added += f"# imported from {file.name} (DCC, SHA-256 {source.sha256})\n"
-    added += "".join(f"  {line}\n" for line in entry.splitlines())
-    register.write_text(added, encoding="utf-8")
+    source = standard.imported_from
+    assert source is not None
+    note = f"{file.name} (DCC, SHA-256 {source.sha256})"
+    current = next((s for s in existing.standards if s.id == standard_id), None)
     try:
-        load_standards(register)
-    except ConfigError as exc:
-        register.write_text(before, encoding="utf-8")
-        raise fail(f"{register}: the entry could not be added ({exc}); left as it was") from None
+        if current is not None:
+            today = datetime.datetime.now(datetime.UTC).date()
+            standard = recalibrated(current, standard, today)
+        write_entry(register, standard, note)
+    except RegisterRefused as exc:
+        raise fail(f"{register}: {exc}", "Nothing was imported.", 2) from None
+    table = source.table
     console.print(
         f"{standard_id} imported into {register} from {file} (certificate "
-        f"{standard.certificate.number}, {len(table.points)} points)"
+        f"{standard.certificate.number}, {len(table.points) if table else 0} points)"
     )
+    if current is not None:
+        console.print(
+            f"its earlier certificate {current.certificate.number} is kept in its history "
+            f"(`daq standards history {standard_id}`)"
+        )
+    corrections = standard.corrections
+    if isinstance(corrections, CallendarVanDusen):
+        stated = corrections.coefficients_from == "certificate"
+        how = "stated by the certificate" if stated else "fitted to its table"
+        console.print(
+            f"Callendar-Van Dusen coefficients {how}: R0 = {corrections.r0:.6f} Ω, "
+            f"A = {corrections.a:.6e}, B = {corrections.b:.6e}, C = {corrections.c:.6e}; "
+            f"residual {corrections.fit_residual * 1000:.2g} mK"
+        )
+
+
+@standards_app.command("history")
+def history(
+    ctx: typer.Context,
+    standard_id: Annotated[str, typer.Argument(metavar="ID", help="The standard's id.")],
+    lab: LabOption = None,
+) -> None:
+    """A standard's certificates, newest first, with its drift from each one to the next:
+    R0 in mK for a PRT, the largest change of a correction at the points both tables
+    share, a weight's conventional mass."""
+    from daq.config import ConfigError
+    from daq.standards import calibrations, drift, load_standards
+
+    config = load(lab or ctx.obj)
+    if config.standards is None:
+        raise fail("the lab file names no register of reference standards",
+                   "Add 'standards: standards.yaml' to the lab file.", 2)  # fmt: skip
+    try:
+        standard = load_standards(config.standards).standard(standard_id)
+    except ConfigError as exc:
+        raise fail(f"{config.standards}: {exc}", "Fix the register first.", 2) from None
+    except KeyError as exc:
+        raise fail(str(exc.args[0]), "`daq standards` lists the register.", 2) from None
+    table = Table(title=f"{standard.id}: certificates, newest first", title_justify="left")
+    for column in ("certificate", "issued by", "calibrated", "replaced", "U (k)", "from",
+                   "drift since the one before"):  # fmt: skip
+        table.add_column(column)
+    entries = calibrations(standard)
+    for newer, older in zip(entries, [*entries[1:], None], strict=True):
+        u = newer.uncertainty
+        table.add_row(
+            newer.certificate.number,
+            newer.certificate.laboratory,
+            str(newer.certificate.calibrated),
+            str(newer.replaced) if newer.replaced else "current",
+            f"{u.value:g} {u.unit} ({u.k:g})",
+            f"DCC {newer.imported_from.sha256[:12]}" if newer.imported_from else "",
+            drift(newer, older) if older is not None else "",
+        )
+    console.print(table)

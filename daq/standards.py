@@ -85,6 +85,9 @@ class CallendarVanDusen(_Strict):
     valid_to: float | None = None
     """°C, the highest temperature the certificate states these coefficients for; None: no
     limit beyond the calibrated range."""
+    coefficients_from: Literal["certificate", "fit"] = "certificate"
+    """Whether the certificate states these coefficients, or `daq standards import` fitted
+    them to its table (``fit_residual`` is then the fit's)."""
 
     @model_validator(mode="after")
     def _valid_range_ordered(self) -> CallendarVanDusen:
@@ -164,12 +167,49 @@ Corrections = Annotated[
 ]
 
 
+class TablePoint(_Strict):
+    """One row of a certificate's table of values: the nominal value, the value the
+    certificate states there (a correction, a resistance...), and its U with k."""
+
+    nominal: float
+    value: float
+    uncertainty: float = Field(gt=0)
+    k: float = Field(gt=0)
+
+
+class CertificateTable(_Strict):
+    """A certificate's table of values as it states them (units as pint writes them)."""
+
+    quantity: str
+    """What ``value`` is: "correction" or "resistance"."""
+    nominal_unit: Unit
+    unit: Unit
+    """Of ``value`` and its uncertainty."""
+    points: list[TablePoint] = Field(min_length=1)
+
+
 class DccSource(_Strict):
     """The Digital Calibration Certificate an entry was imported from."""
 
     file: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     schema_version: str
+    table: CertificateTable | None = None
+    """Its table of values with U and k per point, as stated."""
+
+
+class PastCalibration(_Strict):
+    """An earlier certificate of a standard, kept when a newer one replaced it: the lab
+    follows its drift across certificates (ISO/IEC 17025 6.4.10, 6.5)."""
+
+    certificate: Certificate
+    range: CalibratedRange
+    uncertainty: ExpandedUncertainty
+    corrections: Corrections | None = None
+    imported_from: DccSource | None = None
+    replaced: dt.date | None
+    """When the next certificate took its place in the register (None: the current one, as
+    ``calibrations`` lists it)."""
 
 
 class Standard(_Strict):
@@ -186,6 +226,8 @@ class Standard(_Strict):
     corrections: Corrections | None = None
     imported_from: DccSource | None = None
     """Set by `daq standards import`: the certificate's DCC and its hash."""
+    history: list[PastCalibration] = Field(default_factory=list)
+    """Its earlier certificates, newest first."""
 
 
 class StandardsRegister(_Strict):
@@ -220,12 +262,48 @@ class Use:
     override: Override | None
 
     def snapshot(self) -> dict[str, Any]:
-        """The standard's data as used, for the result (JSON-ready)."""
+        """The standard's data as used, for the result (JSON-ready): its current certificate,
+        not its history."""
         return {
-            "standard": self.standard.model_dump(mode="json"),
+            "standard": self.standard.model_dump(mode="json", exclude={"history"}),
             "problems": list(self.problems),
             "override": self.override.model_dump() if self.override else None,
         }
+
+
+def calibrations(standard: Standard) -> list[PastCalibration]:
+    """The standard's certificates, newest (its current one, ``replaced`` None) first."""
+    current = PastCalibration(
+        certificate=standard.certificate,
+        range=standard.range,
+        uncertainty=standard.uncertainty,
+        corrections=standard.corrections,
+        imported_from=standard.imported_from,
+        replaced=None,
+    )
+    return [current, *standard.history]
+
+
+def drift(newer: PastCalibration, older: PastCalibration) -> str:
+    """How the standard moved from ``older``'s certificate to ``newer``'s, in the terms its
+    corrections have: a PRT's R0 as a temperature (mK), a table's largest change of a
+    correction at the nominal values both state, a weight's conventional mass; "" when the
+    two cannot be compared."""
+    a, b = newer.corrections, older.corrections
+    if isinstance(a, CallendarVanDusen) and isinstance(b, CallendarVanDusen):
+        millikelvin = (a.r0 - b.r0) / (b.r0 * b.a) * 1000.0
+        return f"R0 {millikelvin:+.2g} mK"
+    if isinstance(a, CorrectionTable) and isinstance(b, CorrectionTable) and a.unit == b.unit:
+        before = {p.nominal: p.correction for p in b.points}
+        changes = [(p.nominal, p.correction - before[p.nominal]) for p in a.points
+                   if p.nominal in before]  # fmt: skip
+        if not changes:
+            return ""
+        at, change = max(changes, key=lambda c: abs(c[1]))
+        return f"correction {change:+.3g} {a.unit} at {at:g} {a.unit} (largest)"
+    if isinstance(a, ConventionalMass) and isinstance(b, ConventionalMass) and a.unit == b.unit:
+        return f"conventional mass {a.conventional_mass - b.conventional_mass:+.3g} {a.unit}"
+    return ""
 
 
 def days_until_due(standard: Standard, today: dt.date) -> int:

@@ -9,6 +9,11 @@ whose negatives are the corrections) or the corrections themselves
 (``si:realListXMLList``) or one ``si:real`` per point. The first list of a measurement result
 that holds both is read; units are D-SI, read by ``daq.reports.dsi``. DCCs of versions 3.1 to
 3.3 are read where their content maps.
+
+A platinum resistance thermometer's DCC states resistances at temperatures instead
+(``basic_nominalValue`` in °C or K, ``basic_measuredValue`` in Ω): its entry gets
+Callendar-Van Dusen coefficients, the certificate's own where it names them (quantities
+named R0, A, B and C), else fitted to its table, with the residual recorded either way.
 """
 
 from __future__ import annotations
@@ -19,17 +24,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daq.core.units import convert_difference
+from daq.core.units import convert, convert_difference, same_dimension
+from daq.metrology import cvd
+from daq.metrology.errors import MetrologyError
 from daq.reports.dcc_check import safe_tree
 from daq.reports.dsi import DsiError, pint_units
 from daq.standards import (
     CalibratedRange,
+    CallendarVanDusen,
     Certificate,
+    CertificateTable,
     CorrectionPoint,
+    Corrections,
     CorrectionTable,
     DccSource,
     ExpandedUncertainty,
     Standard,
+    TablePoint,
 )
 
 NS = {"dcc": "https://ptb.de/dcc", "si": "https://ptb.de/si"}
@@ -37,6 +48,12 @@ VERSIONS = ("3.1", "3.2", "3.3")
 NOMINAL = "basic_nominalValue"
 ERROR = "basic_measurementError"
 CORRECTION = "basic_measurementErrorCorrection"
+MEASURED = "basic_measuredValue"
+COEFFICIENTS = ("R0", "A", "B", "C")
+"""The names of a PRT certificate's Callendar-Van Dusen coefficients (R0 in Ω)."""
+MAX_COEFFICIENT_RESIDUAL = 0.05
+"""°C: coefficients that miss their own certificate's table by more are misread (a unit, a
+power of ten), not a calibration: refused."""
 
 
 class DccUnreadable(ValueError):
@@ -85,22 +102,35 @@ def read_standard(
         "dcc:identifications/dcc:identification[dcc:issuer='manufacturer']/dcc:value/text()",
         namespaces=NS,
     )
-    nominal, corrections = _table(root)
+    nominal, stated, quantity = _table(root)
     count = len(nominal.values)
-    uncertainty = _per_point(corrections.uncertainty, count, "expanded uncertainties")
-    factors = _per_point(corrections.k, count, "coverage factors")
+    uncertainty = _per_point(stated.uncertainty, count, "expanded uncertainties")
+    factors = _per_point(stated.k, count, "coverage factors")
     if uncertainty is None or factors is None:
         raise DccUnreadable("the DCC states no expanded uncertainty with its coverage factor")
-    points = sorted(
+    rows = sorted(
         (
-            CorrectionPoint(nominal=n, correction=c, uncertainty=u, k=k)
-            for n, c, u, k in zip(
-                nominal.values, corrections.values, uncertainty, factors, strict=True
-            )
+            TablePoint(nominal=n, value=v, uncertainty=u, k=k)
+            for n, v, u, k in zip(nominal.values, stated.values, uncertainty, factors, strict=True)
         ),
         key=lambda p: p.nominal,
     )
-    largest = max(points, key=lambda p: (p.uncertainty or 0.0) / (p.k or 1.0))  # largest u
+    if len({p.nominal for p in rows}) != len(rows):
+        raise DccUnreadable("the DCC's table states a nominal value twice")
+    table = CertificateTable(
+        quantity=quantity, nominal_unit=nominal.unit, unit=stated.unit, points=rows
+    )
+    corrections: Corrections
+    if quantity == "resistance":
+        corrections, expanded = _callendar_van_dusen(root, table)
+    else:
+        points = [
+            CorrectionPoint(nominal=p.nominal, correction=p.value, uncertainty=p.uncertainty, k=p.k)
+            for p in rows
+        ]
+        corrections = CorrectionTable(kind="table", unit=nominal.unit, points=points)
+        largest = max(rows, key=lambda p: p.uncertainty / p.k)  # the largest u
+        expanded = ExpandedUncertainty(value=largest.uncertainty, k=largest.k, unit=nominal.unit)
     return Standard(
         id=standard_id,
         description=_text(item, "dcc:name", required=False),
@@ -119,18 +149,74 @@ def read_standard(
             traceability=traceability or [laboratory],
         ),
         range=CalibratedRange(
-            minimum=points[0].nominal, maximum=points[-1].nominal, unit=nominal.unit
+            minimum=rows[0].nominal, maximum=rows[-1].nominal, unit=expanded.unit
         ),
-        uncertainty=ExpandedUncertainty(
-            value=largest.uncertainty or 0.0, k=largest.k or 0.0, unit=nominal.unit
-        ),
-        corrections=CorrectionTable(kind="table", unit=nominal.unit, points=points),
+        uncertainty=expanded,
+        corrections=corrections,
         imported_from=DccSource(
             file=Path(file).name,
             sha256=hashlib.sha256(xml).hexdigest(),
             schema_version=version,
+            table=table,
         ),
     )
+
+
+def _callendar_van_dusen(
+    root: Any, table: CertificateTable
+) -> tuple[CallendarVanDusen, ExpandedUncertainty]:
+    """A PRT's coefficients from its DCC (its own, else fitted to its table, the residual
+    recorded either way), and its largest U in °C (a resistance's U over dR/dt there)."""
+    points = [(p.nominal, p.value) for p in table.points]
+    given = _coefficients(root)
+    try:
+        if given is not None:
+            coefficients, source = given, "certificate"
+            residual = cvd.residual(coefficients, points)
+            if residual > MAX_COEFFICIENT_RESIDUAL:
+                raise DccUnreadable(
+                    f"the DCC's coefficients R0, A, B, C miss its own table by {residual:.3g} °C: "
+                    "misread, not imported"
+                )
+        else:
+            (coefficients, residual), source = cvd.fit(points), "fit"
+        in_celsius = [(p.uncertainty / coefficients.slope(p.nominal), p.k) for p in table.points]
+    except MetrologyError as exc:
+        raise DccUnreadable(f"the DCC's table of resistances: {exc}") from None
+    value, k = max(in_celsius, key=lambda u: u[0] / u[1])
+    return (
+        CallendarVanDusen(
+            kind="cvd",
+            r0=coefficients.r0,
+            a=coefficients.a,
+            b=coefficients.b,
+            c=coefficients.c,
+            fit_residual=round(residual, 6),
+            valid_from=table.points[0].nominal,
+            valid_to=table.points[-1].nominal,
+            coefficients_from=source,
+        ),
+        ExpandedUncertainty(value=value, k=k, unit="°C"),
+    )
+
+
+def _coefficients(root: Any) -> cvd.Coefficients | None:
+    """The certificate's own R0, A, B (and C) where it names them, each a ``si:real``."""
+    found: dict[str, tuple[float, str]] = {}
+    for quantity in root.iterfind(".//dcc:measurementResult//dcc:quantity", NS):
+        name = " ".join((quantity.findtext("dcc:name/dcc:content", namespaces=NS) or "").split())
+        real = quantity.find("si:real", NS)
+        if name in COEFFICIENTS and real is not None:
+            value = _numbers(real.findtext("si:value", namespaces=NS))[0]
+            found[name] = (value, real.findtext("si:unit", namespaces=NS) or "")
+    if not found:
+        return None
+    missing = [name for name in COEFFICIENTS[:3] if name not in found]
+    if missing:
+        raise DccUnreadable(f"the DCC names Callendar-Van Dusen coefficients but not {missing}")
+    r0, unit = found["R0"]
+    r0 = convert(r0, _unit(unit), "ohm")
+    return cvd.Coefficients(r0, found["A"][0], found["B"][0], found.get("C", (0.0, ""))[0])
 
 
 def _per_point(values: list[float] | None, count: int, what: str) -> list[float] | None:
@@ -165,9 +251,11 @@ def _required(value: str | None, what: str) -> str:
     return value.strip()
 
 
-def _table(root: Any) -> tuple[Values, Values]:
-    """The nominal values and the corrections (in the nominal values' unit) of the first
-    group of quantities that has both."""
+def _table(root: Any) -> tuple[Values, Values, str]:
+    """The nominal values and what the certificate states at them, of the first group of
+    quantities that has both: corrections (in the nominal values' unit), or a PRT's
+    resistances in Ω at temperatures in °C; and which of the two ("correction",
+    "resistance")."""
     for group in root.iterfind(".//dcc:measurementResult//dcc:list", NS):
         quantities = {
             token: quantity
@@ -175,8 +263,14 @@ def _table(root: Any) -> tuple[Values, Values]:
             for token in (quantity.get("refType") or "").split()
         }
         nominal_node = quantities.get(NOMINAL)
+        if nominal_node is None:
+            continue
         measured = quantities.get(CORRECTION, quantities.get(ERROR))
-        if nominal_node is None or measured is None:
+        if measured is None and MEASURED in quantities:
+            resistances = _values(quantities[MEASURED])
+            if same_dimension(resistances.unit, "ohm"):
+                return (*_resistances(_values(nominal_node), resistances), "resistance")
+        if measured is None:
             continue
         nominal = _values(nominal_node)
         found = _values(measured)
@@ -192,10 +286,28 @@ def _table(root: Any) -> tuple[Values, Values]:
         )
         if any(not math.isfinite(v) for v in corrections.values + nominal.values):
             raise DccUnreadable("the DCC's table holds a value that is not a number")
-        return nominal, corrections
+        return nominal, corrections, "correction"
     raise DccUnreadable(
-        f"the DCC has no list with both {NOMINAL} and {ERROR} (or {CORRECTION}) quantities"
+        f"the DCC has no list with both {NOMINAL} and {ERROR} (or {CORRECTION}) quantities, "
+        f"nor {NOMINAL} temperatures with {MEASURED} resistances"
     )
+
+
+def _resistances(nominal: Values, resistances: Values) -> tuple[Values, Values]:
+    """A PRT's table in °C and Ω."""
+    if len(resistances.values) != len(nominal.values):
+        raise DccUnreadable("the DCC's temperatures and resistances differ in number")
+    try:
+        celsius = [convert(t, nominal.unit, "°C") for t in nominal.values]
+        ohms = [convert(r, resistances.unit, "ohm") for r in resistances.values]
+        uncertainty = (
+            [convert_difference(u, resistances.unit, "ohm") for u in resistances.uncertainty]
+            if resistances.uncertainty
+            else None
+        )
+    except ValueError as exc:
+        raise DccUnreadable(f"the DCC's table of resistances: {exc}") from None
+    return Values(celsius, "°C"), Values(ohms, "Ω", uncertainty, resistances.k)
 
 
 def _converted(values: list[float], unit: str, to: str) -> list[float]:

@@ -98,3 +98,47 @@ class Coefficients:
 
 IEC_60751 = Coefficients()
 """The standard Pt100 of IEC 60751."""
+
+
+def fit(points: list[tuple[float, float]]) -> tuple[Coefficients, float]:
+    """Callendar-Van Dusen coefficients fitted by least squares to a certificate's table of
+    (t in °C, R in Ω), and the fit's residual: the largest |t(Rᵢ) - tᵢ| in °C over the table
+    (the interpolation error a budget carries). R is linear in R0, R0·A, R0·B and R0·C, so the
+    fit is linear; C is fitted only when the table has points below 0 °C (it is 0 above).
+    Three points at least, four with points below 0 °C."""
+    import numpy as np
+
+    for t, r in points:
+        _check_temperature(t)
+        if not math.isfinite(r) or r <= 0:
+            raise MetrologyError(f"R = {r!r} Ω at {t:g} °C is not a resistance a PRT can have")
+    below = any(t < 0 for t, _ in points)
+    unknowns = 4 if below else 3
+    if len({t for t, _ in points}) < unknowns:
+        raise MetrologyError(
+            f"a Callendar-Van Dusen fit needs {unknowns} temperatures at least"
+            f"{' (the table goes below 0 °C)' if below else ''}, not {len(points)}"
+        )
+    # in x = t / 100 °C the columns are of like size, and the least squares well conditioned
+    rows = [
+        [1.0, x, x * x, *(((x - 1.0) * x**3 if x < 0 else 0.0),) * below]
+        for x in (t / 100.0 for t, _ in points)
+    ]
+    solution = np.linalg.lstsq(np.array(rows), np.array([r for _, r in points]), rcond=None)[0]
+    r0 = float(solution[0])
+    fitted = Coefficients(
+        r0,
+        float(solution[1]) / r0 / 1e2,
+        float(solution[2]) / r0 / 1e4,
+        float(solution[3]) / r0 / 1e8 if below else 0.0,
+    )
+    return fitted, residual(fitted, points)
+
+
+def residual(coefficients: Coefficients, points: list[tuple[float, float]]) -> float:
+    """The largest |t(Rᵢ) - tᵢ| in °C of ``coefficients`` over a table of (t, R), as
+    |R(tᵢ) - Rᵢ| / (dR/dt): exact to far below a microkelvin for residuals of millikelvins,
+    and defined at the ends of the range, where the inverse may step just past them."""
+    for t, _ in points:
+        _check_temperature(t)
+    return max(abs(coefficients._resistance(t) - r) / coefficients._slope(t) for t, r in points)

@@ -2,7 +2,9 @@
 
 import pytest
 
-from daq.metrology.cvd import IEC_60751, Coefficients
+from daq.metrology.cvd import IEC_60751, IEC_A, IEC_B, IEC_C, Coefficients, fit
+from daq.metrology.cvd import residual as residual_of
+from daq.metrology.errors import MetrologyError
 
 # IEC 60751:2008 Table 1 (resistance of a Pt100 in Ω at whole degrees Celsius).
 IEC_TABLE_1 = [
@@ -48,3 +50,42 @@ def test_slope_is_the_derivative() -> None:
 def test_impossible_resistance_is_refused(ohms: float) -> None:
     with pytest.raises(ValueError, match="not a resistance"):
         IEC_60751.temperature(ohms)
+
+
+def test_a_fit_to_iec_60751_table_1_finds_its_coefficients() -> None:
+    fitted, residual = fit(IEC_TABLE_1)
+    assert fitted.r0 == pytest.approx(100.0, abs=1e-4)
+    assert fitted.a == pytest.approx(IEC_A, abs=1e-9)
+    assert fitted.b == pytest.approx(IEC_B, abs=1e-11)
+    assert fitted.c == pytest.approx(IEC_C, abs=1e-14)
+    # the table's last digit is 0.0001 Ω: ±0.00005 Ω over dR/dt ≥ 0.34 Ω/°C is < 0.15 mK
+    assert residual < 0.00015
+    # rounded to 0.01 Ω the table still gives the coefficients, with a residual of mK
+    rounded, coarse = fit([(t, round(r, 2)) for t, r in IEC_TABLE_1])
+    assert rounded.a == pytest.approx(IEC_A, abs=5e-7) and 0.001 < coarse < 0.015
+
+
+def test_a_fit_to_exact_resistances_recovers_the_coefficients_and_no_residual() -> None:
+    prt = Coefficients(100.0123, 3.9085e-3, -5.776e-7, -4.18e-12)
+    points = [(t, prt.resistance(t)) for t in (-40.0, -20.0, 0.0, 100.0, 232.0, 420.0)]
+    fitted, residual = fit(points)
+    assert fitted.r0 == pytest.approx(prt.r0, rel=1e-12)
+    assert (fitted.a, fitted.b) == pytest.approx((prt.a, prt.b), rel=1e-9)
+    assert fitted.c == pytest.approx(prt.c, rel=1e-6)
+    assert residual < 1e-9
+    above = [(t, r) for t, r in points if t >= 0]  # no point below 0 °C: C is not fitted
+    fitted, _ = fit(above)
+    assert fitted.c == 0.0 and fitted.a == pytest.approx(prt.a, rel=1e-9)
+    assert residual_of(prt, points) < 1e-9
+    # a residual is what the coefficients miss: 0.385 Ω/°C · 0.010 °C off at 100 °C
+    shifted = [(t, r + (0.00385 if t == 100.0 else 0.0)) for t, r in points]
+    assert residual_of(prt, shifted) == pytest.approx(0.010, rel=0.02)
+
+
+def test_a_fit_needs_enough_points_and_resistances() -> None:
+    with pytest.raises(MetrologyError, match="needs 3 temperatures"):
+        fit([(0.0, 100.0), (100.0, 138.5)])
+    with pytest.raises(MetrologyError, match="needs 4 temperatures"):
+        fit([(-50.0, 80.3), (0.0, 100.0), (100.0, 138.5)])
+    with pytest.raises(MetrologyError, match="not a resistance"):
+        fit([(0.0, 100.0), (100.0, -1.0), (200.0, 175.9)])

@@ -11,8 +11,10 @@ from daq.config import ConfigError
 from daq.standards import (
     Override,
     StandardRefused,
+    calibrations,
     check_use,
     days_until_due,
+    drift,
     load_standards,
     parse_standards,
 )
@@ -120,3 +122,112 @@ def test_every_problem_in_the_file_is_named_with_its_field() -> None:
 def test_duplicate_ids_are_refused() -> None:
     with pytest.raises(ConfigError, match="duplicate id 'prt-2'"):
         parse_standards(f"standards:\n{entry('prt-2')}{entry('prt-2')}", "standards.yaml")
+
+
+LAB_REGISTER = """# the lab's register
+standards:
+  # first
+  - id: a
+    certificate: {number: A-1, laboratory: L, calibrated: 2026-01-01, due: 2027-01-01,
+                  traceability: [NMI]}
+    range: {minimum: 0, maximum: 10, unit: bar}
+    uncertainty: {value: 0.001, k: 2, unit: bar}
+
+  - {id: b, certificate: {number: B-1, laboratory: L, calibrated: 2026-01-01,
+     due: 2027-01-01, traceability: [NMI]}, range: {minimum: 0, maximum: 1, unit: kg},
+     uncertainty: {value: 1, k: 2, unit: mg}}
+  # between b and c
+  - id: c
+    certificate:
+      number: C-1
+      laboratory: L
+      calibrated: 2026-01-01
+      due: 2027-01-01
+      traceability:
+        - NMI
+    range: {minimum: 0, maximum: 100, unit: °C}
+    uncertainty: {value: 0.01, k: 2, unit: °C}
+# the end
+"""
+
+
+@pytest.mark.parametrize("which", ["a", "b", "c"])
+def test_a_newer_certificate_replaces_only_its_entrys_lines(tmp_path: Path, which: str) -> None:
+    from daq.standards_file import recalibrated, write_entry
+
+    path = tmp_path / "standards.yaml"
+    path.write_text(LAB_REGISTER)
+    current = load_standards(path).standard(which)
+    certificate = current.certificate.model_copy(
+        update={"number": f"{which.upper()}-2", "calibrated": dt.date(2026, 11, 1)}
+    )
+    newer = recalibrated(current, current.model_copy(update={"certificate": certificate}),
+                         dt.date(2026, 11, 2))  # fmt: skip
+    write_entry(path, newer, "new.xml (DCC)")
+    after = load_standards(path)
+    assert [s.id for s in after.standards] == ["a", "b", "c"]
+    for standard in after.standards:
+        replaced = standard.id == which
+        assert standard.certificate.number == f"{standard.id.upper()}-{2 if replaced else 1}"
+        assert [p.certificate.number for p in standard.history] == (
+            [f"{which.upper()}-1"] if replaced else []
+        )
+    text = path.read_text()
+    for comment in ("# the lab's register", "# first", "# between b and c", "# the end"):
+        assert comment in text
+    assert "# imported from new.xml (DCC)" in text
+    entry = after.standard(which)
+    assert drift(*calibrations(entry)) == ""  # no corrections on either: nothing to compare
+
+
+def test_recalibration_is_refused_for_another_item_or_an_earlier_date() -> None:
+    from daq.standards_file import RegisterRefused, recalibrated
+
+    current = parse_standards(LAB_REGISTER, "standards.yaml").standard("c")
+    today = dt.date(2026, 12, 1)
+    same_day = current.model_copy(
+        update={"certificate": current.certificate.model_copy(update={"number": "C-9"})}
+    )
+    with pytest.raises(RegisterRefused, match="is not later than c's current one, C-1"):
+        recalibrated(current, same_day, today)
+    with pytest.raises(RegisterRefused, match="already in c's register entry"):
+        recalibrated(current, current, today)
+    serials = (
+        current.model_copy(update={"serial": "S1"}),
+        current.model_copy(update={"serial": "S2"}),
+    )
+    with pytest.raises(RegisterRefused, match="c is serial S1; the certificate is of serial S2"):
+        recalibrated(*serials, today)
+
+
+def test_drift_across_certificates_in_each_kind_of_correction() -> None:
+    from daq.standards import (
+        CallendarVanDusen,
+        ConventionalMass,
+        CorrectionPoint,
+        Corrections,
+        CorrectionTable,
+        PastCalibration,
+    )
+
+    current = parse_standards(LAB_REGISTER, "standards.yaml").standard("a")
+    now, before = calibrations(current)[0], calibrations(current)[0]
+
+    def on(corrections: Corrections) -> PastCalibration:
+        return now.model_copy(update={"corrections": corrections})
+
+    prt = CallendarVanDusen(kind="cvd", r0=100.0, a=3.9083e-3, b=-5.775e-7)
+    moved = prt.model_copy(update={"r0": 100.0039083})  # + R0·A · 10 mK
+    assert drift(on(moved), on(prt)) == "R0 +10 mK"
+
+    def points(*pairs: tuple[float, float]) -> CorrectionTable:
+        rows = [CorrectionPoint(nominal=n, correction=c) for n, c in pairs]
+        return CorrectionTable(kind="table", unit="bar", points=rows)
+
+    table, later = points((0, 0.0001), (5, 0.0)), points((5, -0.0003), (10, 0.0))
+    assert drift(on(later), on(table)) == "correction -0.0003 bar at 5 bar (largest)"
+    weight = ConventionalMass(kind="mass", nominal=1000, conventional_mass=1000.0012, unit="g")
+    lighter = weight.model_copy(update={"conventional_mass": 1000.0009})
+    assert drift(on(lighter), on(weight)) == "conventional mass -0.0003 g"
+    assert drift(on(weight), on(prt)) == ""
+    assert before.replaced is None
