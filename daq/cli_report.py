@@ -253,7 +253,7 @@ def _issue(
 
     async def record() -> None:
         async with journal_of(config) as journal:
-            await journal.record_issue(row, signature, signer, content)
+            await journal.record_issue(row, signature, signer, content, detached)
             if request.accept_unsigned and config.signing is not None and not issued.signed_by:
                 journal.event(
                     EventKind.UNSIGNED_RECORD_CERTIFIED,
@@ -328,7 +328,7 @@ def _reprint(
     checking it is as it was issued."""
     from daq.integrity import archived_file_problems
 
-    async def archived() -> tuple[str, str, bytes]:
+    async def archived() -> tuple[str, str, bytes, bytes | None]:
         async with reader_of(config) as journal:
             issues = [
                 issue
@@ -355,15 +355,21 @@ def _reprint(
             problems = await archived_file_problems(journal, chosen, keys)
             if problems:
                 raise fail(problems[0], f"`daq verify {run_id}` checks the whole record.")
-            return chosen, kept.format, kept.content
+            detached = await journal.signature_file(chosen)
+            return chosen, kept.format, kept.content, detached.content if detached else None
 
-    chosen, form, content = run(archived())
+    chosen, form, content, detached = run(archived())
     target = out or Path(f"{chosen}.{'xml' if form == 'dcc' else form}")
+    signature = target.with_name(f"{target.name}.sig")
     try:
         target.write_bytes(content)
+        if detached is not None:  # its reference names the DCC's file as issued
+            signature.write_bytes(detached)
     except OSError as exc:
         raise fail(f"cannot write {target}: {exc.strerror or exc}", "Give another --out.") from None
     console.print(f"certificate {chosen} ({form}) reprinted to {target}, byte for byte as issued")
+    if detached is not None:
+        console.print(f"with its detached signature, as issued: {signature}")
 
 
 def _dcc_signature(content: bytes, name: str, config: LabConfig) -> bytes:

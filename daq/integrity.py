@@ -26,11 +26,13 @@ from daq.chain import REGISTER_GENESIS, Link, describe, register_link
 from daq.chain import verify as verify_chain
 from daq.engine.document import RunDocument, standards_used, verdict
 from daq.journal import (
+    CertificateFile,
     CertificateRow,
     Journal,
     RunRow,
     certificate_file_subject,
     register_subject,
+    signature_file_subject,
 )
 from daq.signing import Check, RegisteredKey, Signature, SigningSettings, check, unsigned
 from daq.takeover import SIGNING_BEGAN, TAKEN_OVER, manifest_digest, taken_over
@@ -554,9 +556,10 @@ async def archived_file_problems(
     keys: list[RegisteredKey],
     issued: float | None = None,
 ) -> list[str]:
-    """The issued file kept in the journal: its content still has the hash it was issued
-    with, and that hash still has the lab's signature (where the issue was signed); one
-    issued (``issued``) after the journal began keeping files must be there."""
+    """The issued file kept in the journal (and a signed DCC's detached signature): its
+    content still has the hash it was issued with, and that hash still has the lab's
+    signature (where the issue was signed); one issued (``issued``) after the journal began
+    keeping files must be there."""
     archived = await journal.certificate_file(number)
     if archived is None:
         kept_from = await journal.files_kept_from()
@@ -567,11 +570,28 @@ async def archived_file_problems(
             ]
         return []
     name = f"the archived file of certificate {number}"
-    if hashlib.sha256(archived.content).hexdigest() != archived.hash:
+    problems = await _kept_as_issued(journal, number, name, archived, keys)
+    if problems:
+        return problems
+    detached = await journal.signature_file(number)  # a signed DCC's .sig
+    if detached is None:
+        if await journal.signatures(signature_file_subject(number)):
+            return [f"the archived signature (.sig) of certificate {number} is gone"]
+        return []
+    name = f"the archived signature (.sig) of certificate {number}"
+    return await _kept_as_issued(journal, number, name, detached, keys)
+
+
+async def _kept_as_issued(
+    journal: Journal, number: str, name: str, kept: CertificateFile, keys: list[RegisteredKey]
+) -> list[str]:
+    """A file kept with certificate ``number``: its content has the hash it was issued
+    with, and that hash has the lab's signature where the issue was signed."""
+    if hashlib.sha256(kept.content).hexdigest() != kept.hash:
         return [f"{name} was altered: its content no longer has the hash it was issued with"]
-    subject = certificate_file_subject(number)
+    subject = (signature_file_subject if kept.format == "sig" else certificate_file_subject)(number)
     found = [Signature(subject, h, k, s, v) for h, k, s, v in await journal.signatures(subject)]
-    mine = [s for s in found if s.hash == archived.hash]
+    mine = [s for s in found if s.hash == kept.hash]
     if found and not mine:
         return [f"{name} was replaced after it was signed"]
     if not found and await journal.signatures(certificate_subject(number)):

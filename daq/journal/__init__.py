@@ -30,6 +30,7 @@ from daq.journal.records import (
     SinkState,
     certificate_file_subject,
     register_subject,
+    signature_file_subject,
     stored_reading,
 )
 from daq.journal.runs import RunStore
@@ -52,6 +53,7 @@ __all__ = [
     "SinkState",
     "certificate_file_subject",
     "register_subject",
+    "signature_file_subject",
     "stored_reading",
 ]
 

@@ -18,6 +18,7 @@ from daq.journal.records import (
     NumberTaken,
     RegisterEntry,
     certificate_file_subject,
+    signature_file_subject,
 )
 from daq.journal.register import append_to_register, insert_signature
 from daq.journal.writer import BatchedWriter
@@ -82,11 +83,13 @@ class CertificateStore(BatchedWriter):
         signature: Signature | None,
         signer: Signer | None = None,
         file: bytes | None = None,
+        detached: bytes | None = None,
     ) -> None:
         """Issuing a certificate, who issued it and the lab's signature go on record, once
         per number, with the number's entry in the register (signed by ``signer``) and the
-        certificate's ``file`` as issued (its hash signed too), so it can be reprinted byte
-        for byte: a number already issued raises ``NumberTaken``."""
+        certificate's ``file`` as issued and a DCC's ``detached`` signature (their hashes
+        signed too), so both can be reprinted byte for byte: a number already issued raises
+        ``NumberTaken``."""
         await self.flush()
 
         def record(db: sqlite3.Connection) -> None:
@@ -124,6 +127,16 @@ class CertificateStore(BatchedWriter):
                     if signer is not None:
                         subject = certificate_file_subject(issue.number)
                         insert_signature(db, signer.sign(subject, digest, self.clock.now()))
+                if detached is not None:
+                    digest = hashlib.sha256(detached).hexdigest()
+                    db.execute(
+                        "INSERT INTO certificate_signature_files (number, hash, content) "
+                        "VALUES (?, ?, ?)",
+                        (issue.number, digest, detached),
+                    )
+                    if signer is not None:
+                        subject = signature_file_subject(issue.number)
+                        insert_signature(db, signer.sign(subject, digest, self.clock.now()))
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if db.in_transaction:
@@ -145,6 +158,16 @@ class CertificateStore(BatchedWriter):
         rows = await self._run(
             self._query_blocking,
             "SELECT number, format, hash, content FROM certificate_files WHERE number = ?",
+            (number,),
+        )
+        return CertificateFile(*rows[0]) if rows else None
+
+    async def signature_file(self, number: str) -> CertificateFile | None:
+        """The detached signature (``.sig``) a signed DCC ``number`` was issued with, as
+        issued (None: issued unsigned, or before the journal kept them)."""
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT number, 'sig', hash, content FROM certificate_signature_files WHERE number = ?",
             (number,),
         )
         return CertificateFile(*rows[0]) if rows else None

@@ -239,6 +239,11 @@ def certificate_file_subject(number: str) -> str:
     return f"certificate-file:{number}"
 
 
+def signature_file_subject(number: str) -> str:
+    """What the lab's signature of a DCC's archived detached signature (``.sig``) names."""
+    return f"certificate-signature-file:{number}"
+
+
 def register_subject(number: str) -> str:
     """What the lab's signature of a register entry names."""
     return f"certificate-register:{number}"

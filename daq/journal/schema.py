@@ -96,6 +96,11 @@ CREATE TABLE IF NOT EXISTS certificate_files (
     hash TEXT NOT NULL,
     content BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS certificate_signature_files (
+    number TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    content BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS signatures (
     subject TEXT NOT NULL,
     hash TEXT NOT NULL,
@@ -156,6 +161,7 @@ MIGRATIONS = {
 }
 """Statements that bring a journal of schema version N to N + 1 (before ``SCHEMA`` runs);
 a version that only adds tables needs none (8: the archive of issued certificates' files).
-9 adds the UUT of a certificate (``UUT_COLUMN``), whatever version it comes from."""
+9 adds the UUT of a certificate (``UUT_COLUMN``), whatever version it comes from, and
+the archive of signed DCCs' detached signatures."""
 UUT_COLUMN = "ALTER TABLE certificates ADD COLUMN uut TEXT NOT NULL DEFAULT ''"
 """Schema 9: certificates per UUT."""

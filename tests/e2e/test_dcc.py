@@ -276,6 +276,24 @@ def test_a_signed_dcc_verifies_and_fails_after_one_changed_byte(tmp_path: Path) 
     _, other = dcc_key(tmp_path, "Someone else")
     refused = run("dcc", "verify", str(out), "--certificate", str(other), cwd=tmp_path)
     assert refused.returncode == 1 and "does not verify" in refused.stderr
+    # its signature is archived with it: a reprint writes both, byte for byte
+    copy = tmp_path / "reprint" / "signed.xml"
+    copy.parent.mkdir()
+    reprinted = run("report", document["run"]["id"], "--reprint", "--out", str(copy),
+                    "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    assert reprinted.returncode == 0, reprinted.stderr
+    assert copy.read_bytes() == out.read_bytes()
+    assert (copy.parent / "signed.xml.sig").read_bytes() == signature.read_bytes()
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "daq.sqlite") as db:  # the archived .sig altered
+        db.execute("UPDATE certificate_signature_files SET content = content || X'20'")
+    altered = run("verify", document["run"]["id"], "--lab", str(lab_file), cwd=tmp_path)
+    said = " ".join((altered.stdout + altered.stderr).split())
+    assert altered.returncode == 1 and "the archived signature (.sig) of certificate" in said
+    assert "was altered" in said
+    with sqlite3.connect(tmp_path / "daq.sqlite") as db:
+        db.execute("UPDATE certificate_signature_files SET content = ?", (signature.read_bytes(),))
     # a re-issue replaces it: the first still verifies, with a note
     second = str(tmp_path / "again.xml")
     again = run("report", document["run"]["id"], "--format", "dcc", "--out", second,
@@ -285,8 +303,6 @@ def test_a_signed_dcc_verifies_and_fails_after_one_changed_byte(tmp_path: Path) 
     assert checked.returncode == 0, checked.stderr
     assert "was replaced by" in " ".join(checked.stderr.split())
     # the journal's record altered since: the DCC no longer matches a verified record
-    import sqlite3
-
     with sqlite3.connect(tmp_path / "daq.sqlite") as db:
         db.execute("DELETE FROM run_records WHERE run = ? AND seq = 3", (document["run"]["id"],))
     refused = run("dcc", "verify", str(out), "--lab", str(lab_file), cwd=tmp_path)

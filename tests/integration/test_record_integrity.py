@@ -627,6 +627,44 @@ async def test_a_schema_8_journal_gains_the_certificates_uut_and_still_verifies(
         assert [c[1] for c in db.execute("PRAGMA table_info(certificates)")][-1] == "uut"
 
 
+async def test_a_signed_dccs_archived_signature_altered_or_removed_is_named(
+    tmp_path: Path,
+) -> None:
+    from daq.integrity import archived_file_problems
+    from daq.signing import RegisteredKey, SigningSettings
+
+    pem, public = generate()
+    key_file = tmp_path / "lab.key"
+    key_file.write_bytes(pem)
+    key_file.chmod(0o600)
+    key = RegisteredKey.model_validate(
+        {"id": "lab-k1", "public_key": public, "valid_from": "2026-01-01"}
+    )
+    signing = SigningSettings(key_file=key_file, keys=[key])
+    path = tmp_path / "j.sqlite"
+    async with Journal(path) as journal:
+        signer = load_signer(signing, journal.clock.now())
+        row = CertificateRow("x-0001", "run-a", "dcc", "en", journal.clock.now(), "J", "QM",
+                             "a" * 64)  # fmt: skip
+        await journal.record_issue(row, None, signer, b"<dcc/>", b"<ds:Signature/>")
+        assert (await journal.signature_file("x-0001")).content == b"<ds:Signature/>"  # type: ignore[union-attr]
+        assert await archived_file_problems(journal, "x-0001", [key]) == []
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE certificate_signature_files SET content = X'00'")
+    async with Journal(path) as journal:
+        [problem] = await archived_file_problems(journal, "x-0001", [key])
+        assert problem == (
+            "the archived signature (.sig) of certificate x-0001 was altered: its content no "
+            "longer has the hash it was issued with"
+        )
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM certificate_signature_files")
+    async with Journal(path) as journal:
+        assert await archived_file_problems(journal, "x-0001", [key]) == [
+            "the archived signature (.sig) of certificate x-0001 is gone"
+        ]
+
+
 # -- the commands, in-process -------------------------------------------------------------
 
 SIGNATORY = ("--by", "Jane Doe", "--function", "Quality manager")
