@@ -41,6 +41,7 @@ from daq.engine.loader import load_procedure
 from daq.engine.plan import available_plans, find_plan
 from daq.engine.record import Point
 from daq.engine.runner import Runner
+from daq.fleet import FleetReporter, agent_status
 from daq.forwarder import Forwarder
 from daq.journal import EventKind, Journal, JournalError, Severity, SinkState
 from daq.monitor import Monitor
@@ -49,6 +50,7 @@ from daq.signing import Signer, SigningError, load_signer
 from daq.sinks.base import SinkClass
 from daq.sinks.influx import InfluxSink
 from daq.sinks.mqtt import MqttLink, MqttSink
+from daq.sinks.nats import NatsSink
 from daq.sinks.settings import CommandSettings
 from daq.stability import Verdict
 from daq.standards import StandardsRegister, days_until_due, load_standards
@@ -192,6 +194,30 @@ class Agent:
         self._anchor_signer: Signer | None = None
         self._anchored: dict[str, str] | None = None
 
+    def _fleet_reporter(
+        self, sink: NatsSink, journal: Journal, benches: Mapping[str, str]
+    ) -> FleetReporter:
+        """Keeps this agent's status in its fleet's bucket (``daq fleet status``)."""
+        lab = self.lab
+
+        async def status() -> dict[str, Any]:
+            register = None
+            if lab.standards is not None:
+                with contextlib.suppress(ConfigError):
+                    register = load_standards(lab.standards)
+            return await agent_status(
+                settings=sink.settings,
+                lab=lab.lab.id,
+                benches=dict(benches),
+                journal=journal,
+                clock=self.clock,
+                register=register,
+                alarms=self._alarms.active if self._alarms is not None else [],
+                due_days=lab.agent.due_warning_days,
+            )
+
+        return FleetReporter(sink.settings, lab.lab.id, status)
+
     def _plugin_forwarder(
         self, entry: SinkConfig, journal: Journal, benches: Mapping[str, str]
     ) -> Forwarder:
@@ -220,6 +246,8 @@ class Agent:
                 self.forwarders.append(Forwarder(journal, sink, lab.influxdb.batch_size))
             for entry in lab.sinks:
                 self.forwarders.append(self._plugin_forwarder(entry, journal, benches))
+            reporters = [self._fleet_reporter(f.sink, journal, benches) for f in self.forwarders
+                         if isinstance(f.sink, NatsSink)]  # fmt: skip
             if self.link is not None and lab.mqtt is not None:
                 self._desk = self._command_desk(lab.mqtt.commands, journal)
                 self.link.on_command = self._on_command
@@ -233,6 +261,7 @@ class Agent:
             self._load_anchor_signer(journal)
             anchoring = asyncio.create_task(self._anchor_streams(stop))
             tasks = [asyncio.create_task(self._watch_due_dates(stop))]
+            tasks += [asyncio.create_task(r.run(stop_link)) for r in reporters]
             if self.link is not None:
                 tasks.append(asyncio.create_task(self.link.run(stop_link)))
                 tasks.append(asyncio.create_task(self._summarise_rejections(stop)))

@@ -34,6 +34,7 @@ from daq.cli_common import (
     run,
 )
 from daq.cli_dcc import dcc_app
+from daq.cli_fleet import archive, fleet_app
 from daq.cli_keys import keys_app
 from daq.cli_report import report
 from daq.cli_runs import run_command, runs_app, verify
@@ -65,6 +66,8 @@ app.add_typer(command_app, name="command")
 app.add_typer(keys_app, name="keys")
 app.add_typer(dcc_app, name="dcc")
 app.add_typer(standards_app, name="standards")
+app.add_typer(fleet_app, name="fleet")
+app.command()(archive)
 app.command("run")(run_command)
 app.command()(verify)
 app.command()(report)

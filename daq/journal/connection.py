@@ -8,6 +8,7 @@ import contextlib
 import logging
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -143,6 +144,11 @@ class JournalBase:
             db.execute(
                 "INSERT OR IGNORE INTO journal_facts (name, value) SELECT 'chained_after', "
                 "COALESCE(MAX(id), 0) FROM readings"
+            )
+            # the journal's own identity: a fleet's message ids never collide across journals
+            db.execute(
+                "INSERT OR IGNORE INTO journal_facts (name, value) VALUES ('journal_id', ?)",
+                (uuid.uuid4().hex,),
             )
             # certificates issued from here on have their files kept: one missing was removed
             db.execute(

@@ -112,6 +112,14 @@ class Outbox(BatchedWriter):
         )
         return [row_type(*row) for row in rows]
 
+    async def journal_id(self) -> str:
+        """The journal's own UUID, made when it was created: with a row id, the identity of
+        a message in a fleet (no new journal reuses an old one's ids)."""
+        rows = await self._run(
+            self._query_blocking, "SELECT value FROM journal_facts WHERE name = 'journal_id'", ()
+        )
+        return str(rows[0][0])
+
     async def cursor(self, sink: str, stream: str) -> int:
         rows = await self._run(
             self._query_blocking,

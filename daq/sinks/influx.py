@@ -69,6 +69,10 @@ class InfluxSink:
                 body = "\n".join(lines(batch.payload, self._lab, self._benches))
             except (ValueError, KeyError, TypeError) as exc:  # a row no line can be made of
                 raise SinkRefused(f"{batch.stream} row not writable: {exc!r}"[:300]) from exc
+        await self.write_text(body)
+
+    async def write_text(self, body: str) -> None:
+        """Write lines already made (the fleet's archive makes them from messages)."""
         try:
             if self.settings.api == "v2":
                 await self._write_v2(body)

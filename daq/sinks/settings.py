@@ -166,3 +166,58 @@ class MqttSettings(_Strict):
         if self.key_password_env and self.key_file is None:
             raise ValueError("key_password_env is the passphrase of key_file: give key_file")
         return self
+
+
+def _host_name() -> str:
+    """The host's name as an id: the default agent id of a fleet."""
+    import socket
+
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0]).strip("-")
+    return name[:64] or "agent"
+
+
+class NatsSettings(_Strict):
+    """A NATS JetStream server or cluster the agent publishes to (a ``sinks:`` entry of type
+    ``nats``), and what the central archive and ``daq fleet status`` connect with."""
+
+    servers: list[Annotated[str, Field(pattern=r"^(nats|tls)://")]] = Field(min_length=1)
+    """Every node of the cluster the client may use, e.g. nats://nats-1:4222."""
+    agent_id: Annotated[str, AfterValidator(_key_id)] = Field(default_factory=_host_name)
+    """This agent's id in the fleet (default: the host name); the server lets it publish
+    only under its own lab and this id."""
+    prefix: str = Field("daq", pattern=r"^[A-Za-z0-9_-]+$")
+    stream: str = Field("DAQ", pattern=r"^[A-Za-z0-9_-]+$")
+    """The JetStream stream the fleet's subjects go to (made by the central side)."""
+    status_bucket: str = Field("daq_fleet", pattern=r"^[A-Za-z0-9_-]+$")
+    """The key-value bucket agents keep their status in, for ``daq fleet status``."""
+    status_interval: float = Field(15.0, gt=0, le=3600)
+    """Seconds between status updates."""
+    user: str | None = None
+    password_env: str | None = None
+    """Environment variable holding the password of ``user``."""
+    nkey_seed_file: AbsolutePath | None = None
+    """A file holding this agent's NKey seed (readable only by the service user) ..."""
+    creds_file: AbsolutePath | None = None
+    """... or a credentials file (JWT and seed, decentralised auth)."""
+    tls: bool = False
+    ca_file: AbsolutePath | None = None
+    cert_file: AbsolutePath | None = None
+    key_file: AbsolutePath | None = None
+    timeout: float = Field(10.0, gt=0, le=300)
+    """Seconds to wait for the stream's acknowledgement of a batch."""
+    batch_size: int = Field(1000, ge=1, le=100_000)
+    streams: list[Stream] = Field(default_factory=lambda: list(ALL_STREAMS))
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> NatsSettings:
+        ways = [n for n in ("user", "nkey_seed_file", "creds_file") if getattr(self, n)]
+        if len(ways) > 1:
+            raise ValueError(f"{' and '.join(ways)}: give one way to authenticate")
+        if self.password_env and not self.user:
+            raise ValueError("password_env is the password of user: give user")
+        tls_files = [n for n in ("ca_file", "cert_file", "key_file") if getattr(self, n)]
+        if tls_files and not self.tls:
+            raise ValueError(f"{', '.join(tls_files)}: set tls: true to use them")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together: give both or neither")
+        return self

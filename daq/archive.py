@@ -1,0 +1,292 @@
+"""The fleet's central archive (``daq archive``): consumes the fleet's JetStream stream with a
+durable pull consumer and writes every message to InfluxDB or VictoriaMetrics with the same
+line schema an agent writes (``daq.sinks.lineprotocol``), acknowledging a message only after
+its line is written.
+
+Several archive processes bind the same durable consumer and share the messages; one that
+dies leaves its unacknowledged messages to be delivered again to the others after the ack
+wait. A line written twice is the same point (measurement, tags, timestamp), which InfluxDB
+overwrites and VictoriaMetrics deduplicates, so "at least once" on the wire is "once" in the
+store. A message that is not a row of ours (malformed, or naming another lab or agent than
+its subject, which the server ties to the sender) is terminated, never retried, and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from daq.journal.records import EventRow, PointRow, ReadingRow, ResultRow, StreamRow
+from daq.sinks.base import SinkError
+from daq.sinks.influx import InfluxSink
+from daq.sinks.lineprotocol import lines
+from daq.sinks.nats import connect, token
+from daq.sinks.settings import InfluxSettings, NatsSettings
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+    from nats.js.client import JetStreamContext
+
+log = logging.getLogger("daq.archive")
+
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ArchiveSettings(_Strict):
+    """The archive's file (deploy/fleet/archive.yaml)."""
+
+    nats: NatsSettings
+    consumer: str = Field("archive", pattern=r"^[A-Za-z0-9_-]+$")
+    """The durable consumer every archive process shares."""
+    replicas: int = Field(1, ge=1, le=5)
+    """Of the stream and the status bucket, when the archive makes them (3 on a cluster)."""
+    duplicate_window: float = Field(600.0, gt=0)
+    """Seconds the stream remembers message ids: a replay within them is dropped."""
+    max_age_days: float = Field(7.0, gt=0)
+    """How long the stream keeps messages (the archive's store keeps them for good)."""
+    ack_wait: float = Field(30.0, gt=0)
+    """Seconds before a message an archive took without acknowledging goes to another."""
+    batch: int = Field(1000, ge=1, le=100_000)
+    store: InfluxSettings
+
+
+VALUE = "Value error, "
+
+
+def load_settings(path: Path) -> ArchiveSettings:
+    from daq.config import ConfigError, Problem, field_path
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError([Problem(str(path), "", str(exc))]) from None
+    try:
+        return ArchiveSettings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(
+            [
+                Problem(
+                    str(path),
+                    field_path(raw, e["loc"]),
+                    str(e["msg"]).removeprefix("Value error, "),
+                )
+                for e in exc.errors()
+            ]
+        ) from None
+
+
+class _Reading(_Strict):
+    lab: str
+    agent: str
+    id: int
+    bench: str
+    instrument: str
+    quantity: str
+    value: float | None
+    unit: str
+    timestamp: float
+    status: str
+
+
+class _Event(_Strict):
+    lab: str
+    agent: str
+    id: int
+    timestamp: float
+    kind: str
+    severity: str
+    instrument: str | None
+    message: str
+    run: str | None
+
+
+class _Point(_Strict):
+    lab: str
+    agent: str
+    id: int
+    run: str
+    plan: str
+    key: str
+    timestamp: float
+    point: dict[str, Any]
+
+
+class _Result(_Strict):
+    lab: str
+    agent: str
+    id: int
+    run: str
+    plan: str
+    timestamp: float
+    status: str
+    conforms: bool | None
+    failures: int
+
+
+MESSAGES: dict[str, type[_Strict]] = {
+    "readings": _Reading,
+    "events": _Event,
+    "points": _Point,
+    "results": _Result,
+}
+
+
+class NotOurs(ValueError):
+    """A message that is not a row of a fleet agent's stream."""
+
+
+def line_of(subject: str, data: bytes, prefix: str) -> str:
+    """The line an agent would have written for the row a message carries."""
+    parts = subject.split(".")
+    if len(parts) < 5 or parts[0] != prefix or parts[3] not in MESSAGES:
+        raise NotOurs(f"subject {subject[:200]!r} is not {prefix}.<lab>.<agent>.<stream>...")
+    try:
+        message: Any = MESSAGES[parts[3]].model_validate_json(data)
+    except ValidationError as exc:
+        raise NotOurs(f"{parts[3]} message: {exc.errors()[0]['msg']}") from None
+    if token(message.lab) != parts[1] or token(message.agent) != parts[2]:
+        raise NotOurs(
+            f"a message under {'.'.join(parts[:3])} says it is {message.lab}/{message.agent}"
+        )
+    row: StreamRow
+    benches: dict[str, str] = {}
+    match message:
+        case _Reading():
+            row = ReadingRow(message.id, message.instrument, message.quantity, message.value,
+                             message.unit, message.timestamp, message.status, "")  # fmt: skip
+            if message.bench:
+                benches[message.instrument] = message.bench
+        case _Event():
+            row = EventRow(message.id, message.timestamp, message.kind, message.severity,
+                           message.instrument, message.message, message.run)  # fmt: skip
+        case _Point():
+            row = PointRow(message.id, message.run, message.plan, message.key, message.timestamp,
+                           json.dumps(message.point))  # fmt: skip
+        case _Result():
+            conforms = None if message.conforms is None else int(message.conforms)
+            row = ResultRow(message.id, message.run, message.plan, message.timestamp,
+                            message.status, conforms, message.failures)  # fmt: skip
+    try:
+        return lines([row], message.lab, benches)[0]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NotOurs(f"{parts[3]} row {message.id}: no line can be made of it ({exc})") from None
+
+
+async def ensure_stream(js: JetStreamContext, settings: ArchiveSettings) -> None:
+    """The fleet's stream and status bucket, made if the cluster has none yet."""
+    from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+    from nats.js.errors import NotFoundError
+
+    nats = settings.nats
+    try:
+        await js.stream_info(nats.stream)
+    except NotFoundError:
+        await js.add_stream(
+            StreamConfig(
+                name=nats.stream,
+                subjects=[f"{nats.prefix}.>"],
+                storage=StorageType.FILE,
+                num_replicas=settings.replicas,
+                duplicate_window=settings.duplicate_window,
+                max_age=settings.max_age_days * 86400,
+            )
+        )
+    try:
+        await js.key_value(nats.status_bucket)
+    except NotFoundError:
+        await js.create_key_value(
+            KeyValueConfig(bucket=nats.status_bucket, history=1, replicas=settings.replicas)
+        )
+
+
+@dataclass
+class Archive:
+    settings: ArchiveSettings
+    written: int = 0
+    refused: int = 0
+    _store: InfluxSink = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._store = InfluxSink(self.settings.store, "-", {}, name="archive")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Archive until ``stop``; the batch in hand is finished first."""
+        from nats.errors import Error as NatsError
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+        nats = self.settings.nats
+        backoff = FIRST_BACKOFF
+        while not stop.is_set():
+            client = None
+            try:
+                client = await connect(nats, f"daq-archive-{nats.agent_id}")
+                js = client.jetstream(timeout=nats.timeout)
+                await ensure_stream(js, self.settings)
+                config = ConsumerConfig(
+                    durable_name=self.settings.consumer,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    deliver_policy=DeliverPolicy.ALL,
+                    ack_wait=self.settings.ack_wait,
+                    max_ack_pending=self.settings.batch * 20,
+                )
+                subscription = await js.pull_subscribe(
+                    f"{nats.prefix}.>", durable=self.settings.consumer, stream=nats.stream,
+                    config=config,
+                )  # fmt: skip
+                backoff = FIRST_BACKOFF
+                while not stop.is_set():
+                    try:
+                        messages = await subscription.fetch(self.settings.batch, timeout=1.0)
+                    except (NatsTimeout, TimeoutError):
+                        continue
+                    await self._archive(messages)
+            except (SinkError, NatsError, OSError, TimeoutError) as exc:
+                log.warning("archive: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(backoff):
+                        await stop.wait()
+                backoff = min(backoff * 2, MAX_BACKOFF)
+            finally:
+                if client is not None:
+                    with contextlib.suppress(Exception):
+                        await client.close()
+        await self._store.close()
+
+    async def _archive(self, messages: list[Msg]) -> None:
+        """Write the lines of ``messages``, then acknowledge them; a failed write leaves them
+        unacknowledged (another archive, or this one, takes them again)."""
+        prefix = self.settings.nats.prefix
+        made: list[str] = []
+        taken: list[Msg] = []
+        for message in messages:
+            try:
+                made.append(line_of(message.subject, message.data, prefix))
+                taken.append(message)
+            except NotOurs as exc:
+                self.refused += 1
+                log.warning("archive refuses a message: %s", exc)
+                await message.term()
+        if made:
+            try:
+                await self._store.write_text("\n".join(made))
+            except SinkError:
+                for message in taken:
+                    await message.nak(delay=FIRST_BACKOFF)
+                raise
+        for message in taken:
+            await message.ack()
+        self.written += len(taken)

@@ -1,0 +1,153 @@
+"""The fleet view: each agent keeps its status current in a JetStream key-value bucket (key
+``<lab>.<agent>``), and ``daq fleet status`` (or a program, through ``fleet_status``) reads
+the whole fleet from it: benches, last contact, the sinks' backlog, standards coming due and
+open alarms. A bucket entry is the agent's last word: an agent that stopped reporting shows
+its age."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from daq import __version__
+from daq.core.clock import Clock
+from daq.journal import Journal
+from daq.sinks.base import SinkError
+from daq.sinks.nats import connect, token
+from daq.sinks.settings import NatsSettings
+from daq.standards import StandardsRegister, days_until_due
+
+log = logging.getLogger("daq.fleet")
+
+MAX_ENTRY = 256 * 1024
+"""Bytes: a status entry larger than this is not the fleet's (refused when read)."""
+
+
+def key(settings: NatsSettings, lab: str) -> str:
+    return f"{token(lab)}.{token(settings.agent_id)}"
+
+
+async def agent_status(
+    *,
+    settings: NatsSettings,
+    lab: str,
+    benches: dict[str, str],
+    journal: Journal,
+    clock: Clock,
+    register: StandardsRegister | None,
+    alarms: list[str],
+    due_days: int,
+) -> dict[str, Any]:
+    """What one agent tells the fleet about itself now."""
+    by_bench: dict[str, list[str]] = {}
+    for instrument, bench in sorted(benches.items()):
+        by_bench.setdefault(bench, []).append(instrument)
+    sinks = {}
+    for name, state, detail, _ in await journal.sink_states():
+        backlog = await journal.backlog(name)
+        sinks[name] = {"state": state, "detail": detail, "backlog": sum(backlog.values())}
+    now = clock.now()
+    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+    due = [
+        {"id": s.id, "due": s.certificate.due.isoformat(), "days_left": left}
+        for s in (register.standards if register is not None else [])
+        if (left := days_until_due(s, today)) <= due_days
+    ]
+    return {
+        "agent": settings.agent_id,
+        "lab": lab,
+        "version": __version__,
+        "timestamp": now,
+        "benches": by_bench,
+        "sinks": sinks,
+        "standards_due": sorted(due, key=lambda d: d["days_left"]),
+        "alarms": sorted(alarms),
+    }
+
+
+class FleetReporter:
+    """Puts the agent's status into the fleet's bucket every ``status_interval`` seconds,
+    and once more, marked stopped, when the agent stops."""
+
+    def __init__(
+        self,
+        settings: NatsSettings,
+        lab: str,
+        status: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> None:
+        self.settings = settings
+        self.lab = lab
+        self.status = status
+        self.reported = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        client = None
+        try:
+            while not stop.is_set():
+                try:
+                    if client is None or client.is_closed:
+                        client = await connect(
+                            self.settings, f"daq-{self.settings.agent_id}-status"
+                        )
+                    await self._put(client, await self.status())
+                except (SinkError, OSError, TimeoutError) as exc:
+                    log.warning("fleet status not reported: %s", exc)
+                except Exception as exc:  # a bucket refused or missing: the fleet view waits
+                    log.warning("fleet status not reported: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.status_interval):
+                        await stop.wait()
+            if client is not None and not client.is_closed:
+                with contextlib.suppress(Exception):
+                    await self._put(client, {**await self.status(), "stopped": True})
+        finally:
+            if client is not None and not client.is_closed:
+                await client.close()
+
+    async def _put(self, client: Any, status: dict[str, Any]) -> None:
+        js = client.jetstream(timeout=self.settings.timeout)
+        bucket = await js.key_value(self.settings.status_bucket)
+        await bucket.put(key(self.settings, self.lab), json.dumps(status).encode())
+        self.reported += 1
+
+
+async def fleet_status(settings: NatsSettings) -> list[dict[str, Any]]:
+    """Every agent's last status in the fleet's bucket, by lab and agent; an entry that is
+    not a status (too large, not JSON) is listed as unreadable, not trusted."""
+    from nats.js.errors import NoKeysError, NotFoundError
+
+    client = await connect(settings, f"daq-fleet-{settings.agent_id}")
+    try:
+        js = client.jetstream(timeout=settings.timeout)
+        try:
+            bucket = await js.key_value(settings.status_bucket)
+        except NotFoundError:
+            raise SinkError(
+                f"no fleet status bucket {settings.status_bucket!r} on {settings.servers[0]}: "
+                "start `daq archive` (it makes it) or create it (deploy/fleet)"
+            ) from None
+        try:
+            keys = await bucket.keys()
+        except NoKeysError:
+            return []
+        found = []
+        for name in sorted(keys):
+            entry = await bucket.get(name)
+            data = entry.value or b""
+            try:
+                if len(data) > MAX_ENTRY:
+                    raise ValueError("too large")
+                status = json.loads(data)
+                if not isinstance(status, dict):
+                    raise ValueError("not an object")
+            except ValueError as exc:
+                status = {"key": name, "unreadable": str(exc)}
+            found.append(status)
+        return found
+    finally:
+        await client.close()

@@ -1,0 +1,208 @@
+"""The NATS JetStream sink: the journal's streams published to a fleet's stream, each row
+acknowledged by the stream before the cursor moves past it.
+
+Subjects, under ``<prefix>.<lab>.<agent>.`` (the server lets an agent publish only there):
+
+- ``readings.<bench>.<instrument>.<quantity>``
+- ``events.<kind>``
+- ``points.<run>`` and ``results.<run>``
+
+Each message is the row as JSON (the MQTT payload with ``lab``, ``agent`` and ``bench``
+added) with the header ``Nats-Msg-Id: <journal UUID>.<stream>.<row id>``: a row sent again
+within the stream's duplicate window (after a crash between the acknowledgement and the
+cursor) is dropped by the server, and two journals never share an id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import ssl
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from daq.journal import Journal
+from daq.journal.records import EventRow, PointRow, ReadingRow, ResultRow, StreamRow
+from daq.sinks.base import Batch, SinkError, SinkRefused, rows_batch
+from daq.sinks.settings import NatsSettings, secret
+from daq.sinks.tls import TlsError, client_context
+from daq.text import cap_id, cap_message
+
+if TYPE_CHECKING:  # nats-py loads when the sink connects
+    from nats.aio.client import Client
+
+log = logging.getLogger("daq.nats")
+
+_TOKEN = str.maketrans({".": "_", " ": "_", "*": "_", ">": "_", "\t": "_"})
+MAX_PAYLOAD = 512 * 1024
+"""Bytes: a row larger than this is refused as such (the server's limit is 1 MB)."""
+
+
+def token(value: str) -> str:
+    """One subject token: capped like an id, without a separator, space or wildcard."""
+    return cap_id(value).translate(_TOKEN) or "-"
+
+
+def tls_context(settings: NatsSettings) -> ssl.SSLContext | None:
+    if not settings.tls:
+        return None
+    return client_context(
+        "nats", ca_file=settings.ca_file, cert_file=settings.cert_file, key_file=settings.key_file
+    )
+
+
+async def connect(settings: NatsSettings, name: str) -> Client:
+    """A connection to the cluster with the settings' credentials and TLS; a failure is a
+    ``SinkError`` naming the servers."""
+    import nats
+    from nats.errors import Error as NatsError
+
+    options: dict[str, Any] = {
+        "servers": settings.servers,
+        "name": name,
+        "connect_timeout": min(settings.timeout, 10.0),
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 1,
+        "allow_reconnect": True,
+    }
+    if settings.user:
+        options["user"] = settings.user
+        options["password"] = secret(settings.password_env) or ""
+    if settings.nkey_seed_file is not None:
+        options["nkeys_seed"] = str(settings.nkey_seed_file)
+    if settings.creds_file is not None:
+        options["user_credentials"] = str(settings.creds_file)
+
+    async def quiet(exc: Exception) -> None:  # reconnections are reported by the forwarder
+        log.debug("NATS %s: %s", settings.servers, exc)
+
+    try:
+        options["tls"] = tls_context(settings)
+        return await nats.connect(error_cb=quiet, **options)
+    except (NatsError, OSError, TlsError, TimeoutError) as exc:
+        raise SinkError(f"NATS {', '.join(settings.servers)}: {exc or type(exc).__name__}") from exc
+
+
+class NatsSink:
+    """Publishes batches with JetStream's asynchronous publish and waits for every
+    acknowledgement: the batch counts as delivered only when the stream has stored it all."""
+
+    Settings: ClassVar[type[NatsSettings]] = NatsSettings
+
+    def __init__(
+        self, settings: NatsSettings, lab: str, benches: Mapping[str, str], name: str = "nats"
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.streams: list[str] = list(settings.streams)
+        self._lab = lab
+        self._benches = benches
+        self._base = f"{settings.prefix}.{token(lab)}.{token(settings.agent_id)}"
+        self._client: Client | None = None
+        self._journal_id = ""
+
+    def subject(self, *parts: str) -> str:
+        return ".".join((self._base, *(token(p) for p in parts)))
+
+    def message(self, row: StreamRow) -> tuple[str, dict[str, Any]]:
+        """The subject and JSON payload of one journal row."""
+        common = {"lab": self._lab, "agent": self.settings.agent_id}
+        match row:
+            case ReadingRow():
+                bench = self._benches.get(row.instrument, "")
+                value = row.value if row.value is not None and math.isfinite(row.value) else None
+                payload = {
+                    **common,
+                    "id": row.id,
+                    "bench": bench,
+                    "instrument": row.instrument,
+                    "quantity": row.quantity,
+                    "value": value,
+                    "unit": row.unit,
+                    "timestamp": row.timestamp,
+                    "status": row.status,
+                }
+                return self.subject("readings", bench or "-", row.instrument, row.quantity), payload
+            case EventRow():
+                payload = {
+                    **common,
+                    "id": row.id,
+                    "timestamp": row.timestamp,
+                    "kind": cap_id(row.kind),
+                    "severity": row.severity,
+                    "instrument": cap_id(row.instrument) if row.instrument is not None else None,
+                    "message": cap_message(row.message),
+                    "run": cap_id(row.run) if row.run is not None else None,
+                }
+                return self.subject("events", row.kind), payload
+            case PointRow():
+                point = json.loads(row.data)
+                payload = {**common, "id": row.id, "run": row.run, "plan": row.plan,
+                           "key": row.key, "timestamp": row.timestamp, "point": point}  # fmt: skip
+                return self.subject("points", row.run), payload
+            case ResultRow():
+                payload = {**common, "id": row.id, "run": row.run, "plan": row.plan,
+                           "timestamp": row.timestamp, "status": row.status,
+                           "conforms": None if row.conforms is None else bool(row.conforms),
+                           "failures": row.failures}  # fmt: skip
+                return self.subject("results", row.run), payload
+        raise TypeError(f"not a row of a journal stream: {row!r}")
+
+    async def fetch(self, journal: Journal, stream: str, after: int, limit: int) -> Batch | None:
+        if not self._journal_id:
+            self._journal_id = await journal.journal_id()
+        return await rows_batch(journal, stream, after, limit)
+
+    async def write(self, batch: Batch) -> None:
+        from nats.errors import Error as NatsError
+        from nats.js.errors import Error as JetStreamError
+
+        client = await self._connected()
+        js = client.jetstream(timeout=self.settings.timeout)
+        acks: list[asyncio.Future[Any]] = []
+        try:
+            for row in batch.payload:
+                subject, payload = self.message(row)
+                data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(
+                    errors="backslashreplace"
+                )
+                if len(data) > MAX_PAYLOAD:
+                    raise SinkRefused(f"{batch.stream} row {row.id}: {len(data)} bytes, too large")
+                message_id = f"{self._journal_id}.{batch.stream}.{row.id}"
+                acks.append(
+                    await js.publish_async(
+                        subject,
+                        data,
+                        stream=self.settings.stream,
+                        headers={"Nats-Msg-Id": message_id},
+                    )
+                )
+            async with asyncio.timeout(self.settings.timeout):
+                await asyncio.gather(*acks)
+        except (SinkError, SinkRefused):
+            raise
+        except (NatsError, JetStreamError, TimeoutError, OSError) as exc:
+            for ack in acks:
+                ack.cancel()
+            raise SinkError(self._described(exc)) from exc
+
+    def _described(self, exc: BaseException) -> str:
+        text = str(exc) or type(exc).__name__
+        if "no responders" in text.lower():
+            text = (
+                f"no JetStream stream {self.settings.stream} takes {self._base}.> (is the "
+                "central side up, with its stream? deploy/fleet)"
+            )
+        return f"NATS {', '.join(self.settings.servers)}: {text}"
+
+    async def _connected(self) -> Client:
+        if self._client is None or self._client.is_closed:
+            self._client = await connect(self.settings, f"daq-{self.settings.agent_id}")
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None and not self._client.is_closed:
+            await self._client.close()
+        self._client = None
