@@ -158,9 +158,8 @@ def line_of(subject: str, data: bytes, prefix: str) -> str:
     except ValidationError as exc:
         raise NotOurs(f"{parts[3]} message: {exc.errors()[0]['msg']}") from None
     if token(message.lab) != parts[1] or token(message.agent) != parts[2]:
-        raise NotOurs(
-            f"a message under {'.'.join(parts[:3])} says it is {message.lab}/{message.agent}"
-        )
+        said = f"{message.lab}/{message.agent}"
+        raise NotOurs(f"a message under {'.'.join(parts[:3])} says it is from {said}")
     row: StreamRow
     benches: dict[str, str] = {}
     match message:

@@ -280,3 +280,96 @@ def influx_query(service: Service, database: str, query: str) -> list[dict[str, 
         result = json.loads(response.read())["results"][0]
     series: list[dict[str, Any]] = result.get("series", [])
     return series
+
+
+FLEET = DEPLOY / "fleet"
+
+
+def agent_user(lab: str, agent: str, password: str) -> str:
+    """An agent's entry in the shipped deploy/fleet/auth.conf, as its comment says to add it."""
+    shipped = (FLEET / "auth.conf").read_text()
+    start = shipped.index("    {\n      user: lab-a.bench-pc-1")
+    end = shipped.index("\n    }\n", shipped.index("subscribe", start)) + len("\n    }\n")
+    block = shipped[start:end]
+    return _substituted(
+        block,
+        {
+            "user: lab-a.bench-pc-1": f"user: {lab}.{agent}",
+            "$AGENT_LAB_A_BENCH_PC_1_PASSWORD": f'"{password}"',
+            "daq.lab-a.bench-pc-1.>": f"daq.{lab}.{agent}.>",
+            "$KV.daq_fleet.lab-a.bench-pc-1": f"$KV.daq_fleet.{lab}.{agent}",
+        },
+    )
+
+
+@dataclass
+class NatsCluster:
+    """nats-server nodes with the shipped deploy/fleet configuration on loopback; a node can
+    be stopped and started again on its ports with its JetStream folder."""
+
+    nodes: list[Service]
+    passwords: dict[str, str]
+    """User -> password: archive, observer and each agent added (``<lab>.<agent>``)."""
+
+    @property
+    def servers(self) -> list[str]:
+        return [f"nats://127.0.0.1:{node.port}" for node in self.nodes]
+
+
+def nats_cluster_service(folder: Path, size: int, agents: list[tuple[str, str]]) -> NatsCluster:
+    """``size`` nodes (1: without the cluster block), with users for ``agents`` (lab, agent)."""
+    exe = binary("nats-server", "nats-server")
+    # a value from the environment is read as configuration: no spaces in these
+    passwords = {"archive": "archive-secret", "observer": "observer-secret",
+                 "lab-a.bench-pc-1": "lab-a-bench-pc-1-secret"}  # fmt: skip
+    passwords |= {f"{lab}.{agent}": f"{lab}-{agent}-secret" for lab, agent in agents}
+    auth = (FLEET / "auth.conf").read_text()
+    extra = "".join(agent_user(lab, agent, passwords[f"{lab}.{agent}"]) for lab, agent in agents)
+    end = auth.rindex("  ]\n}")
+    (folder / "auth.conf").write_text(auth[:end] + extra + auth[end:])
+    conf = (FLEET / "nats.conf").read_text()
+    if size == 1:
+        start = conf.index("cluster {")
+        conf = conf[:start] + conf[conf.index("}\n", start) + 2 :]
+    (folder / "nats.conf").write_text(conf)
+    clients = [free_tcp_port() for _ in range(size)]
+    routes = [free_tcp_port() for _ in range(size)]
+    nodes = []
+    for i in range(size):
+        others = [f"nats-route://127.0.0.1:{routes[j]}" for j in range(size) if j != i]
+        env = {
+            "NATS_NAME": f"nats-{i + 1}",
+            "NATS_LISTEN": f"127.0.0.1:{clients[i]}",
+            "NATS_CLUSTER": f"127.0.0.1:{routes[i]}",
+            "NATS_ROUTE_A": others[0] if others else "",
+            "NATS_ROUTE_B": others[1] if len(others) > 1 else "",
+            "NATS_STORE": str(folder / f"store-{i + 1}"),
+            "ARCHIVE_PASSWORD": passwords["archive"],
+            "OBSERVER_PASSWORD": passwords["observer"],
+            "AGENT_LAB_A_BENCH_PC_1_PASSWORD": passwords["lab-a.bench-pc-1"],
+        }
+        command = [
+            "env",
+            *(f"{k}={v}" for k, v in env.items()),
+            exe,
+            "-c",
+            str(folder / "nats.conf"),
+        ]
+        node = Service(f"nats-{i + 1}", command, clients[i], _listening, folder)
+        nodes.append(node)
+    for node in nodes:
+        node.start()
+    return NatsCluster(nodes, passwords)
+
+
+FLEET_AGENTS = [("lab-b", "bench-pc-1")]
+"""Agents added to the shipped one (lab-a, bench-pc-1)."""
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsCluster]:
+    """One node with JetStream and the shipped permissions (and the agents of FLEET_AGENTS)."""
+    cluster = nats_cluster_service(tmp_path, 1, FLEET_AGENTS)
+    yield cluster
+    for node in cluster.nodes:
+        node.stop()

@@ -1,0 +1,228 @@
+"""The fleet on a real nats-server (the shipped deploy/fleet configuration and permissions):
+the JetStream sink, the central archive into VictoriaMetrics, and the fleet's status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+
+from daq.archive import Archive, ArchiveSettings, line_of
+from daq.core.clock import Clock
+from daq.fleet import FleetReporter, agent_status, fleet_status
+from daq.forwarder import Forwarder
+from daq.journal import Journal, Severity
+from daq.sinks.base import SinkError
+from daq.sinks.nats import NatsSink
+from daq.sinks.settings import NatsSettings
+from tests.service.test_influx_sink import BENCHES, drain, readings
+from tests.services import NatsCluster, Service, vm_series
+
+
+def agent_settings(cluster: NatsCluster, lab: str = "lab-a", agent: str = "bench-pc-1",
+                   **kw: Any) -> NatsSettings:  # fmt: skip
+    import os
+
+    os.environ[f"TEST_NATS_{lab}_{agent}".replace("-", "_")] = cluster.passwords[f"{lab}.{agent}"]
+    return NatsSettings(servers=cluster.servers, agent_id=agent, user=f"{lab}.{agent}",
+                        password_env=f"TEST_NATS_{lab}_{agent}".replace("-", "_"),
+                        **{"timeout": 5, **kw})  # fmt: skip
+
+
+def archive_settings(cluster: NatsCluster, store: Service, **kw: Any) -> ArchiveSettings:
+    import os
+
+    os.environ["TEST_NATS_ARCHIVE"] = cluster.passwords["archive"]
+    nats_settings = {"servers": cluster.servers, "agent_id": "archive-1", "user": "archive",
+                     "password_env": "TEST_NATS_ARCHIVE", "timeout": 5}  # fmt: skip
+    return ArchiveSettings.model_validate(
+        {"nats": nats_settings, "store": {"url": store.url}, "ack_wait": 2, **kw}
+    )
+
+
+def nowhere(folder: Path) -> Service:
+    """A store no archive reaches (for tests that only need the stream made)."""
+    return Service("none", [], 1, lambda s: True, folder)
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("not reached in time")
+
+
+async def stream_info(cluster: NatsCluster) -> Any:
+    client = await nats.connect(cluster.servers, user="archive",
+                                password=cluster.passwords["archive"])  # fmt: skip
+    try:
+        return await client.jetstream().stream_info("DAQ")
+    finally:
+        await client.close()
+
+
+async def started(
+    archive: Archive, stop: asyncio.Event, cluster: NatsCluster
+) -> asyncio.Task[None]:
+    """The archive running, once it has made the stream and the status bucket."""
+    task = asyncio.create_task(archive.run(stop))
+
+    async def made() -> bool:
+        try:
+            await stream_info(cluster)
+            return True
+        except Exception:
+            return False
+
+    await until(made)
+    return task
+
+
+async def test_rows_reach_the_archive_once_even_when_sent_twice(
+    tmp_path: Path, nats_server: NatsCluster, victoria_metrics: Service
+) -> None:
+    now = time.time() - 60
+    stop = asyncio.Event()
+    archive = Archive(archive_settings(nats_server, victoria_metrics))
+    running = await started(archive, stop, nats_server)
+    async with Journal(tmp_path / "j.sqlite", clock=Clock()) as journal:
+        journal.record_many(readings(1500, now))
+        journal.event("instrument_failed", "cable pulled", Severity.ERROR, "balance-1")
+        sink = NatsSink(agent_settings(nats_server), "lab-a", BENCHES)
+        await drain(journal, Forwarder(journal, sink, batch_size=400))
+        stored = (await stream_info(nats_server)).state.messages
+        assert stored == 1501
+        # a crash between the acknowledgement and the cursor: everything is sent again, and
+        # the stream drops it as duplicates of the same journal rows
+        await journal.advance(sink.name, "readings", 0)
+        await drain(journal, Forwarder(journal, sink, batch_size=700))
+        assert (await stream_info(nats_server)).state.messages == stored
+        journal_id = await journal.journal_id()
+        await sink.close()
+    await until(lambda: asyncio.sleep(0, archive.written >= 1501))
+    stop.set()
+    await running
+    assert archive.refused == 0
+    series = vm_series(victoria_metrics, '{__name__="reading_value"}', 1500)
+    assert len(series) == 1 and len(series[0]["values"]) == 1500
+    assert series[0]["metric"] == {"__name__": "reading_value", "lab": "lab-a",
+                                   "bench": "mass-bench", "instrument": "balance-1",
+                                   "quantity": "mass", "unit": "g"}  # fmt: skip
+    assert series[0]["values"][:2] == [100.0, 100.0001]
+    events = vm_series(victoria_metrics, '{__name__="event_id"}')
+    assert events[0]["metric"]["kind"] == "instrument_failed"
+    # the message id is the journal's own UUID with the stream and row
+    client = await nats.connect(nats_server.servers, user="archive",
+                                password=nats_server.passwords["archive"])  # fmt: skip
+    try:
+        first = await client.jetstream().get_msg("DAQ", 1)
+        assert first.headers is not None
+        assert first.headers["Nats-Msg-Id"] == f"{journal_id}.readings.1"
+        assert first.subject == "daq.lab-a.bench-pc-1.readings.mass-bench.balance-1.mass"
+    finally:
+        await client.close()
+
+
+async def test_an_agent_cannot_publish_under_another_lab(
+    tmp_path: Path, nats_server: NatsCluster
+) -> None:
+    """lab-b's agent, configured (by mistake or malice) with lab-a's id: the server refuses
+    its messages, the sink reports the outage, and the rows wait in the journal."""
+    stop = asyncio.Event()
+    archive = Archive(
+        archive_settings(nats_server, Service("none", [], 1, lambda s: True, tmp_path))
+    )
+    running = await started(archive, stop, nats_server)
+    stop.set()
+    await running
+    async with Journal(tmp_path / "j.sqlite", clock=Clock()) as journal:
+        journal.record_many(readings(10, time.time()))
+        await journal.flush()
+        posing = NatsSink(agent_settings(nats_server, "lab-b", "bench-pc-1", timeout=2), "lab-a",
+                          BENCHES)  # fmt: skip
+        batch = await posing.fetch(journal, "readings", 0, 10)
+        assert batch is not None
+        with pytest.raises(SinkError, match="NATS"):
+            await posing.write(batch)
+        await posing.close()
+        assert (await stream_info(nats_server)).state.messages == 0
+        own = NatsSink(agent_settings(nats_server, "lab-b", "bench-pc-1"), "lab-b", BENCHES)
+        await own.write(batch)  # under its own lab it may
+        await own.close()
+        assert (await stream_info(nats_server)).state.messages == 10
+
+
+def test_a_message_that_is_not_a_row_of_ours_is_refused_not_written() -> None:
+    good = {"lab": "lab-a", "agent": "pc-1", "id": 7, "bench": "b", "instrument": "i",
+            "quantity": "mass", "value": 1.5, "unit": "g", "timestamp": 1.0,
+            "status": "ok"}  # fmt: skip
+    subject = "daq.lab-a.pc-1.readings.b.i.mass"
+    assert line_of(subject, json.dumps(good).encode(), "daq") == (
+        'reading,bench=b,instrument=i,lab=lab-a,quantity=mass,unit=g value=1.5,status="ok" '
+        "1000000000"
+    )
+    from daq.archive import NotOurs
+
+    for data, where, why in (
+        (b"not json", subject, "readings message"),
+        (json.dumps({**good, "lab": "lab-b"}).encode(), subject, "says it is from lab-b/pc-1"),
+        (json.dumps({**good, "extra": 1}).encode(), subject, "Extra inputs"),
+        (json.dumps(good).encode(), "daq.lab-a.pc-1.nothing.x", "is not daq"),
+        (json.dumps({**good, "value": "1.5x"}).encode(), subject, "readings message"),
+    ):
+        with pytest.raises(NotOurs, match=why):
+            line_of(where, data, "daq")
+
+
+async def test_the_fleet_status_lists_each_agent_with_what_it_reported(
+    tmp_path: Path, nats_server: NatsCluster
+) -> None:
+    from daq.standards import load_standards
+    from tests.conftest import CONFIG
+
+    stop = asyncio.Event()
+    archive = Archive(
+        archive_settings(nats_server, Service("none", [], 1, lambda s: True, tmp_path))
+    )
+    running = await started(archive, stop, nats_server)
+    stop.set()
+    await running
+    clock = Clock()
+    register = load_standards(CONFIG / "standards.yaml")
+    async with Journal(tmp_path / "j.sqlite", clock=clock) as journal:
+        await journal.set_sink_state("nats", "down", "cluster away")  # type: ignore[arg-type]
+        journal.record_many(readings(5, time.time()))
+        await journal.flush()
+        settings = agent_settings(nats_server, status_interval=0.2)
+
+        async def status() -> dict[str, Any]:
+            return await agent_status(settings=settings, lab="lab-a", benches=dict(BENCHES),
+                                      journal=journal, clock=clock, register=register,
+                                      alarms=["bath-temperature"], due_days=100_000)  # fmt: skip
+
+        reporter = FleetReporter(settings, "lab-a", status)
+        halt = asyncio.Event()
+        task = asyncio.create_task(reporter.run(halt))
+        await until(lambda: asyncio.sleep(0, reporter.reported >= 2))
+        halt.set()
+        await task
+    import os
+
+    os.environ["TEST_NATS_OBSERVER"] = nats_server.passwords["observer"]
+    observer = NatsSettings(servers=nats_server.servers, user="observer",
+                            password_env="TEST_NATS_OBSERVER")  # fmt: skip
+    [agent] = await fleet_status(observer)
+    assert (agent["lab"], agent["agent"], agent["stopped"]) == ("lab-a", "bench-pc-1", True)
+    assert agent["benches"] == {"mass-bench": ["balance-1"], "pressure-bench": ["transmitter-1"]}
+    assert agent["sinks"]["nats"] == {"state": "down", "detail": "cluster away", "backlog": 5}
+    assert agent["alarms"] == ["bath-temperature"]
+    assert {d["id"] for d in agent["standards_due"]} == {s.id for s in register.standards}
+    assert abs(agent["timestamp"] - time.time()) < 60
