@@ -213,6 +213,7 @@ class Agent:
                 clock=self.clock,
                 register=register,
                 alarms=self._alarms.active if self._alarms is not None else [],
+                sink_streams=lab.sink_streams(),
                 due_days=lab.agent.due_warning_days,
             )
 
@@ -292,7 +293,8 @@ class Agent:
         deadline = time.monotonic() + DRAIN_ON_STOP
         for forwarder in self.forwarders:
             while forwarder.state == SinkState.OK and time.monotonic() < deadline:
-                if not sum((await journal.backlog(forwarder.sink.name)).values()):
+                sink = forwarder.sink
+                if not sum((await journal.backlog(sink.name, sink.streams)).values()):
                     break
                 await asyncio.sleep(0.05)
 

@@ -83,7 +83,11 @@ def status(
     ]:
         # read-only: works on a full disk and never creates a journal where there is none
         async with Journal(config.journal.path, read_only=True) as journal:
-            sinks = [(*s, await journal.backlog(s[0])) for s in await journal.sink_states()]
+            streams = config.sink_streams()
+            sinks = [
+                (*s, await journal.backlog(s[0], streams.get(s[0])))
+                for s in await journal.sink_states()
+            ]
             running = [r.id for r in await journal.runs() if r.status == "running"]
             return sinks, running, await journal.dead_letter_summary()
 

@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 from daq.alarms import AlarmRule
 from daq.core.plugins import Plugin, PluginError, find
 from daq.signing import SigningSettings
-from daq.sinks.settings import InfluxSettings, MqttSettings
+from daq.sinks.settings import ALL_STREAMS, InfluxSettings, MqttSettings
 from drivers.registry import driver_class
 from drivers.transports.settings import Connection
 
@@ -197,6 +197,19 @@ class LabConfig(_Strict):
     def file(self) -> str:
         """Where the lab was read from, for messages that name a field of it."""
         return self._file
+
+    def sink_streams(self) -> dict[str, list[str]]:
+        """The journal streams each sink takes, by its name in the journal: a sink's backlog
+        counts only those (a sink of readings alone has no backlog of events)."""
+        streams: dict[str, list[str]] = {}
+        if self.influxdb is not None:
+            streams["influxdb"] = list(self.influxdb.streams)
+        if self.mqtt is not None:
+            streams["mqtt"] = list(self.mqtt.streams)
+        for entry in self.sinks:
+            chosen = entry.settings.get("streams")
+            streams[entry.key] = list(chosen) if isinstance(chosen, list) else list(ALL_STREAMS)
+        return streams
 
     def bench_of(self) -> dict[str, str]:
         """Instrument id -> bench id."""

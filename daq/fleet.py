@@ -42,6 +42,7 @@ async def agent_status(
     register: StandardsRegister | None,
     alarms: list[str],
     due_days: int,
+    sink_streams: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """What one agent tells the fleet about itself now."""
     by_bench: dict[str, list[str]] = {}
@@ -49,7 +50,7 @@ async def agent_status(
         by_bench.setdefault(bench, []).append(instrument)
     sinks = {}
     for name, state, detail, _ in await journal.sink_states():
-        backlog = await journal.backlog(name)
+        backlog = await journal.backlog(name, (sink_streams or {}).get(name))
         sinks[name] = {"state": state, "detail": detail, "backlog": sum(backlog.values())}
     now = clock.now()
     today = dt.datetime.fromtimestamp(now, dt.UTC).date()

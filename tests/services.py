@@ -373,3 +373,16 @@ def nats_server(tmp_path: Path) -> Iterator[NatsCluster]:
     yield cluster
     for node in cluster.nodes:
         node.stop()
+
+
+FLEET_OF_20 = [(f"lab-{i % 4 + 1}", f"bench-pc-{i + 1}") for i in range(20)]
+"""Twenty agents of four labs."""
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three nodes with JetStream, clustered, with the agents of FLEET_OF_20."""
+    cluster = nats_cluster_service(tmp_path, 3, FLEET_OF_20)
+    yield cluster
+    for node in cluster.nodes:
+        node.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from daq.journal.records import (
@@ -157,10 +157,11 @@ class Outbox(BatchedWriter):
         )
         return rows
 
-    async def backlog(self, sink: str) -> dict[str, int]:
-        """Rows of each stream the sink has not taken yet."""
+    async def backlog(self, sink: str, streams: Iterable[str] | None = None) -> dict[str, int]:
+        """Rows of each stream the sink has not taken yet (of ``streams``, those it takes;
+        default: every stream)."""
         found = {}
-        for stream in STREAMS:  # each stream is the table of its name
+        for stream in STREAMS if streams is None else [s for s in STREAMS if s in streams]:
             rows = await self._run(
                 self._query_blocking,
                 f"SELECT COUNT(*) FROM {stream} WHERE rowid > COALESCE("

@@ -16,6 +16,7 @@ cursor) is dropped by the server, and two journals never share an id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -32,6 +33,7 @@ from daq.text import cap_id, cap_message
 
 if TYPE_CHECKING:  # nats-py loads when the sink connects
     from nats.aio.client import Client
+    from nats.js.client import JetStreamContext
 
 log = logging.getLogger("daq.nats")
 
@@ -101,6 +103,7 @@ class NatsSink:
         self._benches = benches
         self._base = f"{settings.prefix}.{token(lab)}.{token(settings.agent_id)}"
         self._client: Client | None = None
+        self._js: JetStreamContext | None = None
         self._journal_id = ""
 
     def subject(self, *parts: str) -> str:
@@ -156,36 +159,38 @@ class NatsSink:
         return await rows_batch(journal, stream, after, limit)
 
     async def write(self, batch: Batch) -> None:
+        """Publish every row, then wait for every acknowledgement, all within ``timeout``: a
+        connection that hangs (a server gone mid-flush) counts as down, and is made anew."""
         from nats.errors import Error as NatsError
         from nats.js.errors import Error as JetStreamError
 
-        client = await self._connected()
-        js = client.jetstream(timeout=self.settings.timeout)
+        encoded = []
+        for row in batch.payload:
+            subject, payload = self.message(row)
+            data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(
+                errors="backslashreplace"
+            )
+            if len(data) > MAX_PAYLOAD:
+                raise SinkRefused(f"{batch.stream} row {row.id}: {len(data)} bytes, too large")
+            encoded.append((subject, data, f"{self._journal_id}.{batch.stream}.{row.id}"))
         acks: list[asyncio.Future[Any]] = []
         try:
-            for row in batch.payload:
-                subject, payload = self.message(row)
-                data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(
-                    errors="backslashreplace"
-                )
-                if len(data) > MAX_PAYLOAD:
-                    raise SinkRefused(f"{batch.stream} row {row.id}: {len(data)} bytes, too large")
-                message_id = f"{self._journal_id}.{batch.stream}.{row.id}"
-                acks.append(
-                    await js.publish_async(
-                        subject,
-                        data,
-                        stream=self.settings.stream,
-                        headers={"Nats-Msg-Id": message_id},
-                    )
-                )
             async with asyncio.timeout(self.settings.timeout):
+                js = await self._jetstream()
+                for subject, data, message_id in encoded:
+                    acks.append(
+                        await js.publish_async(
+                            subject,
+                            data,
+                            stream=self.settings.stream,
+                            headers={"Nats-Msg-Id": message_id},
+                        )
+                    )
                 await asyncio.gather(*acks)
-        except (SinkError, SinkRefused):
-            raise
         except (NatsError, JetStreamError, TimeoutError, OSError) as exc:
             for ack in acks:
                 ack.cancel()
+            await self.close()  # the next batch connects anew
             raise SinkError(self._described(exc)) from exc
 
     def _described(self, exc: BaseException) -> str:
@@ -197,12 +202,17 @@ class NatsSink:
             )
         return f"NATS {', '.join(self.settings.servers)}: {text}"
 
-    async def _connected(self) -> Client:
+    async def _jetstream(self) -> JetStreamContext:
+        """One JetStream context per connection (each makes its own reply subscription)."""
         if self._client is None or self._client.is_closed:
             self._client = await connect(self.settings, f"daq-{self.settings.agent_id}")
-        return self._client
+            self._js = self._client.jetstream(timeout=self.settings.timeout)
+        assert self._js is not None
+        return self._js
 
     async def close(self) -> None:
-        if self._client is not None and not self._client.is_closed:
-            await self._client.close()
-        self._client = None
+        client, self._client, self._js = self._client, None, None
+        if client is not None and not client.is_closed:
+            with contextlib.suppress(Exception):  # a connection that hangs is let go
+                async with asyncio.timeout(self.settings.timeout):
+                    await client.close()
