@@ -292,7 +292,7 @@ def drift(newer: PastCalibration, older: PastCalibration) -> str:
     a, b = newer.corrections, older.corrections
     if isinstance(a, CallendarVanDusen) and isinstance(b, CallendarVanDusen):
         millikelvin = (a.r0 - b.r0) / (b.r0 * b.a) * 1000.0
-        return f"R0 {millikelvin:+.2g} mK"
+        return f"R0 {millikelvin:+.1f} mK"
     if isinstance(a, CorrectionTable) and isinstance(b, CorrectionTable) and a.unit == b.unit:
         before = {p.nominal: p.correction for p in b.points}
         changes = [(p.nominal, p.correction - before[p.nominal]) for p in a.points

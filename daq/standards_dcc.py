@@ -173,7 +173,7 @@ def _callendar_van_dusen(
         if given is not None:
             coefficients, source = given, "certificate"
             residual = cvd.residual(coefficients, points)
-            if residual > MAX_COEFFICIENT_RESIDUAL:
+            if not residual <= MAX_COEFFICIENT_RESIDUAL:
                 raise DccUnreadable(
                     f"the DCC's coefficients R0, A, B, C miss its own table by {residual:.3g} °C: "
                     "misread, not imported"

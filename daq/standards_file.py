@@ -6,12 +6,13 @@ the lab's file, comments included, stays as written."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import yaml
 
 from daq.config import ConfigError
-from daq.standards import PastCalibration, Standard, load_standards
+from daq.standards import PastCalibration, Standard, parse_standards
 
 IMPORTED = "# imported from"
 
@@ -55,9 +56,13 @@ def recalibrated(current: Standard, newer: Standard, today: dt.date) -> Standard
 
 def write_entry(path: Path, standard: Standard, note: str) -> None:
     """Append ``standard``'s entry to the register at ``path``, or put it in place of the
-    entry of the same id, under the comment ``note``; the file is left as it was if the
-    result does not load."""
-    before = path.read_text(encoding="utf-8")
+    entry of the same id, under the comment ``note``. The new text is checked before it is
+    written: it must load, hold ``standard`` as given and every other entry as it was;
+    then it replaces the file at once (a reader never sees half of it), in the file's own
+    line endings. Otherwise the file is left as it was."""
+    raw = path.read_bytes()
+    newline = "\r\n" if b"\r\n" in raw else "\n"
+    before = raw.decode("utf-8").replace("\r\n", "\n")
     entry = yaml.safe_dump(
         [standard.model_dump(mode="json", exclude_none=True)], sort_keys=False, allow_unicode=True
     )
@@ -73,30 +78,49 @@ def write_entry(path: Path, standard: Standard, note: str) -> None:
         block = f"{indent}{IMPORTED} {note}\n"
         block += "".join(f"{indent}{line}\n" for line in entry.splitlines())
         text = "".join(lines[:first]) + block + "".join(lines[last:])
-    path.write_text(text, encoding="utf-8")
+    _check(before, text, standard, str(path))
+    staged = path.with_name(f".{path.name}.new")
+    staged.write_bytes(text.replace("\n", newline).encode("utf-8"))
+    os.replace(staged, path)
+
+
+def _check(before: str, after: str, standard: Standard, file: str) -> None:
+    """``after`` loads, with ``standard`` and every other entry of ``before`` unchanged."""
     try:
-        load_standards(path)
+        was = {s.id: s for s in parse_standards(before, file).standards}
+        now = parse_standards(after, file)
     except ConfigError as exc:
-        path.write_text(before, encoding="utf-8")
         raise RegisterRefused(f"the entry could not be written ({exc}); left as it was") from None
+    others = {s.id: s for s in now.standards if s.id != standard.id}
+    if others != {k: v for k, v in was.items() if k != standard.id} or (
+        now.standard(standard.id) != standard
+    ):
+        raise RegisterRefused(
+            "the entry could not be put in the file without changing another (a layout this "
+            "import does not know); left as it was: add it by hand"
+        )
 
 
 def _entry_lines(text: str, standard_id: str) -> tuple[int, int, str] | None:
     """The lines [first, last) of the entry with ``standard_id`` in the register's text, and
-    the indentation of its "- "; None if it has no such entry."""
+    the indentation of its "- "; None if it has no such entry. The entry ends after its last
+    value, and never after the next entry begins (a block scalar's end lies on that line)."""
     root = yaml.compose(text)
     if not isinstance(root, yaml.MappingNode):
         return None
     for key, value in root.value:
         if key.value != "standards" or not isinstance(value, yaml.SequenceNode):
             continue
-        for item in value.value:
+        for index, item in enumerate(value.value):
             if not isinstance(item, yaml.MappingNode):
                 continue
             ids = [v.value for k, v in item.value if k.value == "id"]
             if ids == [standard_id]:
                 first = item.start_mark.line
-                last = _last_token(item).end_mark.line + 1
+                end = _last_token(item).end_mark
+                last = end.line + (1 if end.column > 0 else 0)
+                if index + 1 < len(value.value):
+                    last = min(last, value.value[index + 1].start_mark.line)
                 line = text.splitlines()[first]
                 dash = line.index("-") if line.lstrip().startswith("-") else 0
                 return first, last, line[:dash]

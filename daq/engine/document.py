@@ -209,10 +209,12 @@ def event_records(events: list[Event]) -> list[EventRecord]:
 def certified_items(document: RunDocument) -> list[str]:
     """What gets a certificate of its own: each UUT of a run whose points are per UUT (a
     comparison of several probes: ISO/IEC 17025 7.8 reports per item), else the run as one
-    (the empty name)."""
+    (the empty name). A UUT without a point of its own (a probe that failed before its
+    first point) gets none: nothing was measured of it."""
     ids = [str(uut.get("id", "")) for uut in document.uuts]
-    per_uut = len(ids) > 1 and any(point.uut for point in document.points)
-    return ids if per_uut else [""]
+    with_points = {point.uut for point in document.points if point.uut}
+    per_uut = len(ids) > 1 and bool(with_points)
+    return [i for i in ids if i in with_points] if per_uut else [""]
 
 
 def for_uut(document: RunDocument, uut: str) -> RunDocument:

@@ -48,14 +48,27 @@ class CertificateStore(BatchedWriter):
             ]
             if found:
                 return f"{found[0]}-R{len(found)}", found[-1]
+            whole = [] if not uut else [
+                str(n)
+                for (n,) in db.execute(
+                    "SELECT c.number FROM certificates c JOIN certificate_register r "
+                    "ON r.number = c.number WHERE c.run = ? AND c.uut = '' ORDER BY r.seq",
+                    (run,),
+                )
+            ]  # fmt: skip
             year = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).year
-            (issued,) = db.execute(
-                "SELECT COUNT(*) FROM certificate_register WHERE replaces = '' AND "
-                "strftime('%Y', issued, 'unixepoch') = ?",
+            (issued,) = db.execute(  # new numbers: first issues, and a UUT's first
+                "SELECT COUNT(*) FROM certificate_register r "
+                "LEFT JOIN certificates c ON c.number = r.number "
+                "LEFT JOIN certificates p ON p.number = r.replaces "
+                "WHERE (r.replaces = '' OR (COALESCE(c.uut, '') != '' AND p.uut = '')) "
+                "AND strftime('%Y', r.issued, 'unixepoch') = ?",
                 (str(year),),
             ).fetchone()
             number = number_format.format(lab=lab, bench=bench, year=year, seq=int(issued) + 1)
-            return number, ""
+            # the run certified as one before certificates were per UUT: each UUT's first
+            # certificate replaces that one (ISO/IEC 17025 7.8.8)
+            return number, whole[-1] if whole else ""
 
         return await self.read_with(number)
 

@@ -135,9 +135,11 @@ class JournalBase:
                         db.execute(statement)
                 db.execute(f"PRAGMA user_version={before_register}")
                 db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")  # two processes upgrading: one adds the column
             columns = {c[1] for c in db.execute("PRAGMA table_info(certificates)")}
             if columns and "uut" not in columns:  # schema 9, before the register reads it
                 db.execute(UUT_COLUMN)
+            db.execute("COMMIT")
             db.executescript(SCHEMA)
             # readings up to here were recorded before the streams were chained: none, in a
             # new journal; every later reading outside runs must be chained

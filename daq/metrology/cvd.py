@@ -114,17 +114,22 @@ def fit(points: list[tuple[float, float]]) -> tuple[Coefficients, float]:
             raise MetrologyError(f"R = {r!r} Ω at {t:g} °C is not a resistance a PRT can have")
     below = any(t < 0 for t, _ in points)
     unknowns = 4 if below else 3
-    if len({t for t, _ in points}) < unknowns:
+    if len({t for t, _ in points}) <= unknowns:
         raise MetrologyError(
-            f"a Callendar-Van Dusen fit needs {unknowns} temperatures at least"
-            f"{' (the table goes below 0 °C)' if below else ''}, not {len(points)}"
+            f"a Callendar-Van Dusen fit of {unknowns} coefficients needs {unknowns + 1} "
+            f"temperatures at least (more points than coefficients, or its residual says "
+            f"nothing){' (the table goes below 0 °C)' if below else ''}, not {len(points)}"
         )
     # in x = t / 100 °C the columns are of like size, and the least squares well conditioned
     rows = [
         [1.0, x, x * x, *(((x - 1.0) * x**3 if x < 0 else 0.0),) * below]
         for x in (t / 100.0 for t, _ in points)
     ]
-    solution = np.linalg.lstsq(np.array(rows), np.array([r for _, r in points]), rcond=None)[0]
+    solution, _, rank, _ = np.linalg.lstsq(
+        np.array(rows), np.array([r for _, r in points]), rcond=None
+    )
+    if rank < unknowns:
+        raise MetrologyError("the table's temperatures do not determine the coefficients")
     r0 = float(solution[0])
     fitted = Coefficients(
         r0,
@@ -132,7 +137,28 @@ def fit(points: list[tuple[float, float]]) -> tuple[Coefficients, float]:
         float(solution[2]) / r0 / 1e4,
         float(solution[3]) / r0 / 1e8 if below else 0.0,
     )
-    return fitted, residual(fitted, points)
+    return plausible(fitted, points), residual(fitted, points)
+
+
+A_RANGE = (3.85e-3, 3.93e-3)
+"""/°C: the A of every platinum resistance thermometer (IEC 60751's 3.9083e-3, an SPRT's
+about 3.9259e-3 with its W(29.76 °C) >= 1.11807): coefficients outside are not a PRT's."""
+
+
+def plausible(coefficients: Coefficients, points: list[tuple[float, float]]) -> Coefficients:
+    """``coefficients`` if they can be a platinum thermometer's over the table: A in
+    ``A_RANGE``, R0 positive and R rising with t at every point (else dR/dt would turn a U in
+    Ω into a U in °C of the wrong size or sign)."""
+    low, high = A_RANGE
+    if not (coefficients.r0 > 0 and low <= coefficients.a <= high):
+        raise MetrologyError(
+            f"R0 = {coefficients.r0:g} Ω, A = {coefficients.a:g} /°C are not a platinum "
+            f"thermometer's (A lies between {low:g} and {high:g})"
+        )
+    for t, _ in points:
+        if not coefficients._slope(t) > 0:
+            raise MetrologyError(f"these coefficients do not rise with t at {t:g} °C")
+    return coefficients
 
 
 def residual(coefficients: Coefficients, points: list[tuple[float, float]]) -> float:
@@ -141,4 +167,5 @@ def residual(coefficients: Coefficients, points: list[tuple[float, float]]) -> f
     and defined at the ends of the range, where the inverse may step just past them."""
     for t, _ in points:
         _check_temperature(t)
-    return max(abs(coefficients._resistance(t) - r) / coefficients._slope(t) for t, r in points)
+    plausible(coefficients, points)
+    return max(abs((coefficients._resistance(t) - r) / coefficients._slope(t)) for t, r in points)

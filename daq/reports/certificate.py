@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from pydantic import ValidationError
 
 from daq.config import LabConfig
 from daq.engine.document import RunDocument
@@ -264,7 +265,12 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
         remarks.append(t("resumed", count=document.run.resumed))
     if document.run.simulated:
         remarks.append(t("simulated"))
-    minimum = wording.rule(plan.get("decision_rule")).minimum_tur
+    try:
+        minimum = wording.rule(plan.get("decision_rule")).minimum_tur
+        decision_rule = wording.decision_rule(plan.get("decision_rule"), t)
+        risk = wording.risk(plan.get("decision_rule"), t)
+    except ValidationError:  # a rule this version no longer reads: as the run stated it
+        minimum, decision_rule, risk = 4.0, document.decision_rule, document.decision_risk
     remarks += [
         wording.low_tur(
             wording.point(p.key, t) + (f" ({p.uut})" if p.uut else ""), p.decision or {}, minimum, t
@@ -294,8 +300,8 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
         "issued": t.date(issue.issued.date()),
         "procedure_title": wording.procedure_title(procedure.name, procedure.title, t),
         "specification": wording.worded(plan, document.tolerance, t),
-        "decision_rule": wording.decision_rule(plan.get("decision_rule"), t),
-        "risk": wording.risk(plan.get("decision_rule"), t),
+        "decision_rule": decision_rule,
+        "risk": risk,
         "environment": {
             name: t.number(value) if isinstance(value, int | float) else value
             for name, value in document.environment.items()

@@ -34,6 +34,7 @@ class Translator:
         return self._table[key].format(**values) if values else self._table[key]
 
     def has(self, key: str) -> bool:
+        """Whether the table words ``key`` (a plugin's procedure has no title in it)."""
         return key in self._table
 
     def number(self, value: str | float) -> str:

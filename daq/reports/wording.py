@@ -79,6 +79,7 @@ def rule(raw: dict[str, Any] | None) -> DecisionRule:
 
 
 def decision_rule(raw: dict[str, Any] | None, t: Translator) -> str:
+    """The rule agreed with the customer, as ``DecisionRule.describe`` words it."""
     agreed = rule(raw)
     if agreed.acceptance == "simple":
         text = t("rule_simple")

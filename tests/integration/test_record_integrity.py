@@ -627,6 +627,30 @@ async def test_a_schema_8_journal_gains_the_certificates_uut_and_still_verifies(
         assert [c[1] for c in db.execute("PRAGMA table_info(certificates)")][-1] == "uut"
 
 
+async def test_a_run_certified_as_one_is_replaced_by_each_uuts_first_certificate(
+    tmp_path: Path,
+) -> None:
+    """A run of two probes certified as one before certificates were per UUT: each probe's
+    first certificate names the whole-run one as replaced, and numbering goes on without a
+    gap or a clash."""
+    fmt = "{lab}-{seq:04d}"
+    async with Journal(tmp_path / "j.sqlite") as journal:
+
+        async def issue(run: str, uut: str = "") -> tuple[str, str]:
+            number, replaces = await journal.certificate_number(run, fmt, "x", uut=uut)
+            row = CertificateRow(number, run, "pdf", "en", journal.clock.now(), "J", "QM",
+                                 "a" * 64, replaces, uut)  # fmt: skip
+            await journal.record_issue(row, None)
+            return number, replaces
+
+        assert await issue("run-a") == ("x-0001", "")
+        assert await issue("run-a", "probe-2") == ("x-0002", "x-0001")
+        assert await issue("run-a", "probe-3") == ("x-0003", "x-0001")
+        assert await issue("run-a", "probe-3") == ("x-0003-R1", "x-0003")
+        assert await issue("run-b") == ("x-0004", "")
+        assert await audit_register(journal, None) == []
+
+
 async def test_a_signed_dccs_archived_signature_altered_or_removed_is_named(
     tmp_path: Path,
 ) -> None:

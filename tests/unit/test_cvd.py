@@ -83,9 +83,24 @@ def test_a_fit_to_exact_resistances_recovers_the_coefficients_and_no_residual() 
 
 
 def test_a_fit_needs_enough_points_and_resistances() -> None:
-    with pytest.raises(MetrologyError, match="needs 3 temperatures"):
-        fit([(0.0, 100.0), (100.0, 138.5)])
     with pytest.raises(MetrologyError, match="needs 4 temperatures"):
-        fit([(-50.0, 80.3), (0.0, 100.0), (100.0, 138.5)])
+        fit([(0.0, 100.0), (100.0, 138.5), (200.0, 175.86)])  # 3 points: residual always 0
+    with pytest.raises(MetrologyError, match="needs 5 temperatures"):
+        fit([(-50.0, 80.3), (0.0, 100.0), (100.0, 138.5), (200.0, 175.86)])
     with pytest.raises(MetrologyError, match="not a resistance"):
-        fit([(0.0, 100.0), (100.0, -1.0), (200.0, 175.9)])
+        fit([(0.0, 100.0), (100.0, -1.0), (200.0, 175.9), (300.0, 212.05)])
+
+
+def test_coefficients_that_are_no_platinum_thermometers_are_refused() -> None:
+    """A negative slope made a residual look like 0 (|x| missing); an A far from any PRT's
+    turns a U in Ω into a U in °C of the wrong size."""
+    table = [(t, IEC_60751.resistance(t)) for t in (0.0, 200.0, 300.0, 420.0)]
+    falling = Coefficients(100.0, 3.9083e-3, -2e-5, 0.0)  # dR/dt < 0 above ~98 °C
+    with pytest.raises(MetrologyError, match="do not rise with t at 200 °C"):
+        residual_of(falling, table)
+    with pytest.raises(MetrologyError, match="not a platinum thermometer's"):
+        residual_of(Coefficients(100.0, 200.0, 0.0, 0.0), table)
+    # just inside and just outside the band of A
+    residual_of(Coefficients(100.0, 3.85e-3, -5.775e-7, 0.0), table)
+    with pytest.raises(MetrologyError, match="not a platinum"):
+        residual_of(Coefficients(100.0, 3.849e-3, -5.775e-7, 0.0), table)

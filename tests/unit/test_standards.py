@@ -218,7 +218,7 @@ def test_drift_across_certificates_in_each_kind_of_correction() -> None:
 
     prt = CallendarVanDusen(kind="cvd", r0=100.0, a=3.9083e-3, b=-5.775e-7)
     moved = prt.model_copy(update={"r0": 100.0039083})  # + R0·A · 10 mK
-    assert drift(on(moved), on(prt)) == "R0 +10 mK"
+    assert drift(on(moved), on(prt)) == "R0 +10.0 mK"
 
     def points(*pairs: tuple[float, float]) -> CorrectionTable:
         rows = [CorrectionPoint(nominal=n, correction=c) for n, c in pairs]
@@ -231,3 +231,28 @@ def test_drift_across_certificates_in_each_kind_of_correction() -> None:
     assert drift(on(lighter), on(weight)) == "conventional mass -0.0003 g"
     assert drift(on(weight), on(prt)) == ""
     assert before.replaced is None
+
+
+def test_a_block_scalar_ending_an_entry_does_not_take_the_next_with_it(tmp_path: Path) -> None:
+    from daq.standards_file import recalibrated, write_entry
+
+    text = LAB_REGISTER.replace(
+        "    uncertainty: {value: 0.001, k: 2, unit: bar}\n",
+        "    uncertainty: {value: 0.001, k: 2, unit: bar}\n    description: |\n      kept\n"
+        "      in the lab\n",
+    ).replace("  - {id: b,", "  - {id: b,", 1)
+    path = tmp_path / "standards.yaml"
+    path.write_bytes(text.replace("\n", "\r\n").encode())  # and written on Windows
+    current = load_standards(path).standard("a")
+    certificate = current.certificate.model_copy(
+        update={"number": "A-2", "calibrated": dt.date(2026, 11, 1)}
+    )
+    newer = recalibrated(current, current.model_copy(update={"certificate": certificate}),
+                         dt.date(2026, 11, 2))  # fmt: skip
+    write_entry(path, newer, "new.xml (DCC)")
+    after = load_standards(path)
+    assert [s.id for s in after.standards] == ["a", "b", "c"]
+    assert after.standard("b").certificate.number == "B-1"
+    assert after.standard("a").description == "kept\nin the lab\n"
+    raw = path.read_bytes()
+    assert raw.count(b"\r\n") == raw.count(b"\n")  # its line endings kept
