@@ -150,3 +150,62 @@ def test_systemd_unit_runs_the_agent() -> None:
     unit = (DEPLOY / "systemd/daq-agent.service").read_text()
     assert "ExecStart=/opt/benchdaq/bin/daq agent --lab /etc/daq/lab.yaml" in unit
     assert "KillSignal=SIGTERM" in unit
+
+
+FLEET = DEPLOY / "fleet"
+
+
+def test_the_fleets_central_side_has_three_nodes_two_archives_and_its_store() -> None:
+    compose = yaml.safe_load((FLEET / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"nats-1", "nats-2", "nats-3", "archive-1", "archive-2",
+                             "influxdb", "grafana"}  # fmt: skip
+    routes = {
+        name: {services[name]["environment"][k] for k in ("NATS_ROUTE_A", "NATS_ROUTE_B")}
+        for name in ("nats-1", "nats-2", "nats-3")
+    }
+    for name, found in routes.items():  # each node routes to the two others
+        others = {f"nats-route://{n}:6222" for n in routes if n != name}
+        assert found == others, name
+    for name in ("archive-1", "archive-2"):
+        assert services[name]["command"] == ["daq", "archive", "/config/archive.yaml"]
+    example = (FLEET / ".env.example").read_text()
+    text = (FLEET / "compose.yaml").read_text()
+    for variable in set(re.findall(r"\$\{(\w+)", text)):
+        assert re.search(rf"^{variable}=", example, re.MULTILINE), variable
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert re.fullmatch(r"\$\{\w+:-127\.0\.0\.1\}:\d+:\d+", port), (name, port)
+    for source in ("./nats.conf", "./auth.conf", "./archive.yaml", "./grafana"):
+        assert (FLEET / source).exists(), source
+
+
+def test_the_archive_and_agent_files_are_valid() -> None:
+    from daq.archive import load_settings
+    from daq.sinks.settings import NatsSettings
+
+    archive = load_settings(FLEET / "archive.yaml")
+    assert archive.replicas == 3 and len(archive.nats.servers) == 3
+    lab = load_lab(FLEET / "agent-lab.yaml")
+    [sink] = lab.sinks
+    settings = NatsSettings.model_validate(sink.settings)
+    assert (sink.type, settings.agent_id, settings.user) == ("nats", "bench-pc-1",
+                                                             "lab-a.bench-pc-1")  # fmt: skip
+
+
+def test_an_agent_may_publish_only_under_its_own_lab_and_id() -> None:
+    auth = (FLEET / "auth.conf").read_text()
+    for user, allowed in re.findall(
+        r"user: (lab-[\w-]+\.[\w-]+)\n.*?publish: \{ allow: \[(.*?)\] \}", auth, re.S
+    ):
+        lab, agent = user.split(".", 1)
+        subjects = [s.strip().strip('"') for s in allowed.replace("\n", " ").split(",")]
+        assert subjects == [f"daq.{lab}.{agent}.>", f"$KV.daq_fleet.{lab}.{agent}",
+                            "$JS.API.STREAM.INFO.KV_daq_fleet"]  # fmt: skip
+
+
+def test_the_fleet_dashboard_uses_the_provisioned_datasource() -> None:
+    dashboard = json.loads((FLEET / "grafana" / "fleet.json").read_text())
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == "daq-influxdb"
+        assert 'from(bucket: "daq")' in panel["targets"][0]["query"]
