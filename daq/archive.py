@@ -88,7 +88,15 @@ def load_settings(path: Path) -> ArchiveSettings:
         ) from None
 
 
-class _Reading(_Strict):
+class _Message(BaseModel):
+    """A row as an agent sends it. Fields this archive does not know are ignored, so that
+    agents upgraded before the archive keep being archived (upgrade the archive first all
+    the same: docs/SCALING.md); the fields it needs are checked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Reading(_Message):
     lab: str
     agent: str
     id: int
@@ -101,7 +109,7 @@ class _Reading(_Strict):
     status: str
 
 
-class _Event(_Strict):
+class _Event(_Message):
     lab: str
     agent: str
     id: int
@@ -113,7 +121,7 @@ class _Event(_Strict):
     run: str | None
 
 
-class _Point(_Strict):
+class _Point(_Message):
     lab: str
     agent: str
     id: int
@@ -124,7 +132,7 @@ class _Point(_Strict):
     point: dict[str, Any]
 
 
-class _Result(_Strict):
+class _Result(_Message):
     lab: str
     agent: str
     id: int
@@ -136,7 +144,7 @@ class _Result(_Strict):
     failures: int
 
 
-MESSAGES: dict[str, type[_Strict]] = {
+MESSAGES: dict[str, type[_Message]] = {
     "readings": _Reading,
     "events": _Event,
     "points": _Point,
