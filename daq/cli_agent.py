@@ -43,10 +43,10 @@ def agent(
             loop.add_signal_handler(sig, stop.set)
         outputs = [
             name for name, on in (("InfluxDB", config.influxdb), ("MQTT", config.mqtt)) if on
-        ]
+        ] + [f"{s.key} ({s.type})" for s in config.sinks]
         console.print(
             f"agent of {config.lab.id}: journal {config.journal.path}, streaming to "
-            f"{', '.join(outputs) or 'nothing (no influxdb: or mqtt: in the lab file)'}; "
+            f"{', '.join(outputs) or 'nothing (no influxdb:, mqtt: or sinks: in the lab file)'}; "
             "SIGTERM or Ctrl-C stops"
         )
         try:

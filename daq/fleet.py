@@ -48,8 +48,10 @@ async def agent_status(
     by_bench: dict[str, list[str]] = {}
     for instrument, bench in sorted(benches.items()):
         by_bench.setdefault(bench, []).append(instrument)
+    states = {name: (state, detail) for name, state, detail, _ in await journal.sink_states()}
     sinks = {}
-    for name, state, detail, _ in await journal.sink_states():
+    for name in sink_streams if sink_streams is not None else states:  # the lab's sinks
+        state, detail = states.get(name, ("starting", ""))
         backlog = await journal.backlog(name, (sink_streams or {}).get(name))
         sinks[name] = {"state": state, "detail": detail, "backlog": sum(backlog.values())}
     now = clock.now()

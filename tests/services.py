@@ -362,7 +362,7 @@ def nats_cluster_service(folder: Path, size: int, agents: list[tuple[str, str]])
     return NatsCluster(nodes, passwords)
 
 
-FLEET_AGENTS = [("lab-b", "bench-pc-1")]
+FLEET_AGENTS = [("lab-b", "bench-pc-1"), ("demo-lab", "bench-pc-9")]
 """Agents added to the shipped one (lab-a, bench-pc-1)."""
 
 

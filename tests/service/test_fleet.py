@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -44,6 +45,14 @@ def archive_settings(cluster: NatsCluster, store: Service, **kw: Any) -> Archive
     return ArchiveSettings.model_validate(
         {"nats": nats_settings, "store": {"url": store.url}, "ack_wait": 2, **kw}
     )
+
+
+def spawn(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """A `daq` process of its own (the agent, as systemd runs it)."""
+    from tests.e2e.processes import DAQ
+
+    return subprocess.Popen([*DAQ, *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
 def nowhere(folder: Path) -> Service:
@@ -231,3 +240,61 @@ async def test_the_fleet_status_lists_each_agent_with_what_it_reported(
     assert agent["alarms"] == ["bath-temperature"]
     assert {d["id"] for d in agent["standards_due"]} == {s.id for s in register.standards}
     assert abs(agent["timestamp"] - time.time()) < 60
+
+
+async def test_a_running_agent_streams_to_the_fleet_and_reports_its_status(
+    tmp_path: Path, nats_server: NatsCluster, victoria_metrics: Service
+) -> None:
+    """`daq agent --simulate` with a nats sink: its readings reach the archive's store, and
+    `daq fleet status` shows it with its benches, then stopped."""
+    import os
+    import signal
+
+    import yaml
+
+    from tests.conftest import lab_text
+    from tests.e2e.processes import run
+
+    stop = asyncio.Event()
+    archive = Archive(archive_settings(nats_server, victoria_metrics))
+    running = await started(archive, stop, nats_server)
+    raw = yaml.safe_load(lab_text(tmp_path, poll_interval=0.2))
+    raw["sinks"] = [{"type": "nats", "settings": {
+        "servers": nats_server.servers, "agent_id": "bench-pc-9", "user": "demo-lab.bench-pc-9",
+        "password_env": "TEST_AGENT_NATS", "status_interval": 0.5}}]  # fmt: skip
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    env = {**os.environ, "TEST_AGENT_NATS": nats_server.passwords["demo-lab.bench-pc-9"]}
+    agent = spawn(["agent", "--lab", str(lab), "--simulate"], tmp_path, env)
+    os.environ["TEST_NATS_OBSERVER"] = nats_server.passwords["observer"]
+    observer = NatsSettings(servers=nats_server.servers, user="observer",
+                            password_env="TEST_NATS_OBSERVER")  # fmt: skip
+    try:
+
+        async def reporting() -> bool:
+            found = await fleet_status(observer)
+            sink = found[0]["sinks"].get("nats", {}) if found else {}
+            return sink.get("state") == "ok" and archive.written >= 20
+
+        await until(reporting, timeout=60)
+        [status] = await fleet_status(observer)
+        assert (status["lab"], status["agent"]) == ("demo-lab", "bench-pc-9")
+        assert set(status["benches"]) == {b["id"] for b in raw["benches"]}
+        assert status["sinks"]["nats"]["state"] == "ok"
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        out, err = agent.communicate(timeout=60)
+    assert agent.returncode == 0, out + err
+    observer_file = tmp_path / "observer.yaml"  # `daq fleet status` as a person runs it
+    observer_file.write_text(yaml.safe_dump({
+        "nats": {"servers": nats_server.servers, "user": "observer",
+                 "password_env": "TEST_NATS_OBSERVER"},
+        "store": {"url": victoria_metrics.url}}))  # fmt: skip
+    shown = run("fleet", "status", "--archive", str(observer_file), "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    [listed] = json.loads(shown.stdout)
+    assert listed["agent"] == "bench-pc-9" and listed["stopped"] is True
+    stop.set()
+    await running
+    series = vm_series(victoria_metrics, '{__name__="reading_value",lab="demo-lab"}')
+    assert series and all(s["metric"]["lab"] == "demo-lab" for s in series)
