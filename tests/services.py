@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,8 +316,16 @@ class NatsCluster:
         return [f"nats://127.0.0.1:{node.port}" for node in self.nodes]
 
 
-def nats_cluster_service(folder: Path, size: int, agents: list[tuple[str, str]]) -> NatsCluster:
-    """``size`` nodes (1: without the cluster block), with users for ``agents`` (lab, agent)."""
+def nats_cluster_service(
+    folder: Path,
+    size: int,
+    agents: list[tuple[str, str]],
+    nkey_agents: Sequence[tuple[str, str, str]] = (),
+    certificates: Path | None = None,
+) -> NatsCluster:
+    """``size`` nodes (1: without the cluster block), with users for ``agents`` (lab, agent)
+    and NKey users for ``nkey_agents`` (lab, agent, public key); with ``certificates`` (the
+    fixture's folder) clients connect over TLS and must present a certificate of its CA."""
     exe = binary("nats-server", "nats-server")
     # a value from the environment is read as configuration: no spaces in these
     passwords = {"archive": "archive-secret", "observer": "observer-secret",
@@ -325,12 +333,24 @@ def nats_cluster_service(folder: Path, size: int, agents: list[tuple[str, str]])
     passwords |= {f"{lab}.{agent}": f"{lab}-{agent}-secret" for lab, agent in agents}
     auth = (FLEET / "auth.conf").read_text()
     extra = "".join(agent_user(lab, agent, passwords[f"{lab}.{agent}"]) for lab, agent in agents)
+    for lab, agent, public in nkey_agents:  # the same permissions, an NKey instead of a password
+        block = agent_user(lab, agent, "-")
+        extra += block.replace(f"user: {lab}.{agent}\n", f"nkey: {public}\n").replace(
+            '      password: "-"\n', ""
+        )
     end = auth.rindex("  ]\n}")
     (folder / "auth.conf").write_text(auth[:end] + extra + auth[end:])
     conf = (FLEET / "nats.conf").read_text()
     if size == 1:
         start = conf.index("cluster {")
         conf = conf[:start] + conf[conf.index("}\n", start) + 2 :]
+    if certificates is not None:
+        broker = certificates / "broker"
+        conf += (
+            f'tls {{\n  cert_file: "{broker / "broker.pem"}"\n'
+            f'  key_file: "{broker / "broker.key"}"\n'
+            f'  ca_file: "{certificates / "ca.pem"}"\n  verify: true\n}}\n'
+        )
     (folder / "nats.conf").write_text(conf)
     clients = [free_tcp_port() for _ in range(size)]
     routes = [free_tcp_port() for _ in range(size)]

@@ -298,3 +298,104 @@ async def test_a_running_agent_streams_to_the_fleet_and_reports_its_status(
     await running
     series = vm_series(victoria_metrics, '{__name__="reading_value",lab="demo-lab"}')
     assert series and all(s["metric"]["lab"] == "demo-lab" for s in series)
+
+
+async def test_an_agent_authenticates_with_an_nkey_seed_file(tmp_path: Path) -> None:
+    """An NKey user (the seed in a file only the service user reads) has the same rights as
+    a password user: its own subjects, not another lab's."""
+    import os
+
+    import nkeys
+
+    from tests.services import nats_cluster_service
+
+    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    public = nkeys.from_seed(bytearray(seed)).public_key.decode()
+    seed_file = tmp_path / "agent.nk"
+    seed_file.write_bytes(seed)
+    seed_file.chmod(0o600)
+    cluster = nats_cluster_service(tmp_path, 1, [], [("lab-c", "bench-pc-3", public)])
+    try:
+        stop = asyncio.Event()
+        running = await started(Archive(archive_settings(cluster, nowhere(tmp_path))), stop,
+                                cluster)  # fmt: skip
+        stop.set()
+        await running
+        async with Journal(tmp_path / "j.sqlite", clock=Clock()) as journal:
+            journal.record_many(readings(5, time.time()))
+            await journal.flush()
+            settings = {"servers": cluster.servers, "agent_id": "bench-pc-3", "timeout": 2,
+                        "nkey_seed_file": str(seed_file)}  # fmt: skip
+            own = NatsSink(NatsSettings.model_validate(settings), "lab-c", BENCHES)
+            batch = await own.fetch(journal, "readings", 0, 5)
+            assert batch is not None
+            await own.write(batch)
+            await own.close()
+            other = NatsSink(NatsSettings.model_validate(settings), "lab-a", BENCHES)
+            with pytest.raises(SinkError):
+                await other.write(batch)
+            await other.close()
+        assert (await stream_info(cluster)).state.messages == 5
+    finally:
+        for node in cluster.nodes:
+            node.stop()
+
+
+async def test_an_agent_reaches_the_cluster_over_tls_with_its_certificate(
+    tmp_path: Path, certificates: Path
+) -> None:
+    """The server checked against the lab's CA and the agent's own certificate presented;
+    without one the server refuses the connection, and the sink says the cluster is down."""
+    from tests.services import nats_cluster_service
+
+    cluster = nats_cluster_service(
+        tmp_path, 1, [("lab-b", "bench-pc-1")], certificates=certificates
+    )
+    try:
+        import os
+        import ssl
+
+        context = ssl.create_default_context(cafile=certificates / "ca.pem")
+        context.load_cert_chain(certificates / "observer" / "observer.pem",
+                                certificates / "observer" / "observer.key")  # fmt: skip
+        admin = await nats.connect(cluster.servers, user="archive",
+                                   password=cluster.passwords["archive"], tls=context)  # fmt: skip
+        await ensure_stream(
+            admin.jetstream(timeout=5), archive_settings(cluster, nowhere(tmp_path))
+        )
+        await admin.close()
+        os.environ["TEST_NATS_TLS"] = cluster.passwords["lab-b.bench-pc-1"]
+        common = {"servers": [u.replace("nats://", "tls://") for u in cluster.servers],
+                  "agent_id": "bench-pc-1", "user": "lab-b.bench-pc-1",
+                  "password_env": "TEST_NATS_TLS", "timeout": 3, "tls": True,
+                  "ca_file": str(certificates / "ca.pem")}  # fmt: skip
+        client = certificates / "other-lab"
+        with_certificate = {**common, "cert_file": str(client / "other-lab.pem"),
+                            "key_file": str(client / "other-lab.key")}  # fmt: skip
+        async with Journal(tmp_path / "j.sqlite", clock=Clock()) as journal:
+            journal.record_many(readings(3, time.time()))
+            await journal.flush()
+            sink = NatsSink(NatsSettings.model_validate(with_certificate), "lab-b", BENCHES)
+            batch = await sink.fetch(journal, "readings", 0, 3)
+            assert batch is not None
+            await sink.write(batch)
+            await sink.close()
+            without = NatsSink(NatsSettings.model_validate(common), "lab-b", BENCHES)
+            with pytest.raises(SinkError, match="NATS"):
+                await without.write(batch)
+            await without.close()
+    finally:
+        for node in cluster.nodes:
+            node.stop()
+
+
+async def ensure_stream(js: Any, settings: ArchiveSettings) -> None:
+    from daq.archive import ensure_stream as made
+
+    for _ in range(100):  # JetStream takes a moment to be ready
+        try:
+            await made(js, settings)
+            return
+        except Exception:
+            await asyncio.sleep(0.1)
+    await made(js, settings)
