@@ -19,16 +19,17 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from daq.core.reading import Status
 from daq.journal.records import EventRow, PointRow, ReadingRow, ResultRow, StreamRow
-from daq.sinks.base import SinkError
+from daq.sinks.base import SinkError, SinkRefused
 from daq.sinks.influx import InfluxSink
 from daq.sinks.lineprotocol import lines
-from daq.sinks.nats import connect, token
+from daq.sinks.nats import connect
 from daq.sinks.settings import InfluxSettings, NatsSettings
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ MAX_BACKOFF = 30.0
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+LATEST = 9_223_372_036.0
 
 
 class ArchiveSettings(_Strict):
@@ -88,12 +92,16 @@ def load_settings(path: Path) -> ArchiveSettings:
         ) from None
 
 
+Timestamp = Annotated[float, Field(ge=0, lt=LATEST)]
+"""Seconds since 1970, before 2262: InfluxDB's nanoseconds fit in 64 bits only so far."""
+
+
 class _Message(BaseModel):
     """A row as an agent sends it. Fields this archive does not know are ignored, so that
     agents upgraded before the archive keep being archived (upgrade the archive first all
-    the same: docs/SCALING.md); the fields it needs are checked."""
+    the same: docs/SCALING.md); the fields it needs are checked, numbers finite."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 class _Reading(_Message):
@@ -105,15 +113,15 @@ class _Reading(_Message):
     quantity: str
     value: float | None
     unit: str
-    timestamp: float
-    status: str
+    timestamp: Timestamp
+    status: Status
 
 
 class _Event(_Message):
     lab: str
     agent: str
     id: int
-    timestamp: float
+    timestamp: Timestamp
     kind: str
     severity: str
     instrument: str | None
@@ -128,7 +136,7 @@ class _Point(_Message):
     run: str
     plan: str
     key: str
-    timestamp: float
+    timestamp: Timestamp
     point: dict[str, Any]
 
 
@@ -138,7 +146,7 @@ class _Result(_Message):
     id: int
     run: str
     plan: str
-    timestamp: float
+    timestamp: Timestamp
     status: str
     conforms: bool | None
     failures: int
@@ -165,7 +173,7 @@ def line_of(subject: str, data: bytes, prefix: str) -> str:
         message: Any = MESSAGES[parts[3]].model_validate_json(data)
     except ValidationError as exc:
         raise NotOurs(f"{parts[3]} message: {exc.errors()[0]['msg']}") from None
-    if token(message.lab) != parts[1] or token(message.agent) != parts[2]:
+    if message.lab != parts[1] or message.agent != parts[2]:
         said = f"{message.lab}/{message.agent}"
         raise NotOurs(f"a message under {'.'.join(parts[:3])} says it is from {said}")
     row: StreamRow
@@ -188,8 +196,10 @@ def line_of(subject: str, data: bytes, prefix: str) -> str:
                             message.status, conforms, message.failures)  # fmt: skip
     try:
         return lines([row], message.lab, benches)[0]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise NotOurs(f"{parts[3]} row {message.id}: no line can be made of it ({exc})") from None
+    except Exception as exc:  # whatever a hostile row holds, it stops no archive
+        raise NotOurs(
+            f"{parts[3]} row {message.id}: no line can be made of it ({exc!r})"[:300]
+        ) from None
 
 
 async def ensure_stream(js: JetStreamContext, settings: ArchiveSettings) -> None:
@@ -240,7 +250,7 @@ class Archive:
         while not stop.is_set():
             client = None
             try:
-                client = await connect(nats, f"daq-archive-{nats.agent_id}")
+                client = await connect(nats, f"archive-{nats.agent_id}")
                 js = client.jetstream(timeout=nats.timeout)
                 await ensure_stream(js, self.settings)
                 config = ConsumerConfig(
@@ -289,11 +299,29 @@ class Archive:
                 await message.term()
         if made:
             try:
-                await self._store.write_text("\n".join(made))
-            except SinkError:
+                refused = await self._write(list(zip(made, taken, strict=True)))
+            except SinkError:  # the store is down: all of it again, later
                 for message in taken:
                     await message.nak(delay=FIRST_BACKOFF)
                 raise
+            for message in refused:
+                await message.term()
+            self.refused += len(refused)
+            taken = [m for m in taken if m not in refused]
         for message in taken:
             await message.ack()
         self.written += len(taken)
+
+    async def _write(self, lines_of: list[tuple[str, Msg]]) -> list[Msg]:
+        """Write the lines; a batch the store refuses as such is halved down to the lines
+        it refuses, which are returned (the rest is written): one line cannot hold the
+        stream up."""
+        try:
+            await self._store.write_text("\n".join(line for line, _ in lines_of))
+            return []
+        except SinkRefused as exc:
+            if len(lines_of) == 1:
+                log.warning("the store refuses a message of %s: %s", lines_of[0][1].subject, exc)
+                return [lines_of[0][1]]
+        half = len(lines_of) // 2
+        return await self._write(lines_of[:half]) + await self._write(lines_of[half:])

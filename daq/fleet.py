@@ -94,9 +94,8 @@ class FleetReporter:
             while not stop.is_set():
                 try:
                     if client is None or client.is_closed:
-                        client = await connect(
-                            self.settings, f"daq-{self.settings.agent_id}-status"
-                        )
+                        name = f"{self.lab}.{self.settings.agent_id}"  # its user's inbox
+                        client = await connect(self.settings, name, attempts=1)
                     await self._put(client, await self.status())
                 except (SinkError, OSError, TimeoutError) as exc:
                     log.warning("fleet status not reported: %s", exc)
@@ -124,7 +123,7 @@ async def fleet_status(settings: NatsSettings) -> list[dict[str, Any]]:
     not a status (too large, not JSON) is listed as unreadable, not trusted."""
     from nats.js.errors import NoKeysError, NotFoundError
 
-    client = await connect(settings, f"daq-fleet-{settings.agent_id}")
+    client = await connect(settings, settings.user or "observer", attempts=1)
     try:
         js = client.jetstream(timeout=settings.timeout)
         try:

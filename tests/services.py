@@ -298,6 +298,7 @@ def agent_user(lab: str, agent: str, password: str) -> str:
             "$AGENT_LAB_A_BENCH_PC_1_PASSWORD": f'"{password}"',
             "daq.lab-a.bench-pc-1.>": f"daq.{lab}.{agent}.>",
             "$KV.daq_fleet.lab-a.bench-pc-1": f"$KV.daq_fleet.{lab}.{agent}",
+            "_INBOX.lab-a.bench-pc-1.>": f"_INBOX.{lab}.{agent}.>",
         },
     )
 

@@ -55,9 +55,15 @@ def tls_context(settings: NatsSettings) -> ssl.SSLContext | None:
     )
 
 
-async def connect(settings: NatsSettings, name: str) -> Client:
+RECONNECTS = 5
+"""Attempts on each server before a connection gives up (then the next use connects anew):
+a first connection to a cluster that cannot be reached fails in seconds, not never."""
+
+
+async def connect(settings: NatsSettings, name: str, attempts: int = RECONNECTS) -> Client:
     """A connection to the cluster with the settings' credentials and TLS; a failure is a
-    ``SinkError`` naming the servers."""
+    ``SinkError`` naming the servers and what the last of them said (a refused password, a
+    certificate, no route)."""
     import nats
     from nats.errors import Error as NatsError
 
@@ -65,9 +71,10 @@ async def connect(settings: NatsSettings, name: str) -> Client:
         "servers": settings.servers,
         "name": name,
         "connect_timeout": min(settings.timeout, 10.0),
-        "max_reconnect_attempts": -1,
+        "max_reconnect_attempts": attempts,
         "reconnect_time_wait": 1,
         "allow_reconnect": True,
+        "inbox_prefix": f"_INBOX.{name}",
     }
     if settings.user:
         options["user"] = settings.user
@@ -76,15 +83,19 @@ async def connect(settings: NatsSettings, name: str) -> Client:
         options["nkeys_seed"] = str(settings.nkey_seed_file)
     if settings.creds_file is not None:
         options["user_credentials"] = str(settings.creds_file)
+    said: list[str] = []
 
-    async def quiet(exc: Exception) -> None:  # reconnections are reported by the forwarder
+    async def heard(exc: Exception) -> None:  # reconnections are reported by the forwarder
+        said[:] = [str(exc) or type(exc).__name__]
         log.debug("NATS %s: %s", settings.servers, exc)
 
     try:
         options["tls"] = tls_context(settings)
-        return await nats.connect(error_cb=quiet, **options)
+        return await nats.connect(error_cb=heard, **options)
     except (NatsError, OSError, TlsError, TimeoutError) as exc:
-        raise SinkError(f"NATS {', '.join(settings.servers)}: {exc or type(exc).__name__}") from exc
+        last = f" (the server said: {said[0]})" if said and said[0] not in str(exc) else ""
+        text = str(exc) or type(exc).__name__
+        raise SinkError(f"NATS {', '.join(settings.servers)}: {text}{last}") from exc
 
 
 class NatsSink:
@@ -101,7 +112,13 @@ class NatsSink:
         self.streams: list[str] = list(settings.streams)
         self._lab = lab
         self._benches = benches
-        self._base = f"{settings.prefix}.{token(lab)}.{token(settings.agent_id)}"
+        if token(lab) != lab:
+            raise ValueError(
+                f"lab id {lab!r}: a fleet's lab ids are letters, digits, '-' and '_' (its "
+                "subjects and permissions are made of them)"
+            )
+        self._base = f"{settings.prefix}.{lab}.{settings.agent_id}"
+        self._client_name = f"{lab}.{settings.agent_id}"
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
         self._journal_id = ""
@@ -205,7 +222,7 @@ class NatsSink:
     async def _jetstream(self) -> JetStreamContext:
         """One JetStream context per connection (each makes its own reply subscription)."""
         if self._client is None or self._client.is_closed:
-            self._client = await connect(self.settings, f"daq-{self.settings.agent_id}")
+            self._client = await connect(self.settings, self._client_name)
             self._js = self._client.jetstream(timeout=self.settings.timeout)
         assert self._js is not None
         return self._js

@@ -182,7 +182,7 @@ class NatsSettings(_Strict):
 
     servers: list[Annotated[str, Field(pattern=r"^(nats|tls)://")]] = Field(min_length=1)
     """Every node of the cluster the client may use, e.g. nats://nats-1:4222."""
-    agent_id: Annotated[str, AfterValidator(_key_id)] = Field(default_factory=_host_name)
+    agent_id: str = Field(default_factory=_host_name, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
     """This agent's id in the fleet (default: the host name); the server lets it publish
     only under its own lab and this id."""
     prefix: str = Field("daq", pattern=r"^[A-Za-z0-9_-]+$")

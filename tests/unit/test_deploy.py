@@ -195,6 +195,14 @@ def test_the_archive_and_agent_files_are_valid() -> None:
 
 def test_an_agent_may_publish_only_under_its_own_lab_and_id() -> None:
     auth = (FLEET / "auth.conf").read_text()
+    checked = []
+    for block in auth.split("\n    {\n")[1:]:  # its own replies only: never another's deliveries
+        user = re.search(r"user: ([\w.-]+)", block)
+        assert user is not None
+        if user[1] != "archive":
+            assert f'subscribe: {{ allow: ["_INBOX.{user[1]}.>"] }}' in block, user[1]
+            checked.append(user[1])
+    assert checked == ["observer", "lab-a.bench-pc-1"]
     for user, allowed in re.findall(
         r"user: (lab-[\w-]+\.[\w-]+)\n.*?publish: \{ allow: \[(.*?)\] \}", auth, re.S
     ):
