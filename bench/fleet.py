@@ -130,11 +130,11 @@ async def main(count: int, runs: int) -> None:
                                   timeout=30, batch_size=1000)  # fmt: skip
     try:
         results: dict[str, list[tuple[float, float]]] = {"bare": [], "agent": [], "archive": []}
-        for run in range(runs):
+        for _ in range(runs):
             archive_settings = ArchiveSettings.model_validate({
                 "nats": {"servers": cluster.servers, "agent_id": "archive", "user": "archive",
                          "password_env": "BENCH_ARCHIVE", "timeout": 30},
-                "store": {"url": store.url}, "replicas": 3, "consumer": f"archive-{run}",
+                "store": {"url": store.url}, "replicas": 3, "consumer": "archive",
                 "batch": 1000,
             })  # fmt: skip
             admin = await nats.connect(cluster.servers, user="archive",
@@ -151,12 +151,12 @@ async def main(count: int, runs: int) -> None:
             results["bare"].append(await bare(cluster.servers, os.environ["BENCH_AGENT"], count))
             results["agent"].append(await agent(folder, agent_settings, count))
             # the archive reads the stream: the bare loop's messages and the agent's
-            results["archive"].append(await archived(archive_settings, 2 * count))
             admin = await nats.connect(cluster.servers, user="archive",
                                        password=cluster.passwords["archive"])  # fmt: skip
             state = (await admin.jetstream(timeout=30).stream_info("DAQ")).state
-            stored = state.bytes / max(1, state.messages)
+            stored = state.bytes / max(1, state.messages)  # before the archive takes them
             await admin.close()
+            results["archive"].append(await archived(archive_settings, 2 * count))
         load = os.getloadavg()
         print(f"{count} readings per phase, {runs} runs; load average {load[0]:.2f} "
               f"(1 min), {os.cpu_count()} cores; servers: 3 nats-server nodes (R3), "

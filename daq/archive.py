@@ -59,8 +59,11 @@ class ArchiveSettings(_Strict):
     """Of the stream and the status bucket, when the archive makes them (3 on a cluster)."""
     duplicate_window: float = Field(600.0, gt=0)
     """Seconds the stream remembers message ids: a replay within them is dropped."""
-    max_age_days: float = Field(7.0, gt=0)
-    """How long the stream keeps messages (the archive's store keeps them for good)."""
+    max_gigabytes: float = Field(150.0, gt=0)
+    """What the stream may hold on each node before it refuses new messages (the agents
+    then keep them in their journals): below the nodes' ``max_file_store``. The stream is a
+    work queue: a message is gone once an archive has written and acknowledged it, so this
+    is the backlog of a store that is down (about a day at 6,000 readings/s)."""
     ack_wait: float = Field(30.0, gt=0)
     """Seconds before a message an archive took without acknowledging goes to another."""
     batch: int = Field(1000, ge=1, le=100_000)
@@ -204,7 +207,13 @@ def line_of(subject: str, data: bytes, prefix: str) -> str:
 
 async def ensure_stream(js: JetStreamContext, settings: ArchiveSettings) -> None:
     """The fleet's stream and status bucket, made if the cluster has none yet."""
-    from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+    from nats.js.api import (
+        DiscardPolicy,
+        KeyValueConfig,
+        RetentionPolicy,
+        StorageType,
+        StreamConfig,
+    )
     from nats.js.errors import NotFoundError
 
     nats = settings.nats
@@ -216,9 +225,11 @@ async def ensure_stream(js: JetStreamContext, settings: ArchiveSettings) -> None
                 name=nats.stream,
                 subjects=[f"{nats.prefix}.>"],
                 storage=StorageType.FILE,
+                retention=RetentionPolicy.WORK_QUEUE,  # kept until archived, not for a time
+                discard=DiscardPolicy.NEW,  # full: refuse new ones, never drop unarchived ones
+                max_bytes=int(settings.max_gigabytes * 1e9),
                 num_replicas=settings.replicas,
                 duplicate_window=settings.duplicate_window,
-                max_age=settings.max_age_days * 86400,
             )
         )
     try:

@@ -99,15 +99,17 @@ async def test_rows_reach_the_archive_once_even_when_sent_twice(
     tmp_path: Path, nats_server: NatsCluster, victoria_metrics: Service
 ) -> None:
     now = time.time() - 60
-    stop = asyncio.Event()
-    archive = Archive(archive_settings(nats_server, victoria_metrics))
-    running = await started(archive, stop, nats_server)
+    settings = archive_settings(nats_server, victoria_metrics)
+    client = await nats.connect(nats_server.servers, user="archive",
+                                password=nats_server.passwords["archive"])  # fmt: skip
+    js = client.jetstream()
+    await ensure_stream(js, settings)  # as the archive makes it, before it consumes
     async with Journal(tmp_path / "j.sqlite", clock=Clock()) as journal:
         journal.record_many(readings(1500, now))
         journal.event("instrument_failed", "cable pulled", Severity.ERROR, "balance-1")
         sink = NatsSink(agent_settings(nats_server), "lab-a", BENCHES)
         await drain(journal, Forwarder(journal, sink, batch_size=400))
-        stored = (await stream_info(nats_server)).state.messages
+        stored = (await stream_info(nats_server)).state.last_seq
         assert stored == 1501
         # a crash between the acknowledgement and the cursor: everything is sent again, and
         # the stream drops it as duplicates of the same journal rows
@@ -116,10 +118,21 @@ async def test_rows_reach_the_archive_once_even_when_sent_twice(
         assert (await stream_info(nats_server)).state.messages == stored
         journal_id = await journal.journal_id()
         await sink.close()
+    # the message id is the journal's own UUID with the stream and row
+    first = await js.get_msg("DAQ", 1)
+    assert first.headers is not None
+    assert first.headers["Nats-Msg-Id"] == f"{journal_id}.readings.1"
+    assert first.subject == "daq.lab-a.bench-pc-1.readings.mass-bench.balance-1.mass"
+    await client.close()
+    stop = asyncio.Event()
+    archive = Archive(settings)
+    running = asyncio.create_task(archive.run(stop))
     await until(lambda: asyncio.sleep(0, archive.written >= 1501))
     stop.set()
     await running
     assert archive.refused == 0
+    # a work queue: what the archive wrote is gone from the stream
+    assert (await stream_info(nats_server)).state.messages == 0
     series = vm_series(victoria_metrics, '{__name__="reading_value"}', 1500)
     assert len(series) == 1 and len(series[0]["values"]) == 1500
     assert series[0]["metric"] == {"__name__": "reading_value", "lab": "lab-a",
@@ -128,16 +141,6 @@ async def test_rows_reach_the_archive_once_even_when_sent_twice(
     assert series[0]["values"][:2] == [100.0, 100.0001]
     events = vm_series(victoria_metrics, '{__name__="event_id"}')
     assert events[0]["metric"]["kind"] == "instrument_failed"
-    # the message id is the journal's own UUID with the stream and row
-    client = await nats.connect(nats_server.servers, user="archive",
-                                password=nats_server.passwords["archive"])  # fmt: skip
-    try:
-        first = await client.jetstream().get_msg("DAQ", 1)
-        assert first.headers is not None
-        assert first.headers["Nats-Msg-Id"] == f"{journal_id}.readings.1"
-        assert first.subject == "daq.lab-a.bench-pc-1.readings.mass-bench.balance-1.mass"
-    finally:
-        await client.close()
 
 
 async def test_an_agent_cannot_publish_under_another_lab(
@@ -162,11 +165,11 @@ async def test_an_agent_cannot_publish_under_another_lab(
         with pytest.raises(SinkError, match="NATS"):
             await posing.write(batch)
         await posing.close()
-        assert (await stream_info(nats_server)).state.messages == 0
+        assert (await stream_info(nats_server)).state.last_seq == 0
         own = NatsSink(agent_settings(nats_server, "lab-b", "bench-pc-1"), "lab-b", BENCHES)
         await own.write(batch)  # under its own lab it may
         await own.close()
-        assert (await stream_info(nats_server)).state.messages == 10
+        assert (await stream_info(nats_server)).state.last_seq == 10
 
 
 def test_a_message_that_is_not_a_row_of_ours_is_refused_not_written() -> None:
@@ -191,6 +194,41 @@ def test_a_message_that_is_not_a_row_of_ours_is_refused_not_written() -> None:
         ),
         (json.dumps(good).encode(), "daq.lab-a.pc-1.nothing.x", "is not daq"),
         (json.dumps({**good, "value": "1.5x"}).encode(), subject, "readings message"),
+        # a status that would end the line and start another, in another lab's name
+        (
+            json.dumps({**good, "status": 'ok" 1\nreading,lab=lab-b value=9 2'}).encode(),
+            subject,
+            "readings message",
+        ),
+        (
+            b'{"lab": "lab-a", "agent": "pc-1", "id": 7, "bench": "b", "instrument": "i", '
+            b'"quantity": "mass", "value": 1.5, "unit": "g", "timestamp": Infinity, '
+            b'"status": "ok"}',
+            subject,
+            "readings message",
+        ),
+        (json.dumps({**good, "timestamp": 1e12}).encode(), subject, "readings message"),
+        (
+            json.dumps({**good, "lab": "lab.a"}).encode(),
+            "daq.lab_a.pc-1.readings.b.i.mass",
+            "says it is from lab.a",
+        ),
+        (
+            json.dumps(
+                {
+                    "lab": "lab-a",
+                    "agent": "pc-1",
+                    "id": 1,
+                    "run": "r",
+                    "plan": "p",
+                    "key": "k",
+                    "timestamp": 1.0,
+                    "point": {"nominal": 10**400, "uut": 5},
+                }
+            ).encode(),
+            "daq.lab-a.pc-1.points.r",
+            "no line",
+        ),
     ):
         with pytest.raises(NotOurs, match=why):
             line_of(where, data, "daq")
@@ -335,7 +373,7 @@ async def test_an_agent_authenticates_with_an_nkey_seed_file(tmp_path: Path) -> 
             with pytest.raises(SinkError):
                 await other.write(batch)
             await other.close()
-        assert (await stream_info(cluster)).state.messages == 5
+        assert (await stream_info(cluster)).state.last_seq == 5
     finally:
         for node in cluster.nodes:
             node.stop()
@@ -399,3 +437,34 @@ async def ensure_stream(js: Any, settings: ArchiveSettings) -> None:
         except Exception:
             await asyncio.sleep(0.1)
     await made(js, settings)
+
+
+async def test_a_poison_message_stops_no_archive(
+    tmp_path: Path, nats_server: NatsCluster, victoria_metrics: Service
+) -> None:
+    """Messages an agent could not have sent (an injected line, a time no store takes) are
+    terminated and counted; the rows around them are archived."""
+    stop = asyncio.Event()
+    archive = Archive(archive_settings(nats_server, victoria_metrics))
+    running = await started(archive, stop, nats_server)
+    client = await nats.connect(nats_server.servers, user="archive",
+                                password=nats_server.passwords["archive"])  # fmt: skip
+    js = client.jetstream()
+    good = {"lab": "lab-a", "agent": "bench-pc-1", "bench": "b", "instrument": "i",
+            "quantity": "mass", "unit": "g", "status": "ok"}  # fmt: skip
+    subject = "daq.lab-a.bench-pc-1.readings.b.i.mass"
+    now = time.time() - 60
+    for i in range(10):
+        await js.publish(subject, json.dumps({**good, "id": i, "value": 1.0 + i,
+                                              "timestamp": now + i}).encode())  # fmt: skip
+        if i == 4:
+            await js.publish(subject, json.dumps({**good, "id": 99, "value": 1.0,
+                                                  "timestamp": 1e12}).encode())  # fmt: skip
+            await js.publish(subject, b'{"lab": "lab-a", "status": "ok\\"\\nx y=1 1"}')
+    await client.close()
+    await until(lambda: asyncio.sleep(0, archive.written + archive.refused >= 12))
+    stop.set()
+    await running
+    assert (archive.written, archive.refused) == (10, 2)
+    series = vm_series(victoria_metrics, '{__name__="reading_value"}', 10)
+    assert sorted(v for s in series for v in s["values"]) == [1.0 + i for i in range(10)]

@@ -75,8 +75,9 @@ class Bench:
 
 
 async def stored(cluster: NatsCluster, nodes: list[int]) -> int:
-    """Messages in the fleet's stream, asked of one of ``nodes`` (0 while it has no leader);
-    the agents send only their readings, so these are readings."""
+    """Messages ever stored in the fleet's stream (its last sequence: the archives remove
+    what they have written, a duplicate takes no sequence), asked of one of ``nodes`` (0
+    while it has no leader); the agents send only their readings, so these are readings."""
     servers = [cluster.servers[i] for i in nodes]
     try:
         client = await nats.connect(servers, user="archive", password=cluster.passwords["archive"],
@@ -84,7 +85,7 @@ async def stored(cluster: NatsCluster, nodes: list[int]) -> int:
     except Exception:
         return 0
     try:
-        return int((await client.jetstream(timeout=2).stream_info("DAQ")).state.messages)
+        return int((await client.jetstream(timeout=2).stream_info("DAQ")).state.last_seq)
     except Exception:
         return 0
     finally:
