@@ -54,7 +54,9 @@ def readings(count: int, start: float) -> list[Reading]:
 
 async def bare(servers: list[str], password: str, count: int) -> tuple[float, float]:
     """Seconds and CPU seconds of a bare publish loop of ``count`` agent-like messages."""
-    client = await nats.connect(servers, user=f"{LAB}.{AGENT}", password=password)
+    client = await nats.connect(
+        servers, user=f"{LAB}.{AGENT}", password=password, inbox_prefix=f"_INBOX.{LAB}.{AGENT}"
+    )  # its permitted inbox
     js = client.jetstream(timeout=30)
     base = f"daq.{LAB}.{AGENT}.readings.mass-bench"
     start = time.time() - 86400

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from daq.cli_common import LabOption, console, fail, lab_problems, load, run
@@ -109,17 +110,21 @@ def status(
                    "alarms"):  # fmt: skip
         table.add_column(column)
     now = time.time()
-    for agent in agents:
+    for agent in agents:  # every text as written, never as markup
         if "unreadable" in agent:
-            table.add_row("?", agent.get("key", "?"), f"unreadable: {agent['unreadable']}")
+            table.add_row(
+                "?",
+                escape(str(agent.get("key", "?"))),
+                f"unreadable: {escape(agent['unreadable'])}",
+            )
             continue
-        seen = float(agent.get("timestamp", 0))
-        ago = dt.timedelta(seconds=round(max(0.0, now - seen)))
-        contact = f"{ago} ago" + (" (stopped)" if agent.get("stopped") else "")
-        benches = ", ".join(f"{b} ({len(i)})" for b, i in agent.get("benches", {}).items())
-        backlog = sum(int(s.get("backlog", 0)) for s in agent.get("sinks", {}).values())
-        due = ", ".join(f"{d['id']} ({d['days_left']} d)" for d in agent.get("standards_due", []))
-        alarms = ", ".join(agent.get("alarms", [])) or "none"
-        who = str(agent.get("lab", "")), str(agent.get("agent", ""))
-        table.add_row(*who, benches, contact, str(backlog), due or "none", alarms)
+        ago = dt.timedelta(seconds=round(max(0.0, now - agent["timestamp"])))
+        contact = f"{ago} ago" + (" (stopped)" if agent["stopped"] else "")
+        benches = ", ".join(f"{b} ({len(i)})" for b, i in agent["benches"].items())
+        backlog = sum(s["backlog"] for s in agent["sinks"].values())
+        due = ", ".join(f"{d['id']} ({d['days_left']} d)" for d in agent["standards_due"])
+        alarms = ", ".join(agent["alarms"]) or "none"
+        cells = [agent["lab"], agent["agent"], benches, contact, str(backlog), due or "none",
+                 alarms]  # fmt: skip
+        table.add_row(*(escape(cell) for cell in cells))
     console.print(table)

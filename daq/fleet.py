@@ -14,6 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from daq import __version__
 from daq.core.clock import Clock
 from daq.journal import Journal
@@ -118,10 +120,45 @@ class FleetReporter:
         self.reported += 1
 
 
+class SinkReport(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    state: str = Field(max_length=32)
+    detail: str = Field("", max_length=1000)
+    backlog: int = Field(ge=0)
+
+
+class DueReport(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(max_length=128)
+    due: str = Field(max_length=32)
+    days_left: int
+
+
+class AgentReport(BaseModel):
+    """An agent's status as the fleet view trusts it: each field checked, the rest dropped."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    agent: str = Field(max_length=128)
+    lab: str = Field(max_length=128)
+    version: str = Field("", max_length=64)
+    timestamp: float
+    benches: dict[str, list[str]] = Field(default_factory=dict)
+    sinks: dict[str, SinkReport] = Field(default_factory=dict)
+    standards_due: list[DueReport] = Field(default_factory=list)
+    alarms: list[str] = Field(default_factory=list)
+    stopped: bool = False
+
+
 async def fleet_status(settings: NatsSettings) -> list[dict[str, Any]]:
-    """Every agent's last status in the fleet's bucket, by lab and agent; an entry that is
-    not a status (too large, not JSON) is listed as unreadable, not trusted."""
-    from nats.js.errors import NoKeysError, NotFoundError
+    """Every agent's last status in the fleet's bucket, by lab and agent. An entry is
+    trusted only as far as it checks: too large, not JSON, not a status, or naming another
+    lab or agent than its key (which the server ties to its sender), it is listed as
+    unreadable with the reason."""
+    from nats.errors import Error as NatsError
+    from nats.js.errors import KeyNotFoundError, NoKeysError, NotFoundError
 
     client = await connect(settings, settings.user or "observer", attempts=1)
     try:
@@ -139,17 +176,26 @@ async def fleet_status(settings: NatsSettings) -> list[dict[str, Any]]:
             return []
         found = []
         for name in sorted(keys):
-            entry = await bucket.get(name)
-            data = entry.value or b""
             try:
-                if len(data) > MAX_ENTRY:
-                    raise ValueError("too large")
-                status = json.loads(data)
-                if not isinstance(status, dict):
-                    raise ValueError("not an object")
-            except ValueError as exc:
-                status = {"key": name, "unreadable": str(exc)}
-            found.append(status)
+                entry = await bucket.get(name)
+            except KeyNotFoundError:  # deleted since the listing
+                continue
+            found.append(_checked(name, entry.value or b""))
         return found
+    except NatsError as exc:
+        raise SinkError(f"NATS {', '.join(settings.servers)}: {exc or type(exc).__name__}") from exc
     finally:
         await client.close()
+
+
+def _checked(key: str, data: bytes) -> dict[str, Any]:
+    try:
+        if len(data) > MAX_ENTRY:
+            raise ValueError(f"{len(data)} bytes, too large")
+        report = AgentReport.model_validate_json(data)
+    except ValueError as exc:  # ValidationError too
+        reason = str(exc).splitlines()[0][:200]
+        return {"key": key, "unreadable": reason}
+    if key != f"{report.lab}.{report.agent}":
+        return {"key": key, "unreadable": f"says it is {report.lab}.{report.agent}"}
+    return report.model_dump()

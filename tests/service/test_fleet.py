@@ -22,6 +22,7 @@ from daq.journal import Journal, Severity
 from daq.sinks.base import SinkError
 from daq.sinks.nats import NatsSink
 from daq.sinks.settings import NatsSettings
+from tests.e2e.processes import run
 from tests.service.test_influx_sink import BENCHES, drain, readings
 from tests.services import NatsCluster, Service, vm_series
 
@@ -291,7 +292,6 @@ async def test_a_running_agent_streams_to_the_fleet_and_reports_its_status(
     import yaml
 
     from tests.conftest import lab_text
-    from tests.e2e.processes import run
 
     stop = asyncio.Event()
     archive = Archive(archive_settings(nats_server, victoria_metrics))
@@ -468,3 +468,45 @@ async def test_a_poison_message_stops_no_archive(
     assert (archive.written, archive.refused) == (10, 2)
     series = vm_series(victoria_metrics, '{__name__="reading_value"}', 10)
     assert sorted(v for s in series for v in s["values"]) == [1.0 + i for i in range(10)]
+
+
+async def test_the_fleet_view_trusts_no_entry_further_than_it_checks(
+    tmp_path: Path, nats_server: NatsCluster
+) -> None:
+    """Entries of the status bucket that are not statuses, or pose as another agent, are
+    listed as unreadable; the table prints names as text, never as markup."""
+    import os
+
+    stop = asyncio.Event()
+    running = await started(Archive(archive_settings(nats_server, nowhere(tmp_path))), stop,
+                            nats_server)  # fmt: skip
+    stop.set()
+    await running
+    client = await nats.connect(nats_server.servers, user="archive",
+                                password=nats_server.passwords["archive"])  # fmt: skip
+    bucket = await client.jetstream().key_value("daq_fleet")
+    now = time.time()
+    markup = {"agent": "bench-pc-1", "lab": "lab-a", "timestamp": now, "alarms": ["[/oops]"]}
+    await bucket.put("lab-a.bench-pc-1", json.dumps(markup).encode())
+    await bucket.put("lab-a.bench-pc-2", json.dumps(
+        {"agent": "bench-pc-1", "lab": "lab-a", "timestamp": now}).encode())  # fmt: skip
+    await bucket.put("lab-a.bench-pc-3", b"[1, 2]")
+    await bucket.put("lab-a.bench-pc-4", json.dumps(
+        {"agent": "bench-pc-4", "lab": "lab-a", "timestamp": "soon"}).encode())  # fmt: skip
+    await client.close()
+    os.environ["TEST_NATS_OBSERVER"] = nats_server.passwords["observer"]
+    observer = NatsSettings(servers=nats_server.servers, user="observer",
+                            password_env="TEST_NATS_OBSERVER")  # fmt: skip
+    first, posing, junk, wrong = await fleet_status(observer)
+    assert first["alarms"] == ["[/oops]"] and first["stopped"] is False
+    assert posing == {"key": "lab-a.bench-pc-2", "unreadable": "says it is lab-a.bench-pc-1"}
+    assert junk["key"] == "lab-a.bench-pc-3" and "unreadable" in junk
+    assert wrong["key"] == "lab-a.bench-pc-4" and "unreadable" in wrong
+    archive_file = tmp_path / "observer.yaml"
+    archive_file.write_text(json.dumps({
+        "nats": {"servers": nats_server.servers, "user": "observer",
+                 "password_env": "TEST_NATS_OBSERVER"},
+        "store": {"url": "http://127.0.0.1:1"}}))  # fmt: skip
+    shown = run("fleet", "status", "--archive", str(archive_file), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "[/oops]" in shown.stdout and "unreadable" in shown.stdout
