@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -14,6 +15,7 @@ from daq.cli_common import (
     RUN_HELP,
     LabOption,
     console,
+    errors,
     fail,
     journal_of,
     load,
@@ -164,17 +166,27 @@ def report(
             2,
         )
     chosen_items = [uut] if uut is not None else items
-    for item in chosen_items:
+    for done, item in enumerate(chosen_items):
         target = out
         if out is not None and len(chosen_items) > 1:
             target = out.with_name(f"{out.stem}-{item}{out.suffix}")
-        _issue(
-            config,
-            for_uut(document, item),
-            item,
-            _Request(form, chosen, by, function, sign, accept_unsigned, signed_by),
-            target,
-        )
+        try:
+            _issue(
+                config,
+                for_uut(document, item),
+                item,
+                _Request(form, chosen, by, function, sign, accept_unsigned, signed_by),
+                target,
+            )
+        except typer.Exit:
+            if done:  # the earlier UUTs' certificates stand: issuing them again re-issues
+                rest = " ".join(f"--uut {i}" for i in chosen_items[done:])
+                errors.print(
+                    f"issued: the certificates of {', '.join(chosen_items[:done])}; issue the "
+                    f"rest one by one, once mended ({rest})",
+                    soft_wrap=True,
+                )
+            raise
 
 
 @dataclass(frozen=True)
@@ -370,6 +382,12 @@ def _reprint(
     console.print(f"certificate {chosen} ({form}) reprinted to {target}, byte for byte as issued")
     if detached is not None:
         console.print(f"with its detached signature, as issued: {signature}")
+        named = re.search(rb'URI="([^"#]+)"', detached)
+        if named and named[1].decode(errors="replace") != target.name:
+            console.print(
+                f"its signature names the DCC {named[1].decode(errors='replace')}: give the "
+                "copy that name for `daq dcc verify` to match them"
+            )
 
 
 def _dcc_signature(content: bytes, name: str, config: LabConfig) -> bytes:
