@@ -202,9 +202,9 @@ class Agent:
 
         async def status() -> dict[str, Any]:
             register = None
-            if lab.standards is not None:
+            if lab.standards is not None:  # a file read, off the event loop
                 with contextlib.suppress(ConfigError):
-                    register = load_standards(lab.standards)
+                    register = await asyncio.to_thread(load_standards, lab.standards)
             return await agent_status(
                 settings=sink.settings,
                 lab=lab.lab.id,

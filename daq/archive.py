@@ -71,6 +71,8 @@ class ArchiveSettings(_Strict):
 
 
 VALUE = "Value error, "
+MAX_STATUS = 256 * 1024
+"""Bytes: the largest agent status the bucket takes (``daq.fleet.MAX_ENTRY``)."""
 
 
 def load_settings(path: Path) -> ArchiveSettings:
@@ -209,7 +211,6 @@ async def ensure_stream(js: JetStreamContext, settings: ArchiveSettings) -> None
     """The fleet's stream and status bucket, made if the cluster has none yet."""
     from nats.js.api import (
         DiscardPolicy,
-        KeyValueConfig,
         RetentionPolicy,
         StorageType,
         StreamConfig,
@@ -233,10 +234,23 @@ async def ensure_stream(js: JetStreamContext, settings: ArchiveSettings) -> None
             )
         )
     try:
-        await js.key_value(nats.status_bucket)
-    except NotFoundError:
-        await js.create_key_value(
-            KeyValueConfig(bucket=nats.status_bucket, history=1, replicas=settings.replicas)
+        await js.stream_info(f"KV_{nats.status_bucket}")
+    except NotFoundError:  # a key-value bucket, made by hand to refuse rollups and purges:
+        await js.add_stream(  # no agent can wipe the others' status with one message
+            StreamConfig(
+                name=f"KV_{nats.status_bucket}",
+                subjects=[f"$KV.{nats.status_bucket}.>"],
+                storage=StorageType.FILE,
+                allow_direct=True,
+                allow_rollup_hdrs=False,
+                deny_delete=True,
+                deny_purge=True,
+                discard=DiscardPolicy.NEW,
+                duplicate_window=120,
+                max_msgs_per_subject=1,
+                max_msg_size=MAX_STATUS,
+                num_replicas=settings.replicas,
+            )
         )
 
 

@@ -510,3 +510,40 @@ async def test_the_fleet_view_trusts_no_entry_further_than_it_checks(
     shown = run("fleet", "status", "--archive", str(archive_file), cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "[/oops]" in shown.stdout and "unreadable" in shown.stdout
+
+
+async def test_no_agent_can_wipe_the_fleets_status(
+    tmp_path: Path, nats_server: NatsCluster
+) -> None:
+    """A rollup header on an agent's own key would purge every key of a default bucket: the
+    archive's bucket refuses it, and the other agents' status stays."""
+    import os
+
+    stop = asyncio.Event()
+    running = await started(Archive(archive_settings(nats_server, nowhere(tmp_path))), stop,
+                            nats_server)  # fmt: skip
+    stop.set()
+    await running
+    archive = await nats.connect(nats_server.servers, user="archive",
+                                 password=nats_server.passwords["archive"])  # fmt: skip
+    bucket = await archive.jetstream().key_value("daq_fleet")
+    await bucket.put("lab-a.bench-pc-1", b'{"agent": "bench-pc-1"}')
+    await archive.close()
+    os.environ["TEST_NATS_B"] = nats_server.passwords["lab-b.bench-pc-1"]
+    settings = agent_settings(nats_server, "lab-b", "bench-pc-1")
+    from daq.sinks.nats import connect
+
+    agent = await connect(settings, "lab-b.bench-pc-1")
+    try:
+        js = agent.jetstream(timeout=3)
+        with pytest.raises(Exception, match=r"(?i)rollup"):
+            await js.publish("$KV.daq_fleet.lab-b.bench-pc-1", b"{}",
+                             headers={"Nats-Rollup": "all"})  # fmt: skip
+        await js.publish("$KV.daq_fleet.lab-b.bench-pc-1", b"{}")  # its own status: yes
+    finally:
+        await agent.close()
+    archive = await nats.connect(nats_server.servers, user="archive",
+                                 password=nats_server.passwords["archive"])  # fmt: skip
+    bucket = await archive.jetstream().key_value("daq_fleet")
+    assert (await bucket.get("lab-a.bench-pc-1")).value == b'{"agent": "bench-pc-1"}'
+    await archive.close()
