@@ -239,7 +239,11 @@ class Agent:
             journal.event(EventKind.AGENT_STARTED, f"agent of {lab.lab.id} started")
             self._alarms = Alarms(lab.alarms, journal)
             self._monitor = Monitor(
-                session.drivers(), journal, self.clock, on_readings=self._alarms.check
+                session.drivers(),
+                journal,
+                self.clock,
+                on_readings=self._alarms.check,
+                phase_slots=lab.agent.phase_slots,
             )
             benches = lab.bench_of()
             if lab.influxdb is not None:

@@ -392,7 +392,11 @@ def monitor(
             pairs = session.drivers()
             journal.event(EventKind.MONITOR_STARTED, f"monitoring {len(pairs)} instruments")
             poller = Monitor(
-                pairs, journal, session.clock, on_readings=print_lines if lines else None
+                pairs,
+                journal,
+                session.clock,
+                on_readings=print_lines if lines else None,
+                phase_slots=config.agent.phase_slots,
             )
             stop = asyncio.Event()
             await _until_signal(stop, duration)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from daq.config import LabConfig
 from daq.core.clock import Clock
 from daq.monitor import Health, Monitor
@@ -78,3 +80,28 @@ async def test_shared_rs485_bus_serves_two_transmitters(fast_lab: LabConfig) -> 
     pressures = [batch[0].value for batch in readings]
     assert all(abs(p - 2.5) < 0.05 for p in pressures[0::2])
     assert all(abs(p - 7.0) < 0.05 for p in pressures[1::2])
+
+
+async def test_instruments_are_spread_over_the_phase_slots_and_read_once_at_once(
+    fast_lab: LabConfig,
+) -> None:
+    """Each instrument keeps its own slot within the interval (no burst of every poll at
+    the same instant), and every one gives its first reading at the start, slot or not."""
+    from daq.monitor import phase
+
+    assert [phase(i, 4, 1.0) for i in range(6)] == [0.0, 0.25, 0.5, 0.75, 0.0, 0.25]
+    assert phase(7, 1, 2.0) == 0.0  # one slot: all at once, as before
+    async with lab_session(fast_lab, Clock(), simulate=True) as session:
+        pairs = [(c, d) for c, d in session.drivers() if d.link != "operator"]  # polled ones
+        monitor = Monitor(pairs, session.journal, session.clock, phase_slots=len(pairs))
+        intervals = {c.id: session.clock.to_real(c.poll_interval) for c, _ in pairs}
+        phases = [monitor.states[c.id].phase / intervals[c.id] for c, _ in pairs]
+        assert len(pairs) > 2 and phases == pytest.approx(
+            [i / len(pairs) for i in range(len(pairs))]
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(monitor.run(stop))
+        states = monitor.states
+        await until(lambda: all(s.readings > 0 for s in states.values()))
+        stop.set()
+        await task
