@@ -137,12 +137,13 @@ def measure(work: Callable[[], Coroutine[Any, Any, tuple[int, Monitor | None]]])
     return Run(readings, time.perf_counter() - wall, cpu_seconds() - cpu, monitor)
 
 
-async def agent_run(lab: LabConfig, seconds: float) -> tuple[int, Monitor | None]:
-    """The agent's own machinery: drivers, transports, monitor and journal commits."""
+async def agent_run(lab: LabConfig, seconds: float, slots: int = 1) -> tuple[int, Monitor | None]:
+    """The agent's own machinery: drivers, transports, monitor (polls over ``slots`` phase
+    slots) and journal commits."""
     clock = Clock()
     async with Journal(lab.journal.path, batch_interval=lab.journal.batch_interval) as journal:
         pairs = [(i, build_driver(i, clock, NoPrompter())) for _, i in lab.instruments()]
-        monitor = Monitor(pairs, journal, clock, keep_lateness=True)
+        monitor = Monitor(pairs, journal, clock, keep_lateness=True, phase_slots=slots)
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(seconds, stop.set)
         await monitor.run(stop)
@@ -210,6 +211,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--schedule-instruments", type=int, default=500)
     parser.add_argument("--schedule-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--phase-slots", type=int, default=10, help="of the schedule (1: all polls at once)"
+    )
     args = parser.parse_args()
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -233,12 +237,15 @@ def main() -> None:
         lab_file.write_text(lab_yaml(args.schedule_instruments, 1.0, folder / "s.sqlite"))
         lab = parse_lab(lab_file.read_text(), str(lab_file))
         with Simulators(lab_file):
-            scheduled = measure(lambda: agent_run(lab, args.schedule_seconds))
+            scheduled = measure(lambda: agent_run(lab, args.schedule_seconds, args.phase_slots))
         assert scheduled.monitor is not None
         states = scheduled.monitor.states.values()
         jitter = [late for state in states for late in state.lateness[1:]]
         failing = sum(1 for state in states if state.failures)
-        print(f"schedule, {args.schedule_instruments} instruments at 1 Hz, {scheduled.wall:.0f} s:")
+        print(
+            f"schedule, {args.schedule_instruments} instruments at 1 Hz over "
+            f"{args.phase_slots} phase slots, {scheduled.wall:.0f} s:"
+        )
         print(f"  {scheduled.rate:.0f} readings/s, CPU {scheduled.cpu_share:.0%} of one core")
         print(
             f"  jitter p50 {statistics.median(jitter) * 1000:.1f} ms, "
