@@ -271,17 +271,21 @@ class Use:
         }
 
 
-def calibrations(standard: Standard) -> list[PastCalibration]:
-    """The standard's certificates, newest (its current one, ``replaced`` None) first."""
-    current = PastCalibration(
+def as_past(standard: Standard, replaced: dt.date | None) -> PastCalibration:
+    """The standard's current certificate as an entry of its history."""
+    return PastCalibration(
         certificate=standard.certificate,
         range=standard.range,
         uncertainty=standard.uncertainty,
         corrections=standard.corrections,
         imported_from=standard.imported_from,
-        replaced=None,
+        replaced=replaced,
     )
-    return [current, *standard.history]
+
+
+def calibrations(standard: Standard) -> list[PastCalibration]:
+    """The standard's certificates, newest (its current one, ``replaced`` None) first."""
+    return [as_past(standard, None), *standard.history]
 
 
 def drift(newer: PastCalibration, older: PastCalibration) -> str:

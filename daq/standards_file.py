@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from daq.config import ConfigError
-from daq.standards import PastCalibration, Standard, parse_standards
+from daq.standards import Standard, as_past, parse_standards
 
 IMPORTED = "# imported from"
 
@@ -41,14 +41,7 @@ def recalibrated(current: Standard, newer: Standard, today: dt.date) -> Standard
             f"later than {current.id}'s current one, {current.certificate.number} "
             f"({current.certificate.calibrated})"
         )
-    past = PastCalibration(
-        certificate=current.certificate,
-        range=current.range,
-        uncertainty=current.uncertainty,
-        corrections=current.corrections,
-        imported_from=current.imported_from,
-        replaced=today,
-    )
+    past = as_past(current, today)
     kept = {"description", "manufacturer", "model", "serial", "instrument"}
     identity = {k: v for k, v in current.model_dump().items() if k in kept and v}
     return newer.model_copy(update={**identity, "history": [past, *current.history]})

@@ -56,6 +56,15 @@ def spawn(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[s
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
+async def stream_made(folder: Path, cluster: NatsCluster) -> None:
+    """The fleet's stream and status bucket, made as the archive makes them (by running
+    one until they exist)."""
+    stop = asyncio.Event()
+    running = await started(Archive(archive_settings(cluster, nowhere(folder))), stop, cluster)
+    stop.set()
+    await running
+
+
 def nowhere(folder: Path) -> Service:
     """A store no archive reaches (for tests that only need the stream made)."""
     return Service("none", [], 1, lambda s: True, folder)
@@ -354,11 +363,7 @@ async def test_an_agent_authenticates_with_an_nkey_seed_file(tmp_path: Path) -> 
     seed_file.chmod(0o600)
     cluster = nats_cluster_service(tmp_path, 1, [], [("lab-c", "bench-pc-3", public)])
     try:
-        stop = asyncio.Event()
-        running = await started(Archive(archive_settings(cluster, nowhere(tmp_path))), stop,
-                                cluster)  # fmt: skip
-        stop.set()
-        await running
+        await stream_made(tmp_path, cluster)
         async with Journal(tmp_path / "j.sqlite", clock=Clock()) as journal:
             journal.record_many(readings(5, time.time()))
             await journal.flush()
@@ -477,11 +482,7 @@ async def test_the_fleet_view_trusts_no_entry_further_than_it_checks(
     listed as unreadable; the table prints names as text, never as markup."""
     import os
 
-    stop = asyncio.Event()
-    running = await started(Archive(archive_settings(nats_server, nowhere(tmp_path))), stop,
-                            nats_server)  # fmt: skip
-    stop.set()
-    await running
+    await stream_made(tmp_path, nats_server)
     client = await nats.connect(nats_server.servers, user="archive",
                                 password=nats_server.passwords["archive"])  # fmt: skip
     bucket = await client.jetstream().key_value("daq_fleet")
@@ -519,11 +520,7 @@ async def test_no_agent_can_wipe_the_fleets_status(
     archive's bucket refuses it, and the other agents' status stays."""
     import os
 
-    stop = asyncio.Event()
-    running = await started(Archive(archive_settings(nats_server, nowhere(tmp_path))), stop,
-                            nats_server)  # fmt: skip
-    stop.set()
-    await running
+    await stream_made(tmp_path, nats_server)
     archive = await nats.connect(nats_server.servers, user="archive",
                                  password=nats_server.passwords["archive"])  # fmt: skip
     bucket = await archive.jetstream().key_value("daq_fleet")
