@@ -39,6 +39,7 @@ from daq.cli_keys import keys_app
 from daq.cli_report import report
 from daq.cli_runs import run_command, runs_app, verify
 from daq.cli_standards import standards_app
+from daq.cli_users import users_app
 from daq.core.errors import SimulationError
 from daq.core.reading import Reading, Status
 
@@ -67,6 +68,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(dcc_app, name="dcc")
 app.add_typer(standards_app, name="standards")
 app.add_typer(fleet_app, name="fleet")
+app.add_typer(users_app, name="users")
 app.command()(archive)
 app.command("run")(run_command)
 app.command()(verify)

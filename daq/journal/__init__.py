@@ -6,6 +6,7 @@ each, over one connection on a thread of its own:
 - ``certificates``: issued certificates, their chained register, the lab's signatures;
 - ``outbox``: the streams the sinks read, their cursors, states and dead letters;
 - ``history``: what was recorded, read back, and the monitored streams' anchors;
+- ``users``: the people who may log in to the console;
 - ``records``: the typed rows and words (statuses, states, event kinds) of all of them.
 """
 
@@ -28,6 +29,7 @@ from daq.journal.records import (
     RunStatus,
     Severity,
     SinkState,
+    UserRow,
     certificate_file_subject,
     register_subject,
     signature_file_subject,
@@ -35,6 +37,7 @@ from daq.journal.records import (
 )
 from daq.journal.runs import RunStore
 from daq.journal.schema import SCHEMA_VERSION
+from daq.journal.users import UserStore, UserTaken
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -51,6 +54,8 @@ __all__ = [
     "RunStatus",
     "Severity",
     "SinkState",
+    "UserRow",
+    "UserTaken",
     "certificate_file_subject",
     "register_subject",
     "signature_file_subject",
@@ -58,7 +63,7 @@ __all__ = [
 ]
 
 
-class Journal(RunStore, CertificateStore, Outbox, History):
+class Journal(RunStore, CertificateStore, Outbox, History, UserStore):
     """The whole journal: open it (``async with``), then use any part's methods."""
 
     async def open(self) -> Journal:

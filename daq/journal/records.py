@@ -96,6 +96,31 @@ class EventKind(StrEnum):
     READINGS_LOST = "readings_lost"
     SPILL_IMPORTED = "spill_imported"
     SPILL_REFUSED = "spill_refused"
+    USER_ADDED = "user_added"
+    USER_PASSWORD_RESET = "user_password_reset"
+    USER_DISABLED = "user_disabled"
+    USER_LANGUAGE_CHANGED = "user_language_changed"
+    LOGIN = "login"
+    LOGIN_THROTTLED = "login_throttled"
+    PROMPT_ANSWERED = "prompt_answered"
+
+
+USER_COLUMNS = "name, role, password, full_name, function, language, disabled, created, changed"
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """A person who may log in to the console (``users``); the password as its argon2 hash."""
+
+    name: str
+    role: str
+    password: str
+    full_name: str
+    function: str
+    language: str
+    disabled: bool
+    created: float
+    changed: float
 
 
 class ReadingRow(NamedTuple):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 REGISTER_SCHEMA = 7
 """The schema that added the register of issued certificates (filled from the rows)."""
 SCHEMA = """
@@ -142,6 +142,17 @@ CREATE TABLE IF NOT EXISTS command_nonces (
     received REAL NOT NULL,
     PRIMARY KEY (key, nonce)
 );
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password TEXT NOT NULL,
+    full_name TEXT NOT NULL DEFAULT '',
+    function TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT 'en',
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    changed REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     sink TEXT NOT NULL,
     stream TEXT NOT NULL,
@@ -162,6 +173,7 @@ MIGRATIONS = {
 """Statements that bring a journal of schema version N to N + 1 (before ``SCHEMA`` runs);
 a version that only adds tables needs none (8: the archive of issued certificates' files).
 9 adds the UUT of a certificate (``UUT_COLUMN``), whatever version it comes from, and
-the archive of signed DCCs' detached signatures."""
+the archive of signed DCCs' detached signatures. 10 adds the console's users (a table: no
+statement)."""
 UUT_COLUMN = "ALTER TABLE certificates ADD COLUMN uut TEXT NOT NULL DEFAULT ''"
 """Schema 9: certificates per UUT."""
