@@ -10,11 +10,12 @@ calibration is aborted safely, the sinks keep their cursors, the broker hears "o
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import logging
+import math
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,7 +35,7 @@ from daq.commands import reply as command_reply
 from daq.config import ConfigError, LabConfig, SinkConfig
 from daq.core.clock import Clock
 from daq.core.plugins import find
-from daq.core.prompts import NoPrompter, Prompter, PromptUnavailable, Question
+from daq.core.prompts import Question
 from daq.core.reading import Reading
 from daq.engine.document import RunDocument
 from daq.engine.loader import load_procedure
@@ -44,7 +45,8 @@ from daq.engine.runner import Runner
 from daq.fleet import FleetReporter, agent_status
 from daq.forwarder import Forwarder
 from daq.journal import EventKind, Journal, JournalError, Severity, SinkState
-from daq.monitor import Monitor
+from daq.monitor import InstrumentState, Monitor
+from daq.operations import LiveRun, Progresses, PromptDesk, Refused
 from daq.session import LabSession, lab_session
 from daq.signing import Signer, SigningError, load_signer
 from daq.sinks.base import SinkClass
@@ -76,23 +78,21 @@ def _without_files(exc: ConfigError) -> str:
     return "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in exc.problems)
 
 
-class MqttPrompter:
-    """Operator questions over MQTT: the open question is retained on ``prompts``; an
-    ``answer_prompt`` command answers it."""
+class MqttPromptChannel:
+    """Operator questions over MQTT: the open question is retained on ``prompts`` (cleared
+    when answered); an ``answer_prompt`` command answers it through the prompt desk."""
 
     def __init__(self, link: MqttLink) -> None:
         self.link = link
-        self._open: dict[str, asyncio.Future[str]] = {}
 
-    async def ask(self, question: Question) -> str:
-        if not self.link.connected:
-            raise PromptUnavailable(
-                f"{question.instrument} needs an operator ({question.text}) but the MQTT "
-                "broker is not connected"
-            )
-        ident = uuid.uuid4().hex[:12]
-        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._open[ident] = answer
+    @property
+    def reachable(self) -> bool:
+        return self.link.connected
+
+    async def show(self, ident: str, question: Question | None) -> None:
+        if question is None:
+            await self.link.publish_soon(self.link.topic("prompts"), {}, retain=True)
+            return
         payload = {
             "id": ident,
             "instrument": question.instrument,
@@ -105,17 +105,6 @@ class MqttPrompter:
             "hint": question.hint(),
         }
         await self.link.publish_soon(self.link.topic("prompts"), payload, retain=True)
-        try:
-            return await answer
-        finally:
-            del self._open[ident]
-            await self.link.publish_soon(self.link.topic("prompts"), {}, retain=True)
-
-    def answer(self, prompt: str, text: str) -> None:
-        future = self._open.get(prompt)
-        if future is None or future.done():
-            raise Rejected(f"no open prompt {prompt!r}")
-        future.set_result(text)
 
 
 class MqttProgress:
@@ -174,13 +163,40 @@ class MqttProgress:
         self._publish(force=True)
 
 
+class BenchView:
+    """The newest readings of each polled instrument and a short trend, for the console."""
+
+    TREND = 60
+
+    def __init__(self) -> None:
+        self.last: dict[str, Reading] = {}
+        self.trend: dict[str, collections.deque[float]] = {}
+
+    def update(self, readings: list[Reading]) -> None:
+        for reading in readings:
+            self.last[reading.instrument] = reading
+            if math.isfinite(reading.value):
+                kept = self.trend.setdefault(reading.instrument, collections.deque(maxlen=60))
+                kept.append(reading.value)
+
+
 class Agent:
-    def __init__(self, lab: LabConfig, clock: Clock, *, simulate: bool) -> None:
+    def __init__(
+        self, lab: LabConfig, clock: Clock, *, simulate: bool, web: str | None = None
+    ) -> None:
         self.lab = lab
         self.clock = clock
         self.simulate = simulate
+        self.web = web or (lab.web.listen if lab.web is not None else None)
+        """HOST:PORT of the console (``--web``, else the lab file's ``web:``); None: none."""
         self.link = MqttLink(lab.mqtt, lab.lab.id, clock) if lab.mqtt else None
-        self.prompter: Prompter = MqttPrompter(self.link) if self.link else NoPrompter()
+        self.prompter = PromptDesk(
+            [MqttPromptChannel(self.link)] if self.link else [], console=self.web is not None
+        )
+        """Operator questions, open to the console and MQTT at once (first answer wins)."""
+        self.prompter.run_of = lambda: self._run_id if self.running else None
+        self.live = LiveRun()
+        self.bench = BenchView()
         self.forwarders: list[Forwarder] = []
         self._session: LabSession | None = None
         self._monitor: Monitor | None = None
@@ -237,12 +253,19 @@ class Agent:
             journal = session.journal
             journal.on_trouble = self._journal_alarm
             journal.event(EventKind.AGENT_STARTED, f"agent of {lab.lab.id} started")
+            self.prompter.journal = journal
             self._alarms = Alarms(lab.alarms, journal)
+            alarms = self._alarms
+
+            def polled(readings: list[Reading]) -> None:
+                alarms.check(readings)
+                self.bench.update(readings)
+
             self._monitor = Monitor(
                 session.drivers(),
                 journal,
                 self.clock,
-                on_readings=self._alarms.check,
+                on_readings=polled,
                 phase_slots=lab.agent.phase_slots,
             )
             benches = lab.bench_of()
@@ -270,6 +293,8 @@ class Agent:
             if self.link is not None:
                 tasks.append(asyncio.create_task(self.link.run(stop_link)))
                 tasks.append(asyncio.create_task(self._summarise_rejections(stop)))
+            if self.web is not None:
+                tasks.append(asyncio.create_task(self._serve_console(self.web, journal, stop)))
             try:
                 await stop.wait()
             finally:
@@ -332,6 +357,16 @@ class Agent:
                 EventKind.MQTT_DISCONNECTED, f"{where}: {detail}; retrying", Severity.WARNING
             )
 
+    async def _serve_console(self, listen: str, journal: Journal, stop: asyncio.Event) -> None:
+        """The console; one that cannot be served is said, and the agent goes on without."""
+        from daq.web.server import ConsoleUnavailable, serve_console
+
+        try:
+            await serve_console(listen, self.lab, journal, self, stop)
+        except ConsoleUnavailable as exc:
+            self.prompter.console = False
+            log.error("%s; the agent runs without its console", exc)
+
     # -- commands ---------------------------------------------------------------------------
 
     def _command_desk(self, settings: CommandSettings, journal: Journal) -> CommandDesk:
@@ -370,72 +405,77 @@ class Agent:
             await self.link.publish_soon(self.link.topic("agent", "replies"), answer)
 
     async def execute(self, command: Command, client: Client) -> dict[str, Any]:
-        if self._stopping:
-            raise Rejected("the agent is stopping")
+        """An MQTT command, carried out by the same use cases as the console's."""
         who = client.describe(command.by)
-        if isinstance(command, StartRun):
-            return {"run": await self._start_run(command, client)}
-        if isinstance(command, AbortRun):
-            if command.run != self._run_id or self._run is None or self._run.done():
-                raise Rejected(f"run {command.run!r} is not running in this agent")
-            assert self._session is not None
-            await self._session.journal.request_abort(
-                command.run, f"{command.reason}; requested by {who}"
-            )
-            return {"run": command.run}
-        if isinstance(command, AnswerPrompt):
-            if not isinstance(self.prompter, MqttPrompter):
-                raise Rejected("prompts are not answered over MQTT here")
-            self.prompter.answer(command.prompt, command.answer)
+        try:
+            if isinstance(command, StartRun):
+                sender = {"key": client.id, "name": client.name, "by": command.by,
+                          "command": command.id}  # fmt: skip
+                return {"run": await self.start_run(command.plan, command.uut, sender)}
+            if isinstance(command, AbortRun):
+                await self.abort_run(command.run, command.reason, who)
+                return {"run": command.run}
+            if isinstance(command, AnswerPrompt):
+                self.answer_prompt(command.prompt, command.answer, who, "MQTT")
+                return {}
+            assert isinstance(command, AckAlarm)
+            self.acknowledge_alarm(command.alarm, who)
             return {}
-        assert isinstance(command, AckAlarm) and self._alarms is not None
-        try:
-            self._alarms.acknowledge(command.alarm, who)
-        except (KeyError, ValueError) as exc:
-            raise Rejected(str(exc).strip("'\"")) from None
-        return {}
+        except Refused as exc:
+            raise Rejected(str(exc)) from None
 
-    async def _start_run(self, command: StartRun, client: Client) -> str:
+    # -- use cases: the console, MQTT commands and the terminal all come here ----------------
+
+    @property
+    def running(self) -> bool:
+        return self._run is not None and not self._run.done()
+
+    def plans(self) -> list[str]:
+        """The plans a run may be started from (configured ones, by name)."""
+        return sorted(available_plans(self.lab))
+
+    async def start_run(self, plan_name: str, uut: str | None, requested_by: dict[str, str]) -> str:
+        """Start a run of a configured plan (on ``uut`` instead of the plan's UUT, if given):
+        its id once recorded; ``requested_by`` is kept in the run's chained setup."""
+        if self._stopping:
+            raise Refused("the agent is stopping")
         session, monitor = self._session, self._monitor
-        assert session is not None and monitor is not None and self.link is not None
+        if session is None or monitor is None:
+            raise Refused("the agent is still starting")
         plans = available_plans(self.lab)  # configured plans only, by name
-        if command.plan not in plans:
-            raise Rejected(f"no plan {command.plan!r}; plans: {_listing(plans)}")
+        if plan_name not in plans:
+            raise Refused(f"no plan {plan_name!r}; plans: {_listing(plans)}")
         instruments = self.lab.bench_of()
-        if command.uut is not None and command.uut not in instruments:
-            raise Rejected(
-                f"no instrument {command.uut!r} in the lab file; instruments: "
-                f"{_listing(instruments)}"
+        if uut is not None and uut not in instruments:
+            raise Refused(
+                f"no instrument {uut!r} in the lab file; instruments: {_listing(instruments)}"
             )
-        if self._run is not None and not self._run.done():
-            raise Rejected(f"run {self._run_id} is in progress; abort it first")
+        if self.running:
+            raise Refused(f"run {self._run_id} is in progress; abort it first")
         try:
-            plan, path = find_plan(command.plan, self.lab, files=False)
-            if command.uut is not None:
+            plan, path = find_plan(plan_name, self.lab, files=False)
+            if uut is not None:
                 plan = plan.model_copy(
-                    update={
-                        "uuts": [
-                            u.model_copy(update={"instrument": command.uut}) for u in plan.uuts
-                        ]
-                    }
+                    update={"uuts": [u.model_copy(update={"instrument": uut}) for u in plan.uuts]}
                 )
             load_procedure(plan.procedure, self.lab).settings(plan.settings, str(path))
             register = (
                 load_standards(self.lab.standards) if self.lab.standards else StandardsRegister()
             )
         except ConfigError as exc:
-            raise Rejected(f"plan {command.plan}: {_without_files(exc)}") from None
+            raise Refused(f"plan {plan_name}: {_without_files(exc)}") from None
         started: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
         used = {*plan.instruments.values(), *(u.instrument for u in plan.uuts)}
         monitor.paused |= used
-        runner = Runner(session, register, MqttProgress(self.link))
+        progress = Progresses(MqttProgress(self.link), self.live) if self.link else self.live
+        runner = Runner(session, register, progress)
         self._runner = runner
-        sender = {"key": client.id, "name": client.name, "by": command.by, "command": command.id}
         self._run = asyncio.create_task(
-            runner.start(plan, str(path), on_started=started.set_result, requested_by=sender)
+            runner.start(plan, str(path), on_started=started.set_result, requested_by=requested_by)
         )
         self._run.add_done_callback(lambda _: monitor.paused.difference_update(used))
+        self._run.add_done_callback(lambda _: self.live.changes.bump())
         waiting: set[asyncio.Future[Any]] = {self._run, started}
         done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if started in done:
@@ -443,7 +483,40 @@ class Agent:
             return self._run_id
         failure = self._run.exception()
         why = _without_files(failure) if isinstance(failure, ConfigError) else str(failure)
-        raise Rejected(f"the run did not start: {why}")
+        raise Refused(f"the run did not start: {why}")
+
+    async def abort_run(self, run: str, reason: str, who: str) -> None:
+        """Ask the run in progress to stop (safely, by the runner)."""
+        if self._stopping:
+            raise Refused("the agent is stopping")
+        if run != self._run_id or not self.running:
+            raise Refused(f"run {run!r} is not running in this agent")
+        assert self._session is not None
+        await self._session.journal.request_abort(run, f"{reason}; requested by {who}")
+
+    def answer_prompt(self, prompt: str, answer: str, who: str, via: str) -> None:
+        """Answer an open operator prompt; the first answer from any channel wins."""
+        if self._stopping:
+            raise Refused("the agent is stopping")
+        self.prompter.answer(prompt, answer, who, via)
+
+    def acknowledge_alarm(self, alarm: str, who: str) -> None:
+        if self._stopping:
+            raise Refused("the agent is stopping")
+        if self._alarms is None:
+            raise Refused("the agent is still starting")
+        try:
+            self._alarms.acknowledge(alarm, who)
+        except (KeyError, ValueError) as exc:
+            raise Refused(str(exc).strip("'\"")) from None
+
+    @property
+    def active_alarms(self) -> list[str]:
+        return self._alarms.active if self._alarms is not None else []
+
+    @property
+    def instrument_states(self) -> list[InstrumentState]:
+        return list(self._monitor.states.values()) if self._monitor is not None else []
 
     async def _stop_run(self, reason: str) -> None:
         if self._run is None or self._run.done() or self._session is None:

@@ -40,6 +40,7 @@ from daq.cli_report import report
 from daq.cli_runs import run_command, runs_app, verify
 from daq.cli_standards import standards_app
 from daq.cli_users import users_app
+from daq.cli_web import web
 from daq.core.errors import SimulationError
 from daq.core.reading import Reading, Status
 
@@ -75,6 +76,7 @@ app.command()(verify)
 app.command()(report)
 app.command()(agent)
 app.command()(status)
+app.command()(web)
 
 
 def _utc(timestamp: float) -> str:

@@ -27,9 +27,20 @@ if TYPE_CHECKING:
 
 
 def agent(
-    lab: LabOption = None, simulate: SimulateOption = False, time_scale: TimeScaleOption = 1.0
+    lab: LabOption = None,
+    simulate: SimulateOption = False,
+    time_scale: TimeScaleOption = 1.0,
+    web: Annotated[
+        str | None,
+        typer.Option(
+            "--web",
+            metavar="HOST:PORT",
+            help="Serve the operator console there (default: the lab file's web: section).",
+        ),
+    ] = None,
 ) -> None:
-    """Run the agent until SIGTERM or Ctrl-C: poll, alarm, forward, take MQTT commands."""
+    """Run the agent until SIGTERM or Ctrl-C: poll, alarm, forward, take MQTT commands,
+    serve the operator console."""
     import asyncio
 
     from daq.agent import Agent
@@ -44,6 +55,10 @@ def agent(
         outputs = [
             name for name, on in (("InfluxDB", config.influxdb), ("MQTT", config.mqtt)) if on
         ] + [f"{s.key} ({s.type})" for s in config.sinks]
+        listen = web or (config.web.listen if config.web is not None else None)
+        if listen is not None:
+            scheme = "https" if config.web is not None and config.web.certificate else "http"
+            console.print(f"operator console: {scheme}://{listen}/")
         console.print(
             f"agent of {config.lab.id}: journal {config.journal.path}, streaming to "
             f"{', '.join(outputs) or 'nothing (no influxdb:, mqtt: or sinks: in the lab file)'}; "
@@ -51,7 +66,7 @@ def agent(
         )
         try:
             with Presence(config.journal.path, "agent"):  # `daq status` sees it alive
-                await Agent(config, clock(time_scale), simulate=simulate).run(stop)
+                await Agent(config, clock(time_scale), simulate=simulate, web=web).run(stop)
         except PresenceHeld:
             raise fail(
                 f"another agent is already running on {config.journal.path}",

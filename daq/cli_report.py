@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -25,11 +22,9 @@ from daq.cli_common import (
 )
 
 if TYPE_CHECKING:
+    from daq.certify import Request as CertifyRequest
     from daq.config import LabConfig
     from daq.engine.document import RunDocument
-    from daq.journal import CertificateRow
-    from daq.reports.certificate import Issue
-    from daq.signing import Signature, Signer
 
 
 def report(
@@ -88,7 +83,6 @@ def report(
     file, and a re-issue replaces the earlier certificate. --reprint copies an issued one
     byte for byte."""
     from daq.engine.document import certified_items, for_uut
-    from daq.integrity import audit
     from daq.reports.i18n import languages
 
     config = load(lab)
@@ -114,48 +108,15 @@ def report(
         )
 
     async def verified() -> tuple[RunDocument, str]:
-        """The run's document as its record holds it, once the whole record verifies, and
-        the key that signed it ("" unsigned)."""
         async with journal_of(config) as journal:
-            if await journal.run(run_id) is None:
-                raise fail(
-                    f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists them.", 2
-                )
-            checked = await audit(journal, run_id, config.signing)
-            if checked.problems:
-                raise fail(
-                    f"run {run_id}: its record does not verify",
-                    f"`daq verify {run_id}` shows what was altered; no certificate is issued.",
-                )
-            document = checked.document  # the result document as the record holds it
-            if document is None:
-                from daq.presence import alive
+            return await verified_document(config, journal, run_id, accept_unsigned)
 
-                if alive(config.journal.path, f"run-{run_id}"):
-                    raise fail(
-                        f"run {run_id} is still running: nothing to certify yet",
-                        "Issue its certificate once it has finished (`daq runs` shows it).",
-                    )
-                raise fail(
-                    f"run {run_id} was interrupted before it finished: nothing to certify",
-                    f"`daq run --resume {run_id}` finishes it.",
-                )
-            if document.run.status != "completed":
-                raise fail(
-                    f"run {run_id} is {document.run.status} ({document.run.reason}): nothing to "
-                    "certify"
-                )
-            signed_by = checked.signature.key if checked.signature else None
-            if config.signing is not None and signed_by is None and not accept_unsigned:
-                statement = checked.signature.text if checked.signature else "unsigned"
-                raise fail(
-                    f"run {run_id} is {statement}: its record cannot be proven unaltered",
-                    "Check it, then give --accept-unsigned to certify it on your "
-                    "responsibility (recorded with the issue).",
-                )
-            return document, signed_by or ""
+    from daq.certify import IssueRefused, verified_document
 
-    document, signed_by = run(verified())
+    try:
+        document, signed_by = run(verified())
+    except IssueRefused as exc:
+        raise fail(str(exc), exc.hint, exc.code) from None
     items = certified_items(document)
     if uut is not None and uut not in items:
         raise fail(
@@ -165,6 +126,8 @@ def report(
             else "It is certified as one: leave out --uut.",
             2,
         )
+    from daq.certify import Request
+
     chosen_items = [uut] if uut is not None else items
     for done, item in enumerate(chosen_items):
         target = out
@@ -175,7 +138,7 @@ def report(
                 config,
                 for_uut(document, item),
                 item,
-                _Request(form, chosen, by, function, sign, accept_unsigned, signed_by),
+                Request(form, chosen, by, function, sign, accept_unsigned, signed_by),
                 target,
             )
         except typer.Exit:
@@ -189,116 +152,44 @@ def report(
             raise
 
 
-@dataclass(frozen=True)
-class _Request:
-    """What the person issuing asked for."""
-
-    form: str
-    language: str
-    by: str
-    function: str
-    sign: bool
-    accept_unsigned: bool
-    signed_by: str
-    """The lab key that signed the run's record ("": unsigned)."""
-
-
 def _issue(
-    config: LabConfig, document: RunDocument, uut: str, request: _Request, out: Path | None
+    config: LabConfig, document: RunDocument, uut: str, request: CertifyRequest, out: Path | None
 ) -> None:
     """Issue one certificate (of the run, or of its ``uut``): number it, write its file under
     a pending name, record the issue with the file, then name the file as issued."""
-    from daq.integrity import certificate_subject
-    from daq.journal import CertificateRow, EventKind, NumberTaken, Severity
-    from daq.reports.certificate import Issue
-    from daq.signing import SigningError, load_signer
-    from daq.takeover import begin_signing
+    from daq.certify import IssueRefused, Prepared, prepare, record, render
+    from daq.journal import NumberTaken
 
-    run_id, form = document.run.id, request.form
+    form = request.form
 
-    async def issue() -> tuple[Issue, CertificateRow, Signature | None, Signer | None]:
+    async def issue() -> Prepared:
         async with journal_of(config) as journal:
-            number, replaces = await journal.certificate_number(
-                run_id,
-                config.certificates.number_format,
-                config.lab.id,
-                _bench(document, config),
-                uut,
-            )
-            if (taken := await journal.certificate(number)) is not None:
-                raise fail(
-                    f"certificate number {number} was already issued, for run {taken.run} "
-                    f"(record hash {taken.record_hash}): a number is issued once",
-                    "Give certificates.number_format in the lab file a {bench}, {year} and {seq}.",
-                )
-            signer = None
-            if config.signing is not None:
-                try:
-                    signer = load_signer(config.signing, journal.clock.now())
-                except SigningError as exc:
-                    raise fail(f"cannot sign the certificate: {exc}") from None
-                await begin_signing(journal, config.signing, signer)
-            now = journal.clock.now()
-            row = CertificateRow(
-                number,
-                run_id,
-                form,
-                request.language,
-                now,
-                request.by,
-                request.function,
-                document.run.record_hash,
-                replaces,
-                uut,
-            )
-            signature = (
-                signer.sign(certificate_subject(number), row.digest(), now)
-                if signer is not None
-                else None
-            )
-            when = dt.datetime.fromtimestamp(now, dt.UTC)
-            issued = Issue(
-                number, when, request.by, request.function, request.language, replaces,
-                request.signed_by,
-            )  # fmt: skip
-            return issued, row, signature, signer
+            return await prepare(config, journal, document, uut, request)
 
-    async def record() -> None:
+    async def recording() -> None:
         async with journal_of(config) as journal:
-            await journal.record_issue(row, signature, signer, content, detached)
-            if request.accept_unsigned and config.signing is not None and not issued.signed_by:
-                journal.event(
-                    EventKind.UNSIGNED_RECORD_CERTIFIED,
-                    f"{issued.number} certifies run {run_id}, whose record is unsigned; "
-                    f"accepted by {request.by}, {request.function}",
-                    Severity.WARNING,
-                    run=run_id,
-                )
+            await record(config, journal, prepared, request, content, detached)
 
-    issued, row, signature, signer = run(issue())
+    try:
+        prepared = run(issue())
+    except IssueRefused as exc:
+        raise fail(str(exc), exc.hint, exc.code) from None
+    issued, signature = prepared.issued, prepared.signature
+
     target = out or Path(f"{issued.number}.{'xml' if form == 'dcc' else form}")
-    from daq.reports.certificate import PdfUnavailable, SignatureImageError
-    from daq.reports.dcc import DccUnavailable
     from daq.reports.dcc_sign import DccSignatureError
-    from daq.reports.dsi import DsiError
 
     signature_file = target.with_name(f"{target.name}.sig")
     pending = [target.with_name(f".{target.name}.pending"),
                target.with_name(f".{signature_file.name}.pending")]  # fmt: skip
     try:
-        content = _render(form, document, issued, config, signature)
+        content = render(form, document, issued, config, signature)
         detached = _dcc_signature(content, target.name, config) if request.sign else None
         target.parent.mkdir(parents=True, exist_ok=True)
         pending[0].write_bytes(content)  # the file is named as issued only once recorded
         if detached is not None:
             pending[1].write_bytes(detached)
-    except (
-        PdfUnavailable,
-        DccUnavailable,
-        DccSignatureError,
-        DsiError,
-        SignatureImageError,
-    ) as exc:
+    except (IssueRefused, DccSignatureError) as exc:
         # none was made, nothing is recorded
         raise fail(str(exc)) from None
     except OSError as exc:  # nothing is recorded as issued unless the file can be written
@@ -308,7 +199,7 @@ def _issue(
             "Check that the folder exists and is writable, or give another --out.",
         ) from None
     try:
-        run(record())
+        run(recording())
     except NumberTaken as exc:  # another issue took the number meanwhile: this one is void
         _discard(pending)
         raise fail(str(exc), "Issue the certificate again: it gets the next number.") from None
@@ -397,45 +288,3 @@ def _dcc_signature(content: bytes, name: str, config: LabConfig) -> bytes:
     assert settings is not None
     key = read_private_key(settings.key_file)
     return sign_dcc(content, name, key, read_certificate(settings.certificate))
-
-
-def _render(
-    form: str,
-    document: RunDocument,
-    issued: Issue,
-    config: LabConfig,
-    signature: Signature | None,
-) -> bytes:
-    """The certificate's file, as it is written and archived."""
-    from daq.reports.certificate import render_html, render_pdf
-
-    if form == "json":
-        payload = {
-            "certificate": {
-                "number": issued.number,
-                "issued": issued.issued.isoformat(),
-                "by": issued.by,
-                "function": issued.function,
-                "language": issued.language,
-                "replaces": issued.replaces or None,
-                "record_signed_by": issued.signed_by or None,
-                "signature": None if signature is None else asdict(signature),
-            },
-            **json.loads(document.model_dump_json()),
-        }
-        return json.dumps(payload, indent=2, ensure_ascii=False).encode("utf-8")
-    if form == "dcc":
-        from daq.reports.dcc import render_dcc
-
-        return render_dcc(document, config, issued)
-    html = render_html(document, config, issued)
-    return html.encode("utf-8") if form == "html" else render_pdf(html)
-
-
-def _bench(document: RunDocument, config: LabConfig) -> str:
-    """The bench of the run's (first) UUT, for certificate numbers unique across benches."""
-    benches = config.bench_of()
-    for uut in document.uuts:
-        if (bench := benches.get(str(uut.get("instrument", "")))) is not None:
-            return bench
-    return "bench"

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from daq.alarms import AlarmRule
 from daq.core.plugins import Plugin, PluginError, find
@@ -171,6 +179,54 @@ class AgentSettings(_Strict):
     of hundreds of polls that delays the last of them); 1: all at once."""
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def split_listen(text: str) -> tuple[str, int]:
+    """HOST:PORT of the console, checked."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:8080)")
+    return host.strip("[]"), int(port)
+
+
+def _listen(text: str) -> str:
+    split_listen(text)
+    return text
+
+
+class WebSettings(_Strict):
+    """The operator console in the browser (``daq agent`` serves it, ``daq web`` alone)."""
+
+    listen: Annotated[str, AfterValidator(_listen)] = "127.0.0.1:8080"
+    """HOST:PORT. Plain HTTP only on the loopback; elsewhere HTTPS (``certificate`` and
+    ``key``) or a reverse proxy that terminates it (``behind_proxy``)."""
+    certificate: Path | None = None
+    """The lab's server certificate (PEM), with its chain; relative to the lab file."""
+    key: Path | None = None
+    behind_proxy: bool = False
+    """HTTPS is terminated by a reverse proxy in front (cookies are sent Secure)."""
+    session_timeout: float = Field(1800.0, gt=0, le=86400)
+    """Seconds of inactivity after which a login ends."""
+
+    @model_validator(mode="after")
+    def _secure_off_the_loopback(self) -> WebSettings:
+        host, _ = split_listen(self.listen)
+        if (self.certificate is None) != (self.key is None):
+            raise ValueError("give both certificate and key, or neither")
+        if host not in LOOPBACK and self.certificate is None and not self.behind_proxy:
+            raise ValueError(
+                f"the console on {host} needs HTTPS: give certificate and key, or "
+                "behind_proxy: true when a reverse proxy terminates HTTPS"
+            )
+        return self
+
+    @property
+    def secure(self) -> bool:
+        """Cookies are sent only over HTTPS."""
+        return self.certificate is not None or self.behind_proxy
+
+
 class LabConfig(_Strict):
     lab: LabInfo
     journal: JournalConfig = Field(default_factory=JournalConfig)
@@ -195,6 +251,8 @@ class LabConfig(_Strict):
     certificates: CertificateSettings = Field(default_factory=lambda: CertificateSettings())
     signing: SigningSettings | None = None
     """Sign each run's record and each certificate with the lab's key; none: unsigned."""
+    web: WebSettings | None = None
+    """The operator console; none: not served by the agent (``daq agent --web`` serves it)."""
     _file: str = PrivateAttr("<lab file>")
 
     @property
@@ -471,6 +529,13 @@ def _beside(lab: LabConfig, folder: Path, *, journal: bool = True) -> LabConfig:
             update={"dcc_signing": dcc.model_copy(update=beside)}
         )
     update["certificates"] = certificates
+    if (web := lab.web) is not None:
+        files = {
+            name: path if path.is_absolute() else folder / path
+            for name in ("certificate", "key")
+            if (path := getattr(web, name)) is not None
+        }
+        update["web"] = web.model_copy(update=files)
     return lab.model_copy(update=update)
 
 

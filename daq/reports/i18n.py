@@ -12,23 +12,26 @@ import yaml
 FOLDER = Path(__file__).parent / "i18n"
 
 
-def languages() -> list[str]:
-    return sorted(p.stem for p in FOLDER.glob("*.yaml"))
+def languages(folder: Path = FOLDER) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
 @cache
-def table(language: str) -> dict[str, str]:
-    path = FOLDER / f"{language}.yaml"
+def table(language: str, folder: Path = FOLDER) -> dict[str, str]:
+    """The words of ``language`` from ``folder`` (the certificates', or another part's such
+    as the console's, daq/web/i18n)."""
+    path = folder / f"{language}.yaml"
     if not path.is_file():
-        raise ValueError(f"no translation {language!r}; available: {', '.join(languages())}")
+        known = ", ".join(languages(folder))
+        raise ValueError(f"no translation {language!r}; available: {known}")
     loaded: dict[str, str] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return loaded
 
 
 class Translator:
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, folder: Path = FOLDER) -> None:
         self.language = language
-        self._table = table(language)
+        self._table = table(language, folder)
 
     def __call__(self, key: str, **values: object) -> str:
         return self._table[key].format(**values) if values else self._table[key]

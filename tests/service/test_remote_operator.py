@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from daq.agent import Agent, MqttPrompter
+from daq.agent import Agent
 from daq.config import load_lab
 from daq.core.clock import Clock
 from daq.core.prompts import Question
+from daq.operations import PromptDesk
 from tests.conftest import lab_text
 from tests.service.test_agent import (
     CLIENTS,
@@ -67,7 +68,7 @@ async def test_prompt_answered_and_alarm_acknowledged(
             unknown = await command(client, {"id": "a2", "command": "ack_alarm", "alarm": "x"})
             assert unknown["accepted"] is False and "no alarm rule 'x'" in unknown["reason"]
 
-            assert isinstance(agent.prompter, MqttPrompter)
+            assert isinstance(agent.prompter, PromptDesk)
             question = Question("gauge-9", "Read the dial gauge", "pressure", "bar", 0, 10)
             asking = asyncio.create_task(agent.prompter.ask(question))
             _, prompt = await until(client, lambda t, p: t.endswith("/prompts") and p.get("id"))

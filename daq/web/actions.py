@@ -1,0 +1,105 @@
+"""The console's changes, each through the one use case every front end calls: the
+agent's (start, abort, answer, acknowledge) and ``daq.certify`` (issue). A refusal is an
+HTTP error with the use case's reason."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastapi import HTTPException
+
+from daq.certify import FORMATS, IssueRefused, Request, prepare, record, render, verified_document
+from daq.journal import NumberTaken
+from daq.operations import Refused
+from daq.people import Right, may
+from daq.reports.i18n import languages
+from daq.web.console import IDENT, Console, who
+from daq.web.sessions import Login
+
+if TYPE_CHECKING:
+    from daq.agent import Agent
+
+
+def _agent(console: Console) -> Agent:
+    if console.agent is None:
+        raise HTTPException(409, "runs are started and answered where the agent serves it")
+    return console.agent
+
+
+async def start_run(console: Console, login: Login, plan: str, uut: str | None) -> str:
+    agent = _agent(console)
+    if uut is not None and not IDENT.fullmatch(uut):
+        raise HTTPException(422, "an instrument id is letters, digits and _.:-")
+    requested = {"user": login.user.name, "name": login.user.full_name, "via": "console"}
+    try:
+        run: str = await agent.start_run(plan, uut, requested)
+    except Refused as exc:
+        raise HTTPException(409, str(exc)) from None
+    return run
+
+
+async def abort_run(console: Console, login: Login, run: str, reason: str) -> None:
+    try:
+        await _agent(console).abort_run(run, reason or "aborted from the console", who(login))
+    except Refused as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+def answer_prompt(console: Console, login: Login, prompt: str, answer: str) -> None:
+    try:
+        _agent(console).answer_prompt(prompt, answer, who(login), "console")
+    except Refused as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+def acknowledge_alarm(console: Console, login: Login, alarm: str) -> None:
+    try:
+        _agent(console).acknowledge_alarm(alarm, who(login))
+    except Refused as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Issued:
+    number: str
+    format: str
+
+
+async def issue_certificate(
+    console: Console, login: Login, run: str, form: str, language: str
+) -> list[Issued]:
+    """Issue the run's certificate (one per UUT where it has several) in the name and
+    function of the authoriser logged in."""
+    from daq.engine.document import certified_items, for_uut
+
+    if not may(login.user.role, Right.ISSUE):
+        raise HTTPException(403, "only an authoriser issues certificates")
+    if form not in FORMATS:
+        raise HTTPException(422, f"a certificate is one of {', '.join(FORMATS)}")
+    if language not in languages():
+        raise HTTPException(422, f"languages: {', '.join(languages())}")
+    user = login.user
+    if not user.function:
+        raise HTTPException(
+            409, f"{user.name} has no function to print on certificates: an administrator sets it"
+        )
+    lab, journal = console.lab, console.journal
+    issued = []
+    try:
+        document, signed_by = await verified_document(lab, journal, run, accept_unsigned=False)
+        request = Request(form, language, user.full_name, user.function, signed_by=signed_by)
+        for item in certified_items(document):
+            one = for_uut(document, item)
+            prepared = await prepare(lab, journal, one, item, request)
+            content = await asyncio.to_thread(
+                render, form, one, prepared.issued, lab, prepared.signature
+            )  # a PDF takes a while: the agent's loop goes on
+            await record(lab, journal, prepared, request, content)
+            issued.append(Issued(prepared.issued.number, form))
+    except IssueRefused as exc:
+        raise HTTPException(409, f"{exc} {exc.hint}".strip()) from None
+    except NumberTaken as exc:
+        raise HTTPException(409, f"{exc}; issue it again: it gets the next number") from None
+    return issued

@@ -1,0 +1,159 @@
+"""The console's JSON API (``/api``, described at ``/api/openapi.json``): the same use cases
+and records as the pages, for programs. Changes need the session and its CSRF token
+(header ``X-CSRF-Token``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from daq.operations import OpenPrompt
+from daq.people import Right
+from daq.web import actions, records
+from daq.web.console import IDENT, RUN_ID, checked_id, console_of, login_of, require
+
+router = APIRouter(tags=["console"])
+_ID = f"^{IDENT.pattern}$"
+_TEXT = r"^[^\x00-\x1f\x7f]*$"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartRun(_Body):
+    plan: str = Field(pattern=_ID)
+    uut: str | None = Field(None, pattern=_ID)
+
+
+class AbortRun(_Body):
+    reason: str = Field("", max_length=500, pattern=_TEXT)
+
+
+class Answer(_Body):
+    answer: str = Field("", max_length=200, pattern=_TEXT)
+
+
+class Issue(_Body):
+    format: str = Field("pdf", pattern="^(pdf|html|json|dcc)$")
+    language: str = Field("en", pattern="^[a-z]{2}$")
+
+
+@router.get("/me")
+async def me(request: Request) -> dict[str, Any]:
+    login = login_of(request)
+    user = login.user
+    return {"name": user.name, "role": user.role, "full_name": user.full_name,
+            "function": user.function, "language": login.language, "csrf": login.csrf}  # fmt: skip
+
+
+@router.get("/runs")
+async def runs(
+    request: Request,
+    plan: Annotated[str, Query(max_length=64)] = "",
+    status: Annotated[str, Query(max_length=16)] = "",
+    q: Annotated[str, Query(max_length=128)] = "",
+) -> list[dict[str, Any]]:
+    return await records.runs(console_of(request).journal, plan, status, q)
+
+
+@router.get("/runs/{run_id}")
+async def run(request: Request, run_id: str) -> dict[str, Any]:
+    detail = await records.run_detail(console_of(request), checked_id(run_id))
+    if detail is None:
+        raise HTTPException(404, "no such run")
+    return detail
+
+
+@router.post("/runs")
+async def start_run(request: Request, body: StartRun) -> dict[str, str]:
+    login = require(request, Right.RUN)
+    return {"run": await actions.start_run(console_of(request), login, body.plan, body.uut)}
+
+
+@router.post("/runs/{run_id}/abort")
+async def abort_run(request: Request, run_id: str, body: AbortRun) -> dict[str, str]:
+    login = require(request, Right.RUN)
+    await actions.abort_run(console_of(request), login, checked_id(run_id, RUN_ID), body.reason)
+    return {"run": run_id}
+
+
+@router.post("/runs/{run_id}/certificates")
+async def issue(request: Request, run_id: str, body: Issue) -> list[dict[str, str]]:
+    login = require(request, Right.ISSUE)
+    issued = await actions.issue_certificate(
+        console_of(request), login, checked_id(run_id), body.format, body.language
+    )
+    return [{"number": i.number, "format": i.format, "file": f"/certificates/{i.number}"}
+            for i in issued]  # fmt: skip
+
+
+@router.get("/certificates")
+async def certificates(request: Request) -> list[dict[str, Any]]:
+    return await records.certificates(console_of(request).journal)
+
+
+@router.get("/standards")
+async def standards(request: Request) -> list[dict[str, Any]]:
+    console = console_of(request)
+    today = dt.datetime.fromtimestamp(console.journal.clock.now(), dt.UTC).date()
+    found, problem = records.standards(console.lab, today, console.lab.agent.due_warning_days)
+    if problem:
+        raise HTTPException(409, problem)
+    return found
+
+
+@router.get("/events")
+async def events(
+    request: Request,
+    kind: Annotated[str, Query(max_length=64)] = "",
+    severity: Annotated[str, Query(max_length=16)] = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 300,
+) -> list[dict[str, Any]]:
+    return await records.events(console_of(request).journal, kind, severity, limit)
+
+
+@router.post("/alarms/{alarm}/acknowledge")
+async def acknowledge(request: Request, alarm: str) -> dict[str, str]:
+    login = require(request, Right.RUN)
+    actions.acknowledge_alarm(console_of(request), login, checked_id(alarm, IDENT))
+    return {"alarm": alarm}
+
+
+@router.get("/bench")
+async def bench(request: Request) -> list[dict[str, Any]]:
+    return await records.bench(console_of(request))
+
+
+@router.get("/prompts")
+async def prompts(request: Request) -> list[dict[str, Any]]:
+    agent = console_of(request).agent
+    if agent is None:
+        return []
+    return [_prompt(p) for p in agent.prompter.open.values()]
+
+
+def _prompt(prompt: OpenPrompt) -> dict[str, Any]:
+    question, action = prompt.question, prompt.question.action
+    return {
+        "id": prompt.id,
+        "run": prompt.run,
+        "instrument": question.instrument,
+        "text": question.text,
+        "hint": question.hint(),
+        "problem": question.problem,
+        "confirmation": question.is_confirmation,
+        "action": None
+        if action is None
+        else {"instrument": action.instrument, "name": action.name, "arguments": action.arguments},
+    }
+
+
+@router.post("/prompts/{prompt}/answer")
+async def answer(request: Request, prompt: str, body: Answer) -> dict[str, str]:
+    login = require(request, Right.RUN)
+    actions.answer_prompt(console_of(request), login, checked_id(prompt, IDENT), body.answer)
+    return {"prompt": prompt}

@@ -1,0 +1,274 @@
+"""The console's pages (HTML) and their forms."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from daq.journal import EventKind, Severity
+from daq.people import Right, authenticate, set_language
+from daq.reports.i18n import languages
+from daq.web import actions, records
+from daq.web.console import (
+    IDENT,
+    RUN_ID,
+    WORDS,
+    checked_id,
+    console_of,
+    login_of,
+    page,
+    require,
+)
+from daq.web.security import COOKIE, LOGIN_COOKIE
+from daq.web.sessions import THROTTLE_AFTER, same_token
+
+router = APIRouter()
+Text = Annotated[str, Form(max_length=200)]
+CONTENT_TYPES = {
+    "pdf": "application/pdf",
+    "html": "text/html; charset=utf-8",
+    "json": "application/json",
+    "dcc": "application/xml",
+}
+
+
+def _back(path: str) -> RedirectResponse:
+    return RedirectResponse(path, 303)
+
+
+@router.get("/health", include_in_schema=False)
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    token = secrets.token_urlsafe(32)
+    response: Response = page(request, "login.html", csrf=token, problem="")
+    _cookie(request, response, LOGIN_COOKIE, token)
+    return response
+
+
+def _cookie(request: Request, response: Response, name: str, value: str) -> None:
+    response.set_cookie(
+        name, value, httponly=True, samesite="strict", secure=console_of(request).secure, path="/"
+    )
+
+
+@router.post("/login")
+async def log_in(
+    request: Request,
+    name: Text,
+    password: Annotated[str, Form(max_length=256)],
+    csrf: Text = "",
+) -> Response:
+    console = console_of(request)
+    if not same_token(request.cookies.get(LOGIN_COOKIE), csrf):
+        return JSONResponse({"detail": "missing or wrong CSRF token"}, 403)
+    address = request.client.host if request.client else "unknown"
+    keys = (f"user:{name}", f"address:{address}")
+    wait = console.throttle.waiting(*keys)
+    if wait > 0:
+        response: Response = page(request, "login.html", csrf=csrf, problem="throttled")
+        response.status_code = 429
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    user = await authenticate(console.journal, name, password)
+    if user is None:
+        if console.throttle.failed(*keys):
+            console.journal.event(
+                EventKind.LOGIN_THROTTLED,
+                f"{name[:64]!r}: {THROTTLE_AFTER} wrong passwords in a row from {address}; "
+                "logins wait",
+                Severity.WARNING,
+            )
+        response = page(request, "login.html", csrf=csrf, problem="wrong")
+        response.status_code = 401
+        return response
+    console.throttle.succeeded(*keys)
+    token = console.sessions.begin(user, address)
+    console.journal.event(
+        EventKind.LOGIN, f"{user.name} logged in from {address}", instrument=user.name
+    )
+    response = _back("/runs")
+    _cookie(request, response, COOKIE, token)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+async def log_out(request: Request) -> Response:
+    console_of(request).sessions.end(request.cookies.get(COOKIE))
+    response = _back("/login")
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.post("/language")
+async def language(request: Request, choice: Annotated[str, Form(max_length=8)]) -> Response:
+    login = login_of(request)
+    if choice not in languages(WORDS):
+        raise HTTPException(422, f"languages: {', '.join(languages(WORDS))}")
+    login.language = choice
+    await set_language(console_of(request).journal, login.user.name, choice)
+    back = urlsplit(request.headers.get("referer", "")).path
+    return _back(back if back.startswith("/") and not back.startswith("//") else "/runs")
+
+
+@router.get("/")
+async def home() -> Response:
+    return _back("/runs")
+
+
+@router.get("/runs")
+async def runs_page(
+    request: Request,
+    plan: Annotated[str, Query(max_length=64)] = "",
+    status: Annotated[str, Query(max_length=16)] = "",
+    q: Annotated[str, Query(max_length=128)] = "",
+) -> Response:
+    found = await records.runs(console_of(request).journal, plan, status, q)
+    plans = sorted({r["plan"] for r in found})
+    return page(request, "runs.html", runs=found[:500], plans=plans,
+                filters={"plan": plan, "status": status, "q": q})  # fmt: skip
+
+
+@router.get("/runs/{run_id}")
+async def run_page(request: Request, run_id: str) -> Response:
+    console = console_of(request)
+    detail = await records.run_detail(console, checked_id(run_id))
+    if detail is None:
+        raise HTTPException(404, "no such run")
+    return page(request, "run.html", run=detail, languages=languages())
+
+
+@router.post("/runs/{run_id}/certificates")
+async def issue_page(
+    request: Request,
+    run_id: str,
+    form: Annotated[str, Form(max_length=8)] = "pdf",
+    language: Annotated[str, Form(max_length=8)] = "en",
+) -> Response:
+    login = require(request, Right.ISSUE)
+    await actions.issue_certificate(console_of(request), login, checked_id(run_id), form, language)
+    return _back(f"/runs/{run_id}")
+
+
+@router.get("/certificates")
+async def certificates_page(request: Request) -> Response:
+    found = await records.certificates(console_of(request).journal)
+    return page(request, "certificates.html", certificates=found)
+
+
+@router.get("/certificates/{number}")
+async def certificate_file(request: Request, number: str) -> Response:
+    kept = await console_of(request).journal.certificate_file(checked_id(number))
+    if kept is None:
+        raise HTTPException(404, "no such certificate file")
+    suffix = "xml" if kept.format == "dcc" else kept.format
+    return Response(
+        kept.content,
+        media_type=CONTENT_TYPES.get(kept.format, "application/octet-stream"),
+        headers={"Content-Disposition": f'attachment; filename="{number}.{suffix}"'},
+    )
+
+
+@router.get("/standards")
+async def standards_page(request: Request) -> Response:
+    console = console_of(request)
+    today = dt.datetime.fromtimestamp(console.journal.clock.now(), dt.UTC).date()
+    found, problem = records.standards(console.lab, today, console.lab.agent.due_warning_days)
+    return page(request, "standards.html", standards=found, problem=problem)
+
+
+@router.get("/events")
+async def events_page(
+    request: Request,
+    kind: Annotated[str, Query(max_length=64)] = "",
+    severity: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    console = console_of(request)
+    found = await records.events(console.journal, kind, severity)
+    active = console.agent.active_alarms if console.agent is not None else []
+    kinds = [k.value for k in EventKind]
+    return page(request, "events.html", events=found, active=active, kinds=kinds,
+                filters={"kind": kind, "severity": severity})  # fmt: skip
+
+
+@router.post("/alarms/{alarm}/acknowledge")
+async def acknowledge(request: Request, alarm: str) -> Response:
+    login = require(request, Right.RUN)
+    actions.acknowledge_alarm(console_of(request), login, checked_id(alarm, IDENT))
+    return _back("/events")
+
+
+@router.get("/bench")
+async def bench_page(request: Request) -> Response:
+    return page(request, "bench.html", instruments=await records.bench(console_of(request)))
+
+
+@router.get("/bench/panel")
+async def bench_panel(request: Request) -> Response:
+    return page(request, "bench_panel.html", instruments=await records.bench(console_of(request)))
+
+
+@router.get("/start")
+async def start_page(request: Request) -> Response:
+    console = console_of(request)
+    plans = console.agent.plans() if console.agent is not None else []
+    instruments = [i.id for _, i in console.lab.instruments()]
+    return page(request, "start.html", plans=plans, instruments=instruments)
+
+
+@router.post("/start")
+async def start(
+    request: Request,
+    plan: Annotated[str, Form(max_length=64)],
+    uut: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    login = require(request, Right.RUN)
+    await actions.start_run(console_of(request), login, checked_id(plan, IDENT), uut or None)
+    return _back("/live")
+
+
+@router.get("/live")
+async def live_page(request: Request) -> Response:
+    return page(request, "live.html", **_live(request))
+
+
+@router.get("/live/panel")
+async def live_panel(request: Request) -> Response:
+    return page(request, "live_panel.html", **_live(request))
+
+
+@router.get("/live/prompts")
+async def prompts_panel(request: Request) -> Response:
+    return page(request, "prompts.html", **_live(request))
+
+
+def _live(request: Request) -> dict[str, Any]:
+    agent = console_of(request).agent
+    if agent is None:
+        return {"live": None, "prompts": [], "running": False}
+    return {"live": agent.live, "prompts": list(agent.prompter.open.values()),
+            "running": agent.running, "trace": records.spark([v for _, v in agent.live.trace],
+                                                             width=600, height=80)}  # fmt: skip
+
+
+@router.post("/prompts/{prompt}/answer")
+async def answer(request: Request, prompt: str, text: Text = "") -> Response:
+    login = require(request, Right.RUN)
+    actions.answer_prompt(console_of(request), login, checked_id(prompt, IDENT), text)
+    return _back("/live")
+
+
+@router.post("/runs/{run_id}/abort")
+async def abort(request: Request, run_id: str, reason: Text = "") -> Response:
+    login = require(request, Right.RUN)
+    await actions.abort_run(console_of(request), login, checked_id(run_id, RUN_ID), reason)
+    return _back("/live")

@@ -1,0 +1,199 @@
+"""The console's gate, through its HTTP interface (httpx against the ASGI app): what is open
+without a login, sessions and their timeout, the CSRF token on every change, rights by
+role, throttled logins, body limits and ids checked before anything is looked up."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from daq.config import LabConfig, default_lab_text, parse_lab
+from daq.journal import Journal
+from daq.people import add_user
+from daq.web.app import create_app
+from daq.web.security import MAX_BODY
+from daq.web.sessions import THROTTLE_AFTER, Sessions, Throttle
+
+PASSWORD = "a long enough password"
+
+
+class Time:
+    """A clock the tests move by hand (sessions' inactivity, the throttle's wait)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lab_in(folder: Path, **web: object) -> LabConfig:
+    raw = yaml.safe_load(default_lab_text())
+    raw["journal"] = {"path": str(folder / "j.sqlite")}
+    raw["standards"] = None
+    raw["web"] = {"listen": "127.0.0.1:8080", "session_timeout": 600, **web}
+    return parse_lab(yaml.safe_dump(raw), "lab.yaml")
+
+
+@pytest.fixture
+def time_() -> Time:
+    return Time()
+
+
+@pytest.fixture
+async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
+    async with Journal(tmp_path / "j.sqlite") as opened:
+        for name, role, function in (
+            ("an.nguyen", "operator", ""),
+            ("ha.tran", "authoriser", "Quality manager"),
+        ):
+            await add_user(opened, name, role, PASSWORD, full_name=name, function=function,
+                           by="test")  # fmt: skip
+        yield opened
+
+
+@pytest.fixture
+async def client(tmp_path: Path, journal: Journal, time_: Time) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(
+        lab_in(tmp_path), journal, None, sessions=Sessions(600, time_), throttle=Throttle(time_)
+    )
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as opened:
+        yield opened
+
+
+async def log_in(client: httpx.AsyncClient, name: str, password: str = PASSWORD) -> httpx.Response:
+    page = await client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    return await client.post("/login", data={"name": name, "password": password, "csrf": token[1]})
+
+
+async def csrf(client: httpx.AsyncClient) -> str:
+    token: str = (await client.get("/api/me")).json()["csrf"]
+    return token
+
+
+async def test_only_health_login_and_static_are_open(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    assert (await client.get("/login")).status_code == 200
+    assert (await client.get("/static/htmx.min.js")).status_code == 200
+    page = await client.get("/runs")
+    assert page.status_code == 303 and page.headers["location"] == "/login"
+    for path in ("/api/runs", "/api/openapi.json", "/api/docs", "/api/runs/x", "/certificates/x"):
+        assert (await client.get(path)).status_code in (303, 401), path
+    assert (await client.get("/api/standards")).json() == {"detail": "log in first"}
+
+
+async def test_a_login_is_an_http_only_cookie_that_ends_after_inactivity(
+    client: httpx.AsyncClient, journal: Journal, time_: Time
+) -> None:
+    answer = await log_in(client, "an.nguyen")
+    assert answer.status_code == 303 and answer.headers["location"] == "/runs"
+    cookie = answer.headers["set-cookie"]
+    assert "daq_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "Secure" not in cookie  # plain HTTP on the loopback
+    assert (await client.get("/api/me")).json()["role"] == "operator"
+    time_.now += 599  # activity restarts the clock
+    assert (await client.get("/api/runs")).status_code == 200
+    time_.now += 601
+    assert (await client.get("/api/runs")).status_code == 401
+    await journal.flush()
+    [event] = await journal.events("login")
+    assert event.message == "an.nguyen logged in from 127.0.0.1"
+
+
+async def test_cookies_are_secure_behind_https(
+    tmp_path: Path, journal: Journal, time_: Time
+) -> None:
+    app = create_app(lab_in(tmp_path, behind_proxy=True), journal, None)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://lab") as client:
+        answer = await log_in(client, "an.nguyen")
+    assert "Secure" in answer.headers["set-cookie"]
+
+
+async def test_every_change_needs_the_csrf_token(client: httpx.AsyncClient) -> None:
+    page = await client.get("/login")
+    assert page.status_code == 200
+    refused = await client.post("/login", data={"name": "an.nguyen", "password": PASSWORD})
+    assert refused.status_code == 403  # the login form too
+    await log_in(client, "ha.tran")
+    token = await csrf(client)
+    for headers in ({}, {"X-CSRF-Token": "forged"}):
+        answer = await client.post("/api/runs/r1/certificates", json={}, headers=headers)
+        assert answer.status_code == 403 and "CSRF" in answer.json()["detail"]
+        answer = await client.post("/language", data={"choice": "vi"}, headers=headers)
+        assert answer.status_code == 403
+    assert (await client.post("/language", data={"choice": "vi", "csrf": token})).status_code == 303
+    assert "Lần hiệu chuẩn" in (await client.get("/runs")).text
+
+
+async def test_an_operator_may_not_issue_certificates(client: httpx.AsyncClient) -> None:
+    await log_in(client, "an.nguyen")
+    headers = {"X-CSRF-Token": await csrf(client)}
+    answer = await client.post("/api/runs/r1/certificates", json={}, headers=headers)
+    assert answer.status_code == 403 and "operator" in answer.json()["detail"]
+    form = await client.post("/runs/r1/certificates", data={"csrf": headers["X-CSRF-Token"]})
+    assert form.status_code == 403
+
+
+async def test_an_authoriser_issues_only_from_a_run_that_exists(
+    client: httpx.AsyncClient,
+) -> None:
+    await log_in(client, "ha.tran")
+    headers = {"X-CSRF-Token": await csrf(client)}
+    answer = await client.post("/api/runs/r1/certificates", json={}, headers=headers)
+    assert answer.status_code == 409 and "no run 'r1'" in answer.json()["detail"]
+
+
+async def test_runs_are_started_where_the_agent_serves_the_console(
+    client: httpx.AsyncClient,
+) -> None:
+    await log_in(client, "an.nguyen")
+    headers = {"X-CSRF-Token": await csrf(client)}
+    answer = await client.post("/api/runs", json={"plan": "balance"}, headers=headers)
+    assert answer.status_code == 409 and "agent" in answer.json()["detail"]
+    bad = await client.post("/api/runs", json={"plan": "../x"}, headers=headers)
+    assert bad.status_code == 422
+
+
+async def test_five_wrong_passwords_throttle_the_name(
+    client: httpx.AsyncClient, journal: Journal, time_: Time
+) -> None:
+    for _ in range(THROTTLE_AFTER):
+        assert (await log_in(client, "an.nguyen", "wrong password!")).status_code == 401
+    throttled = await log_in(client, "an.nguyen")  # even the right password waits
+    assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) > 0
+    await journal.flush()
+    [event] = await journal.events("login_throttled")
+    assert "5 wrong passwords" in event.message
+    time_.now += 61
+    assert (await log_in(client, "an.nguyen")).status_code == 303
+
+
+async def test_large_bodies_and_bad_ids_are_refused_before_anything(
+    client: httpx.AsyncClient,
+) -> None:
+    await log_in(client, "an.nguyen")
+    token = await csrf(client)
+    big = await client.post("/language", content=b"x" * (MAX_BODY + 1),
+                            headers={"X-CSRF-Token": token})  # fmt: skip
+    assert big.status_code == 413
+    assert (await client.get("/api/runs/bad%20id")).status_code == 404
+    assert (await client.get("/runs/" + "x" * 200)).status_code == 404
+    assert (await client.get("/certificates/nope")).status_code == 404
+
+
+async def test_pages_render_for_a_login(client: httpx.AsyncClient) -> None:
+    await log_in(client, "an.nguyen")
+    for path in ("/runs", "/certificates", "/standards", "/events", "/bench", "/start", "/live"):
+        answer = await client.get(path)
+        assert answer.status_code == 200, path
+        assert "an.nguyen (operator)" in answer.text
+    assert (await client.get("/api/openapi.json")).json()["info"]["title"].startswith("benchdaq")
