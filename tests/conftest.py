@@ -25,6 +25,7 @@ def lab_text(
     ``simulators`` updates instruments' simulator settings (to make a UUT fail)."""
     raw = yaml.safe_load(default_lab_text())
     raw["journal"] = {"path": str(tmp / "daq.sqlite"), "batch_interval": 0.1}
+    raw.pop("web", None)  # the console only where a test asks for it
     raw["standards"] = str(standards or CONFIG / "standards.yaml")
     raw["plans"] = str(CONFIG / "plans")
     for bench in raw["benches"]:

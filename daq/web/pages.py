@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from daq.web.security import COOKIE, LOGIN_COOKIE
 from daq.web.sessions import THROTTLE_AFTER, same_token
 
 router = APIRouter()
+LOGIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 Text = Annotated[str, Form(max_length=200)]
 CONTENT_TYPES = {
     "pdf": "application/pdf",
@@ -46,9 +48,17 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    return Response(status_code=204)
+
+
 @router.get("/login")
 async def login_page(request: Request) -> Response:
-    token = secrets.token_urlsafe(32)
+    # the token a browser already holds stays: a second look at the page (another tab, a
+    # redirect) must not void the form already shown
+    held = request.cookies.get(LOGIN_COOKIE, "")
+    token = held if LOGIN_TOKEN.fullmatch(held) else secrets.token_urlsafe(32)
     response: Response = page(request, "login.html", csrf=token, problem="")
     _cookie(request, response, LOGIN_COOKIE, token)
     return response
