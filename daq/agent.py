@@ -35,7 +35,7 @@ from daq.commands import reply as command_reply
 from daq.config import ConfigError, LabConfig, SinkConfig
 from daq.core.clock import Clock
 from daq.core.plugins import find
-from daq.core.prompts import Question
+from daq.core.prompts import Prompter, Question
 from daq.core.reading import Reading
 from daq.engine.document import RunDocument
 from daq.engine.loader import load_procedure
@@ -182,7 +182,13 @@ class BenchView:
 
 class Agent:
     def __init__(
-        self, lab: LabConfig, clock: Clock, *, simulate: bool, web: str | None = None
+        self,
+        lab: LabConfig,
+        clock: Clock,
+        *,
+        simulate: bool,
+        web: str | None = None,
+        terminal: Prompter | None = None,
     ) -> None:
         self.lab = lab
         self.clock = clock
@@ -191,9 +197,12 @@ class Agent:
         """HOST:PORT of the console (``--web``, else the lab file's ``web:``); None: none."""
         self.link = MqttLink(lab.mqtt, lab.lab.id, clock) if lab.mqtt else None
         self.prompter = PromptDesk(
-            [MqttPromptChannel(self.link)] if self.link else [], console=self.web is not None
+            [MqttPromptChannel(self.link)] if self.link else [],
+            console=self.web is not None,
+            terminal=terminal,
         )
-        """Operator questions, open to the console and MQTT at once (first answer wins)."""
+        """Operator questions, open to the console, MQTT and the terminal at once (the first
+        answer wins)."""
         self.prompter.run_of = lambda: self._run_id if self.running else None
         self.live = LiveRun()
         self.bench = BenchView()

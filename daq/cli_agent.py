@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -44,6 +45,7 @@ def agent(
     import asyncio
 
     from daq.agent import Agent
+    from daq.prompts import TerminalPrompter
 
     config = load(lab)
 
@@ -66,7 +68,11 @@ def agent(
         )
         try:
             with Presence(config.journal.path, "agent"):  # `daq status` sees it alive
-                await Agent(config, clock(time_scale), simulate=simulate, web=web).run(stop)
+                terminal = TerminalPrompter() if sys.stdin.isatty() else None
+                agent = Agent(
+                    config, clock(time_scale), simulate=simulate, web=web, terminal=terminal
+                )
+                await agent.run(stop)
         except PresenceHeld:
             raise fail(
                 f"another agent is already running on {config.journal.path}",
