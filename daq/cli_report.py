@@ -76,6 +76,17 @@ def report(
             "(default: each UUT's).",
         ),
     ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            help="Where the lab has console users (`daq users`): the authoriser issuing; "
+            "their password is asked, and the name and function printed are theirs.",
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="With --user: read the password from stdin.")
+    ] = False,
     lab: LabOption = None,
 ) -> None:
     """Issue the certificate of a completed run whose whole record verifies, signed with the
@@ -100,6 +111,7 @@ def report(
     chosen = language or config.certificates.language
     if chosen not in languages():
         raise fail(f"no translation {chosen!r}", f"Languages: {', '.join(languages())}.", 2)
+    by, function = _authoriser(config, user, password_stdin, by, function)
     if not by.strip() or not function.strip():
         raise fail(
             "a certificate needs the name and function of the person authorising it",
@@ -150,6 +162,42 @@ def report(
                     soft_wrap=True,
                 )
             raise
+
+
+def _authoriser(
+    config: LabConfig, user: str | None, password_stdin: bool, by: str, function: str
+) -> tuple[str, str]:
+    """Who issues: where the lab has users, an authoriser proven by their password (their
+    name and function); else the --by and --function given."""
+    from daq.cli_users import read_password
+    from daq.people import Right, authenticate, may
+
+    async def has_users() -> bool:
+        async with journal_of(config) as journal:
+            return await journal.has_users()
+
+    if not run(has_users()):
+        return by, function
+    if user is None:
+        raise fail(
+            "this lab has users: a certificate is issued by an authoriser, with their password",
+            "Add --user NAME (the password is asked; --password-stdin reads it).",
+            2,
+        )
+    password = read_password(password_stdin, confirm=False)
+
+    async def proven() -> tuple[str, str, str] | None:
+        async with journal_of(config) as journal:
+            found = await authenticate(journal, user, password)
+            return None if found is None else (found.role, found.full_name, found.function)
+
+    found = run(proven())
+    if found is None:
+        raise fail(f"wrong user name or password for {user!r}", code=2)
+    role, full_name, their_function = found
+    if not may(role, Right.ISSUE):
+        raise fail(f"{user} is an {role}: only an authoriser issues certificates", code=2)
+    return full_name, their_function or function
 
 
 def _issue(

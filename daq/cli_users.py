@@ -34,11 +34,12 @@ def _by() -> str:
     return f"{account} (command line)"
 
 
-def _password(from_stdin: bool) -> str:
+def read_password(from_stdin: bool, *, confirm: bool = True) -> str:
+    """A password from stdin (scripts) or typed unseen (twice when ``confirm``)."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("Password: ")
-    if getpass.getpass("Again: ") != first:
+    if confirm and getpass.getpass("Again: ") != first:
         raise fail("the two passwords differ", "Nothing was changed; try again.", 2)
     return first
 
@@ -70,7 +71,7 @@ def add(
         check_name(name)
     except UserRefused as exc:
         raise fail(str(exc), code=2) from None
-    password = _password(password_stdin)
+    password = read_password(password_stdin)
 
     async def adding() -> None:
         async with journal_of(config) as journal:
@@ -123,7 +124,7 @@ def reset(
     from daq.people import UserRefused, reset_password
 
     config = load(lab)
-    password = _password(password_stdin)
+    password = read_password(password_stdin)
 
     async def resetting() -> None:
         async with journal_of(config) as journal:
