@@ -164,19 +164,24 @@ class MqttProgress:
 
 
 class BenchView:
-    """The newest readings of each polled instrument and a short trend, for the console."""
+    """Each polled instrument's newest reading (its first quantity: a transmitter's
+    pressure, not its sensor temperature) and a short trend per quantity, for the console."""
 
     TREND = 60
 
     def __init__(self) -> None:
         self.last: dict[str, Reading] = {}
-        self.trend: dict[str, collections.deque[float]] = {}
+        self.trend: dict[tuple[str, str], collections.deque[float]] = {}
 
     def update(self, readings: list[Reading]) -> None:
+        seen: set[str] = set()
         for reading in readings:
-            self.last[reading.instrument] = reading
+            if reading.instrument not in seen:
+                seen.add(reading.instrument)
+                self.last[reading.instrument] = reading
             if math.isfinite(reading.value):
-                kept = self.trend.setdefault(reading.instrument, collections.deque(maxlen=60))
+                key = (reading.instrument, reading.quantity)
+                kept = self.trend.setdefault(key, collections.deque(maxlen=self.TREND))
                 kept.append(reading.value)
 
 

@@ -182,7 +182,11 @@ async def bench(console: Console) -> list[dict[str, Any]]:
         if last is None and agent is None:
             kept = await console.journal.readings(instrument.id, limit=1)
             last = kept[-1] if kept else None
-        trend = list(agent.bench.trend.get(instrument.id, [])) if agent is not None else []
+        trend = (
+            list(agent.bench.trend.get((instrument.id, last.quantity), []))
+            if agent is not None and last is not None
+            else []
+        )
         rows.append(
             {
                 "id": instrument.id,

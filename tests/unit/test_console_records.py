@@ -1,0 +1,58 @@
+"""What the console shows: the bench's newest value and trend per quantity, the register's
+days until due with their state, and run rows with who asked for them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import yaml
+
+from daq.agent import BenchView
+from daq.config import default_lab_text, parse_lab
+from daq.core.reading import Reading, Status
+from daq.journal import RunRow
+from daq.web import records
+
+CONFIG = Path(__file__).parents[2] / "config"
+
+
+def reading(quantity: str, value: float, unit: str) -> Reading:
+    return Reading("transmitter-1", quantity, value, unit, time.time(), Status.OK, "")
+
+
+def test_the_bench_shows_an_instruments_first_quantity_and_a_trend_per_quantity() -> None:
+    bench = BenchView()
+    for step in range(3):
+        bench.update([reading("pressure", 1.0 + step, "bar"), reading("temperature", 22.5, "°C")])
+    assert bench.last["transmitter-1"].quantity == "pressure"
+    assert list(bench.trend[("transmitter-1", "pressure")]) == [1.0, 2.0, 3.0]
+    assert list(bench.trend[("transmitter-1", "temperature")]) == [22.5] * 3
+    assert records.spark([1.0, 2.0, 3.0], width=10, height=10) == "0.0,10.0 5.0,5.0 10.0,0.0"
+    assert records.spark([1.0]) == ""
+
+
+def test_days_until_due_are_stated_ok_due_soon_or_overdue() -> None:
+    raw = yaml.safe_load(default_lab_text())
+    raw["standards"] = str(CONFIG / "standards.yaml")
+    lab = parse_lab(yaml.safe_dump(raw), "lab.yaml")
+    found, problem = records.standards(lab, dt.date(2027, 3, 1), warn=30)
+    assert problem == ""
+    by_id = {s["id"]: s for s in found}
+    assert by_id["prt-ref-1"]["days"] == 9 and by_id["prt-ref-1"]["state"] == "due-soon"
+    assert by_id["weight-100g-e2"]["state"] == "ok"
+    later, _ = records.standards(lab, dt.date(2027, 4, 1), warn=30)
+    assert {s["id"]: s["state"] for s in later}["prt-ref-1"] == "overdue"
+    assert by_id["prt-ref-1"]["history"][0]["certificate"] == "DEMO-T-2026-0117"
+
+
+def test_a_run_row_names_who_asked_for_it() -> None:
+    setup = {"requested_by": {"user": "an.nguyen", "name": "An Nguyen", "via": "console"}}
+    row = RunRow("balance-1", "balance", "weighing", 0.0, None, "running", "", None,
+                 json.dumps(setup))  # fmt: skip
+    summary = records.run_summary(row)
+    assert summary["requested_by"]["name"] == "An Nguyen" and summary["finished"] == ""
+    broken = RunRow("b", "balance", "weighing", 0.0, None, "error", "", None, "not json")
+    assert records.run_summary(broken)["requested_by"] is None
