@@ -39,6 +39,7 @@ from daq.core.prompts import Prompter, Question
 from daq.core.reading import Reading
 from daq.engine.document import RunDocument
 from daq.engine.loader import load_procedure
+from daq.engine.order import OrderRefused, RunOrder
 from daq.engine.plan import available_plans, find_plan
 from daq.engine.record import Point
 from daq.engine.runner import Runner
@@ -425,7 +426,8 @@ class Agent:
             if isinstance(command, StartRun):
                 sender = {"key": client.id, "name": client.name, "by": command.by,
                           "command": command.id}  # fmt: skip
-                return {"run": await self.start_run(command.plan, command.uut, sender)}
+                order = RunOrder(uut=command.uut)
+                return {"run": await self.start_run(command.plan, order, sender)}
             if isinstance(command, AbortRun):
                 await self.abort_run(command.run, command.reason, who)
                 return {"run": command.run}
@@ -448,9 +450,10 @@ class Agent:
         """The plans a run may be started from (configured ones, by name)."""
         return sorted(available_plans(self.lab))
 
-    async def start_run(self, plan_name: str, uut: str | None, requested_by: dict[str, str]) -> str:
-        """Start a run of a configured plan (on ``uut`` instead of the plan's UUT, if given):
-        its id once recorded; ``requested_by`` is kept in the run's chained setup."""
+    async def start_run(self, plan_name: str, order: RunOrder, requested_by: dict[str, str]) -> str:
+        """Start a run of a configured plan with what the person adds (``order``: another
+        instrument as the UUT, customer, receipt date, overrides): its id once recorded;
+        ``requested_by`` is kept in the run's chained setup."""
         if self._stopping:
             raise Refused("the agent is stopping")
         session, monitor = self._session, self._monitor
@@ -459,7 +462,7 @@ class Agent:
         plans = available_plans(self.lab)  # configured plans only, by name
         if plan_name not in plans:
             raise Refused(f"no plan {plan_name!r}; plans: {_listing(plans)}")
-        instruments = self.lab.bench_of()
+        instruments, uut = self.lab.bench_of(), order.uut
         if uut is not None and uut not in instruments:
             raise Refused(
                 f"no instrument {uut!r} in the lab file; instruments: {_listing(instruments)}"
@@ -468,16 +471,15 @@ class Agent:
             raise Refused(f"run {self._run_id} is in progress; abort it first")
         try:
             plan, path = find_plan(plan_name, self.lab, files=False)
-            if uut is not None:
-                plan = plan.model_copy(
-                    update={"uuts": [u.model_copy(update={"instrument": uut}) for u in plan.uuts]}
-                )
+            plan = order.applied(plan, self.lab)
             load_procedure(plan.procedure, self.lab).settings(plan.settings, str(path))
             register = (
                 load_standards(self.lab.standards) if self.lab.standards else StandardsRegister()
             )
         except ConfigError as exc:
             raise Refused(f"plan {plan_name}: {_without_files(exc)}") from None
+        except OrderRefused as exc:
+            raise Refused(f"plan {plan_name}: {exc}") from None
         started: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
         used = {*plan.instruments.values(), *(u.instrument for u in plan.uuts)}

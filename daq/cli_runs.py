@@ -32,6 +32,7 @@ from daq.cli_common import (
 if TYPE_CHECKING:
     from daq.config import ConfigError, LabConfig
     from daq.engine.document import RunDocument
+    from daq.engine.order import RunOrder
     from daq.engine.plan import Plan
     from daq.engine.record import Point
     from daq.integrity import Audit
@@ -70,73 +71,24 @@ def _register(config: LabConfig) -> StandardsRegister:
         raise _problems(exc, "the register of reference standards") from None
 
 
-def _with_overrides(plan: Plan, standards: list[str], by: str | None, reason: str | None) -> Plan:
-    from daq.standards import Override
+def _ordered(plan: Plan, order: RunOrder, config: LabConfig) -> Plan:
+    """The plan with what the command line adds (``daq.engine.order``), or what is wrong."""
+    from daq.engine.order import OrderRefused
 
-    if not standards:
-        return plan
-    if not by or not reason:
-        raise fail(
-            "an override needs the name of the person taking responsibility and a reason",
-            'Add --by "Full Name" --reason "why the standard may still be used".',
-            2,
-        )
-    overrides = dict(plan.overrides)
-    overrides.update({s: Override(by=by, reason=reason) for s in standards})
-    return plan.model_copy(update={"overrides": overrides})
-
-
-def _with_serial_overrides(plan: Plan, uuts: list[str], by: str | None, reason: str | None) -> Plan:
-    from daq.standards import Override
-
-    if not uuts:
-        return plan
-    unknown = sorted(set(uuts) - {u.id for u in plan.uuts})
-    if unknown:
-        raise fail(
-            f"--accept-serial {', '.join(unknown)}: no such UUT in plan {plan.id}",
-            f"UUTs: {', '.join(u.id for u in plan.uuts)}.",
-            2,
-        )
-    if not by or not reason:
-        raise fail(
-            "accepting a UUT's serial needs the name of the person taking responsibility and "
-            "a reason",
-            'Add --by "Full Name" --reason "why this is the item to calibrate".',
-            2,
-        )
-    accepted = Override(by=by, reason=reason)
-    return plan.model_copy(
-        update={
-            "uuts": [
-                u.model_copy(update={"serial_override": accepted}) if u.id in uuts else u
-                for u in plan.uuts
-            ]
-        }
-    )
-
-
-def _with_uut(plan: Plan, uut: str | None, config: LabConfig) -> Plan:
-    if uut is None:
-        return plan
-    if uut not in {i.id for _, i in config.instruments()}:
-        raise fail(
-            f"--uut {uut}: no such instrument in the lab file", "`daq instruments` lists them.", 2
-        )
-    # the plan's serial names the plan's item: another instrument reports its own, recorded
-    # instead (a probe on a channel keeps its serial: the readout is not the item)
-    moved = {"serial": "", "serial_override": None}
-    return plan.model_copy(
-        update={
-            "uuts": [
-                u.model_copy(
-                    update={"instrument": uut}
-                    | (moved if u.channel is None and u.instrument != uut else {})
-                )
-                for u in plan.uuts
-            ]
-        }
-    )
+    try:
+        return order.applied(plan, config)
+    except OrderRefused as exc:
+        message = str(exc)
+        if message.startswith("an override"):
+            hint = 'Add --by "Full Name" --reason "why the standard may still be used".'
+        elif message.startswith("accepting"):
+            hint = 'Add --by "Full Name" --reason "why this is the item to calibrate".'
+        elif message.startswith("--uut"):
+            message, hint = message, "`daq instruments` lists them."
+        else:
+            message, _, rest = message.partition("; ")
+            hint = f"{rest[:1].upper()}{rest[1:]}." if rest else ""
+        raise fail(message, hint, 2) from None
 
 
 @runs_app.callback()
@@ -335,6 +287,7 @@ def run_command(
     from daq.config import ConfigError
     from daq.engine.display import RunDisplay
     from daq.engine.loader import load_procedure
+    from daq.engine.order import RunOrder
     from daq.engine.plan import available_plans, find_plan
     from daq.engine.runner import Runner, RunRefused
     from daq.session import lab_session
@@ -354,8 +307,14 @@ def run_command(
     try:  # a bad plan is reported before any simulator or instrument is started
         if plan_name is not None and resume is None:
             plan, path = find_plan(plan_name, config)
-            plan = _with_uut(_with_overrides(plan, override or [], by, reason), uut, config)
-            plan = _with_serial_overrides(plan, accept_serial or [], by, reason)
+            order = RunOrder(
+                uut=uut,
+                override=override or [],
+                accept_serial=accept_serial or [],
+                by=by or "",
+                reason=reason or "",
+            )
+            plan = _ordered(plan, order, config)
             plan_file = str(path)
             load_procedure(plan.procedure, config).settings(plan.settings, plan_file)
     except ConfigError as exc:

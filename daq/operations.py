@@ -12,6 +12,7 @@ import asyncio
 import collections
 import contextlib
 import math
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -186,7 +187,10 @@ class LiveRun:
 
     TRACE = 120
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self.now = now
+        self.begun = 0.0
+        self.done_at_begin = 0
         self.run = ""
         self.title = ""
         self.total = 0
@@ -200,9 +204,19 @@ class LiveRun:
 
     def begin(self, run: str, title: str, total: int, done: int) -> None:
         self.run, self.title, self.total, self.done = run, title, total, done
+        self.begun, self.done_at_begin = self.now(), done
         self.points, self.last = [], {}
         self.trace.clear()
         self.changes.bump()
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds until the last point, at the pace of the points done so far in this
+        session (None before the first)."""
+        finished = self.done - self.done_at_begin
+        if finished <= 0 or self.done >= self.total:
+            return None
+        return (self.now() - self.begun) / finished * (self.total - self.done)
 
     def point(self, label: str) -> None:
         self.point_label = label

@@ -5,12 +5,14 @@ HTTP error with the use case's reason."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException
 
 from daq.certify import FORMATS, IssueRefused, Request, prepare, record, render, verified_document
+from daq.engine.order import RunOrder
 from daq.journal import NumberTaken
 from daq.operations import Refused
 from daq.people import Right, may
@@ -28,13 +30,36 @@ def _agent(console: Console) -> Agent:
     return console.agent
 
 
-async def start_run(console: Console, login: Login, plan: str, uut: str | None) -> str:
+@dataclass(frozen=True)
+class Start:
+    """A run asked for in the console (what ``RunOrder`` adds to the plan)."""
+
+    plan: str
+    uut: str | None = None
+    customer: str = ""
+    received: dt.date | None = None
+    serial: str = ""
+    override: tuple[str, ...] = ()
+    reason: str = ""
+
+
+async def start_run(console: Console, login: Login, start: Start) -> str:
+    """Start a run; overrides are taken in the name of the person logged in."""
     agent = _agent(console)
-    if uut is not None and not IDENT.fullmatch(uut):
-        raise HTTPException(422, "an instrument id is letters, digits and _.:-")
+    for ident in (start.plan, start.uut or "x", *start.override):
+        if not IDENT.fullmatch(ident):
+            raise HTTPException(422, "an id is letters, digits and _.:-")
+    if any(ord(c) < 32 or ord(c) == 127 for c in start.customer + start.serial + start.reason):
+        raise HTTPException(422, "customer, serial and reason are printable text")
+    if start.override and not start.reason.strip():
+        raise HTTPException(422, "an override needs the reason you take responsibility for")
+    order = RunOrder(
+        uut=start.uut, customer=start.customer, received=start.received, serial=start.serial,
+        override=list(start.override), by=login.user.full_name, reason=start.reason.strip(),
+    )  # fmt: skip
     requested = {"user": login.user.name, "name": login.user.full_name, "via": "console"}
     try:
-        run: str = await agent.start_run(plan, uut, requested)
+        run: str = await agent.start_run(start.plan, order, requested)
     except Refused as exc:
         raise HTTPException(409, str(exc)) from None
     return run

@@ -27,6 +27,13 @@ class _Body(BaseModel):
 class StartRun(_Body):
     plan: str = Field(pattern=_ID)
     uut: str | None = Field(None, pattern=_ID)
+    """A configured instrument calibrated instead of the plan's UUT."""
+    customer: str = Field("", max_length=200, pattern=_TEXT)
+    received: dt.date | None = None
+    serial: str = Field("", max_length=64, pattern=_TEXT)
+    override: list[Annotated[str, Field(pattern=_ID)]] = Field(default_factory=list, max_length=20)
+    """Standards used despite a refusal, in the name of the person logged in."""
+    reason: str = Field("", max_length=500, pattern=_TEXT)
 
 
 class AbortRun(_Body):
@@ -71,7 +78,9 @@ async def run(request: Request, run_id: str) -> dict[str, Any]:
 @router.post("/runs")
 async def start_run(request: Request, body: StartRun) -> dict[str, str]:
     login = require(request, Right.RUN)
-    return {"run": await actions.start_run(console_of(request), login, body.plan, body.uut)}
+    start = actions.Start(body.plan, body.uut, body.customer, body.received, body.serial,
+                          tuple(body.override), body.reason)  # fmt: skip
+    return {"run": await actions.start_run(console_of(request), login, start)}
 
 
 @router.post("/runs/{run_id}/abort")

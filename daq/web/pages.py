@@ -15,6 +15,7 @@ from daq.journal import EventKind, Severity
 from daq.people import Right, authenticate, set_language
 from daq.reports.i18n import languages
 from daq.web import actions, records
+from daq.web.charts import charted_rules, control_chart
 from daq.web.console import (
     IDENT,
     RUN_ID,
@@ -193,7 +194,13 @@ async def standards_page(request: Request) -> Response:
     console = console_of(request)
     today = dt.datetime.fromtimestamp(console.journal.clock.now(), dt.UTC).date()
     found, problem = records.standards(console.lab, today, console.lab.agent.due_warning_days)
-    return page(request, "standards.html", standards=found, problem=problem)
+    charts: dict[str, list[Any]] = {}
+    for rule in charted_rules(console.lab.alarms):
+        chart = await control_chart(console.journal, rule)
+        for standard in found:
+            if chart is not None and standard["instrument"] == rule.instrument:
+                charts.setdefault(standard["id"], []).append(chart)
+    return page(request, "standards.html", standards=found, problem=problem, charts=charts)
 
 
 @router.get("/events")
@@ -232,7 +239,10 @@ async def start_page(request: Request) -> Response:
     console = console_of(request)
     plans = console.agent.plans() if console.agent is not None else []
     instruments = [i.id for _, i in console.lab.instruments()]
-    return page(request, "start.html", plans=plans, instruments=instruments)
+    today = dt.datetime.fromtimestamp(console.journal.clock.now(), dt.UTC).date()
+    found, _ = records.standards(console.lab, today, console.lab.agent.due_warning_days)
+    refused = [s for s in found if s["state"] == "overdue"]
+    return page(request, "start.html", plans=plans, instruments=instruments, refused=refused)
 
 
 @router.post("/start")
@@ -240,9 +250,20 @@ async def start(
     request: Request,
     plan: Annotated[str, Form(max_length=64)],
     uut: Annotated[str, Form(max_length=64)] = "",
+    customer: Text = "",
+    received: Annotated[str, Form(max_length=10)] = "",
+    serial: Annotated[str, Form(max_length=64)] = "",
+    override: Annotated[list[str] | None, Form(max_length=20)] = None,
+    reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     login = require(request, Right.RUN)
-    await actions.start_run(console_of(request), login, checked_id(plan, IDENT), uut or None)
+    try:
+        day = dt.date.fromisoformat(received) if received else None
+    except ValueError:
+        raise HTTPException(422, "the receipt date is YYYY-MM-DD") from None
+    start = actions.Start(checked_id(plan, IDENT), uut or None, customer, day, serial,
+                          tuple(override or ()), reason)  # fmt: skip
+    await actions.start_run(console_of(request), login, start)
     return _back("/live")
 
 

@@ -56,3 +56,34 @@ def test_a_run_row_names_who_asked_for_it() -> None:
     assert summary["requested_by"]["name"] == "An Nguyen" and summary["finished"] == ""
     broken = RunRow("b", "balance", "weighing", 0.0, None, "error", "", None, "not json")
     assert records.run_summary(broken)["requested_by"] is None
+
+
+async def test_a_control_chart_of_check_values_with_the_rules_limits(tmp_path: Path) -> None:
+    from pydantic import TypeAdapter
+
+    from daq.alarms import AlarmRule
+    from daq.journal import Journal
+    from daq.web.charts import charted_rules, control_chart
+
+    rules = TypeAdapter(list[AlarmRule]).validate_python([
+        {"id": "prt-check", "kind": "shewhart", "instrument": "readout-1",
+         "quantity": "temperature_ch1", "mean": 23.0, "sigma": 0.01, "k": 3},
+        {"id": "prt-ewma", "kind": "ewma", "instrument": "readout-1",
+         "quantity": "temperature_ch1", "mean": 23.0, "sigma": 0.01},
+        {"id": "pan", "kind": "limits", "instrument": "balance-1", "quantity": "mass", "high": 1},
+    ])  # fmt: skip
+    shewhart, ewma = charted_rules(rules)
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        assert await control_chart(journal, shewhart) is None  # nothing read yet
+        for value in (23.0, 23.01, 22.99, 23.05, 23.0):
+            journal.record(Reading("readout-1", "temperature_ch1", value, "°C", time.time(),
+                                   Status.OK, ""))  # fmt: skip
+        journal.record(Reading("readout-1", "temperature_ch2", 99.0, "°C", time.time(),
+                               Status.OK, ""))  # fmt: skip
+        await journal.flush()
+        chart = await control_chart(journal, shewhart)
+        smoothed = await control_chart(journal, ewma)
+    assert chart is not None and smoothed is not None
+    assert (chart.count, chart.outside, chart.unit) == (5, 1, "°C")  # 23.05 beyond 3σ
+    assert chart.upper < chart.centre < chart.lower  # SVG's y grows downwards
+    assert smoothed.outside == 0 and round(smoothed.limit, 4) == 0.01

@@ -104,8 +104,10 @@ async def test_no_channel_fails_at_once_and_bad_answers_are_refused() -> None:
 def test_the_live_view_counts_the_points_it_is_told_of() -> None:
     from daq.engine.record import Point
 
-    live = LiveRun()
+    clock = [100.0]
+    live = LiveRun(now=lambda: clock[0])
     live.begin("run-1", "Balance", total=3, done=1)
+    assert live.eta is None  # no pace yet
     seen = live.changes.version
     live.completed(
         Point(
@@ -127,3 +129,5 @@ def test_the_live_view_counts_the_points_it_is_told_of() -> None:
         "pass",
     )
     assert live.changes.version > seen
+    clock[0] = 160.0  # one point in 60 s: one more to go
+    assert live.eta == 60.0

@@ -60,3 +60,16 @@ def test_the_vietnamese_table_leaves_no_english() -> None:
     assert not untranslated
     # the words it checks for are the ones a forgotten translation would show
     assert {"certificate", "uncertainty", "reading", "acceptance", "rising"} <= english_words()
+
+
+def test_the_console_has_every_word_in_every_language_with_the_same_placeholders() -> None:
+    from daq.web.console import WORDS
+
+    english = table("en", WORDS)
+    assert set(languages(WORDS)) == {"en", "vi"}
+    for language in languages(WORDS):
+        other = table(language, WORDS)
+        assert set(other) == set(english), language
+        for key, text in english.items():
+            assert set(PLACEHOLDER.findall(other[key])) == set(PLACEHOLDER.findall(text)), key
+    assert Translator("vi", WORDS)("overdue_since", due="2027-03-10", days=3).startswith("hết hạn")
