@@ -88,6 +88,12 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     dead = free_tcp_port()  # nothing listens there: both sinks are down throughout
     raw["influxdb"] = {"url": f"http://127.0.0.1:{dead}", "token_env": None}
     raw["mqtt"] = {"host": "127.0.0.1", "port": dead}
+    raw["alarms"] = [  # the reference PRT's check values, charted on the standards page
+        {"id": "prt-shewhart", "kind": "shewhart", "instrument": "readout-1",
+         "quantity": "temperature_ch1", "mean": 23.0, "sigma": 0.02, "k": 3},
+        {"id": "prt-ewma", "kind": "ewma", "instrument": "readout-1",
+         "quantity": "temperature_ch1", "mean": 23.0, "sigma": 0.02},
+    ]  # fmt: skip
     lab = folder / "lab.yaml"
     lab.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
     _add_users(lab, folder)
@@ -116,9 +122,9 @@ def browser(bench: Bench) -> Iterator[Any]:
         launched.close()
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, *, whole: bool = False) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / f"console-{name}.png"))
+    page.screenshot(path=str(IMAGES / f"console-{name}.png"), full_page=whole)
 
 
 def log_in(browser: Any, bench: Bench, who: tuple[str, ...]) -> Any:
@@ -146,6 +152,8 @@ def test_an_operator_runs_the_balance_plan_and_an_authoriser_certifies_it(
     page.goto("/start")
     shot(page, "start")
     page.select_option("select[name=plan]", "balance")
+    page.fill("input[name=customer]", "Example Workshop Co")
+    page.fill("input[name=received]", "2026-11-30")
     page.click("#start button")
     page.wait_for_url("**/live")
     run_id = page.inner_text("#live-run")
@@ -215,11 +223,13 @@ def test_an_operator_runs_the_balance_plan_and_an_authoriser_certifies_it(
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.read_bytes())).pages)
     number = page.inner_text("#run-certificates tbody tr td")
     assert number in text and "Quality manager" in text and "B207696838" in text
+    assert "Example Workshop Co" in text  # the customer given when the run was started
     page.goto("/certificates")
     shot(page, "certificates")
     page.goto("/standards")
     assert page.locator("#standards td.due").count() >= 1
-    shot(page, "standards")
+    assert page.locator("#chart-prt-shewhart polyline").count() == 1
+    shot(page, "standards", whole=True)
     page.goto("/events")
     assert "certificate_issued" in page.inner_text("#events")
     shot(page, "events")
