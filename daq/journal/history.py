@@ -35,6 +35,24 @@ class History(BatchedWriter):
             for i, q, v, u, t, s, raw in reversed(rows)
         ]
 
+    async def recent_readings(
+        self, instrument: str, quantity: str | None = None, limit: int = 1
+    ) -> list[Reading]:
+        """The newest readings of ``instrument`` (of one quantity) by time, oldest first:
+        found through the (instrument, timestamp) index, however many the journal holds."""
+        where = "instrument = ?" + (" AND quantity = ?" if quantity is not None else "")
+        params = (instrument, quantity) if quantity is not None else (instrument,)
+        rows = await self._run(
+            self._query_blocking,
+            "SELECT instrument, quantity, value, unit, timestamp, status, raw FROM readings "
+            f"WHERE {where} ORDER BY timestamp DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [
+            Reading(i, q, math.nan if v is None else v, u, t, Status(s), raw)
+            for i, q, v, u, t, s, raw in reversed(rows)
+        ]
+
     async def events(
         self, kind: str | None = None, limit: int = 1000, run: str | None = None
     ) -> list[Event]:

@@ -41,11 +41,8 @@ def charted_rules(rules: list[AlarmRule]) -> list[Shewhart | Ewma]:
 
 async def control_chart(journal: Journal, rule: Shewhart | Ewma) -> Chart | None:
     """The chart of ``rule`` over its instrument's newest readings (None: no readings)."""
-    found = [
-        r
-        for r in await journal.readings(rule.instrument, limit=CHECK_VALUES * 4)
-        if r.quantity == rule.quantity and math.isfinite(r.value)
-    ][-CHECK_VALUES:]
+    newest = await journal.recent_readings(rule.instrument, rule.quantity, CHECK_VALUES)
+    found = [r for r in newest if math.isfinite(r.value)]
     if not found:
         return None
     values = [r.value for r in found]

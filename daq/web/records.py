@@ -181,7 +181,7 @@ async def bench(console: Console) -> list[dict[str, Any]]:
         state = states.get(instrument.id)
         last = agent.bench.last.get(instrument.id) if agent is not None else None
         if last is None and agent is None:
-            kept = await console.journal.readings(instrument.id, limit=1)
+            kept = await console.journal.recent_readings(instrument.id)
             last = kept[-1] if kept else None
         trend = (
             list(agent.bench.trend.get((instrument.id, last.quantity), []))
