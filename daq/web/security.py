@@ -73,7 +73,13 @@ async def gate(request: Request, call_next: Callable[[Request], Awaitable[Respon
     """Who is asking, before anything is revealed; then the CSRF token of a change."""
     console = console_of(request)
     path = request.url.path
-    login = console.sessions.find(request.cookies.get(COOKIE))
+    token = request.cookies.get(COOKIE)
+    login = console.sessions.find(token)
+    if login is not None:  # disabled, or the password reset, since: the login ends
+        now = await console.journal.user(login.user.name)
+        if now is None or now.disabled or now.password != login.user.password:
+            console.sessions.end(token)
+            login = None
     request.state.login = login
     if not is_open(path):
         if login is None:

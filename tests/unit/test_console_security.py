@@ -197,3 +197,19 @@ async def test_pages_render_for_a_login(client: httpx.AsyncClient) -> None:
         assert answer.status_code == 200, path
         assert "an.nguyen (operator)" in answer.text
     assert (await client.get("/api/openapi.json")).json()["info"]["title"].startswith("benchdaq")
+
+
+async def test_a_disabled_user_or_a_reset_password_ends_the_login(
+    client: httpx.AsyncClient, journal: Journal
+) -> None:
+    from daq.people import disable_user, reset_password
+
+    await log_in(client, "an.nguyen")
+    assert (await client.get("/api/me")).status_code == 200
+    await reset_password(journal, "an.nguyen", "another long password", by="admin")
+    assert (await client.get("/api/me")).status_code == 401
+    await log_in(client, "an.nguyen", "another long password")
+    assert (await client.get("/api/me")).status_code == 200
+    await disable_user(journal, "an.nguyen", by="admin")
+    assert (await client.get("/api/me")).status_code == 401
+    assert (await log_in(client, "an.nguyen", "another long password")).status_code == 401

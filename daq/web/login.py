@@ -1,0 +1,113 @@
+"""Logging in and out, and the language of the person logged in; the health check."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from daq.journal import EventKind, Severity
+from daq.people import authenticate, set_language
+from daq.reports.i18n import languages
+from daq.web.console import WORDS, console_of, login_of, page
+from daq.web.security import COOKIE, LOGIN_COOKIE
+from daq.web.sessions import THROTTLE_AFTER, same_token
+
+router = APIRouter()
+LOGIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+Text = Annotated[str, Form(max_length=200)]
+
+
+def _back(path: str) -> RedirectResponse:
+    return RedirectResponse(path, 303)
+
+
+@router.get("/health", include_in_schema=False)
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    return Response(status_code=204)
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    # the token a browser already holds stays: a second look at the page (another tab, a
+    # redirect) must not void the form already shown
+    held = request.cookies.get(LOGIN_COOKIE, "")
+    token = held if LOGIN_TOKEN.fullmatch(held) else secrets.token_urlsafe(32)
+    response: Response = page(request, "login.html", csrf=token, problem="")
+    _cookie(request, response, LOGIN_COOKIE, token)
+    return response
+
+
+def _cookie(request: Request, response: Response, name: str, value: str) -> None:
+    response.set_cookie(
+        name, value, httponly=True, samesite="strict", secure=console_of(request).secure, path="/"
+    )
+
+
+@router.post("/login")
+async def log_in(
+    request: Request,
+    name: Text,
+    password: Annotated[str, Form(max_length=256)],
+    csrf: Text = "",
+) -> Response:
+    console = console_of(request)
+    if not same_token(request.cookies.get(LOGIN_COOKIE), csrf):
+        return JSONResponse({"detail": "missing or wrong CSRF token"}, 403)
+    address = request.client.host if request.client else "unknown"
+    keys = (f"user:{name}", f"address:{address}")
+    wait = console.throttle.waiting(*keys)
+    if wait > 0:
+        response: Response = page(request, "login.html", csrf=csrf, problem="throttled")
+        response.status_code = 429
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    user = await authenticate(console.journal, name, password)
+    if user is None:
+        if console.throttle.failed(*keys):
+            console.journal.event(
+                EventKind.LOGIN_THROTTLED,
+                f"{name[:64]!r}: {THROTTLE_AFTER} wrong passwords in a row from {address}; "
+                "logins wait",
+                Severity.WARNING,
+            )
+        response = page(request, "login.html", csrf=csrf, problem="wrong")
+        response.status_code = 401
+        return response
+    console.throttle.succeeded(*keys)
+    token = console.sessions.begin(user, address)
+    console.journal.event(
+        EventKind.LOGIN, f"{user.name} logged in from {address}", instrument=user.name
+    )
+    response = _back("/runs")
+    _cookie(request, response, COOKIE, token)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+async def log_out(request: Request) -> Response:
+    console_of(request).sessions.end(request.cookies.get(COOKIE))
+    response = _back("/login")
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.post("/language")
+async def language(request: Request, choice: Annotated[str, Form(max_length=8)]) -> Response:
+    login = login_of(request)
+    if choice not in languages(WORDS):
+        raise HTTPException(422, f"languages: {', '.join(languages(WORDS))}")
+    login.language = choice
+    await set_language(console_of(request).journal, login.user.name, choice)
+    back = urlsplit(request.headers.get("referer", "")).path
+    return _back(back if back.startswith("/") and not back.startswith("//") else "/runs")
