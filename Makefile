@@ -41,6 +41,7 @@ bench: $(BIN)/daq
 	$(BIN)/python bench/acquisition.py
 	$(BIN)/python bench/forwarding.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) data

@@ -137,8 +137,9 @@ async def timed(client: httpx.AsyncClient, path: str, repeat: int) -> tuple[floa
 
 async def logged_in(app: FastAPI) -> httpx.AsyncClient:
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x")
-    token = re.search(r'name="csrf" value="([^"]+)"', (await client.get("/login")).text)
-    assert token is not None
+    page = await client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None, (page.status_code, page.text[:500])
     answer = await client.post("/login", data={"name": "ha.tran", "password": PASSWORD,
                                                "csrf": token[1]})  # fmt: skip
     assert answer.status_code == 303
