@@ -29,6 +29,11 @@ HEAVY = (
     "drivers",
     "daq.simulation",
     "simulators",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "argon2",
+    "daq.web",
 )
 
 PROBE = """
@@ -55,7 +60,8 @@ def heavy_in(modules: set[str]) -> list[str]:
 
 
 def test_help_and_version_load_nothing_heavy() -> None:
-    for args in (["--help"], ["version"], ["runs", "--help"], ["report", "--help"]):
+    for args in (["--help"], ["version"], ["runs", "--help"], ["report", "--help"],
+                 ["web", "--help"], ["users", "--help"], ["agent", "--help"]):  # fmt: skip
         modules = loaded(*args)
         assert "daq.cli" in modules  # the probe ran the command line
         assert heavy_in(modules) == [], args
@@ -74,3 +80,4 @@ def test_the_agent_and_a_run_load_no_simulator_unless_asked() -> None:
     assert "daq.agent" in modules and "drivers.mettler_toledo" in modules
     assert sorted(m for m in modules if m.split(".")[0] == "simulators") == []
     assert "daq.simulation" not in modules
+    assert "daq.web" not in modules and "fastapi" not in modules  # the console: when served
