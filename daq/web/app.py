@@ -32,7 +32,7 @@ def create_app(
     app = FastAPI(
         title=f"benchdaq console of {lab.lab.id}",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,  # its page loads scripts from a CDN: the OpenAPI document is enough
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

@@ -19,6 +19,8 @@ from daq.web.sessions import THROTTLE_AFTER, same_token
 
 router = APIRouter()
 LOGIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+SAME_SITE_PATH = re.compile(r"/(?:[A-Za-z0-9_.:-]+(?:/[A-Za-z0-9_.:-]+)*)?")
+"""A path of ours to go back to (never ``//host`` or ``/\\host``)."""
 Text = Annotated[str, Form(max_length=200)]
 
 
@@ -110,4 +112,4 @@ async def language(request: Request, choice: Annotated[str, Form(max_length=8)])
     login.language = choice
     await set_language(console_of(request).journal, login.user.name, choice)
     back = urlsplit(request.headers.get("referer", "")).path
-    return _back(back if back.startswith("/") and not back.startswith("//") else "/runs")
+    return _back(back if SAME_SITE_PATH.fullmatch(back) else "/runs")

@@ -74,7 +74,8 @@ async def gate(request: Request, call_next: Callable[[Request], Awaitable[Respon
     console = console_of(request)
     path = request.url.path
     token = request.cookies.get(COOKIE)
-    login = console.sessions.find(token)
+    by_itself = request.headers.get("HX-Request") is not None or path.endswith("/events")
+    login = console.sessions.find(token, touch=not by_itself or request.method in CHANGES)
     if login is not None:  # disabled, or the password reset, since: the login ends
         now = await console.journal.user(login.user.name)
         if now is None or now.disabled or now.password != login.user.password:

@@ -46,8 +46,9 @@ class Sessions:
         )
         return token
 
-    def find(self, token: str | None) -> Login | None:
-        """The login of ``token``, its inactivity clock restarted; None if none or idle."""
+    def find(self, token: str | None, *, touch: bool = True) -> Login | None:
+        """The login of ``token``, its inactivity clock restarted (unless not ``touch``: a
+        page refreshing itself is no activity of the person); None if none or idle."""
         if not token:
             return None
         login = self._logins.get(token)
@@ -56,7 +57,8 @@ class Sessions:
         if self.now() - login.seen > self.timeout:
             del self._logins[token]
             return None
-        login.seen = self.now()
+        if touch:
+            login.seen = self.now()
         return login
 
     def end(self, token: str | None) -> None:

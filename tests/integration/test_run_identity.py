@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 import yaml
 
-from daq.cli_runs import _with_serial_overrides, _with_uut
 from daq.config import LabConfig, load_lab
 from daq.core.clock import Clock
 from daq.engine.document import RunDocument
+from daq.engine.order import OrderRefused, with_serial_overrides, with_uut
 from daq.engine.plan import Plan, parse_plan
 from daq.engine.runner import Runner
 from daq.session import lab_session
@@ -217,16 +216,15 @@ async def test_resume_refuses_another_item(tmp_path: Path) -> None:
     assert [r["read"] for r in identities(lab, first.run.id)] == ["start", "resume 1"]
 
 
-def test_cli_plan_options(tmp_path: Path) -> None:
+def test_run_order_options(tmp_path: Path) -> None:
     lab = touch_lab(tmp_path)
     plan = touch_plan("pressure-gauge")
-    moved = _with_uut(plan, "transmitter-2", lab)  # the plan's serial names gauge-1
+    moved = with_uut(plan, "transmitter-2", lab)  # the plan's serial names gauge-1
     assert (moved.uuts[0].instrument, moved.uuts[0].serial) == ("transmitter-2", "")
-    assert _with_uut(plan, "gauge-1", lab).uuts[0].serial == "P-3301"
-    accepted = _with_serial_overrides(plan, ["gauge-1"], "Jane Doe", "plate replaced")
+    assert with_uut(plan, "gauge-1", lab).uuts[0].serial == "P-3301"
+    accepted = with_serial_overrides(plan, ["gauge-1"], "Jane Doe", "plate replaced")
     assert accepted.uuts[0].serial_override == Override(by="Jane Doe", reason="plate replaced")
-    with pytest.raises(typer.Exit) as unknown:
-        _with_serial_overrides(plan, ["gauge-9"], "Jane Doe", "plate replaced")
-    assert unknown.value.exit_code == 2
-    with pytest.raises(typer.Exit):
-        _with_serial_overrides(plan, ["gauge-1"], None, "plate replaced")
+    with pytest.raises(OrderRefused, match="no such UUT"):
+        with_serial_overrides(plan, ["gauge-9"], "Jane Doe", "plate replaced")
+    with pytest.raises(OrderRefused, match="name of the person"):
+        with_serial_overrides(plan, ["gauge-1"], None, "plate replaced")

@@ -85,7 +85,7 @@ async def test_only_health_login_and_static_are_open(client: httpx.AsyncClient) 
     assert (await client.get("/static/htmx.min.js")).status_code == 200
     page = await client.get("/runs")
     assert page.status_code == 303 and page.headers["location"] == "/login"
-    for path in ("/api/runs", "/api/openapi.json", "/api/docs", "/api/runs/x", "/certificates/x"):
+    for path in ("/api/runs", "/api/openapi.json", "/api/runs/x", "/certificates/x"):
         assert (await client.get(path)).status_code in (303, 401), path
     assert (await client.get("/api/standards")).json() == {"detail": "log in first"}
 
@@ -213,3 +213,28 @@ async def test_a_disabled_user_or_a_reset_password_ends_the_login(
     await disable_user(journal, "an.nguyen", by="admin")
     assert (await client.get("/api/me")).status_code == 401
     assert (await log_in(client, "an.nguyen", "another long password")).status_code == 401
+
+
+async def test_a_page_refreshing_itself_keeps_no_login_alive(
+    client: httpx.AsyncClient, time_: Time
+) -> None:
+    await log_in(client, "an.nguyen")
+    for _ in range(2):
+        time_.now += 300
+        refreshed = await client.get("/bench/panel", headers={"HX-Request": "true"})
+        assert refreshed.status_code == 200
+    time_.now += 1  # 601 s since the person last did anything
+    assert (await client.get("/bench/panel", headers={"HX-Request": "true"})).status_code == 401
+
+
+async def test_the_language_form_goes_back_only_to_a_page_of_ours(
+    client: httpx.AsyncClient,
+) -> None:
+    await log_in(client, "an.nguyen")
+    token = await csrf(client)
+    for referer, back in (("http://127.0.0.1/standards", "/standards"),
+                          ("http://127.0.0.1//evil.example/x", "/runs"),
+                          ("http://127.0.0.1/\\\\evil.example", "/runs")):  # fmt: skip
+        answer = await client.post("/language", data={"choice": "en", "csrf": token},
+                                   headers={"Referer": referer})  # fmt: skip
+        assert answer.headers["location"] == back, referer
