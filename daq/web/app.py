@@ -26,7 +26,7 @@ def create_app(
     sessions: Sessions | None = None,
     throttle: Throttle | None = None,
 ) -> FastAPI:
-    from daq.web import api, live, login, pages
+    from daq.web import api, live, login, pages, users
 
     timeout = lab.web.session_timeout if lab.web is not None else 1800.0
     app = FastAPI(
@@ -44,6 +44,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(login.router)
     app.include_router(pages.router)
+    app.include_router(users.router)
     app.include_router(live.router)
     app.include_router(api.router, prefix="/api")
     return app

@@ -51,6 +51,7 @@ async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
         for name, role, function in (
             ("an.nguyen", "operator", ""),
             ("ha.tran", "authoriser", "Quality manager"),
+            ("root.admin", "administrator", "Laboratory manager"),
         ):
             await add_user(opened, name, role, PASSWORD, full_name=name, function=function,
                            by="test")  # fmt: skip
@@ -238,3 +239,35 @@ async def test_the_language_form_goes_back_only_to_a_page_of_ours(
         answer = await client.post("/language", data={"choice": "en", "csrf": token},
                                    headers={"Referer": referer})  # fmt: skip
         assert answer.headers["location"] == back, referer
+
+
+async def test_only_an_administrator_manages_users_and_each_change_names_them(
+    client: httpx.AsyncClient, journal: Journal
+) -> None:
+    await log_in(client, "ha.tran")
+    token = await csrf(client)
+    assert (await client.get("/users")).status_code == 403
+    refused = await client.post("/users/an.nguyen/disable", data={"csrf": token})
+    assert refused.status_code == 403
+    await client.post("/logout", data={"csrf": token})
+
+    await log_in(client, "root.admin")
+    token = await csrf(client)
+    assert "an.nguyen" in (await client.get("/users")).text
+    new = {"csrf": token, "name": "bao.le", "role": "operator", "password": PASSWORD}
+    added = await client.post("/users", data={**new, "full_name": "Lê Bảo"})
+    assert added.status_code == 303
+    weak = await client.post("/users", data={"csrf": token, "name": "x.y", "role": "operator",
+                                             "password": "short"})  # fmt: skip
+    assert weak.status_code == 409 and "at least 10" in weak.json()["detail"]
+    taken = await client.post("/users", data=new)
+    assert taken.status_code == 409 and "already" in taken.json()["detail"]
+    disabled = await client.post("/users/an.nguyen/disable", data={"csrf": token})
+    assert disabled.status_code == 303
+    itself = await client.post("/users/root.admin/disable", data={"csrf": token})
+    assert itself.status_code == 409
+    await journal.flush()
+    added_event = (await journal.events("user_added"))[-1]
+    disabled_event = (await journal.events("user_disabled"))[-1]
+    assert added_event.message == "user bao.le (operator) added by root.admin"
+    assert disabled_event.message == "user an.nguyen disabled by root.admin"
