@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.staticfiles import StaticFiles
 
 from daq import __version__
 from daq.config import LabConfig
 from daq.journal import Journal
-from daq.web.console import HERE, Console
+from daq.web.console import HERE, Console, page
 from daq.web.security import BodyLimit, gate
 from daq.web.sessions import Sessions, Throttle
 
@@ -41,6 +42,7 @@ def create_app(
     )
     app.middleware("http")(gate)
     app.add_middleware(BodyLimit)
+    app.add_exception_handler(HTTPException, _problem)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(login.router)
     app.include_router(pages.router)
@@ -48,3 +50,14 @@ def create_app(
     app.include_router(live.router)
     app.include_router(api.router, prefix="/api")
     return app
+
+
+async def _problem(request: Request, exc: Exception) -> Response:
+    """A refusal as a page for a person at a browser form, as JSON for the API and htmx."""
+    assert isinstance(exc, HTTPException)
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if request.url.path.startswith("/api/") or request.headers.get("HX-Request") or not wants_page:
+        return await http_exception_handler(request, exc)
+    response = page(request, "problem.html", status=exc.status_code, detail=exc.detail)
+    response.status_code = exc.status_code
+    return response

@@ -60,7 +60,7 @@ def login_of(request: Request) -> Login:
 def require(request: Request, right: Right) -> Login:
     login = login_of(request)
     if not may(login.user.role, right):
-        raise HTTPException(403, f"a {login.user.role} may not do this")
+        raise HTTPException(403, f"{login.user.name} ({login.user.role}) may not do this")
     return login
 
 

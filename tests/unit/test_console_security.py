@@ -271,3 +271,15 @@ async def test_only_an_administrator_manages_users_and_each_change_names_them(
     disabled_event = (await journal.events("user_disabled"))[-1]
     assert added_event.message == "user bao.le (operator) added by root.admin"
     assert disabled_event.message == "user an.nguyen disabled by root.admin"
+
+
+async def test_a_refused_form_is_a_page_for_a_person_and_json_for_a_program(
+    client: httpx.AsyncClient,
+) -> None:
+    await log_in(client, "an.nguyen")
+    token = await csrf(client)
+    form = await client.post("/runs/r1/certificates", data={"csrf": token},
+                             headers={"Accept": "text/html"})  # fmt: skip
+    assert form.status_code == 403 and 'id="problem"' in form.text and "operator" in form.text
+    program = await client.post("/runs/r1/certificates", data={"csrf": token})
+    assert program.json()["detail"] == "an.nguyen (operator) may not do this"
