@@ -90,9 +90,9 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     raw["mqtt"] = {"host": "127.0.0.1", "port": dead}
     raw["alarms"] = [  # the reference PRT's check values, charted on the standards page
         {"id": "prt-shewhart", "kind": "shewhart", "instrument": "readout-1",
-         "quantity": "temperature_ch1", "mean": 23.0, "sigma": 0.02, "k": 3},
+         "quantity": "temperature_ch1", "mean": 23.035, "sigma": 0.01, "k": 3},
         {"id": "prt-ewma", "kind": "ewma", "instrument": "readout-1",
-         "quantity": "temperature_ch1", "mean": 23.0, "sigma": 0.02},
+         "quantity": "temperature_ch1", "mean": 23.035, "sigma": 0.01},
     ]  # fmt: skip
     lab = folder / "lab.yaml"
     lab.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
