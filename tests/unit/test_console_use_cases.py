@@ -1,0 +1,138 @@
+"""The console's changes go through the agent's use cases with the person logged in: what
+they pass, and a refusal's reason coming back as 409 (a stand-in agent records the calls)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from daq.agent import BenchView
+from daq.engine.order import RunOrder
+from daq.journal import Journal
+from daq.operations import LiveRun, PromptDesk, Refused
+from daq.people import add_user
+from daq.web.app import create_app
+from tests.unit.test_console_security import PASSWORD, lab_in
+
+
+class StandIn:
+    """The agent's use cases as the console sees them, recording each call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.prompter = PromptDesk(console=True)
+        self.live = LiveRun()
+        self.bench = BenchView()
+        self.running = False
+        self.active_alarms = ["pan-load"]
+        self.instrument_states: list[Any] = []
+
+    def plans(self) -> list[str]:
+        return ["balance"]
+
+    async def start_run(self, plan: str, order: RunOrder, requested_by: dict[str, str]) -> str:
+        self.calls.append(("start", plan, order, requested_by))
+        return "balance-1"
+
+    async def abort_run(self, run: str, reason: str, who: str) -> None:
+        self.calls.append(("abort", run, reason, who))
+        raise Refused(f"run {run!r} is not running in this agent")
+
+    def answer_prompt(self, prompt: str, answer: str, who: str, via: str) -> None:
+        self.calls.append(("answer", prompt, answer, who, via))
+
+    def acknowledge_alarm(self, alarm: str, who: str) -> None:
+        self.calls.append(("acknowledge", alarm, who))
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, StandIn]]:
+    agent = StandIn()
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        await add_user(journal, "an.nguyen", "operator", PASSWORD, full_name="An Nguyen",
+                       function="", by="test")  # fmt: skip
+        app = create_app(lab_in(tmp_path), journal, agent)  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            page = await client.get("/login")
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert token is not None
+            await client.post("/login", data={"name": "an.nguyen", "password": PASSWORD,
+                                              "csrf": token[1]})  # fmt: skip
+            yield client, agent
+
+
+async def test_changes_go_through_the_use_cases_in_the_persons_name(
+    console: tuple[httpx.AsyncClient, StandIn],
+) -> None:
+    client, agent = console
+    csrf = (await client.get("/api/me")).json()["csrf"]
+    headers = {"X-CSRF-Token": csrf}
+    started = await client.post("/start", data={
+        "csrf": csrf, "plan": "balance", "customer": "Example Workshop Co",
+        "received": "2026-11-30", "override": ["weight-100g-e2"], "reason": "new certificate",
+    })  # fmt: skip
+    assert started.status_code == 303 and started.headers["location"] == "/live"
+    _, plan, order, requested = agent.calls[0]
+    assert plan == "balance" and order.customer == "Example Workshop Co"
+    assert str(order.received) == "2026-11-30" and order.override == ["weight-100g-e2"]
+    assert order.by == "An Nguyen" and order.reason == "new certificate"
+    assert requested == {"user": "an.nguyen", "name": "An Nguyen", "via": "console"}
+    answered = await client.post("/api/prompts/abc123/answer", json={"answer": "2.5 bar"},
+                                 headers=headers)  # fmt: skip
+    assert answered.status_code == 200
+    acknowledged = await client.post("/alarms/pan-load/acknowledge", data={"csrf": csrf})
+    assert acknowledged.status_code == 303
+    refused = await client.post("/api/runs/balance-9/abort", json={"reason": "wrong weights"},
+                                headers=headers)  # fmt: skip
+    assert refused.status_code == 409 and "not running" in refused.json()["detail"]
+    assert agent.calls[1:] == [
+        ("answer", "abc123", "2.5 bar", "An Nguyen (an.nguyen)", "console"),
+        ("acknowledge", "pan-load", "An Nguyen (an.nguyen)"),
+        ("abort", "balance-9", "wrong weights", "An Nguyen (an.nguyen)"),
+    ]
+
+
+async def test_overrides_need_a_reason_and_bad_input_is_refused_before_the_agent(
+    console: tuple[httpx.AsyncClient, StandIn],
+) -> None:
+    client, agent = console
+    csrf = (await client.get("/api/me")).json()["csrf"]
+    headers = {"X-CSRF-Token": csrf}
+    for body in ({"plan": "balance", "override": ["weight-100g-e2"]},
+                 {"plan": "balance", "customer": "A\x00B"},
+                 {"plan": "balance", "received": "yesterday"},
+                 {"plan": "balance", "uut": "../etc"}):  # fmt: skip
+        answer = await client.post("/api/runs", json=body, headers=headers)
+        assert answer.status_code == 422, body
+    answer = await client.post("/api/prompts/abc/answer", json={"answer": "x" * 201},
+                               headers=headers)  # fmt: skip
+    assert answer.status_code == 422
+    assert agent.calls == []
+
+
+async def test_the_live_pages_show_the_open_prompt_and_the_run(
+    console: tuple[httpx.AsyncClient, StandIn],
+) -> None:
+    import asyncio
+
+    from daq.core.prompts import Question
+
+    client, agent = console
+    agent.live.begin("balance-1", "Balance", total=8, done=0)
+    agent.running = True
+    asking = asyncio.create_task(agent.prompter.ask(Question("balance-1", "Place 200 g")))
+    while not agent.prompter.open:
+        await asyncio.sleep(0)
+    prompts = (await client.get("/live/prompts")).text
+    assert "Place 200 g" in prompts and 'data-prompt="' in prompts
+    panel = (await client.get("/live/panel")).text
+    assert 'id="live-run">balance-1' in panel and "0 / 8" in panel and 'id="abort"' in panel
+    [listed] = (await client.get("/api/prompts")).json()
+    assert listed["text"] == "Place 200 g" and listed["confirmation"] is True
+    asking.cancel()
