@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from daq.web.console import console_of
+from daq.web.console import Console, console_of
+from daq.web.security import COOKIE
 
 router = APIRouter()
 KEEPALIVE = 15.0
@@ -21,14 +22,15 @@ BENCH_EVERY = 1.0
 @router.get("/live/events")
 async def live_events(request: Request) -> StreamingResponse:
     """``run`` when the run's view changes, ``prompts`` when the open prompts do."""
-    agent = console_of(request).agent
+    console = console_of(request)
+    agent = console.agent
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
         if agent is None:
             return
         seen_run, seen_prompts = -1, -1
-        while not await request.is_disconnected():
+        while await _listening(request, console):
             if agent.prompter.changes.version != seen_prompts:
                 seen_prompts = agent.prompter.changes.version
                 ids = sorted(agent.prompter.open)
@@ -52,16 +54,23 @@ async def live_events(request: Request) -> StreamingResponse:
 @router.get("/bench/events")
 async def bench_events(request: Request) -> StreamingResponse:
     """``bench`` once a second while the agent polls."""
-    agent = console_of(request).agent
+    console = console_of(request)
+    agent = console.agent
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
         if agent is None:
             return
         tick = 0
-        while not await request.is_disconnected():
+        while await _listening(request, console):
             tick += 1
             yield f"event: bench\ndata: {tick}\n\n"
             await asyncio.sleep(BENCH_EVERY)
 
     return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+async def _listening(request: Request, console: Console) -> bool:
+    """The browser is still there and its login has not ended (logged out, timed out)."""
+    login = console.sessions.find(request.cookies.get(COOKIE), touch=False)
+    return login is not None and not await request.is_disconnected()

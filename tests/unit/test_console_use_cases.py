@@ -136,3 +136,24 @@ async def test_the_live_pages_show_the_open_prompt_and_the_run(
     [listed] = (await client.get("/api/prompts")).json()
     assert listed["text"] == "Place 200 g" and listed["confirmation"] is True
     asking.cancel()
+
+
+async def test_the_live_events_end_with_the_login(
+    console: tuple[httpx.AsyncClient, StandIn], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from daq.web import live
+
+    monkeypatch.setattr(live, "KEEPALIVE", 0.05)
+    client, agent = console
+    listening = asyncio.create_task(client.get("/live/events"))
+    await asyncio.sleep(0.3)
+    assert not listening.done()  # the stream stays open while the login lasts
+    agent.live.begin("balance-1", "Balance", total=8, done=0)
+    await asyncio.sleep(0.3)
+    app = client._transport.app  # type: ignore[attr-defined]
+    app.state.console.sessions.end(client.cookies.get("daq_session"))
+    answer = await asyncio.wait_for(listening, 5)
+    assert answer.status_code == 200
+    assert "event: prompts" in answer.text and "event: run" in answer.text
