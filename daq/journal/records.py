@@ -96,6 +96,7 @@ class EventKind(StrEnum):
     READINGS_LOST = "readings_lost"
     SPILL_IMPORTED = "spill_imported"
     SPILL_REFUSED = "spill_refused"
+    OPEN_FILES_SHORT = "open_files_short"
 
 
 class ReadingRow(NamedTuple):
