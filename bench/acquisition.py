@@ -151,17 +151,40 @@ class Run:
         return [late for s in states(self) for late in s.lateness[1:]]
 
 
-Work = Callable[[], Coroutine[Any, Any, tuple[int, Monitor | None]]]
+WARMUP = 2.0
+"""Seconds left out of the figures at the start of a run: connecting, the first reading of
+every instrument at once, the first units parsed."""
+
+
+@dataclass
+class Steady:
+    """Readings and CPU from the end of the warm-up to the end of a run."""
+
+    readings: int = 0
+    wall: float = 0.0
+    cpu: float = 0.0
+
+
+async def steady(count: Callable[[], int], seconds: float, stop: asyncio.Event) -> Steady:
+    """Watch ``count`` (readings so far) after the warm-up; set ``stop`` at the end."""
+    await asyncio.sleep(WARMUP)
+    wall, cpu, readings = time.perf_counter(), cpu_seconds(), count()
+    await asyncio.sleep(max(0.0, seconds - WARMUP))
+    window = Steady(count() - readings, time.perf_counter() - wall, cpu_seconds() - cpu)
+    stop.set()
+    return window
+
+
+Work = Callable[[], Coroutine[Any, Any, tuple[Steady, Monitor | None]]]
 
 
 def measure(work: Work, loop: str) -> Run:
     """``work`` on a fresh event loop of the kind named (as the agent's commands make it)."""
     factory = uvloop_factory() if loop == "uvloop" else asyncio.new_event_loop
-    wall, cpu = time.perf_counter(), cpu_seconds()
     with asyncio.Runner(loop_factory=factory) as runner:
-        readings, monitor = runner.run(work())
+        window, monitor = runner.run(work())
         rss = rss_megabytes()
-    return Run(readings, time.perf_counter() - wall, cpu_seconds() - cpu, monitor, rss)
+    return Run(window.readings, window.wall, window.cpu, monitor, rss)
 
 
 def agent_loop() -> str:
@@ -175,7 +198,9 @@ def uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
-async def agent_run(lab: LabConfig, seconds: float, slots: int = 1) -> tuple[int, Monitor | None]:
+async def agent_run(
+    lab: LabConfig, seconds: float, slots: int = 1
+) -> tuple[Steady, Monitor | None]:
     """The agent's own machinery: drivers, transports, monitor (polls over ``slots`` phase
     slots) and journal commits, with every reading hashed into its instrument's chain."""
     clock = Clock()
@@ -183,21 +208,24 @@ async def agent_run(lab: LabConfig, seconds: float, slots: int = 1) -> tuple[int
         pairs = [(i, build_driver(i, clock, NoPrompter())) for _, i in lab.instruments()]
         monitor = Monitor(pairs, journal, clock, keep_lateness=True, phase_slots=slots)
         stop = asyncio.Event()
-        asyncio.get_running_loop().call_later(seconds, stop.set)
-        await monitor.run(stop)
+        polled = asyncio.create_task(monitor.run(stop))
+        window = await steady(
+            lambda: sum(s.readings for s in monitor.states.values()), seconds, stop
+        )
+        await polled
         await journal.flush()
-        return journal.committed_readings, monitor
+        return window, monitor
 
 
 async def bare_run(
     lab: LabConfig, seconds: float, slots: int | None = None
-) -> tuple[int, Monitor | None]:
+) -> tuple[Steady, Monitor | None]:
     """The same exchanges with asyncio streams and the pymodbus client directly: no drivers,
     monitor or journal. Back to back, or (``slots``) each instrument on its own interval
     over the same phase slots as the agent's."""
     loop = asyncio.get_running_loop()
     start = loop.time()
-    deadline = start + seconds
+    deadline = start + seconds + 0.5  # still polling when the measured window closes
     counts = [0]
 
     async def due(index: int, interval: float, polls: int) -> bool:
@@ -244,8 +272,10 @@ async def bare_run(
             tasks.append(line(index, interval, host, int(port), b"FETC? 1\n"))
         else:
             tasks.append(modbus(index, interval, c.host, c.port))
-    await asyncio.gather(*tasks)
-    return counts[0], None
+    stop = asyncio.Event()
+    watching = asyncio.ensure_future(steady(lambda: counts[0], seconds, stop))
+    await asyncio.gather(watching, *tasks)
+    return watching.result(), None
 
 
 def states(run: Run) -> list[InstrumentState]:
