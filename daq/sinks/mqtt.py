@@ -144,7 +144,7 @@ class MqttLink:
             timeout=10,
         )
         # publishes in flight are expected, not a sign of a stuck broker to warn about
-        client.pending_calls_threshold = s.in_flight + 10
+        client.pending_calls_threshold = 2 * s.in_flight + 10  # two batches in flight
         return client
 
     async def run(self, stop: asyncio.Event) -> None:
