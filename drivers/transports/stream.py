@@ -186,13 +186,13 @@ class StreamTransport:
         except (OSError, serial.SerialException) as exc:
             await self.close()
             raise ConnectionLost(f"{self.name}: {stage} failed: {exc}") from exc
-        return [await self._decoded(data) for data in replies]
+        return [self._decoded(data) for data in replies]
 
-    async def _decoded(self, data: bytes) -> str:
+    def _decoded(self, data: bytes) -> str:
         if self._trace:
             trace_log.debug("%s < %r", self.name, data)
         try:
             return data.decode(self._encoding).rstrip(self._strip)
         except UnicodeDecodeError as exc:
-            await self.close()
+            self._drop()  # what follows a garbled reply cannot be trusted to line up
             raise ProtocolError(f"{self.name}: garbled reply {data!r}") from exc
