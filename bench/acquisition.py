@@ -39,11 +39,11 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from daq.config import LabConfig, parse_lab
 from daq.core.clock import Clock
-from daq.core.loop import loop_factory
+from daq.core.loop import loop_factory, prefer_the_loop
 from daq.core.prompts import NoPrompter
 from daq.instruments import build_driver
 from daq.journal import Journal
-from daq.monitor import InstrumentState, Monitor, phase
+from daq.monitor import InstrumentState, Monitor, phase, slots_for
 from drivers.transports.settings import VISA_SOCKET
 from simulators.servers import free_tcp_port
 
@@ -181,6 +181,7 @@ Work = Callable[[], Coroutine[Any, Any, tuple[Steady, Monitor | None]]]
 def measure(work: Work, loop: str) -> Run:
     """``work`` on a fresh event loop of the kind named (as the agent's commands make it)."""
     factory = uvloop_factory() if loop == "uvloop" else asyncio.new_event_loop
+    prefer_the_loop()  # as the agent's commands do
     with asyncio.Runner(loop_factory=factory) as runner:
         window, monitor = runner.run(work())
         rss = rss_megabytes()
@@ -199,10 +200,11 @@ def uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 async def agent_run(
-    lab: LabConfig, seconds: float, slots: int = 1
+    lab: LabConfig, seconds: float, slots: int | None = 1
 ) -> tuple[Steady, Monitor | None]:
     """The agent's own machinery: drivers, transports, monitor (polls over ``slots`` phase
-    slots) and journal commits, with every reading hashed into its instrument's chain."""
+    slots, None: as many as the agent chooses) and journal commits, with every reading
+    hashed into its instrument's chain."""
     clock = Clock()
     async with Journal(lab.journal.path, batch_interval=lab.journal.batch_interval) as journal:
         pairs = [(i, build_driver(i, clock, NoPrompter())) for _, i in lab.instruments()]
@@ -308,7 +310,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--schedule-instruments", type=int, default=500)
     parser.add_argument("--schedule-seconds", type=float, default=20.0)
-    parser.add_argument("--phase-slots", type=int, default=10, help="1: all polls at once")
+    parser.add_argument(
+        "--phase-slots", type=int, default=0, help="1: all polls at once; 0: as the agent does"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default=agent_loop())
     args = parser.parse_args()
@@ -348,13 +352,17 @@ def main() -> None:
         lab = parse_lab(lab_file.read_text(), str(lab_file))
         with Simulators(lab_file):
             scheduled = [
-                measure(lambda: agent_run(lab, args.schedule_seconds, args.phase_slots), args.loop)
+                measure(
+                    lambda: agent_run(lab, args.schedule_seconds, args.phase_slots or None),
+                    args.loop,
+                )
                 for _ in range(args.runs)
             ]
         failing = sum(1 for r in scheduled for s in states(r) if s.failures)
         print(
             f"schedule, {args.schedule_instruments} instruments at 1 Hz over "
-            f"{args.phase_slots} phase slots, {args.schedule_seconds:g} s, {args.runs} runs:"
+            f"{args.phase_slots or slots_for(args.schedule_instruments)} phase slots, "
+            f"{args.schedule_seconds:g} s, {args.runs} runs:"
         )
         print(
             f"  {spread([r.rate for r in scheduled], '{:.0f}')} readings/s, "

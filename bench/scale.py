@@ -18,6 +18,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from acquisition import (
@@ -35,6 +37,7 @@ from acquisition import (
 
 from daq.config import parse_lab
 from daq.descriptors import raise_open_files
+from daq.monitor import MIN_SLOTS, PER_SLOT, slots_for
 
 
 def child(side: str, lab_file: Path, seconds: float, slots: int, loop: str) -> None:
@@ -42,11 +45,12 @@ def child(side: str, lab_file: Path, seconds: float, slots: int, loop: str) -> N
     lab = parse_lab(lab_file.read_text(), str(lab_file))
     raise_open_files(sum(1 for _ in lab.instruments()))
     if side == "agent":
-        run = measure(lambda: agent_run(lab, seconds, slots), loop)
+        run = measure(lambda: agent_run(lab, seconds, slots or None), loop)
         p99 = percentile(run.jitter(), 0.99)
         failing = sum(1 for s in states(run) if s.failures)
     else:
-        run = measure(lambda: bare_run(lab, seconds, slots), loop)
+        count = sum(1 for _ in lab.instruments())
+        run = measure(lambda: bare_run(lab, seconds, slots or slots_for(count)), loop)
         p99, failing = 0.0, 0
     figures = {"rate": run.rate, "cpu_us": run.cpu_per_reading * 1e6, "rss": run.rss,
                "p99_ms": p99 * 1000, "failing": failing}  # fmt: skip
@@ -64,12 +68,31 @@ def measured(side: str, lab_file: Path, args: argparse.Namespace) -> dict[str, f
     return figures
 
 
+@contextmanager
+def simulators(lab_file: Path, size: int, folder: Path) -> Iterator[None]:
+    """`daq simulate` for a lab of ``size``; a port the system gave out again meanwhile (to
+    one of thousands of connections) fails the start, so a new lab is tried, three times."""
+    for attempt in range(3):
+        lab_file.write_text(lab_yaml(size, 1.0, folder / "s.sqlite"))
+        try:
+            started = Simulators(lab_file).__enter__()
+        except RuntimeError:
+            if attempt == 2:
+                raise
+            continue
+        try:
+            yield
+        finally:
+            started.__exit__()
+        return
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,100,500,1000,2000,3000")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--phase-slots", type=int, default=10)
+    parser.add_argument("--phase-slots", type=int, default=0, help="0: as the agent chooses")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default=agent_loop())
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -77,7 +100,10 @@ def main() -> None:
         side, lab_file, seconds, slots, loop = args.child
         child(side, Path(lab_file), float(seconds), int(slots), loop)
         return
-    print(f"{machine(args.loop)}; 1 Hz each, {args.phase_slots} phase slots, "
+    slots = (
+        args.phase_slots or f"the agent's own ({PER_SLOT} instruments a slot, at least {MIN_SLOTS})"
+    )
+    print(f"{machine(args.loop)}; 1 Hz each, phase slots: {slots}, "
           f"{args.seconds:g} s a run, median (range) of {args.runs} runs")  # fmt: skip
     print("| instruments | readings/s | bare µs/reading | agent µs/reading | agent/bare CPU "
           "| agent RSS MB | agent p99 jitter ms | failed |")  # fmt: skip
@@ -86,10 +112,9 @@ def main() -> None:
         raise_open_files(size)
         with tempfile.TemporaryDirectory() as tmp:
             lab_file = Path(tmp) / "scale.yaml"
-            lab_file.write_text(lab_yaml(size, 1.0, Path(tmp) / "s.sqlite"))
             bare: list[dict[str, float]] = []
             agent: list[dict[str, float]] = []
-            with Simulators(lab_file):
+            with simulators(lab_file, size, Path(tmp)):
                 for _ in range(args.runs):
                     bare.append(measured("bare", lab_file, args))
                     agent.append(measured("agent", lab_file, args))

@@ -187,9 +187,10 @@ def run(coroutine: Awaitable[T]) -> T:
     import asyncio
 
     from daq.config import ConfigError
-    from daq.core.loop import loop_factory
+    from daq.core.loop import loop_factory, prefer_the_loop
     from daq.journal import JournalError
 
+    prefer_the_loop()
     try:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             return runner.run(coroutine)  # type: ignore[arg-type]
