@@ -77,7 +77,8 @@ def test_every_link_reads_and_polls(loop: str, tmp_path: Path) -> None:
         for reading in readings:
             assert reading.status in (Status.OK, Status.UNSTABLE), reading  # a well settling
             assert math.isfinite(reading.value), reading
-    assert all(state.health is Health.OK and not state.failures for state in monitor.states.values())
+    states = monitor.states.values()
+    assert all(state.health is Health.OK and not state.failures for state in states)
 
 
 def test_commands_run_on_uvloop_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
