@@ -17,7 +17,7 @@ COPY drivers ./drivers
 COPY procedures ./procedures
 COPY simulators ./simulators
 COPY config ./config
-RUN pip install --no-cache-dir . && rm -rf /src
+RUN pip install --no-cache-dir '.[fast]' && rm -rf /src
 
 USER daq
 WORKDIR /home/daq

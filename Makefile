@@ -9,7 +9,7 @@ $(BIN)/daq: pyproject.toml
 	@echo "Installing benchdaq and what it needs into $(VENV) (once; a few minutes)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --progress-bar on -e '.[test]'
+	$(BIN)/python -m pip install --progress-bar on -e '.[test,fast]'
 	@echo "Installed: $(BIN)/daq"
 	touch $@
 

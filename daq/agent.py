@@ -267,7 +267,8 @@ class Agent:
             self._session = session
             journal = session.journal
             journal.on_trouble = self._journal_alarm
-            journal.event(EventKind.AGENT_STARTED, f"agent of {lab.lab.id} started")
+            loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+            journal.event(EventKind.AGENT_STARTED, f"agent of {lab.lab.id} started ({loop} loop)")
             self.prompter.journal = journal
             self._alarms = Alarms(lab.alarms, journal)
             alarms = self._alarms

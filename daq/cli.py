@@ -443,12 +443,16 @@ def simulate(
     """
     import asyncio
 
+    from daq.descriptors import raise_open_files
     from daq.simulation import Simulation
     from simulators.control import ControlServer
 
     config = load(lab)
 
     async def serve() -> None:
+        open_files = raise_open_files(sum(1 for _ in config.instruments()))
+        if open_files.short:
+            errors.print(f"[yellow]warning:[/] {open_files.advice()}")
         simulation = Simulation(config, clock(time_scale), ephemeral=False)
         await simulation.start()
         control = ControlServer(simulation)

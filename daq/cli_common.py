@@ -187,10 +187,13 @@ def run(coroutine: Awaitable[T]) -> T:
     import asyncio
 
     from daq.config import ConfigError
+    from daq.core.loop import loop_factory, prefer_the_loop
     from daq.journal import JournalError
 
+    prefer_the_loop()
     try:
-        return asyncio.run(coroutine)  # type: ignore[arg-type]
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            return runner.run(coroutine)  # type: ignore[arg-type]
     except ConfigError as exc:  # found once the command started (simulator settings)
         raise lab_problems(exc) from None
     except JournalError as exc:

@@ -173,10 +173,11 @@ class AgentSettings(_Strict):
     anchor_interval: float = Field(300.0, gt=0)
     """Seconds between anchors of the monitored reading streams (kept, signed where the lab
     signs, and published retained on MQTT); a last one is made at stop."""
-    phase_slots: int = Field(10, ge=1, le=1000)
+    phase_slots: int | None = Field(None, ge=1, le=10_000)
     """Instruments polled at one interval are spread over this many evenly spaced starting
     times within it, instead of all coming due in the same instant each interval (a burst
-    of hundreds of polls that delays the last of them); 1: all at once."""
+    of hundreds of polls that delays the last of them); 1: all at once. None: enough slots
+    that each holds at most 25 instruments, and at least 10 (docs/PERFORMANCE.md)."""
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")

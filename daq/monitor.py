@@ -1,8 +1,8 @@
 """Poll every instrument on its own interval into the journal.
 
 Each instrument runs in its own task on a fixed schedule (no drift from slow replies). The
-instruments are spread over phase slots (``phase``): with 1,000 of them at 1 Hz, a tenth
-comes due every 100 ms instead of all at once. A failing instrument is retried with
+instruments are spread over phase slots (``phase``): with 1,000 of them at 1 Hz, 25 come
+due every 25 ms instead of all at once. A failing instrument is retried with
 exponential backoff and its outage is recorded as events; it never stops the others.
 """
 
@@ -27,6 +27,17 @@ log = logging.getLogger("daq.monitor")
 
 MAX_BACKOFF = 60.0
 """Longest wait (process seconds) between attempts to reach a failing instrument."""
+
+
+PER_SLOT = 25
+"""Instruments a phase slot holds at most when the lab leaves the number of slots to the
+monitor: 25 polls of about 150 µs each are under 4 ms of one core (docs/PERFORMANCE.md)."""
+MIN_SLOTS = 10
+
+
+def slots_for(instruments: int) -> int:
+    """The number of phase slots when the lab file gives none."""
+    return max(MIN_SLOTS, -(-instruments // PER_SLOT))
 
 
 def phase(index: int, slots: int, interval: float) -> float:
@@ -68,7 +79,7 @@ class Monitor:
         *,
         keep_lateness: bool = False,
         on_readings: Callable[[list[Reading]], None] | None = None,
-        phase_slots: int = 1,
+        phase_slots: int | None = 1,
     ) -> None:
         self._instruments = [(c, d) for c, d in instruments if d.link != "operator"]
         """Instruments read by hand are left out: a monitor never asks a person to read."""
@@ -78,9 +89,10 @@ class Monitor:
         self.states = {config.id: InstrumentState(config.id) for config, _ in self._instruments}
         self._stopping = False
         self._on_readings = on_readings
+        slots = phase_slots or slots_for(len(self._instruments))
         for index, (config, _) in enumerate(self._instruments):
             interval = clock.to_real(config.poll_interval)
-            self.states[config.id].phase = phase(index, max(1, phase_slots), interval)
+            self.states[config.id].phase = phase(index, slots, interval)
         self.paused: set[str] = set()
         """Instruments not polled for now (a calibration run is using them)."""
 

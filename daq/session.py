@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from daq.config import InstrumentConfig, LabConfig
 from daq.core.clock import Clock
 from daq.core.prompts import Prompter
+from daq.descriptors import raise_open_files
 from daq.instruments import build_driver
-from daq.journal import Journal
+from daq.journal import EventKind, Journal, Severity
 from daq.prompts import default_prompter
 from drivers.base import Driver
 
@@ -48,6 +49,7 @@ async def lab_session(
     simulated operator answers for simulated instruments first.
     """
     prompter = prompter or default_prompter()
+    open_files = raise_open_files(sum(1 for _ in lab.instruments()))
     simulation: Simulation | None = None
     if simulate:
         from daq.simulation import Simulation
@@ -66,6 +68,8 @@ async def lab_session(
             close_timeout=lab.journal.close_timeout,
             signing=lab.signing,
         ) as journal:
+            if open_files.short:
+                journal.event(EventKind.OPEN_FILES_SHORT, open_files.advice(), Severity.WARNING)
             yield LabSession(effective, journal, clock, simulation, prompter)
     finally:
         if simulation is not None:

@@ -25,6 +25,7 @@ from daq.core.errors import SimulationError
 from daq.core.plugins import PluginError, find
 from daq.core.prompts import Prompter, Question
 from drivers.transports.settings import (
+    VISA_SOCKET,
     ModbusRtuConnection,
     ModbusTcpConnection,
     SerialConnection,
@@ -41,7 +42,6 @@ from simulators.faults import Fault
 from simulators.registry import simulator_class
 from simulators.servers import ModbusServer, PtyLineServer, Server, TcpLineServer
 
-_VISA_SOCKET = re.compile(r"^TCPIP\d*::([^:]+)::(\d+)::SOCKET$", re.IGNORECASE)
 _VISA_SERIAL = re.compile(r"^ASRL(.+)::INSTR$", re.IGNORECASE)
 _SOCKET_URL = re.compile(r"^socket://([^:/]+):(\d+)")
 
@@ -232,7 +232,7 @@ class Simulation:
             else:
                 serial_path = connection.port
         elif isinstance(connection, VisaConnection):
-            if match := _VISA_SOCKET.match(connection.resource):
+            if match := VISA_SOCKET.match(connection.resource):
                 tcp = (match[1], int(match[2]))
             elif (match := _VISA_SERIAL.match(connection.resource)) and (
                 socket_url := _SOCKET_URL.match(match[1])

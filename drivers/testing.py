@@ -19,15 +19,32 @@ from drivers.transports.stream import MAX_LINE, Streams, StreamTransport
 Exchange = tuple[bytes, bytes | None]
 
 
+class _ScriptedTransport:
+    def __init__(self, script: ScriptedStream) -> None:
+        self._script = script
+
+    def get_write_buffer_size(self) -> int:
+        return 1 if self._script.stuck else 0
+
+    def is_closing(self) -> bool:
+        return not self._script.connected
+
+    def abort(self) -> None:
+        self._script.connected = False
+
+
 class _ScriptedWriter:
     def __init__(self, script: ScriptedStream) -> None:
         self._script = script
+        self.transport = _ScriptedTransport(script)
 
     def write(self, data: bytes) -> None:
         self._script.received(data)
 
     async def drain(self) -> None:
-        return None
+        self._script.drains += 1
+        if self._script.stuck:  # the device takes no more bytes
+            await asyncio.Event().wait()
 
     def close(self) -> None:
         self._script.connected = False
@@ -48,6 +65,10 @@ class ScriptedStream:
         self._reader: asyncio.StreamReader | None = None
         self.connected = False
         self.opened = 0
+        self.stuck = False
+        """The device has stopped taking bytes: writes stay queued (flow control held)."""
+        self.drains = 0
+        """How often the host waited for its writes to leave."""
 
     async def opener(self) -> Streams:
         self._reader = asyncio.StreamReader(limit=MAX_LINE)

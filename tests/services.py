@@ -104,7 +104,10 @@ def mosquitto(tmp_path: Path) -> Iterator[Service]:
     exe = binary("mosquitto", "mosquitto")
     port = free_tcp_port()
     conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 100000\n"  # as deploy/mosquitto: a slow subscriber loses none
+    )
     service = Service("mosquitto", [exe, "-c", str(conf)], port, _listening, tmp_path).start()
     yield service
     service.stop()

@@ -103,6 +103,7 @@ class EventKind(StrEnum):
     LOGIN = "login"
     LOGIN_THROTTLED = "login_throttled"
     PROMPT_ANSWERED = "prompt_answered"
+    OPEN_FILES_SHORT = "open_files_short"
 
 
 USER_COLUMNS = "name, role, password, full_name, function, language, disabled, created, changed"

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -130,7 +131,7 @@ class MqttLink:
             context = tls_context(s) if s.tls else None
         except TlsError as exc:
             raise aiomqtt.MqttError(str(exc)) from exc
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             s.host,
             s.port,
             username=s.username,
@@ -138,9 +139,13 @@ class MqttLink:
             identifier=s.client_id or f"daq-{self.lab}",
             will=aiomqtt.Will(self.topic("agent", "status"), self._will(), 1, True),
             keepalive=s.keepalive,
+            max_inflight_messages=s.in_flight,
             tls_context=context,
             timeout=10,
         )
+        # publishes in flight are expected, not a sign of a stuck broker to warn about
+        client.pending_calls_threshold = 2 * s.in_flight + 10  # two batches in flight
+        return client
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected until ``stop``; then say offline and disconnect."""
@@ -324,11 +329,26 @@ class MqttSink:
         return await rows_batch(journal, stream, after, limit)
 
     async def write(self, batch: Batch) -> None:
+        """Publish the batch in order with up to ``in_flight`` messages unacknowledged; done
+        (and the cursor moved past it) only once the broker has acknowledged every one. A
+        failure leaves none of it counted as sent: the batch is sent again."""
         if not self.link.connected:
             await self.link.until_connected(CONNECT_WAIT)
-        for row in batch.payload:  # one at a time: aiomqtt is fastest so (~2,500/s at QoS 1)
-            for topic, payload, retain in self.messages(row):
-                await self.link.publish(topic, payload, retain=retain)
+        window = self.link.settings.in_flight
+        in_flight: deque[asyncio.Future[None]] = deque()
+        try:
+            for row in batch.payload:
+                for topic, payload, retain in self.messages(row):
+                    if len(in_flight) >= window:
+                        await in_flight.popleft()
+                    publish = self.link.publish(topic, payload, retain=retain)
+                    in_flight.append(asyncio.ensure_future(publish))
+            while in_flight:
+                await in_flight.popleft()
+        finally:
+            for publishing in in_flight:
+                publishing.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def close(self) -> None:
         return None

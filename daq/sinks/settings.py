@@ -152,6 +152,9 @@ class MqttSettings(_Strict):
     qos: Literal[0, 1, 2] = 1
     keepalive: int = Field(30, ge=5, le=3600)
     batch_size: int = Field(1000, ge=1, le=100_000)
+    in_flight: int = Field(20, ge=1, le=1000)
+    """Publishes sent before the broker has acknowledged the first of them (QoS 1 and 2): one
+    at a time waits a round trip per message (docs/PERFORMANCE.md)."""
     streams: list[Stream] = Field(default_factory=lambda: list(ALL_STREAMS))
     commands: CommandSettings = Field(default_factory=CommandSettings)
 

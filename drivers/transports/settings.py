@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # the transports load when one is opened, not to read a lab f
 
 STANDARD_BAUD_RATES = (300, 600, 1200, 2400, 4800, 9600, 14400, 19200, 38400, 57600, 115200)
 _VISA_RESOURCE = re.compile(r"^(TCPIP\d*::|ASRL|GPIB\d*::|USB\d*::|PRLGX-)", re.IGNORECASE)
+VISA_SOCKET = re.compile(r"^TCPIP\d*::([^:]+)::(\d+)::SOCKET$", re.IGNORECASE)
 
 Parity = Literal["N", "E", "O", "M", "S"]
 
@@ -140,6 +141,19 @@ def describe(connection: LineConnection | ModbusConnection | ManualConnection) -
     raise AssertionError(connection)
 
 
+def visa_socket(connection: VisaConnection) -> tuple[str, int] | None:
+    """Host and port of a ``TCPIP::host::port::SOCKET`` resource on the default backend.
+
+    pyvisa-py waits on such a socket with ``select()`` from a thread, which fails for any
+    descriptor above 1,024 and costs a thread hop per exchange; the exchange is the same
+    bytes over TCP, so the agent talks to it on the event loop instead. A lab that names
+    another backend (a vendor's VISA library) keeps pyvisa."""
+    if connection.backend != "@py":
+        return None
+    match = VISA_SOCKET.match(connection.resource)
+    return (match[1], int(match[2])) if match else None
+
+
 def open_line_transport(name: str, connection: LineConnection) -> LineTransport:
     from drivers.transports.stream import StreamTransport, serial_opener, tcp_opener
     from drivers.transports.visa import VisaTransport
@@ -165,6 +179,9 @@ def open_line_transport(name: str, connection: LineConnection) -> LineTransport:
             key = f"{connection.host}:{connection.port}"
             opener = tcp_opener(connection.host, connection.port)
             return StreamTransport(name, opener, port_key=key, **common)  # type: ignore[arg-type]
+        case VisaConnection() if (socket := visa_socket(connection)) is not None:
+            opener = tcp_opener(*socket)
+            return StreamTransport(name, opener, port_key=connection.resource, **common)  # type: ignore[arg-type]
         case VisaConnection():
             return VisaTransport(
                 name,

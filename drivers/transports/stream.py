@@ -121,19 +121,11 @@ class StreamTransport:
 
     async def write(self, command: str) -> None:
         async with self._lock:
-            try:
-                await self._write(command)
-            except asyncio.CancelledError:
-                self._drop()
-                raise
+            await self._guarded(command, 0)
 
     async def read_line(self) -> str:
         async with self._lock:
-            try:
-                return await self._read_line()
-            except asyncio.CancelledError:
-                self._drop()
-                raise
+            return (await self._guarded(None, 1))[0]
 
     async def query(
         self, command: str, *, retries: int | None = None, timeout: float | None = None
@@ -142,47 +134,48 @@ class StreamTransport:
 
         async def exchange() -> str:
             async with self._lock:
-                try:
-                    await self._write(command)
-                    return await self._read_line(timeout)
-                except asyncio.CancelledError:
-                    self._drop()
-                    raise
+                return (await self._guarded(command, 1, timeout))[0]
 
         return await with_retries(exchange, self.retries if retries is None else retries)
 
     async def query_lines(self, command: str, count: int) -> list[str]:
         """Send a command whose reply is ``count`` lines (no retry: it may have side effects)."""
         async with self._lock:
-            try:
-                await self._write(command)
-                return [await self._read_line() for _ in range(count)]
-            except asyncio.CancelledError:
-                self._drop()
-                raise
+            return await self._guarded(command, count)
 
-    async def _write(self, command: str) -> None:
-        await self.open()
-        assert self._writer is not None
-        data = (command + self._write_termination).encode(self._encoding)
-        if self._trace:
-            trace_log.debug("%s > %r", self.name, data)
+    async def _guarded(
+        self, command: str | None, lines: int, timeout: float | None = None
+    ) -> list[str]:
         try:
-            self._writer.write(data)
-            async with asyncio.timeout(self.timeout):
-                await self._writer.drain()
-        except (OSError, TimeoutError, serial.SerialException) as exc:
-            await self.close()
-            raise ConnectionLost(f"{self.name}: write failed: {exc}") from exc
+            return await self._exchange(command, lines, timeout or self.timeout)
+        except asyncio.CancelledError:
+            self._drop()
+            raise
 
-    async def _read_line(self, timeout: float | None = None) -> str:
-        timeout = timeout or self.timeout
-        assert self._reader is not None
+    async def _exchange(self, command: str | None, lines: int, timeout: float) -> list[str]:
+        """Write ``command`` (if any) and read ``lines`` reply lines, all within one
+        ``timeout``: one timer per exchange, and no wait on the write unless the bytes are
+        still queued (a wait that costs a timer and a loop pass on every command)."""
+        await self.open()
+        reader, writer = self._reader, self._writer
+        assert reader is not None and writer is not None
+        stage = "write"
         try:
             async with asyncio.timeout(timeout):
-                data = await self._reader.readuntil(self._split)
+                if command is not None:
+                    data = (command + self._write_termination).encode(self._encoding)
+                    if self._trace:
+                        trace_log.debug("%s > %r", self.name, data)
+                    writer.write(data)
+                    if writer.transport.get_write_buffer_size() or writer.transport.is_closing():
+                        await writer.drain()
+                stage = "read"
+                replies = [await reader.readuntil(self._split) for _ in range(lines)]
         except TimeoutError as exc:
             await self.close()
+            if stage == "write":
+                message = f"{self.name}: write failed: not taken within {timeout:g} s"
+                raise ConnectionLost(message) from exc
             raise InstrumentTimeout(f"{self.name}: no reply within {timeout:g} s") from exc
         except asyncio.IncompleteReadError as exc:
             await self.close()
@@ -192,11 +185,14 @@ class StreamTransport:
             raise ProtocolError(f"{self.name}: reply longer than {MAX_LINE} bytes") from exc
         except (OSError, serial.SerialException) as exc:
             await self.close()
-            raise ConnectionLost(f"{self.name}: read failed: {exc}") from exc
+            raise ConnectionLost(f"{self.name}: {stage} failed: {exc}") from exc
+        return [self._decoded(data) for data in replies]
+
+    def _decoded(self, data: bytes) -> str:
         if self._trace:
             trace_log.debug("%s < %r", self.name, data)
         try:
             return data.decode(self._encoding).rstrip(self._strip)
         except UnicodeDecodeError as exc:
-            await self.close()
+            self._drop()  # what follows a garbled reply cannot be trusted to line up
             raise ProtocolError(f"{self.name}: garbled reply {data!r}") from exc

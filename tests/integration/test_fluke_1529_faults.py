@@ -89,7 +89,7 @@ CASES = [
             "read_termination": "\n",
             "write_termination": "\n",
         },
-        InstrumentTimeout,
+        ConnectionLost,  # on the event loop, as any TCP link: the close is seen at once
     ),
     case("fluke_1529-pty", {"type": "serial", "port": "readout-1"}, ConnectionLost),
 ]

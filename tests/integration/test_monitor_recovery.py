@@ -92,6 +92,11 @@ async def test_instruments_are_spread_over_the_phase_slots_and_read_once_at_once
     assert [phase(i, 4, 1.0) for i in range(6)] == [0.0, 0.25, 0.5, 0.75, 0.0, 0.25]
     assert phase(7, 1, 2.0) == 0.0  # one slot: all at once, as before
     async with lab_session(fast_lab, Clock(), simulate=True) as session:
+        assert fast_lab.agent.phase_slots is None  # the lab leaves it to the monitor
+        chosen = Monitor(session.drivers(), session.journal, session.clock, phase_slots=None)
+        assert {s.phase for s in chosen.states.values()} == {  # at least 10 slots
+            phase(i, 10, 0.1) for i in range(len(chosen.states))
+        }
         pairs = [(c, d) for c, d in session.drivers() if d.link != "operator"]  # polled ones
         monitor = Monitor(pairs, session.journal, session.clock, phase_slots=len(pairs))
         intervals = {c.id: session.clock.to_real(c.poll_interval) for c, _ in pairs}

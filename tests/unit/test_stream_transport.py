@@ -13,8 +13,8 @@ import pytest
 from daq.core.errors import ConnectionLost, InstrumentTimeout, ProtocolError
 from drivers.testing import ScriptedStream
 from drivers.transports.base import Backoff
-from drivers.transports.settings import VisaConnection, open_line_transport
 from drivers.transports.stream import StreamTransport, serial_opener, tcp_opener
+from drivers.transports.visa import VisaTransport
 from simulators.servers import free_tcp_port
 
 
@@ -178,19 +178,30 @@ async def test_a_cancelled_exchange_leaves_no_reply_for_the_next() -> None:
 
 async def test_a_cancelled_visa_exchange_frees_the_port_only_once_finished() -> None:
     """The VISA call runs on in its thread after a cancel: the next exchange waits for it,
-    so two threads never talk on one socket, and each gets its own reply."""
+    so two threads never talk on one socket, and each gets its own reply. (A lab reaches a
+    socket through pyvisa when it names another backend; pyvisa-py's serves here.)"""
     async with slow_instrument(b"\n") as (port, seen):
-        connection = VisaConnection(
-            type="visa",
-            resource=f"TCPIP::127.0.0.1::{port}::SOCKET",
-            read_termination="\n",
-            write_termination="\n",
-            timeout=2,
-        )
-        t = open_line_transport("v", connection)
+        t = VisaTransport("v", f"TCPIP::127.0.0.1::{port}::SOCKET", timeout=2)
         try:
             await cancel_halfway(t.query("SLOW?"))
             assert await t.query("FAST?") == "fast"
             assert seen == [(b"SLOW?", 0), (b"FAST?", 1)]  # sent only once SLOW? was answered
         finally:
             await t.close()
+
+
+async def test_no_wait_on_a_write_whose_bytes_have_left() -> None:
+    """The write buffer is empty after a short command: no drain, its timer and loop pass."""
+    script = ScriptedStream([(b"S\r\n", b"S S 1.00 g\r\n")] * 3)
+    t = transport(script)
+    for _ in range(3):
+        assert await t.query("S") == "S S 1.00 g"
+    assert script.drains == 0
+
+
+async def test_a_device_taking_no_bytes_is_a_lost_link_within_the_timeout() -> None:
+    script = ScriptedStream([(b"S\r\n", b"S S 1.00 g\r\n")])
+    script.stuck = True
+    with pytest.raises(ConnectionLost, match=r"write failed: not taken within 0\.1 s"):
+        await transport(script, retries=0).query("S")
+    assert script.drains == 1 and not script.connected
