@@ -97,7 +97,7 @@ def mosquitto() -> Iterator[int]:
         conf = Path(folder) / "m.conf"
         conf.write_text(
             f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "max_queued_messages 100000\n"
+            "max_queued_messages 100000\nset_tcp_nodelay true\n"
         )
         process = subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL)
         for _ in range(200):

@@ -106,7 +106,7 @@ def mosquitto(tmp_path: Path) -> Iterator[Service]:
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "max_queued_messages 100000\n"  # as deploy/mosquitto: a slow subscriber loses none
+        "max_queued_messages 100000\nset_tcp_nodelay true\n"  # as deploy/mosquitto
     )
     service = Service("mosquitto", [exe, "-c", str(conf)], port, _listening, tmp_path).start()
     yield service

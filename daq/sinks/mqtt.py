@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import math
+import socket
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -140,6 +141,9 @@ class MqttLink:
             will=aiomqtt.Will(self.topic("agent", "status"), self._will(), 1, True),
             keepalive=s.keepalive,
             max_inflight_messages=s.in_flight,
+            # publishes in flight are small packets behind unacknowledged ones: with Nagle's
+            # algorithm they wait for the broker's TCP acknowledgement (tens of ms)
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             tls_context=context,
             timeout=10,
         )
