@@ -197,7 +197,13 @@ def _authoriser(
     role, full_name, their_function = found
     if not may(role, Right.ISSUE):
         raise fail(f"{user} is an {role}: only an authoriser issues certificates", code=2)
-    return full_name, their_function or function
+    if not their_function:  # never a function typed for someone else
+        raise fail(
+            f"{user} has no function on record, and a certificate states the issuer's",
+            "Record the user with --function (daq users add).",
+            2,
+        )
+    return full_name, their_function
 
 
 def _issue(

@@ -43,6 +43,12 @@ def test_users_are_administered_and_certificates_need_an_authorisers_password(
     wrong = daq_with("not it", "report", run_id, "--user", "ha.tran", "--password-stdin", *where,
                      cwd=tmp_path)  # fmt: skip
     assert wrong.returncode == 2 and "wrong user name or password" in wrong.stderr
+    added = daq_with("a password of his", "users", "add", "no.fn", "--role", "authoriser",
+                     "--password-stdin", *where, cwd=tmp_path)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    typed = daq_with("a password of his", "report", run_id, "--user", "no.fn", "--function",
+                     "Quality manager", "--password-stdin", *where, cwd=tmp_path)  # fmt: skip
+    assert typed.returncode == 2 and "no function on record" in typed.stderr  # not the typed one
     out = tmp_path / "issued.pdf"
     issued = daq_with("a password of hers", "report", run_id, "--user", "ha.tran",
                       "--password-stdin", "--out", str(out), *where, cwd=tmp_path)  # fmt: skip
