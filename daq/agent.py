@@ -165,25 +165,42 @@ class MqttProgress:
 
 
 class BenchView:
-    """Each polled instrument's newest reading (its first quantity: a transmitter's
-    pressure, not its sensor temperature) and a short trend per quantity, for the console."""
+    """Each instrument's newest reading of the quantity it shows (its first: a transmitter's
+    pressure, not its sensor temperature; a readout's first channel) and a short trend per
+    quantity, for the console. Fed by the monitor's polls and, since the monitor does not
+    poll what a run holds, by the run's own readings (it is one of the run's progress views)."""
 
     TREND = 60
 
     def __init__(self) -> None:
         self.last: dict[str, Reading] = {}
+        self.shown: dict[str, str] = {}
+        """The quantity each instrument's row shows: the first it was seen with."""
         self.trend: dict[tuple[str, str], collections.deque[float]] = {}
 
     def update(self, readings: list[Reading]) -> None:
-        seen: set[str] = set()
         for reading in readings:
-            if reading.instrument not in seen:
-                seen.add(reading.instrument)
+            if self.shown.setdefault(reading.instrument, reading.quantity) == reading.quantity:
                 self.last[reading.instrument] = reading
             if math.isfinite(reading.value):
                 key = (reading.instrument, reading.quantity)
                 kept = self.trend.setdefault(key, collections.deque(maxlen=self.TREND))
                 kept.append(reading.value)
+
+    def sample(self, reading: Reading, verdict: Verdict | None) -> None:
+        self.update([reading])
+
+    def begin(self, run: str, title: str, total: int, done: int) -> None:
+        """Only a run's readings concern the bench page."""
+
+    def point(self, label: str) -> None:
+        """Only a run's readings concern the bench page."""
+
+    def status(self, text: str) -> None:
+        """Only a run's readings concern the bench page."""
+
+    def completed(self, point: Point) -> None:
+        """Only a run's readings concern the bench page."""
 
 
 class Agent:
@@ -485,7 +502,8 @@ class Agent:
 
         used = {*plan.instruments.values(), *(u.instrument for u in plan.uuts)}
         monitor.paused |= used
-        progress = Progresses(MqttProgress(self.link), self.live) if self.link else self.live
+        views = (MqttProgress(self.link),) if self.link else ()
+        progress = Progresses(*views, self.live, self.bench)
         runner = Runner(session, register, progress)
         self._runner = runner
         self._run = asyncio.create_task(

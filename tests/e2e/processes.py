@@ -22,10 +22,10 @@ def run(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProce
 
 
 @contextmanager
-def simulating(lab_file: Path, cwd: Path, control_port: int) -> Iterator[str]:
+def simulating(lab_file: Path, cwd: Path, control_port: int, *extra: str) -> Iterator[str]:
     """`daq simulate LAB` in the background until its banner is out; yields the banner."""
     server = subprocess.Popen(
-        [*DAQ, "simulate", "--lab", str(lab_file), "--control-port", str(control_port)],
+        [*DAQ, "simulate", "--lab", str(lab_file), "--control-port", str(control_port), *extra],
         cwd=cwd,
         stdout=subprocess.PIPE,
         text=True,

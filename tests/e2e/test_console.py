@@ -16,7 +16,8 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +80,10 @@ def _healthy(url: str, timeout: float) -> None:
     raise AssertionError(f"the console at {url} did not answer in {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
-    folder = tmp_path_factory.mktemp("console")
+@contextmanager
+def serving(folder: Path, time_scale: float = 1.0) -> Iterator[Bench]:
+    """`daq simulate` and `daq agent` serving the console on the default lab, with two users;
+    ``time_scale`` runs both processes' waits and simulated physics that much faster."""
     raw = yaml.safe_load(lab_text(folder))
     port, control = free_tcp_port(), free_tcp_port()
     raw["web"] = {"listen": f"127.0.0.1:{port}", "session_timeout": 900}
@@ -97,9 +99,10 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     lab = folder / "lab.yaml"
     lab.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
     _add_users(lab, folder)
-    with simulating(lab, folder, control):
+    scale = ("--time-scale", str(time_scale))
+    with simulating(lab, folder, control, *scale):
         log = (folder / "agent.log").open("w")
-        agent = subprocess.Popen([*DAQ, "agent", "--lab", str(lab)], cwd=folder,
+        agent = subprocess.Popen([*DAQ, "agent", "--lab", str(lab), *scale], cwd=folder,
                                  stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}"
@@ -109,6 +112,20 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
             agent.send_signal(signal.SIGTERM)
             assert agent.wait(60) == 0, (folder / "agent.log").read_text()[-3000:]
             log.close()
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
+    with serving(tmp_path_factory.mktemp("console")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def fast_bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
+    """The bench at 40 times real speed: a well takes minutes to settle and a gauge is held
+    half a minute at each point, which the browser need not wait for in real time."""
+    with serving(tmp_path_factory.mktemp("console-fast"), time_scale=40) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +161,42 @@ def csrf_of(page: Any) -> str:
     return token
 
 
+def answer_every_prompt(
+    page: Any,
+    bench: Bench,
+    run_id: str,
+    reading: Callable[[dict[str, Any]], str] = lambda prompt: "",
+    *,
+    screenshots: bool = False,
+) -> tuple[int, list[int]]:
+    """Answer each prompt of the live run in the browser until the run finishes: do what it
+    asks to the simulated instrument and confirm, or type what ``reading`` reads; the number
+    answered and the points table's length after each answer."""
+    answered, rows_seen = 0, [0]
+    deadline = time.monotonic() + 420
+    while time.monotonic() < deadline:
+        page.wait_for_selector("form.prompt, #live-running:text('finished')", timeout=60_000)
+        if page.locator("#live-running:text('finished')").count():
+            return answered, rows_seen
+        prompt = page.locator("form.prompt").first
+        ident = prompt.get_attribute("data-prompt")
+        [open_prompt] = [p for p in page.request.get("/api/prompts").json() if p["id"] == ident]
+        assert open_prompt["run"] == run_id
+        if open_prompt["action"] is not None:
+            bench.act(open_prompt["action"])
+        if not open_prompt["confirmation"]:
+            prompt.locator("input[name=text]").fill(reading(open_prompt))
+        if screenshots and answered == 3:
+            shot(page, "prompt")
+        prompt.locator("button").click()
+        page.wait_for_selector(f"form[data-prompt='{ident}']", state="detached")
+        answered += 1
+        rows_seen.append(page.locator("#live-points tbody tr").count())
+        if screenshots and rows_seen[-1] == 3 and rows_seen[-2] != 3:
+            shot(page, "live")
+    raise AssertionError(f"run {run_id} did not finish; {answered} prompts answered")
+
+
 @pytest.mark.timeout(600)
 def test_an_operator_runs_the_balance_plan_and_an_authoriser_certifies_it(
     bench: Bench, browser: Any, tmp_path: Path
@@ -159,28 +212,7 @@ def test_an_operator_runs_the_balance_plan_and_an_authoriser_certifies_it(
     run_id = page.inner_text("#live-run")
     assert run_id.startswith("balance-")
 
-    answered, rows_seen = 0, [0]
-    deadline = time.monotonic() + 420
-    while time.monotonic() < deadline:
-        page.wait_for_selector("form.prompt, #live-running:text('finished')", timeout=60_000)
-        if page.locator("#live-running:text('finished')").count():
-            break
-        prompt = page.locator("form.prompt").first
-        ident = prompt.get_attribute("data-prompt")
-        [open_prompt] = [p for p in page.request.get("/api/prompts").json() if p["id"] == ident]
-        assert open_prompt["run"] == run_id
-        if open_prompt["action"] is not None:
-            bench.act(open_prompt["action"])
-        if answered == 3:
-            shot(page, "prompt")
-        prompt.locator("button").click()
-        page.wait_for_selector(f"form[data-prompt='{ident}']", state="detached")
-        answered += 1
-        rows_seen.append(page.locator("#live-points tbody tr").count())
-        if rows_seen[-1] == 3 and rows_seen[-2] != 3:
-            shot(page, "live")
-    else:
-        raise AssertionError(f"the run did not finish; {answered} prompts answered")
+    answered, rows_seen = answer_every_prompt(page, bench, run_id, screenshots=True)
     assert answered >= 20  # the weighing asks to place and remove each load
     assert rows_seen == sorted(rows_seen) and len(set(rows_seen)) - 1 > 0  # points arrived
     final = page.locator("#live-points tbody tr").count()
@@ -262,3 +294,81 @@ def test_five_wrong_passwords_throttle_the_login(bench: Bench, browser: Any) -> 
         page.click("form.login button")
     assert answer.value.status == 429  # the right password waits too
     context.close()
+
+
+def dial_reads_high(page: Any, by: float) -> Callable[[dict[str, Any]], str]:
+    """What the operator reads on the dial gauge: the reference transmitter's live value on
+    the bench page plus ``by`` bar (a gauge that reads high), to its 0.01 bar step."""
+
+    def read(prompt: dict[str, Any]) -> str:
+        assert prompt["instrument"] == "gauge-1", prompt
+        bench = page.request.get("/api/bench").json()
+        [reference] = [row for row in bench if row["id"] == "transmitter-1"]
+        assert reference["unit"] == "bar", reference
+        return f"{reference['value'] + by:.2f} bar"
+
+    return read
+
+
+def certify(browser: Any, bench: Bench, run_id: str) -> list[str]:
+    """The authoriser issues the run's PDF certificates in the browser; their rows."""
+    page = log_in(browser, bench, AUTHORISER)
+    page.goto(f"/runs/{run_id}")
+    page.select_option("#issue select[name=form]", "pdf")
+    page.click("#issue button")
+    page.wait_for_selector("#run-certificates a.download")
+    rows: list[str] = page.locator("#run-certificates tbody tr").all_inner_texts()
+    page.context.close()
+    return rows
+
+
+@pytest.mark.timeout(900)
+def test_the_thermometer_comparison_runs_and_is_certified_in_the_browser(
+    fast_bench: Bench, browser: Any
+) -> None:
+    page = log_in(browser, fast_bench, OPERATOR)
+    page.goto("/start")
+    page.select_option("select[name=plan]", "thermometers")
+    page.click("#start button")
+    page.wait_for_url("**/live")
+    run_id = page.inner_text("#live-run")
+    assert run_id.startswith("thermometers-")
+    answered, _ = answer_every_prompt(page, fast_bench, run_id)
+    assert answered == 1  # insert the reference and both probes into the well
+    page.goto(f"/runs/{run_id}")
+    assert "completed" in page.inner_text("#run-status")
+    points = page.request.get(f"/api/runs/{run_id}").json()["points"]
+    decided = [p for p in points if p["decision"]]
+    assert len(decided) == 6  # three set points, two probes
+    assert {p["decision"] for p in decided} == {"pass"}, decided
+    page.context.close()
+    rows = certify(browser, fast_bench, run_id)
+    assert len(rows) == 2 and all("Trần Thu Hà" in row for row in rows)  # one per probe
+
+
+@pytest.mark.timeout(900)
+def test_a_dial_gauge_read_in_the_browser_is_judged_on_what_was_typed(
+    fast_bench: Bench, browser: Any
+) -> None:
+    page = log_in(browser, fast_bench, OPERATOR)
+    page.goto("/start")
+    page.select_option("select[name=plan]", "pressure-gauge")
+    page.click("#start button")
+    page.wait_for_url("**/live")
+    run_id = page.inner_text("#live-run")
+    assert run_id.startswith("pressure-gauge-")
+    # The gauge is read 0.30 bar high throughout: outside ±0.16 bar (class 1.6 of 10 bar)
+    answered, _ = answer_every_prompt(page, fast_bench, run_id, dial_reads_high(page, 0.3))
+    assert answered >= 12  # six points rising and falling
+    page.goto(f"/runs/{run_id}")
+    assert "completed" in page.inner_text("#run-status")
+    points = page.request.get(f"/api/runs/{run_id}").json()["points"]
+    decided = [p for p in points if p["decision"]]
+    assert len(decided) == 6
+    assert all(p["error"] == pytest.approx(0.3, abs=0.02) for p in decided), [
+        (p["key"], p["error"], p["decision"]) for p in decided
+    ]
+    assert {p["decision"] for p in decided} == {"fail"}, decided
+    page.context.close()
+    [row] = certify(browser, fast_bench, run_id)
+    assert "Trần Thu Hà" in row

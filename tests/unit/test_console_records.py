@@ -34,6 +34,19 @@ def test_the_bench_shows_an_instruments_first_quantity_and_a_trend_per_quantity(
     assert records.spark([1.0]) == ""
 
 
+def test_a_runs_readings_keep_the_bench_live_on_the_quantity_each_row_shows() -> None:
+    """The monitor does not poll what a run holds: the run's readings (its progress samples)
+    move the bench row on, but a reading of another quantity does not take the row over."""
+    bench = BenchView()
+    bench.update([reading("pressure", 0.0, "bar"), reading("temperature", 22.5, "°C")])
+    bench.sample(reading("pressure", 6.0, "bar"), None)
+    bench.sample(reading("temperature", 23.0, "°C"), None)
+    shown = bench.last["transmitter-1"]
+    assert (shown.quantity, shown.value) == ("pressure", 6.0)
+    assert list(bench.trend[("transmitter-1", "pressure")]) == [0.0, 6.0]
+    assert list(bench.trend[("transmitter-1", "temperature")]) == [22.5, 23.0]
+
+
 def test_days_until_due_are_stated_ok_due_soon_or_overdue() -> None:
     raw = yaml.safe_load(default_lab_text())
     raw["standards"] = str(CONFIG / "standards.yaml")
