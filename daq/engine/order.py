@@ -26,6 +26,8 @@ class RunOrder:
     received: dt.date | None = None
     serial: str = ""
     """The item's serial (of the plan's first UUT), when the plan does not state it."""
+    serials: dict[str, str] = field(default_factory=dict)
+    """Each UUT's serial by its id, where the plan does not state it (a run of several)."""
     override: list[str] = field(default_factory=list)
     """Standards used despite a refusal."""
     accept_serial: list[str] = field(default_factory=list)
@@ -37,7 +39,8 @@ class RunOrder:
         plan = with_overrides(plan, self.override, self.by, self.reason)
         plan = with_uut(plan, self.uut, lab)
         plan = with_serial_overrides(plan, self.accept_serial, self.by, self.reason)
-        return with_item(plan, self.customer, self.received, self.serial)
+        serials = {plan.uuts[0].id: self.serial} if self.serial.strip() else {}
+        return with_item(plan, self.customer, self.received, serials | self.serials)
 
 
 def with_overrides(plan: Plan, standards: list[str], by: str | None, reason: str | None) -> Plan:
@@ -98,18 +101,28 @@ def with_uut(plan: Plan, uut: str | None, lab: LabConfig) -> Plan:
     )
 
 
-def with_item(plan: Plan, customer: str, received: dt.date | None, serial: str) -> Plan:
-    """The customer and receipt date of this item, and its serial where the plan has none."""
+def with_item(plan: Plan, customer: str, received: dt.date | None, serials: dict[str, str]) -> Plan:
+    """The customer and receipt date of this item, and each UUT's serial where the plan
+    has none (a serial the plan states cannot be changed here)."""
     update: dict[str, object] = {}
     if customer.strip():
         update["customer"] = customer.strip()
     if received is not None:
         update["received"] = received
-    if serial.strip():
-        first, *rest = plan.uuts
-        if first.serial and first.serial != serial.strip():
+    given = {uut: serial.strip() for uut, serial in serials.items() if serial.strip()}
+    unknown = sorted(set(given) - {u.id for u in plan.uuts})
+    if unknown:
+        raise OrderRefused(
+            f"serial of {', '.join(unknown)}: no such UUT in plan {plan.id}; UUTs: "
+            f"{', '.join(u.id for u in plan.uuts)}"
+        )
+    for uut in plan.uuts:
+        if uut.serial and given.get(uut.id, uut.serial) != uut.serial:
             raise OrderRefused(
-                f"UUT {first.id}: the plan names serial {first.serial}, not {serial.strip()}"
+                f"UUT {uut.id}: the plan names serial {uut.serial}, not {given[uut.id]}"
             )
-        update["uuts"] = [first.model_copy(update={"serial": serial.strip()}), *rest]
+    if given:
+        update["uuts"] = [
+            u.model_copy(update={"serial": given[u.id]}) if u.id in given else u for u in plan.uuts
+        ]
     return plan.model_copy(update=update) if update else plan

@@ -39,6 +39,9 @@ class Start:
     customer: str = ""
     received: dt.date | None = None
     serial: str = ""
+    """The serial of the plan's first UUT (where the plan has none)."""
+    serials: tuple[tuple[str, str], ...] = ()
+    """Each UUT's serial by its id (where the plan has none)."""
     override: tuple[str, ...] = ()
     reason: str = ""
 
@@ -46,16 +49,19 @@ class Start:
 async def start_run(console: Console, login: Login, start: Start) -> str:
     """Start a run; overrides are taken in the name of the person logged in."""
     agent = _agent(console)
-    for ident in (start.plan, start.uut or "x", *start.override):
+    items = dict(start.serials)
+    for ident in (start.plan, start.uut or "x", *start.override, *items):
         if not IDENT.fullmatch(ident):
             raise HTTPException(422, "an id is letters, digits and _.:-")
-    if any(ord(c) < 32 or ord(c) == 127 for c in start.customer + start.serial + start.reason):
+    texts = (start.customer, start.serial, start.reason, *items.values())
+    if any(ord(c) < 32 or ord(c) == 127 for c in "".join(texts)):
         raise HTTPException(422, "customer, serial and reason are printable text")
     if start.override and not start.reason.strip():
         raise HTTPException(422, "an override needs the reason you take responsibility for")
     order = RunOrder(
         uut=start.uut, customer=start.customer, received=start.received, serial=start.serial,
-        override=list(start.override), by=login.user.full_name, reason=start.reason.strip(),
+        serials=items, override=list(start.override), by=login.user.full_name,
+        reason=start.reason.strip(),
     )  # fmt: skip
     requested = {"user": login.user.name, "name": login.user.full_name, "via": "console"}
     try:

@@ -31,6 +31,11 @@ class StartRun(_Body):
     customer: str = Field("", max_length=200, pattern=_TEXT)
     received: dt.date | None = None
     serial: str = Field("", max_length=64, pattern=_TEXT)
+    """The serial of the plan's first UUT, where the plan states none."""
+    serials: dict[
+        Annotated[str, Field(pattern=_ID)], Annotated[str, Field(max_length=64, pattern=_TEXT)]
+    ] = Field(default_factory=dict, max_length=50)
+    """Each UUT's serial by its id, where the plan states none."""
     override: list[Annotated[str, Field(pattern=_ID)]] = Field(default_factory=list, max_length=20)
     """Standards used despite a refusal, in the name of the person logged in."""
     reason: str = Field("", max_length=500, pattern=_TEXT)
@@ -79,7 +84,8 @@ async def run(request: Request, run_id: str) -> dict[str, Any]:
 async def start_run(request: Request, body: StartRun) -> dict[str, str]:
     login = require(request, Right.RUN)
     start = actions.Start(body.plan, body.uut, body.customer, body.received, body.serial,
-                          tuple(body.override), body.reason)  # fmt: skip
+                          tuple(body.serials.items()), tuple(body.override),
+                          body.reason)  # fmt: skip
     return {"run": await actions.start_run(console_of(request), login, start)}
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from daq.config import ConfigError
+from daq.engine.plan import Uut, find_plan
 from daq.journal import EventKind
 from daq.people import Right
 from daq.reports.i18n import languages
@@ -16,6 +18,7 @@ from daq.web.charts import charted_rules, control_chart
 from daq.web.console import (
     IDENT,
     RUN_ID,
+    Console,
     checked_id,
     console_of,
     page,
@@ -147,7 +150,24 @@ async def start_page(request: Request) -> Response:
     today = dt.datetime.fromtimestamp(console.journal.clock.now(), dt.UTC).date()
     found, _ = records.standards(console.lab, today, console.lab.agent.due_warning_days)
     refused = [s for s in found if s["state"] == "overdue"]
-    return page(request, "start.html", plans=plans, instruments=instruments, refused=refused)
+    items = _items(console, plans[0]) if plans else []
+    return page(request, "start.html", plans=plans, instruments=instruments, refused=refused,
+                items=items)  # fmt: skip
+
+
+@router.get("/start/items")
+async def start_items(request: Request, plan: Annotated[str, Query(max_length=64)]) -> Response:
+    """The chosen plan's UUTs, each with its serial (to be given where the plan has none)."""
+    return page(request, "start_items.html", items=_items(console_of(request), plan))
+
+
+def _items(console: Console, plan: str) -> list[Uut]:
+    if console.agent is None or plan not in console.agent.plans():
+        return []
+    try:
+        return find_plan(plan, console.lab, files=False)[0].uuts
+    except ConfigError:
+        return []  # the start itself names the plan's problem
 
 
 @router.post("/start")
@@ -157,7 +177,8 @@ async def start(
     uut: Annotated[str, Form(max_length=64)] = "",
     customer: Text = "",
     received: Annotated[str, Form(max_length=10)] = "",
-    serial: Annotated[str, Form(max_length=64)] = "",
+    item: Annotated[list[str] | None, Form(max_length=50)] = None,
+    item_serial: Annotated[list[str] | None, Form(max_length=50)] = None,
     override: Annotated[list[str] | None, Form(max_length=20)] = None,
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
@@ -166,8 +187,12 @@ async def start(
         day = dt.date.fromisoformat(received) if received else None
     except ValueError:
         raise HTTPException(422, "the receipt date is YYYY-MM-DD") from None
-    start = actions.Start(checked_id(plan, IDENT), uut or None, customer, day, serial,
-                          tuple(override or ()), reason)  # fmt: skip
+    items, serials = item or [], item_serial or []
+    if len(items) != len(serials) or any(len(s) > 64 for s in serials):
+        raise HTTPException(422, "each UUT has one serial of at most 64 characters")
+    start = actions.Start(checked_id(plan, IDENT), uut or None, customer, day, "",
+                          tuple(zip(items, serials, strict=True)), tuple(override or ()),
+                          reason)  # fmt: skip
     await actions.start_run(console_of(request), login, start)
     return _back("/live")
 

@@ -73,14 +73,18 @@ async def test_changes_go_through_the_use_cases_in_the_persons_name(
     client, agent = console
     csrf = (await client.get("/api/me")).json()["csrf"]
     headers = {"X-CSRF-Token": csrf}
+    form = await client.get("/start/items", params={"plan": "balance"})
+    assert 'name="item" value="balance-1"' in form.text and "B207696838" in form.text
     started = await client.post("/start", data={
         "csrf": csrf, "plan": "balance", "customer": "Example Workshop Co",
         "received": "2026-11-30", "override": ["weight-100g-e2"], "reason": "new certificate",
+        "item": ["balance-1"], "item_serial": ["B207696838"],
     })  # fmt: skip
     assert started.status_code == 303 and started.headers["location"] == "/live"
     _, plan, order, requested = agent.calls[0]
     assert plan == "balance" and order.customer == "Example Workshop Co"
     assert str(order.received) == "2026-11-30" and order.override == ["weight-100g-e2"]
+    assert order.serials == {"balance-1": "B207696838"}
     assert order.by == "An Nguyen" and order.reason == "new certificate"
     assert requested == {"user": "an.nguyen", "name": "An Nguyen", "via": "console"}
     answered = await client.post("/api/prompts/abc123/answer", json={"answer": "2.5 bar"},
@@ -107,7 +111,9 @@ async def test_overrides_need_a_reason_and_bad_input_is_refused_before_the_agent
     for body in ({"plan": "balance", "override": ["weight-100g-e2"]},
                  {"plan": "balance", "customer": "A\x00B"},
                  {"plan": "balance", "received": "yesterday"},
-                 {"plan": "balance", "uut": "../etc"}):  # fmt: skip
+                 {"plan": "balance", "uut": "../etc"},
+                 {"plan": "balance", "serials": {"../etc": "1"}},
+                 {"plan": "balance", "serials": {"balance-1": "1\n2"}}):  # fmt: skip
         answer = await client.post("/api/runs", json=body, headers=headers)
         assert answer.status_code == 422, body
     answer = await client.post("/api/prompts/abc/answer", json={"answer": "x" * 201},

@@ -47,3 +47,18 @@ def test_overrides_need_a_name_and_a_reason() -> None:
         RunOrder(accept_serial=["nope"], by="A", reason="B").applied(balance(), LAB)
     with pytest.raises(OrderRefused, match="no such instrument"):
         RunOrder(uut="nope").applied(balance(), LAB)
+
+
+def test_each_uut_of_a_run_of_several_gets_its_own_serial() -> None:
+    plan, _ = find_plan("thermometers", LAB, files=False)
+    unnamed = plan.model_copy(update={"uuts": [u.model_copy(update={"serial": ""})
+                                               for u in plan.uuts]})  # fmt: skip
+    given = RunOrder(serials={"probe-2": "C-17", "probe-3": " C-18 "}).applied(unnamed, LAB)
+    assert [(u.id, u.serial) for u in given.uuts] == [("probe-2", "C-17"), ("probe-3", "C-18")]
+    one = RunOrder(serials={"probe-3": "C-18", "probe-2": ""}).applied(unnamed, LAB)
+    assert [u.serial for u in one.uuts] == ["", "C-18"]
+    with pytest.raises(OrderRefused, match="UUT probe-3: the plan names serial T-2002, not C-18"):
+        RunOrder(serials={"probe-3": "C-18"}).applied(plan, LAB)
+    assert RunOrder(serials={"probe-3": "T-2002"}).applied(plan, LAB).uuts == plan.uuts
+    with pytest.raises(OrderRefused, match="serial of probe-9: no such UUT in plan thermometers"):
+        RunOrder(serials={"probe-9": "C-19"}).applied(unnamed, LAB)
