@@ -19,6 +19,7 @@ from daq.chain import (
 )
 from daq.core.clock import Clock
 from daq.core.reading import Reading
+from daq.journal.place import network_share
 from daq.journal.records import (
     CERTIFICATE_COLUMNS,
     CertificateRow,
@@ -95,7 +96,18 @@ class JournalBase:
     async def _run(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
+    def _refuse_a_network_share(self) -> None:
+        share = network_share(self.path)
+        if share is not None:
+            kind, point = share
+            raise JournalError(
+                f"the journal {self.path} is on a network share ({kind} at {point}), where "
+                "SQLite's locks do not hold: keep it on this computer's own disk (journal: "
+                "path: in the lab file), and watch another PC's agent in its own console"
+            )
+
     def _open_read_only(self) -> None:
+        self._refuse_a_network_share()
         if not self.path.is_file():
             raise JournalError(f"no journal at {self.path} yet: nothing has been recorded there")
         try:
@@ -116,6 +128,7 @@ class JournalBase:
         if self.read_only:
             self._open_read_only()
             return
+        self._refuse_a_network_share()
         db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
