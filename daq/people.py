@@ -1,8 +1,10 @@
 """The people of the lab who use the console, and what each role may do.
 
 Roles: an operator starts and aborts runs, answers prompts and acknowledges alarms; an
-authoriser may also issue certificates; an administrator manages the users. Passwords are
-kept as argon2 hashes only. Every change to a user is an event naming who made it.
+authoriser may also issue certificates; an administrator manages the users and nothing
+else (the person keeping the accounts is no signatory of certificates: one who is both keeps
+two accounts). Passwords are kept as argon2 hashes only. Every change to a user is an event
+naming who made it.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class Right(StrEnum):
 RIGHTS: dict[Role, frozenset[Right]] = {
     Role.OPERATOR: frozenset({Right.RUN}),
     Role.AUTHORISER: frozenset({Right.RUN, Right.ISSUE}),
-    Role.ADMINISTRATOR: frozenset({Right.RUN, Right.ISSUE, Right.ADMINISTER}),
+    Role.ADMINISTRATOR: frozenset({Right.ADMINISTER}),
 }
 
 

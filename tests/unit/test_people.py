@@ -96,6 +96,8 @@ def test_rights_by_role() -> None:
     assert may("operator", Right.RUN) and not may("operator", Right.ISSUE)
     assert may("authoriser", Right.ISSUE) and not may("authoriser", Right.ADMINISTER)
     assert may("administrator", Right.ADMINISTER)
+    # the keeper of the accounts signs no certificate and runs nothing
+    assert not may("administrator", Right.ISSUE) and not may("administrator", Right.RUN)
     assert not may("visitor", Right.RUN)
 
 
