@@ -63,6 +63,12 @@ def hash_password(password: str) -> str:
     return PasswordHasher().hash(password)
 
 
+async def hashed(password: str) -> str:
+    """The password's argon2 hash, made on a thread: it takes a good part of a second of
+    the CPU, which the agent's loop (the console, the instruments) must not wait for."""
+    return await asyncio.to_thread(hash_password, password)
+
+
 def password_matches(hashed: str, password: str) -> bool:
     """Whether ``password`` is the one ``hashed`` was made from (never raises)."""
     from argon2 import PasswordHasher
@@ -120,14 +126,14 @@ async def add_user(
         raise UserRefused(f"no role {role!r}; roles: {', '.join(Role)}") from None
     now = journal.clock.now()
     user = UserRow(
-        name, chosen, hash_password(password), full_name.strip() or name, function.strip(),
+        name, chosen, await hashed(password), full_name.strip() or name, function.strip(),
         language, False, now, now,
     )  # fmt: skip
     try:
         await journal.add_user(user)
     except UserTaken as exc:
         raise UserRefused(str(exc)) from None
-    journal.event(EventKind.USER_ADDED, f"user {name} ({chosen}) added by {by}", instrument=name)
+    journal.event(EventKind.USER_ADDED, f"user {name} ({chosen}) added by {by}")
     await journal.flush()
     return user
 
@@ -143,10 +149,8 @@ async def reset_password(journal: Journal, name: str, password: str, *, by: str)
     from daq.journal import EventKind
 
     await _existing(journal, name)
-    await journal.update_user(name, journal.clock.now(), password=hash_password(password))
-    journal.event(
-        EventKind.USER_PASSWORD_RESET, f"password of {name} reset by {by}", instrument=name
-    )
+    await journal.update_user(name, journal.clock.now(), password=await hashed(password))
+    journal.event(EventKind.USER_PASSWORD_RESET, f"password of {name} reset by {by}")
     await journal.flush()
 
 
@@ -155,7 +159,7 @@ async def disable_user(journal: Journal, name: str, *, by: str) -> None:
 
     await _existing(journal, name)
     await journal.update_user(name, journal.clock.now(), disabled=True)
-    journal.event(EventKind.USER_DISABLED, f"user {name} disabled by {by}", Severity.WARNING, name)
+    journal.event(EventKind.USER_DISABLED, f"user {name} disabled by {by}", Severity.WARNING)
     await journal.flush()
 
 
@@ -164,9 +168,7 @@ async def set_language(journal: Journal, name: str, language: str) -> None:
 
     await _existing(journal, name)
     await journal.update_user(name, journal.clock.now(), language=language)
-    journal.event(
-        EventKind.USER_LANGUAGE_CHANGED, f"{name} reads the console in {language}", instrument=name
-    )
+    journal.event(EventKind.USER_LANGUAGE_CHANGED, f"{name} reads the console in {language}")
 
 
 async def authenticate(journal: Journal, name: str, password: str) -> UserRow | None:

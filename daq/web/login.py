@@ -87,9 +87,7 @@ async def log_in(
         return response
     console.throttle.succeeded(*keys)
     token = console.sessions.begin(user, address)
-    console.journal.event(
-        EventKind.LOGIN, f"{user.name} logged in from {address}", instrument=user.name
-    )
+    console.journal.event(EventKind.LOGIN, f"{user.name} logged in from {address}")
     response = _back("/runs")
     _cookie(request, response, COOKIE, token)
     response.delete_cookie(LOGIN_COOKIE, path="/")

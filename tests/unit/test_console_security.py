@@ -107,6 +107,7 @@ async def test_a_login_is_an_http_only_cookie_that_ends_after_inactivity(
     await journal.flush()
     [event] = await journal.events("login")
     assert event.message == "an.nguyen logged in from 127.0.0.1"
+    assert event.instrument is None
 
 
 async def test_cookies_are_secure_behind_https(
