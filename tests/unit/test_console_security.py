@@ -4,6 +4,7 @@ role, throttled logins, body limits and ids checked before anything is looked up
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,13 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from fastapi import FastAPI
 
 from daq.config import LabConfig, default_lab_text, parse_lab
 from daq.journal import Journal
 from daq.people import add_user
 from daq.web.app import create_app
 from daq.web.security import MAX_BODY
-from daq.web.sessions import THROTTLE_AFTER, Sessions, Throttle
+from daq.web.sessions import ADDRESS_THROTTLE_AFTER, THROTTLE_AFTER, Sessions, Throttle
 
 PASSWORD = "a long enough password"
 
@@ -59,12 +61,21 @@ async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
 
 
 @pytest.fixture
-async def client(tmp_path: Path, journal: Journal, time_: Time) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
+def app(tmp_path: Path, journal: Journal, time_: Time) -> FastAPI:
+    return create_app(
         lab_in(tmp_path), journal, None, sessions=Sessions(600, time_), throttle=Throttle(time_)
     )
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as opened:
+
+
+def browser(app: FastAPI, address: str = "127.0.0.1") -> httpx.AsyncClient:
+    """A browser at ``address``."""
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with browser(app) as opened:
         yield opened
 
 
@@ -177,6 +188,66 @@ async def test_five_wrong_passwords_throttle_the_name(
     assert "5 wrong passwords" in event.message
     time_.now += 61
     assert (await log_in(client, "an.nguyen")).status_code == 303
+
+
+async def test_wrong_passwords_sent_at_once_are_all_counted_before_any_is_checked(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import PasswordHasher
+
+    checked: list[str] = []
+    real = PasswordHasher.verify
+
+    def counted(self: PasswordHasher, hashed: str | bytes, password: str | bytes) -> bool:
+        checked.append(str(password))
+        return real(self, hashed, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counted)
+    page = await client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    guesses = [{"name": "an.nguyen", "password": f"guess number {i}", "csrf": token[1]}
+               for i in range(4 * THROTTLE_AFTER)]  # fmt: skip
+    answers = await asyncio.gather(*(client.post("/login", data=g) for g in guesses))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [401] * THROTTLE_AFTER + [429] * (3 * THROTTLE_AFTER)
+    assert len(checked) == THROTTLE_AFTER
+
+
+async def test_wrong_passwords_elsewhere_do_not_keep_a_person_out(app: FastAPI) -> None:
+    async with browser(app, "10.0.0.66") as stranger, browser(app, "10.0.0.7") as own:
+        for _ in range(THROTTLE_AFTER):
+            assert (await log_in(stranger, "an.nguyen", "wrong password!")).status_code == 401
+        assert (await log_in(stranger, "an.nguyen")).status_code == 429
+        assert (await log_in(own, "an.nguyen")).status_code == 303  # from her own PC
+
+
+async def test_an_address_guessing_many_names_waits_and_others_do_not(
+    app: FastAPI, journal: Journal
+) -> None:
+    async with browser(app, "10.0.0.66") as guesser, browser(app, "10.0.0.7") as other:
+        for i in range(ADDRESS_THROTTLE_AFTER):
+            answer = await log_in(guesser, f"name{i}", "wrong password!")
+            assert answer.status_code == 401
+        assert (await log_in(guesser, "an.nguyen")).status_code == 429
+        assert (await log_in(other, "an.nguyen")).status_code == 303
+    await journal.flush()
+    assert any("whatever the names" in e.message for e in await journal.events("login_throttled"))
+
+
+async def test_each_wrong_password_after_a_wait_doubles_it(
+    client: httpx.AsyncClient, time_: Time
+) -> None:
+    for _ in range(THROTTLE_AFTER):
+        await log_in(client, "an.nguyen", "wrong password!")
+    assert int((await log_in(client, "an.nguyen")).headers["retry-after"]) == 61
+    time_.now += 61
+    assert (await log_in(client, "an.nguyen", "wrong password!")).status_code == 401
+    assert int((await log_in(client, "an.nguyen")).headers["retry-after"]) == 121
+    time_.now += 121
+    assert (await log_in(client, "an.nguyen")).status_code == 303
+    await client.post("/logout", data={"csrf": await csrf(client)})
+    assert (await log_in(client, "an.nguyen", "wrong password!")).status_code == 401  # afresh
 
 
 async def test_large_bodies_and_bad_ids_are_refused_before_anything(
