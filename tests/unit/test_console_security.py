@@ -355,3 +355,28 @@ async def test_a_refused_form_is_a_page_for_a_person_and_json_for_a_program(
     assert form.status_code == 403 and 'id="problem"' in form.text and "operator" in form.text
     program = await client.post("/runs/r1/certificates", data={"csrf": token})
     assert program.json()["detail"] == "an.nguyen (operator) may not do this"
+
+
+def test_behind_a_proxy_the_console_listens_on_the_loopback_only(tmp_path: Path) -> None:
+    from daq.config import ConfigError
+
+    assert lab_in(tmp_path, behind_proxy=True).web is not None  # the proxy on the same PC
+    with pytest.raises(ConfigError) as refused:
+        lab_in(tmp_path, listen="0.0.0.0:8080", behind_proxy=True)
+    assert str(refused.value).startswith("lab.yaml: web: behind_proxy: ")
+    assert "loopback" in str(refused.value)
+    https = lab_in(tmp_path, listen="0.0.0.0:8443", behind_proxy=True, certificate="c.pem",
+                   key="k.pem").web  # fmt: skip
+    assert https is not None and https.secure
+
+
+async def test_a_listen_address_given_at_start_is_held_to_the_same_rule(
+    tmp_path: Path, journal: Journal
+) -> None:
+    from daq.web.server import ConsoleUnavailable, serve_console
+
+    lab = lab_in(tmp_path, behind_proxy=True)
+    with pytest.raises(ConsoleUnavailable) as refused:
+        await serve_console("0.0.0.0:8080", lab, journal, None, asyncio.Event())
+    assert str(refused.value).startswith("lab.yaml: web: behind_proxy: ")
+    assert "(listening on 0.0.0.0:8080)" in str(refused.value)
