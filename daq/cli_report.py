@@ -283,7 +283,7 @@ def _reprint(
 ) -> None:
     """Copy an issued certificate's archived file (the newest, of ``uut`` if named), after
     checking it is as it was issued."""
-    from daq.integrity import archived_file_problems
+    from daq.certify import FileAltered, archived_copy
 
     async def archived() -> tuple[str, str, bytes, bytes | None]:
         async with reader_of(config) as journal:
@@ -301,17 +301,16 @@ def _reprint(
             if chosen not in {issue.number for issue in issues}:
                 known = ", ".join(issue.number for issue in issues)
                 raise fail(f"run {run_id} has no certificate {chosen}", f"Its: {known}.", 2)
-            kept = await journal.certificate_file(chosen)
+            try:
+                kept = await archived_copy(config, journal, chosen)
+            except FileAltered as exc:
+                raise fail(str(exc), f"`daq verify {run_id}` checks the whole record.") from None
             if kept is None:
                 raise fail(
                     f"certificate {chosen} was issued before the journal kept certificates' "
                     "files: it cannot be reprinted",
                     "Re-issue it (`daq report RUN`): the new certificate replaces it.",
                 )
-            keys = config.signing.keys if config.signing is not None else []
-            problems = await archived_file_problems(journal, chosen, keys)
-            if problems:
-                raise fail(problems[0], f"`daq verify {run_id}` checks the whole record.")
             detached = await journal.signature_file(chosen)
             return chosen, kept.format, kept.content, detached.content if detached else None
 

@@ -79,6 +79,7 @@ class EventKind(StrEnum):
     SAFE_STATE_FAILED = "safe_state_failed"
     CERTIFICATE_ISSUED = "certificate_issued"
     UNSIGNED_RECORD_CERTIFIED = "unsigned_record_certified"
+    CERTIFICATE_FILE_ALTERED = "certificate_file_altered"
     SIGNING_BEGAN = "signing_began"
     STREAM_ANCHOR = "stream_anchor"
     STREAM_ANCHOR_UNSIGNED = "stream_anchor_unsigned"

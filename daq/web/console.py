@@ -26,6 +26,8 @@ WORDS = HERE / "i18n"
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 """What a run id looks like (``daq.commands`` holds MQTT's to the same)."""
 IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+CERTIFICATE_NUMBER = re.compile(r"[^\x00-\x1f\x7f/][^\x00-\x1f\x7f]{0,127}")
+"""A certificate number: the lab's format may put any printable text in it, "/" too."""
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -380,3 +381,41 @@ async def test_a_listen_address_given_at_start_is_held_to_the_same_rule(
         await serve_console("0.0.0.0:8080", lab, journal, None, asyncio.Event())
     assert str(refused.value).startswith("lab.yaml: web: behind_proxy: ")
     assert "(listening on 0.0.0.0:8080)" in str(refused.value)
+
+
+async def issued(journal: Journal, number: str, content: bytes) -> None:
+    """A certificate of run r1 on record with its file, as ``daq.certify`` leaves it."""
+    from daq.journal import CertificateRow
+
+    row = CertificateRow(number, "r1", "pdf", "en", 1000.0, "ha.tran", "Quality manager",
+                         "0" * 64, "", "")  # fmt: skip
+    await journal.record_issue(row, None, None, content)
+
+
+async def test_a_certificate_number_with_slashes_is_downloaded(
+    client: httpx.AsyncClient, journal: Journal
+) -> None:
+    await issued(journal, "DEMO/2026/0007", b"%PDF-1.7 as issued")
+    await log_in(client, "an.nguyen")
+    listed = await client.get("/certificates")
+    assert 'href="/certificates/DEMO/2026/0007"' in listed.text
+    answer = await client.get("/certificates/DEMO/2026/0007")
+    assert answer.status_code == 200 and answer.content == b"%PDF-1.7 as issued"
+    assert answer.headers["content-disposition"] == 'attachment; filename="DEMO-2026-0007.pdf"'
+    assert (await client.get("/certificates/DEMO/2026/0008")).status_code == 404
+
+
+async def test_an_archived_file_altered_on_disk_is_not_given_out(
+    client: httpx.AsyncClient, journal: Journal, tmp_path: Path
+) -> None:
+    await issued(journal, "DEMO-2026-0007", b"%PDF-1.7 as issued")
+    with sqlite3.connect(tmp_path / "j.sqlite") as db:  # edited in the file, beside the agent
+        db.execute("UPDATE certificate_files SET content = ? WHERE number = ?",
+                   (b"%PDF-1.7 forged", "DEMO-2026-0007"))  # fmt: skip
+    await log_in(client, "an.nguyen")
+    answer = await client.get("/certificates/DEMO-2026-0007")
+    assert answer.status_code == 409 and b"forged" not in answer.content
+    assert "altered" in answer.json()["detail"] and "not given out" in answer.json()["detail"]
+    await journal.flush()
+    [event] = await journal.events("certificate_file_altered")
+    assert event.run == "r1" and event.severity == "error" and "DEMO-2026-0007" in event.message
