@@ -14,7 +14,7 @@ from fastapi import HTTPException
 from daq.certify import FORMATS, IssueRefused, Request, prepare, record, render, verified_document
 from daq.engine.order import RunOrder
 from daq.journal import NumberTaken
-from daq.operations import Refused
+from daq.operations import Refused, Unprintable, printable
 from daq.people import Right, may
 from daq.reports.i18n import languages
 from daq.web.console import IDENT, Console, who
@@ -49,8 +49,10 @@ async def start_run(console: Console, login: Login, start: Start) -> str:
     for ident in (start.plan, start.uut or "x", *start.override):
         if not IDENT.fullmatch(ident):
             raise HTTPException(422, "an id is letters, digits and _.:-")
-    if any(ord(c) < 32 or ord(c) == 127 for c in start.customer + start.serial + start.reason):
-        raise HTTPException(422, "customer, serial and reason are printable text")
+    try:
+        printable(customer=start.customer, serial=start.serial, reason=start.reason)
+    except Unprintable as exc:
+        raise HTTPException(422, str(exc)) from None
     if start.override and not start.reason.strip():
         raise HTTPException(422, "an override needs the reason you take responsibility for")
     order = RunOrder(
@@ -61,22 +63,30 @@ async def start_run(console: Console, login: Login, start: Start) -> str:
     try:
         run: str = await agent.start_run(start.plan, order, requested)
     except Refused as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise refusal(exc) from None
     return run
 
 
 async def abort_run(console: Console, login: Login, run: str, reason: str) -> None:
     try:
+        printable(reason=reason)
         await _agent(console).abort_run(run, reason or "aborted from the console", who(login))
     except Refused as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise refusal(exc) from None
 
 
 def answer_prompt(console: Console, login: Login, prompt: str, answer: str) -> None:
     try:
+        printable(answer=answer)
         _agent(console).answer_prompt(prompt, answer, who(login), "console")
     except Refused as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise refusal(exc) from None
+
+
+def refusal(exc: Refused) -> HTTPException:
+    """A use case's refusal as HTTP: text no one can read back is unprocessable (422), any
+    other refusal a conflict with the agent's state (409)."""
+    return HTTPException(422 if isinstance(exc, Unprintable) else 409, str(exc))
 
 
 def acknowledge_alarm(console: Console, login: Login, alarm: str) -> None:
