@@ -45,6 +45,9 @@ class Request:
     accept_unsigned: bool = False
     signed_by: str = ""
     """The lab key that signed the run's record ("": unsigned)."""
+    user: str = ""
+    """The login name of the user issuing, proven by their password ("": a lab without
+    users): the signature image printed is theirs."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ async def prepare(
     when = dt.datetime.fromtimestamp(now, dt.UTC)
     issued = Issue(
         number, when, request.by, request.function, request.language, replaces,
-        request.signed_by,
+        request.signed_by, request.user,
     )  # fmt: skip
     return Prepared(issued, row, signature, signer)
 

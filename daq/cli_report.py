@@ -111,7 +111,7 @@ def report(
     chosen = language or config.certificates.language
     if chosen not in languages():
         raise fail(f"no translation {chosen!r}", f"Languages: {', '.join(languages())}.", 2)
-    by, function = _authoriser(config, user, password_stdin, by, function)
+    by, function, proven = _authoriser(config, user, password_stdin, by, function)
     if not by.strip() or not function.strip():
         raise fail(
             "a certificate needs the name and function of the person authorising it",
@@ -150,7 +150,7 @@ def report(
                 config,
                 for_uut(document, item),
                 item,
-                Request(form, chosen, by, function, sign, accept_unsigned, signed_by),
+                Request(form, chosen, by, function, sign, accept_unsigned, signed_by, proven),
                 target,
             )
         except typer.Exit:
@@ -166,9 +166,9 @@ def report(
 
 def _authoriser(
     config: LabConfig, user: str | None, password_stdin: bool, by: str, function: str
-) -> tuple[str, str]:
+) -> tuple[str, str, str]:
     """Who issues: where the lab has users, an authoriser proven by their password (their
-    name and function); else the --by and --function given."""
+    name, function and login name); else the --by and --function given (and no login)."""
     from daq.cli_users import read_password
     from daq.people import Right, authenticate, may
 
@@ -177,7 +177,7 @@ def _authoriser(
             return await journal.has_users()
 
     if not run(has_users()):
-        return by, function
+        return by, function, ""
     if user is None:
         raise fail(
             "this lab has users: a certificate is issued by an authoriser, with their password",
@@ -203,7 +203,7 @@ def _authoriser(
             "Record the user with --function (daq users add).",
             2,
         )
-    return full_name, their_function
+    return full_name, their_function, user
 
 
 def _issue(

@@ -123,6 +123,18 @@ def _number_format(value: str) -> str:
     return value
 
 
+def _login_name(value: str) -> str:
+    """A signature image's key: the login name of a user (a full name is not one)."""
+    from daq.people import USER_NAME
+
+    if not USER_NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a login name: signature images are by the login name of a "
+            "user (`daq users list`), e.g. ha.tran"
+        )
+    return value
+
+
 class DccSigning(_Strict):
     key_file: Path
     """PEM private key (ECDSA or RSA, mode 600) that signs DCCs; relative to the lab file."""
@@ -142,9 +154,12 @@ class CertificateSettings(_Strict):
     packaged daq/reports/templates/certificate.html, a good starting copy."""
     dcc_signing: DccSigning | None = None
     """The key and certificate that sign DCCs (`daq report --format dcc --sign`)."""
-    signatures: dict[str, Path] = Field(default_factory=dict)
-    """Images (PNG, JPEG or SVG) of the handwritten signatures of the people who authorise
-    certificates, by the name given to `daq report --by`; relative to the lab file."""
+    signatures: dict[Annotated[str, AfterValidator(_login_name)], Path] = Field(
+        default_factory=dict
+    )
+    """Images (PNG, JPEG or SVG) of the handwritten signatures of the authorisers, by their
+    login name (`daq users`); relative to the lab file. Printed only on a certificate that
+    user issued with their password, never for a name typed (`daq report --by`)."""
 
 
 class PluginSettings(_Strict):

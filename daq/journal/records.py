@@ -100,6 +100,8 @@ class EventKind(StrEnum):
     USER_ADDED = "user_added"
     USER_PASSWORD_RESET = "user_password_reset"
     USER_DISABLED = "user_disabled"
+    USER_ENABLED = "user_enabled"
+    USER_CHANGED = "user_changed"
     USER_LANGUAGE_CHANGED = "user_language_changed"
     LOGIN = "login"
     LOGIN_THROTTLED = "login_throttled"

@@ -124,7 +124,8 @@ async def issue_certificate(
     issued = []
     try:
         document, signed_by = await verified_document(lab, journal, run, accept_unsigned=False)
-        request = Request(form, language, user.full_name, user.function, signed_by=signed_by)
+        request = Request(form, language, user.full_name, user.function, signed_by=signed_by,
+                          user=user.name)  # fmt: skip
         for item in certified_items(document):
             one = for_uut(document, item)
             prepared = await prepare(lab, journal, one, item, request)

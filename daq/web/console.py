@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from daq.config import LabConfig
 from daq.journal import Journal
-from daq.people import Right, may
+from daq.people import Right, may, named
 from daq.reports.i18n import Translator, languages
 from daq.web.sessions import Login, Sessions, Throttle
 
@@ -68,8 +68,7 @@ def require(request: Request, right: Right) -> Login:
 
 def who(login: Login) -> str:
     """The person as events and records name them."""
-    user = login.user
-    return f"{user.full_name} ({user.name})" if user.full_name != user.name else user.name
+    return named(login.user)
 
 
 def words(language: str) -> Translator:

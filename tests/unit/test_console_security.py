@@ -52,9 +52,9 @@ def time_() -> Time:
 async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
     async with Journal(tmp_path / "j.sqlite") as opened:
         for name, role, function in (
+            ("root.admin", "administrator", "IT"),  # the lab's first user
             ("an.nguyen", "operator", ""),
             ("ha.tran", "authoriser", "Quality manager"),
-            ("root.admin", "administrator", "Laboratory manager"),
         ):
             await add_user(opened, name, role, PASSWORD, full_name=name, function=function,
                            by="test")  # fmt: skip
@@ -419,3 +419,52 @@ async def test_an_archived_file_altered_on_disk_is_not_given_out(
     await journal.flush()
     [event] = await journal.events("certificate_file_altered")
     assert event.run == "r1" and event.severity == "error" and "DEMO-2026-0007" in event.message
+
+
+async def test_an_administrator_edits_and_enables_users_and_a_change_holds_at_once(
+    client: httpx.AsyncClient, app: FastAPI, journal: Journal
+) -> None:
+    from daq.people import disable_user, edit_user
+
+    async with browser(app, "10.0.0.7") as hers:
+        await log_in(hers, "an.nguyen")
+        assert (await hers.get("/api/me")).json()["role"] == "operator"
+        await edit_user(journal, "an.nguyen", role="authoriser", by="root (command line)")
+        assert (await hers.get("/api/me")).json()["role"] == "authoriser"  # no new login
+
+    await log_in(client, "root.admin")
+    token = await csrf(client)
+    form = {"csrf": token, "role": "authoriser", "full_name": "Nguyễn Văn An",
+            "function": "Technical manager"}  # fmt: skip
+    edited = await client.post("/users/an.nguyen", data=form)
+    assert edited.status_code == 303, edited.text
+    user = await journal.user("an.nguyen")
+    assert user is not None and (user.full_name, user.function) == (
+        "Nguyễn Văn An", "Technical manager"
+    )  # fmt: skip
+    taken = await client.post("/users/an.nguyen", data={**form, "full_name": "ha.tran"})
+    assert taken.status_code == 409 and "already" in taken.json()["detail"]
+    control = await client.post("/users/an.nguyen", data={**form, "function": "QM\x07"})
+    assert control.status_code == 422
+    assert control.json()["detail"] == "the function holds a control character"
+    new = {"csrf": token, "name": "bao.le", "role": "operator", "password": PASSWORD}
+    added = await client.post("/users", data={**new, "full_name": "Lê\x1b Bảo"})
+    assert added.status_code == 422
+    await disable_user(journal, "an.nguyen", by="root (command line)")
+    assert "/users/an.nguyen/enable" in (await client.get("/users")).text
+    enabled = await client.post("/users/an.nguyen/enable", data={"csrf": token})
+    assert enabled.status_code == 303
+    async with browser(app, "10.0.0.7") as hers:
+        assert (await log_in(hers, "an.nguyen")).status_code == 303
+    await journal.flush()
+    assert [e.message for e in await journal.events("user_enabled")] == [
+        "user an.nguyen enabled by root.admin"
+    ]
+
+
+async def test_the_lab_keeps_an_administrator(client: httpx.AsyncClient) -> None:
+    await log_in(client, "root.admin")
+    token = await csrf(client)
+    demoted = await client.post("/users/root.admin", data={"csrf": token, "role": "operator",
+                                                           "full_name": "root.admin"})  # fmt: skip
+    assert demoted.status_code == 409 and "only administrator" in demoted.json()["detail"]

@@ -54,6 +54,8 @@ class StandIn:
 async def console(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, StandIn]]:
     agent = StandIn()
     async with Journal(tmp_path / "j.sqlite") as journal:
+        await add_user(journal, "root.admin", "administrator", PASSWORD, full_name="",
+                       function="", by="test")  # fmt: skip
         await add_user(journal, "an.nguyen", "operator", PASSWORD, full_name="An Nguyen",
                        function="", by="test")  # fmt: skip
         app = create_app(lab_in(tmp_path), journal, agent)  # type: ignore[arg-type]
