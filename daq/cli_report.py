@@ -200,7 +200,7 @@ def _authoriser(
     if not their_function:  # never a function typed for someone else
         raise fail(
             f"{user} has no function on record, and a certificate states the issuer's",
-            "Record the user with --function (daq users add).",
+            'An administrator records it: daq users edit NAME --function "..." --admin ADMIN.',
             2,
         )
     return full_name, their_function, user
