@@ -35,7 +35,7 @@ class Right(StrEnum):
     ISSUE = "issue"
     """Issue certificates."""
     ADMINISTER = "administer"
-    """Add users, reset passwords, disable users."""
+    """Add, edit, disable and enable users, reset their passwords."""
 
 
 RIGHTS: dict[Role, frozenset[Right]] = {

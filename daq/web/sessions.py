@@ -93,7 +93,8 @@ class _Failures:
 @dataclass(frozen=True)
 class Attempt:
     """A login attempt, counted as a wrong password before its password is checked, so that
-    attempts made at once are counted too; a right password takes it back."""
+    attempts made at once are counted too; a right password starts its name and address
+    afresh."""
 
     keys: tuple[str, ...]
     wait: float
