@@ -149,6 +149,8 @@ async def logged_in(app: FastAPI) -> httpx.AsyncClient:
 async def pages(folder: Path, options: argparse.Namespace) -> None:
     lab = lab_in(folder)
     async with Journal(folder / "daq.sqlite") as journal:
+        await add_user(journal, "it.admin", "administrator", PASSWORD, full_name="",
+                       function="", by="bench")  # fmt: skip
         await add_user(journal, "ha.tran", "authoriser", PASSWORD, full_name="Trần Thu Hà",
                        function="Quality manager", by="bench")  # fmt: skip
     began = time.perf_counter()
@@ -190,6 +192,8 @@ async def bench_page(folder: Path, options: argparse.Namespace) -> None:
                              "") for _, i in lab.instruments()])  # fmt: skip
     agent = SimpleNamespace(bench=view, instrument_states=[], running=False)
     async with Journal(folder / "bench.sqlite") as journal:
+        await add_user(journal, "it.admin", "administrator", PASSWORD, full_name="",
+                       function="", by="bench")  # fmt: skip
         await add_user(journal, "ha.tran", "authoriser", PASSWORD, full_name="H", function="Q",
                        by="bench")  # fmt: skip
         client = await logged_in(create_app(lab, journal, agent))  # type: ignore[arg-type]

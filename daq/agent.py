@@ -47,7 +47,7 @@ from daq.fleet import FleetReporter, agent_status
 from daq.forwarder import Forwarder
 from daq.journal import EventKind, Journal, JournalError, Severity, SinkState
 from daq.monitor import InstrumentState, Monitor
-from daq.operations import LiveRun, Progresses, PromptDesk, Refused
+from daq.operations import LiveRun, Progresses, PromptDesk, Refused, printable
 from daq.session import LabSession, lab_session
 from daq.signing import Signer, SigningError, load_signer
 from daq.sinks.base import SinkClass
@@ -472,6 +472,7 @@ class Agent:
         """Start a run of a configured plan with what the person adds (``order``: another
         instrument as the UUT, customer, receipt date, overrides): its id once recorded;
         ``requested_by`` is kept in the run's chained setup."""
+        printable(customer=order.customer, serial=order.serial, reason=order.reason, name=order.by)
         if self._stopping:
             raise Refused("the agent is stopping")
         session, monitor = self._session, self._monitor
@@ -522,6 +523,7 @@ class Agent:
 
     async def abort_run(self, run: str, reason: str, who: str) -> None:
         """Ask the run in progress to stop (safely, by the runner)."""
+        printable(reason=reason)
         if self._stopping:
             raise Refused("the agent is stopping")
         if run != self._run_id or not self.running:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from daq.config import LabConfig
-from daq.journal import CertificateRow, EventKind, Journal, Severity
+from daq.journal import CertificateFile, CertificateRow, EventKind, Journal, Severity
 
 if TYPE_CHECKING:
     from daq.engine.document import RunDocument
@@ -45,6 +45,9 @@ class Request:
     accept_unsigned: bool = False
     signed_by: str = ""
     """The lab key that signed the run's record ("": unsigned)."""
+    user: str = ""
+    """The login name of the user issuing, proven by their password ("": a lab without
+    users): the signature image printed is theirs."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ async def prepare(
     when = dt.datetime.fromtimestamp(now, dt.UTC)
     issued = Issue(
         number, when, request.by, request.function, request.language, replaces,
-        request.signed_by,
+        request.signed_by, request.user,
     )  # fmt: skip
     return Prepared(issued, row, signature, signer)
 
@@ -215,3 +218,24 @@ def bench(document: RunDocument, config: LabConfig) -> str:
         if (found := benches.get(str(uut.get("instrument", "")))) is not None:
             return found
     return "bench"
+
+
+class FileAltered(Exception):
+    """An issued certificate's archived file no longer checks as it was issued: it is not
+    given out."""
+
+
+async def archived_copy(config: LabConfig, journal: Journal, number: str) -> CertificateFile | None:
+    """The file of certificate ``number`` as it was issued, once it still has the hash it was
+    issued with and the lab's signature over it (None: the journal kept no file of it);
+    raises ``FileAltered`` naming what is wrong otherwise."""
+    from daq.integrity import archived_file_problems
+
+    kept = await journal.certificate_file(number)
+    if kept is None:
+        return None
+    keys = config.signing.keys if config.signing is not None else []
+    problems = await archived_file_problems(journal, number, keys)
+    if problems:
+        raise FileAltered(problems[0])
+    return kept

@@ -111,7 +111,7 @@ def report(
     chosen = language or config.certificates.language
     if chosen not in languages():
         raise fail(f"no translation {chosen!r}", f"Languages: {', '.join(languages())}.", 2)
-    by, function = _authoriser(config, user, password_stdin, by, function)
+    by, function, proven = _authoriser(config, user, password_stdin, by, function)
     if not by.strip() or not function.strip():
         raise fail(
             "a certificate needs the name and function of the person authorising it",
@@ -150,7 +150,7 @@ def report(
                 config,
                 for_uut(document, item),
                 item,
-                Request(form, chosen, by, function, sign, accept_unsigned, signed_by),
+                Request(form, chosen, by, function, sign, accept_unsigned, signed_by, proven),
                 target,
             )
         except typer.Exit:
@@ -166,9 +166,9 @@ def report(
 
 def _authoriser(
     config: LabConfig, user: str | None, password_stdin: bool, by: str, function: str
-) -> tuple[str, str]:
+) -> tuple[str, str, str]:
     """Who issues: where the lab has users, an authoriser proven by their password (their
-    name and function); else the --by and --function given."""
+    name, function and login name); else the --by and --function given (and no login)."""
     from daq.cli_users import read_password
     from daq.people import Right, authenticate, may
 
@@ -177,7 +177,7 @@ def _authoriser(
             return await journal.has_users()
 
     if not run(has_users()):
-        return by, function
+        return by, function, ""
     if user is None:
         raise fail(
             "this lab has users: a certificate is issued by an authoriser, with their password",
@@ -200,10 +200,10 @@ def _authoriser(
     if not their_function:  # never a function typed for someone else
         raise fail(
             f"{user} has no function on record, and a certificate states the issuer's",
-            "Record the user with --function (daq users add).",
+            'An administrator records it: daq users edit NAME --function "..." --admin ADMIN.',
             2,
         )
-    return full_name, their_function
+    return full_name, their_function, user
 
 
 def _issue(
@@ -283,7 +283,7 @@ def _reprint(
 ) -> None:
     """Copy an issued certificate's archived file (the newest, of ``uut`` if named), after
     checking it is as it was issued."""
-    from daq.integrity import archived_file_problems
+    from daq.certify import FileAltered, archived_copy
 
     async def archived() -> tuple[str, str, bytes, bytes | None]:
         async with reader_of(config) as journal:
@@ -301,17 +301,16 @@ def _reprint(
             if chosen not in {issue.number for issue in issues}:
                 known = ", ".join(issue.number for issue in issues)
                 raise fail(f"run {run_id} has no certificate {chosen}", f"Its: {known}.", 2)
-            kept = await journal.certificate_file(chosen)
+            try:
+                kept = await archived_copy(config, journal, chosen)
+            except FileAltered as exc:
+                raise fail(str(exc), f"`daq verify {run_id}` checks the whole record.") from None
             if kept is None:
                 raise fail(
                     f"certificate {chosen} was issued before the journal kept certificates' "
                     "files: it cannot be reprinted",
                     "Re-issue it (`daq report RUN`): the new certificate replaces it.",
                 )
-            keys = config.signing.keys if config.signing is not None else []
-            problems = await archived_file_problems(journal, chosen, keys)
-            if problems:
-                raise fail(problems[0], f"`daq verify {run_id}` checks the whole record.")
             detached = await journal.signature_file(chosen)
             return chosen, kept.format, kept.content, detached.content if detached else None
 

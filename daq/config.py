@@ -123,6 +123,18 @@ def _number_format(value: str) -> str:
     return value
 
 
+def _login_name(value: str) -> str:
+    """A signature image's key: the login name of a user (a full name is not one)."""
+    from daq.people import USER_NAME
+
+    if not USER_NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a login name: signature images are by the login name of a "
+            "user (`daq users list`), e.g. ha.tran"
+        )
+    return value
+
+
 class DccSigning(_Strict):
     key_file: Path
     """PEM private key (ECDSA or RSA, mode 600) that signs DCCs; relative to the lab file."""
@@ -142,9 +154,12 @@ class CertificateSettings(_Strict):
     packaged daq/reports/templates/certificate.html, a good starting copy."""
     dcc_signing: DccSigning | None = None
     """The key and certificate that sign DCCs (`daq report --format dcc --sign`)."""
-    signatures: dict[str, Path] = Field(default_factory=dict)
-    """Images (PNG, JPEG or SVG) of the handwritten signatures of the people who authorise
-    certificates, by the name given to `daq report --by`; relative to the lab file."""
+    signatures: dict[Annotated[str, AfterValidator(_login_name)], Path] = Field(
+        default_factory=dict
+    )
+    """Images (PNG, JPEG or SVG) of the handwritten signatures of the authorisers, by their
+    login name (`daq users`); relative to the lab file. Printed only on a certificate that
+    user issued with their password, never for a name typed (`daq report --by`)."""
 
 
 class PluginSettings(_Strict):
@@ -200,13 +215,16 @@ class WebSettings(_Strict):
     """The operator console in the browser (``daq agent`` serves it, ``daq web`` alone)."""
 
     listen: Annotated[str, AfterValidator(_listen)] = "127.0.0.1:8080"
-    """HOST:PORT. Plain HTTP only on the loopback; elsewhere HTTPS (``certificate`` and
-    ``key``) or a reverse proxy that terminates it (``behind_proxy``)."""
+    """HOST:PORT. Plain HTTP only on the loopback (alone, or behind a reverse proxy on the
+    same PC that terminates HTTPS: ``behind_proxy``); elsewhere HTTPS (``certificate`` and
+    ``key``)."""
     certificate: Path | None = None
     """The lab's server certificate (PEM), with its chain; relative to the lab file."""
     key: Path | None = None
     behind_proxy: bool = False
-    """HTTPS is terminated by a reverse proxy in front (cookies are sent Secure)."""
+    """HTTPS is terminated by a reverse proxy on the same PC, which alone reaches the console
+    on the loopback (cookies are sent Secure; the address of a login is the proxy's
+    ``X-Forwarded-For``)."""
     session_timeout: float = Field(1800.0, gt=0, le=86400)
     """Seconds of inactivity after which a login ends."""
 
@@ -215,16 +233,23 @@ class WebSettings(_Strict):
         host, _ = split_listen(self.listen)
         if (self.certificate is None) != (self.key is None):
             raise ValueError("give both certificate and key, or neither")
-        if host not in LOOPBACK and self.certificate is None and not self.behind_proxy:
+        if host in LOOPBACK or self.certificate is not None:
+            return self
+        if self.behind_proxy:  # plain HTTP would cross the network between proxy and console
             raise ValueError(
-                f"the console on {host} needs HTTPS: give certificate and key, or "
-                "behind_proxy: true when a reverse proxy terminates HTTPS"
+                f"behind_proxy: the console behind a reverse proxy listens on the loopback "
+                f"(127.0.0.1:PORT), where only the proxy on the same PC reaches it; on {host} "
+                "it needs HTTPS of its own: give certificate and key"
             )
-        return self
+        raise ValueError(
+            f"the console on {host} needs HTTPS: give certificate and key, or listen on "
+            "127.0.0.1 with behind_proxy: true behind a reverse proxy on the same PC that "
+            "terminates HTTPS"
+        )
 
     @property
     def secure(self) -> bool:
-        """Cookies are sent only over HTTPS."""
+        """Cookies are sent only over HTTPS: always but on plain HTTP on the loopback."""
         return self.certificate is not None or self.behind_proxy
 
 

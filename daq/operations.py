@@ -12,6 +12,7 @@ import asyncio
 import collections
 import contextlib
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +30,22 @@ MAX_ANSWER = 200
 
 class Refused(Exception):
     """An operation cannot be done as asked; the message says why, for the person asking."""
+
+
+class Unprintable(Refused):
+    """A text a person typed holds control characters."""
+
+
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(**texts: str) -> None:
+    """Refuse texts (named by keyword) that hold control characters: what a person types
+    goes into records, certificates and events, where a control character would be
+    something no one can see or read back as typed."""
+    for what, text in texts.items():
+        if CONTROL.search(text):
+            raise Unprintable(f"the {what.replace('_', ' ')} holds a control character")
 
 
 class Changes:
@@ -140,8 +157,9 @@ class PromptDesk:
         held = self.open.get(prompt)
         if held is None or held.answer.done():
             raise Refused(f"no open prompt {prompt!r}")
-        if len(text) > MAX_ANSWER or any(ord(c) < 32 or ord(c) == 127 for c in text):
-            raise Refused(f"an answer is at most {MAX_ANSWER} printable characters")
+        printable(answer=text)
+        if len(text) > MAX_ANSWER:
+            raise Refused(f"an answer is at most {MAX_ANSWER} characters")
         held.answer.set_result(text)
         if self.journal is not None:
             shown = f" {text!r}" if text else ""

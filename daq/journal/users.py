@@ -47,8 +47,9 @@ class UserStore(BatchedWriter):
         return bool(rows)
 
     async def update_user(self, name: str, changed: float, **fields: str | bool) -> None:
-        """Set ``fields`` (password, language, disabled) of user ``name``."""
-        allowed = {"password", "language", "disabled"}
+        """Set ``fields`` (password, language, disabled, role, full name, function) of user
+        ``name``."""
+        allowed = {"password", "language", "disabled", "role", "full_name", "function"}
         if not fields or set(fields) - allowed:
             raise ValueError(f"only {', '.join(sorted(allowed))} of a user change")
         columns = ", ".join(f"{column} = ?" for column in fields)

@@ -41,6 +41,9 @@ class Issue:
     """The number of the certificate this one replaces (ISO/IEC 17025 7.8.8.2), else ""."""
     signed_by: str = ""
     """The lab key that signed the run's record ("": recorded before signing)."""
+    user: str = ""
+    """The login name of the user issuing, proven by their password ("": a lab without
+    users); their signature image is chosen by it, never by the name printed."""
 
 
 def _date(timestamp: float | None, t: Translator) -> str:
@@ -133,10 +136,12 @@ MAX_SIGNATURE = 1_000_000
 """Bytes: a signature image larger than this is not printed."""
 
 
-def _signature_image(lab: LabConfig, by: str) -> str | None:
-    """The authorising person's signature image as a data URI, where the lab file has one
-    for that name; a missing, unknown or oversized file is reported, not printed."""
-    path = lab.certificates.signatures.get(by)
+def _signature_image(lab: LabConfig, user: str) -> str | None:
+    """The signature image of the user issuing as a data URI, where the lab file has one for
+    their login name (none without a user proven by their password: a name typed on the
+    command line could be anyone's); a missing, unknown or oversized file is reported, not
+    printed."""
+    path = lab.certificates.signatures.get(user) if user else None
     if path is None:
         return None
     kind = IMAGE_TYPES.get(path.suffix.lower())
@@ -148,7 +153,7 @@ def _signature_image(lab: LabConfig, by: str) -> str | None:
         data = path.read_bytes()
     except OSError as exc:
         raise SignatureImageError(
-            f"cannot read the signature image of {by}, {path}: {exc.strerror or exc}"
+            f"cannot read the signature image of {user}, {path}: {exc.strerror or exc}"
         ) from None
     return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
 
@@ -329,7 +334,7 @@ def context(document: RunDocument, lab: LabConfig, issue: Issue) -> dict[str, An
         "hysteresis_plot": plots.hysteresis(document.points, t),
         "corrections": bool(decided) and all(p.kind == "comparison" for p in decided),
         "signature": t("signed_by", signer=issue.signed_by) if issue.signed_by else t("unsigned"),
-        "signature_image": _signature_image(lab, issue.by),
+        "signature_image": _signature_image(lab, issue.user),
     }
 
 

@@ -14,7 +14,7 @@ from fastapi import HTTPException
 from daq.certify import FORMATS, IssueRefused, Request, prepare, record, render, verified_document
 from daq.engine.order import RunOrder
 from daq.journal import NumberTaken
-from daq.operations import Refused
+from daq.operations import Refused, Unprintable, printable
 from daq.people import Right, may
 from daq.reports.i18n import languages
 from daq.web.console import IDENT, Console, who
@@ -53,9 +53,12 @@ async def start_run(console: Console, login: Login, start: Start) -> str:
     for ident in (start.plan, start.uut or "x", *start.override, *items):
         if not IDENT.fullmatch(ident):
             raise HTTPException(422, "an id is letters, digits and _.:-")
-    texts = (start.customer, start.serial, start.reason, *items.values())
-    if any(ord(c) < 32 or ord(c) == 127 for c in "".join(texts)):
-        raise HTTPException(422, "customer, serial and reason are printable text")
+    try:
+        printable(customer=start.customer, serial=start.serial, reason=start.reason)
+        for uut, serial in items.items():
+            printable(**{f"serial of {uut}": serial})
+    except Unprintable as exc:
+        raise HTTPException(422, str(exc)) from None
     if start.override and not start.reason.strip():
         raise HTTPException(422, "an override needs the reason you take responsibility for")
     order = RunOrder(
@@ -67,22 +70,30 @@ async def start_run(console: Console, login: Login, start: Start) -> str:
     try:
         run: str = await agent.start_run(start.plan, order, requested)
     except Refused as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise refusal(exc) from None
     return run
 
 
 async def abort_run(console: Console, login: Login, run: str, reason: str) -> None:
     try:
+        printable(reason=reason)
         await _agent(console).abort_run(run, reason or "aborted from the console", who(login))
     except Refused as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise refusal(exc) from None
 
 
 def answer_prompt(console: Console, login: Login, prompt: str, answer: str) -> None:
     try:
+        printable(answer=answer)
         _agent(console).answer_prompt(prompt, answer, who(login), "console")
     except Refused as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise refusal(exc) from None
+
+
+def refusal(exc: Refused) -> HTTPException:
+    """A use case's refusal as HTTP: text no one can read back is unprocessable (422), any
+    other refusal a conflict with the agent's state (409)."""
+    return HTTPException(422 if isinstance(exc, Unprintable) else 409, str(exc))
 
 
 def acknowledge_alarm(console: Console, login: Login, alarm: str) -> None:
@@ -120,7 +131,8 @@ async def issue_certificate(
     issued = []
     try:
         document, signed_by = await verified_document(lab, journal, run, accept_unsigned=False)
-        request = Request(form, language, user.full_name, user.function, signed_by=signed_by)
+        request = Request(form, language, user.full_name, user.function, signed_by=signed_by,
+                          user=user.name)  # fmt: skip
         for item in certified_items(document):
             one = for_uut(document, item)
             prepared = await prepare(lab, journal, one, item, request)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -102,7 +103,7 @@ async def issue(request: Request, run_id: str, body: Issue) -> list[dict[str, st
     issued = await actions.issue_certificate(
         console_of(request), login, checked_id(run_id), body.format, body.language
     )
-    return [{"number": i.number, "format": i.format, "file": f"/certificates/{i.number}"}
+    return [{"number": i.number, "format": i.format, "file": f"/certificates/{quote(i.number)}"}
             for i in issued]  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from daq.config import LabConfig
 from daq.journal import Journal
-from daq.people import Right, may
+from daq.people import Right, may, named
 from daq.reports.i18n import Translator, languages
 from daq.web.sessions import Login, Sessions, Throttle
 
@@ -26,6 +26,8 @@ WORDS = HERE / "i18n"
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 """What a run id looks like (``daq.commands`` holds MQTT's to the same)."""
 IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+CERTIFICATE_NUMBER = re.compile(r"[^\x00-\x1f\x7f/][^\x00-\x1f\x7f]{0,127}")
+"""A certificate number: the lab's format may put any printable text in it, "/" too."""
 
 
 @dataclass
@@ -66,8 +68,7 @@ def require(request: Request, right: Right) -> Login:
 
 def who(login: Login) -> str:
     """The person as events and records name them."""
-    user = login.user
-    return f"{user.full_name} ({user.name})" if user.full_name != user.name else user.name
+    return named(login.user)
 
 
 def words(language: str) -> Translator:

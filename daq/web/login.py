@@ -15,7 +15,7 @@ from daq.people import authenticate, set_language
 from daq.reports.i18n import languages
 from daq.web.console import WORDS, console_of, login_of, page
 from daq.web.security import COOKIE, LOGIN_COOKIE
-from daq.web.sessions import THROTTLE_AFTER, same_token
+from daq.web.sessions import ADDRESS_THROTTLE_AFTER, THROTTLE_AFTER, same_token
 
 router = APIRouter()
 LOGIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -66,30 +66,34 @@ async def log_in(
     if not same_token(request.cookies.get(LOGIN_COOKIE), csrf):
         return JSONResponse({"detail": "missing or wrong CSRF token"}, 403)
     address = request.client.host if request.client else "unknown"
-    keys = (f"user:{name}", f"address:{address}")
-    wait = console.throttle.waiting(*keys)
-    if wait > 0:
+    attempt = console.throttle.attempt(name, address)
+    if attempt.wait > 0:
         response: Response = page(request, "login.html", csrf=csrf, problem="throttled")
         response.status_code = 429
-        response.headers["Retry-After"] = str(int(wait) + 1)
+        response.headers["Retry-After"] = str(int(attempt.wait) + 1)
         return response
     user = await authenticate(console.journal, name, password)
     if user is None:
-        if console.throttle.failed(*keys):
+        if attempt.throttles_name:
             console.journal.event(
                 EventKind.LOGIN_THROTTLED,
                 f"{name[:64]!r}: {THROTTLE_AFTER} wrong passwords in a row from {address}; "
-                "logins wait",
+                "logins of that name from there wait",
+                Severity.WARNING,
+            )
+        if attempt.throttles_address:
+            console.journal.event(
+                EventKind.LOGIN_THROTTLED,
+                f"{ADDRESS_THROTTLE_AFTER} wrong passwords in a row from {address}, whatever "
+                "the names; every login from there waits",
                 Severity.WARNING,
             )
         response = page(request, "login.html", csrf=csrf, problem="wrong")
         response.status_code = 401
         return response
-    console.throttle.succeeded(*keys)
-    token = console.sessions.begin(user, address)
-    console.journal.event(
-        EventKind.LOGIN, f"{user.name} logged in from {address}", instrument=user.name
-    )
+    console.throttle.succeeded(attempt)
+    token = console.sessions.begin(user)
+    console.journal.event(EventKind.LOGIN, f"{user.name} logged in from {address}")
     response = _back("/runs")
     _cookie(request, response, COOKIE, token)
     response.delete_cookie(LOGIN_COOKIE, path="/")

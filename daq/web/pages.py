@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from daq.certify import FileAltered, archived_copy
 from daq.config import ConfigError
 from daq.engine.plan import Uut, find_plan
-from daq.journal import EventKind
+from daq.journal import EventKind, Severity
 from daq.people import Right
 from daq.reports.i18n import languages
 from daq.web import actions, records
 from daq.web.charts import charted_rules, control_chart
 from daq.web.console import (
+    CERTIFICATE_NUMBER,
     IDENT,
     RUN_ID,
     Console,
@@ -33,6 +36,9 @@ CONTENT_TYPES = {
     "json": "application/json",
     "dcc": "application/xml",
 }
+
+UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9_.-]")
+"""Replaced in a download's file name: a number may hold "/" (``{year}/{seq}``)."""
 
 
 def _back(path: str) -> RedirectResponse:
@@ -84,16 +90,33 @@ async def certificates_page(request: Request) -> Response:
     return page(request, "certificates.html", certificates=found)
 
 
-@router.get("/certificates/{number}")
+@router.get("/certificates/{number:path}")
 async def certificate_file(request: Request, number: str) -> Response:
-    kept = await console_of(request).journal.certificate_file(checked_id(number))
+    """The file of a certificate as issued, once it checks as issued: an altered one is
+    refused, and the refusal recorded."""
+    console = console_of(request)
+    journal = console.journal
+    try:
+        kept = await archived_copy(console.lab, journal, checked_id(number, CERTIFICATE_NUMBER))
+    except FileAltered as exc:
+        issue = await journal.certificate(number)
+        journal.event(
+            EventKind.CERTIFICATE_FILE_ALTERED,
+            f"{exc}; the console did not give it out",
+            Severity.ERROR,
+            run=issue.run if issue is not None else None,
+        )
+        raise HTTPException(
+            409, f"{exc}: it is not given out. `daq verify` checks the run's whole record."
+        ) from None
     if kept is None:
         raise HTTPException(404, "no such certificate file")
     suffix = "xml" if kept.format == "dcc" else kept.format
+    name = UNSAFE_IN_FILE_NAMES.sub("-", number)
     return Response(
         kept.content,
         media_type=CONTENT_TYPES.get(kept.format, "application/octet-stream"),
-        headers={"Content-Disposition": f'attachment; filename="{number}.{suffix}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}.{suffix}"'},
     )
 
 

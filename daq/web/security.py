@@ -81,6 +81,8 @@ async def gate(request: Request, call_next: Callable[[Request], Awaitable[Respon
         if now is None or now.disabled or now.password != login.user.password:
             console.sessions.end(token)
             login = None
+        else:  # a role, name or function changed since (from the CLI too) holds at once
+            login.user = now
     request.state.login = login
     if not is_open(path):
         if login is None:

@@ -9,7 +9,9 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from daq.config import LabConfig, WebSettings, split_listen
+from pydantic import ValidationError
+
+from daq.config import LabConfig, WebSettings, message_of, split_listen
 from daq.journal import Journal
 
 if TYPE_CHECKING:
@@ -63,8 +65,11 @@ async def serve_console(
     if lab.web is None or lab.web.listen != listen:
         try:  # HTTPS off the loopback
             settings = WebSettings.model_validate({**settings.model_dump(), "listen": listen})
-        except ValueError as exc:
-            raise ConsoleUnavailable(f"the console on {listen}: {exc}") from None
+        except ValidationError as exc:
+            problem = message_of(exc.errors()[0])
+            raise ConsoleUnavailable(
+                f"{lab.file}: web: {problem} (listening on {listen})"
+            ) from None
         lab = lab.model_copy(update={"web": settings})
     sock = listening_socket(listen)
     app = create_app(lab, journal, agent)

@@ -12,9 +12,15 @@ from dataclasses import dataclass, field
 from daq.journal import UserRow
 
 THROTTLE_AFTER = 5
-"""Wrong passwords in a row (per name, and per address) before logins there must wait."""
+"""Wrong passwords in a row for one name from one address before logins of that name from
+there must wait. Keyed by the pair, so that no one elsewhere can keep a person out by
+typing wrong passwords to their name."""
+ADDRESS_THROTTLE_AFTER = 20
+"""Wrong passwords in a row from one address, whatever the names, before every login from
+there must wait: looser, since a whole office behind one NAT address shares it."""
 THROTTLE_SECONDS = 60.0
-"""The first wait; each further failure while throttled doubles it, up to an hour."""
+"""The first wait; each further wrong password after a wait doubles it, up to an hour."""
+MAX_WAIT = 3600.0
 MAX_SESSIONS = 10_000
 
 
@@ -24,7 +30,6 @@ class Login:
     csrf: str
     language: str
     seen: float
-    address: str
 
 
 class Sessions:
@@ -35,15 +40,13 @@ class Sessions:
         self.now = now
         self._logins: dict[str, Login] = {}
 
-    def begin(self, user: UserRow, address: str) -> str:
+    def begin(self, user: UserRow) -> str:
         self._forget_idle()
         if len(self._logins) >= MAX_SESSIONS:  # the oldest make room
             for token in sorted(self._logins, key=lambda t: self._logins[t].seen)[:100]:
                 del self._logins[token]
         token = secrets.token_urlsafe(32)
-        self._logins[token] = Login(
-            user, secrets.token_urlsafe(32), user.language, self.now(), address
-        )
+        self._logins[token] = Login(user, secrets.token_urlsafe(32), user.language, self.now())
         return token
 
     def find(self, token: str | None, *, touch: bool = True) -> Login | None:
@@ -87,34 +90,56 @@ class _Failures:
     wait: float = THROTTLE_SECONDS
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A login attempt, counted as a wrong password before its password is checked, so that
+    attempts made at once are counted too; a right password starts its name and address
+    afresh."""
+
+    keys: tuple[str, ...]
+    wait: float
+    """Seconds to wait first (over 0: the attempt is refused unchecked and not counted)."""
+    throttles_name: bool = False
+    """Wrong, it makes logins of its name from its address wait."""
+    throttles_address: bool = False
+    """Wrong, it makes every login from its address wait."""
+
+
 @dataclass
 class Throttle:
-    """Failed logins per name and per address: after ``THROTTLE_AFTER`` in a row, every
-    attempt there is refused unchecked until the wait is over (a right password included)."""
+    """Wrong passwords in a row per name and address (``THROTTLE_AFTER``) and per address
+    (``ADDRESS_THROTTLE_AFTER``): past either, every attempt there is refused unchecked until
+    the wait is over (a right password included)."""
 
     now: Callable[[], float] = time.monotonic
     _failures: dict[str, _Failures] = field(default_factory=dict)
 
-    def waiting(self, *keys: str) -> float:
-        """Seconds until a login on ``keys`` is checked again (0: now)."""
+    def attempt(self, name: str, address: str) -> Attempt:
+        """Count a login of ``name`` from ``address`` before its password is checked, or say
+        how long it must wait."""
         now = self.now()
-        return max((f.until - now for k in keys if (f := self._failures.get(k))), default=0.0)
-
-    def failed(self, *keys: str) -> bool:
-        """Count a failure; True when it makes the keys throttled."""
-        now, throttled = self.now(), False
+        limits = {
+            f"user:{name}@{address}": THROTTLE_AFTER,
+            f"address:{address}": ADDRESS_THROTTLE_AFTER,
+        }
+        keys = tuple(limits)
+        wait = max((f.until - now for k in keys if (f := self._failures.get(k))), default=0.0)
+        if wait > 0:
+            return Attempt(keys, wait)
         if len(self._failures) > 100_000:  # a flood of names: keep the throttled only
             self._failures = {k: f for k, f in self._failures.items() if f.until > now}
-        for key in keys:
+        reached = []
+        for key, limit in limits.items():
             failures = self._failures.setdefault(key, _Failures())
             failures.count += 1
-            if failures.count >= THROTTLE_AFTER:
-                if failures.until > now:
-                    failures.wait = min(failures.wait * 2, 3600.0)
+            if failures.count > limit:  # wrong again after a wait
+                failures.wait = min(failures.wait * 2, MAX_WAIT)
+            if failures.count >= limit:
                 failures.until = now + failures.wait
-                throttled = True
-        return throttled
+            reached.append(failures.count >= limit)
+        return Attempt(keys, 0.0, *reached)
 
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
+    def succeeded(self, attempt: Attempt) -> None:
+        """The password was right: its name and address start afresh."""
+        for key in attempt.keys:
             self._failures.pop(key, None)

@@ -8,13 +8,14 @@ import base64
 import json
 import re
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pypdf
 import pytest
 import yaml
 
-from tests.e2e.processes import run
+from tests.e2e.processes import DAQ, run
 from tests.e2e.test_calibration_cli import calibrate, lab
 
 SIGNATORY = ("--by", "Jane Doe", "--function", "Quality manager")
@@ -272,33 +273,63 @@ PNG = bytes.fromhex(  # a 1 x 1 transparent PNG: the smallest image a lab could 
 def test_the_signature_block_names_the_person_with_their_signature_image(
     tmp_path: Path,
 ) -> None:
+    """An image is printed for the user who issued with their password, chosen by their
+    login name: a name typed with --by gets none, whoever's it is."""
     lab_file = lab(tmp_path)
     (tmp_path / "jane.png").write_bytes(PNG)
     raw = yaml.safe_load(lab_file.read_text())
-    raw["certificates"] = {"signatures": {"Jane Doe": "jane.png", "John Roe": "missing.png"}}
+    raw["certificates"] = {"signatures": {"jane.doe": "jane.png", "john.roe": "missing.png"}}
     lab_file.write_text(yaml.safe_dump(raw))
     code, document, output = calibrate(tmp_path, "balance", lab_file)
     assert code == 0, output
     run_id = document["run"]["id"]
+    where = ("--lab", str(lab_file))
+    typed = run("report", run_id, "--format", "html", "--out", str(tmp_path / "t.html"),
+                *SIGNATORY, *where, cwd=tmp_path)  # fmt: skip
+    assert typed.returncode == 0, typed.stderr  # a lab without users: "Jane Doe" is typed
+    assert '<img class="signature"' not in (tmp_path / "t.html").read_text()
+
+    def daq(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [*DAQ, *args, "--password-stdin", *where]
+        return subprocess.run(command, input=stdin, capture_output=True, text=True,
+                              cwd=tmp_path, timeout=120)  # fmt: skip
+
+    admin = ("--admin", "it.admin")
+    assert daq("admin password\n", "users", "add", "it.admin", "--role",
+               "administrator").returncode == 0  # fmt: skip
+    for name, full_name in (("jane.doe", "Jane Doe"), ("john.roe", "John Roe"),
+                            ("ann.other", "Ann Other")):  # fmt: skip
+        added = daq(f"admin password\n{name} password\n", "users", "add", name, "--role",
+                    "authoriser", "--full-name", full_name, "--function", "Quality manager",
+                    *admin)  # fmt: skip
+        assert added.returncode == 0, added.stderr
     out = tmp_path / "c.html"
-    issued = run("report", run_id, "--format", "html", "--out", str(out), *SIGNATORY,
-                 "--lab", str(lab_file), cwd=tmp_path)  # fmt: skip
+    issued = daq("jane.doe password\n", "report", run_id, "--format", "html", "--out", str(out),
+                 "--user", "jane.doe")  # fmt: skip
     assert issued.returncode == 0, issued.stderr
     html = out.read_text(encoding="utf-8")
     block = html[html.index('<div class="sign">') :]
     assert "Jane Doe" in block and "Quality manager" in block and "Signature" in block
     assert f'src="data:image/png;base64,{base64.b64encode(PNG).decode()}"' in block
     assert re.search(r"Date of issue</th><td>\d{4}-\d\d-\d\d</td>", block)
-    refused = run("report", run_id, "--format", "html", "--out", str(tmp_path / "r.html"),
-                  "--by", "John Roe", "--function", "Head of laboratory", "--lab",
-                  str(lab_file), cwd=tmp_path)  # fmt: skip
-    assert refused.returncode == 1 and "signature image of John Roe" in refused.stderr
+    refused = daq("john.roe password\n", "report", run_id, "--format", "html", "--out",
+                  str(tmp_path / "r.html"), "--user", "john.roe")  # fmt: skip
+    assert refused.returncode == 1 and "signature image of john.roe" in refused.stderr
     assert not (tmp_path / "r.html").exists()
-    unsigned = run("report", run_id, "--format", "html", "--out", str(tmp_path / "u.html"),
-                   "--by", "Ann Other", "--function", "Technical manager", "--lab",
-                   str(lab_file), cwd=tmp_path)  # fmt: skip
+    unsigned = daq("ann.other password\n", "report", run_id, "--format", "html", "--out",
+                   str(tmp_path / "u.html"), "--user", "ann.other")  # fmt: skip
     assert unsigned.returncode == 0  # no image for her: a place to sign by hand
     assert '<img class="signature"' not in (tmp_path / "u.html").read_text()
+
+
+def test_signature_images_are_keyed_by_login_name(tmp_path: Path) -> None:
+    lab_file = lab(tmp_path)
+    raw = yaml.safe_load(lab_file.read_text())
+    raw["certificates"] = {"signatures": {"Jane Doe": "jane.png"}}
+    lab_file.write_text(yaml.safe_dump(raw))
+    refused = run("users", "list", "--lab", str(lab_file), cwd=tmp_path)
+    assert refused.returncode != 0
+    assert "'Jane Doe' is not a login name" in " ".join(refused.stderr.split())
 
 
 def test_an_archived_file_removed_from_the_journal_is_named(tmp_path: Path) -> None:

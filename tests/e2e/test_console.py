@@ -30,6 +30,7 @@ from tests.e2e.processes import DAQ, run, simulating
 from tests.services import binary
 
 IMAGES = Path(__file__).parents[2] / "docs" / "images"
+ADMINISTRATOR = ("it.admin", "administrator", "IT Administrator", "", "administrator password 0")
 OPERATOR = ("an.nguyen", "operator", "An Nguyen", "", "operator password 1")
 AUTHORISER = ("ha.tran", "authoriser", "Trần Thu Hà", "Quality manager", "authoriser password 2")
 
@@ -57,11 +58,13 @@ class Bench:
 
 
 def _add_users(lab: Path, cwd: Path) -> None:
-    for name, role, full_name, function, password in (OPERATOR, AUTHORISER):
+    for name, role, full_name, function, password in (ADMINISTRATOR, OPERATOR, AUTHORISER):
+        admin = [] if name == ADMINISTRATOR[0] else ["--admin", ADMINISTRATOR[0]]
+        passwords = password if not admin else f"{ADMINISTRATOR[-1]}\n{password}"
         added = subprocess.run(
             [*DAQ, "users", "add", name, "--role", role, "--full-name", full_name,
-             "--function", function, "--password-stdin", "--lab", str(lab)],
-            input=password + "\n", capture_output=True, text=True, cwd=cwd, timeout=60,
+             "--function", function, *admin, "--password-stdin", "--lab", str(lab)],
+            input=passwords + "\n", capture_output=True, text=True, cwd=cwd, timeout=60,
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
     listed = run("users", "list", "--lab", str(lab), cwd=cwd)

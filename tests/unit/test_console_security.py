@@ -4,20 +4,23 @@ role, throttled logins, body limits and ids checked before anything is looked up
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from fastapi import FastAPI
 
 from daq.config import LabConfig, default_lab_text, parse_lab
 from daq.journal import Journal
 from daq.people import add_user
 from daq.web.app import create_app
 from daq.web.security import MAX_BODY
-from daq.web.sessions import THROTTLE_AFTER, Sessions, Throttle
+from daq.web.sessions import ADDRESS_THROTTLE_AFTER, THROTTLE_AFTER, Sessions, Throttle
 
 PASSWORD = "a long enough password"
 
@@ -50,9 +53,9 @@ def time_() -> Time:
 async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
     async with Journal(tmp_path / "j.sqlite") as opened:
         for name, role, function in (
+            ("root.admin", "administrator", "IT"),  # the lab's first user
             ("an.nguyen", "operator", ""),
             ("ha.tran", "authoriser", "Quality manager"),
-            ("root.admin", "administrator", "Laboratory manager"),
         ):
             await add_user(opened, name, role, PASSWORD, full_name=name, function=function,
                            by="test")  # fmt: skip
@@ -60,12 +63,21 @@ async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
 
 
 @pytest.fixture
-async def client(tmp_path: Path, journal: Journal, time_: Time) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
+def app(tmp_path: Path, journal: Journal, time_: Time) -> FastAPI:
+    return create_app(
         lab_in(tmp_path), journal, None, sessions=Sessions(600, time_), throttle=Throttle(time_)
     )
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as opened:
+
+
+def browser(app: FastAPI, address: str = "127.0.0.1") -> httpx.AsyncClient:
+    """A browser at ``address``."""
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with browser(app) as opened:
         yield opened
 
 
@@ -108,6 +120,7 @@ async def test_a_login_is_an_http_only_cookie_that_ends_after_inactivity(
     await journal.flush()
     [event] = await journal.events("login")
     assert event.message == "an.nguyen logged in from 127.0.0.1"
+    assert event.instrument is None
 
 
 async def test_cookies_are_secure_behind_https(
@@ -177,6 +190,66 @@ async def test_five_wrong_passwords_throttle_the_name(
     assert "5 wrong passwords" in event.message
     time_.now += 61
     assert (await log_in(client, "an.nguyen")).status_code == 303
+
+
+async def test_wrong_passwords_sent_at_once_are_all_counted_before_any_is_checked(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import PasswordHasher
+
+    checked: list[str] = []
+    real = PasswordHasher.verify
+
+    def counted(self: PasswordHasher, hashed: str | bytes, password: str | bytes) -> bool:
+        checked.append(str(password))
+        return real(self, hashed, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counted)
+    page = await client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    guesses = [{"name": "an.nguyen", "password": f"guess number {i}", "csrf": token[1]}
+               for i in range(4 * THROTTLE_AFTER)]  # fmt: skip
+    answers = await asyncio.gather(*(client.post("/login", data=g) for g in guesses))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [401] * THROTTLE_AFTER + [429] * (3 * THROTTLE_AFTER)
+    assert len(checked) == THROTTLE_AFTER
+
+
+async def test_wrong_passwords_elsewhere_do_not_keep_a_person_out(app: FastAPI) -> None:
+    async with browser(app, "10.0.0.66") as stranger, browser(app, "10.0.0.7") as own:
+        for _ in range(THROTTLE_AFTER):
+            assert (await log_in(stranger, "an.nguyen", "wrong password!")).status_code == 401
+        assert (await log_in(stranger, "an.nguyen")).status_code == 429
+        assert (await log_in(own, "an.nguyen")).status_code == 303  # from her own PC
+
+
+async def test_an_address_guessing_many_names_waits_and_others_do_not(
+    app: FastAPI, journal: Journal
+) -> None:
+    async with browser(app, "10.0.0.66") as guesser, browser(app, "10.0.0.7") as other:
+        for i in range(ADDRESS_THROTTLE_AFTER):
+            answer = await log_in(guesser, f"name{i}", "wrong password!")
+            assert answer.status_code == 401
+        assert (await log_in(guesser, "an.nguyen")).status_code == 429
+        assert (await log_in(other, "an.nguyen")).status_code == 303
+    await journal.flush()
+    assert any("whatever the names" in e.message for e in await journal.events("login_throttled"))
+
+
+async def test_each_wrong_password_after_a_wait_doubles_it(
+    client: httpx.AsyncClient, time_: Time
+) -> None:
+    for _ in range(THROTTLE_AFTER):
+        await log_in(client, "an.nguyen", "wrong password!")
+    assert int((await log_in(client, "an.nguyen")).headers["retry-after"]) == 61
+    time_.now += 61
+    assert (await log_in(client, "an.nguyen", "wrong password!")).status_code == 401
+    assert int((await log_in(client, "an.nguyen")).headers["retry-after"]) == 121
+    time_.now += 121
+    assert (await log_in(client, "an.nguyen")).status_code == 303
+    await client.post("/logout", data={"csrf": await csrf(client)})
+    assert (await log_in(client, "an.nguyen", "wrong password!")).status_code == 401  # afresh
 
 
 async def test_large_bodies_and_bad_ids_are_refused_before_anything(
@@ -284,3 +357,115 @@ async def test_a_refused_form_is_a_page_for_a_person_and_json_for_a_program(
     assert form.status_code == 403 and 'id="problem"' in form.text and "operator" in form.text
     program = await client.post("/runs/r1/certificates", data={"csrf": token})
     assert program.json()["detail"] == "an.nguyen (operator) may not do this"
+
+
+def test_behind_a_proxy_the_console_listens_on_the_loopback_only(tmp_path: Path) -> None:
+    from daq.config import ConfigError
+
+    assert lab_in(tmp_path, behind_proxy=True).web is not None  # the proxy on the same PC
+    with pytest.raises(ConfigError) as refused:
+        lab_in(tmp_path, listen="0.0.0.0:8080", behind_proxy=True)
+    assert str(refused.value).startswith("lab.yaml: web: behind_proxy: ")
+    assert "loopback" in str(refused.value)
+    https = lab_in(tmp_path, listen="0.0.0.0:8443", behind_proxy=True, certificate="c.pem",
+                   key="k.pem").web  # fmt: skip
+    assert https is not None and https.secure
+
+
+async def test_a_listen_address_given_at_start_is_held_to_the_same_rule(
+    tmp_path: Path, journal: Journal
+) -> None:
+    from daq.web.server import ConsoleUnavailable, serve_console
+
+    lab = lab_in(tmp_path, behind_proxy=True)
+    with pytest.raises(ConsoleUnavailable) as refused:
+        await serve_console("0.0.0.0:8080", lab, journal, None, asyncio.Event())
+    assert str(refused.value).startswith("lab.yaml: web: behind_proxy: ")
+    assert "(listening on 0.0.0.0:8080)" in str(refused.value)
+
+
+async def issued(journal: Journal, number: str, content: bytes) -> None:
+    """A certificate of run r1 on record with its file, as ``daq.certify`` leaves it."""
+    from daq.journal import CertificateRow
+
+    row = CertificateRow(number, "r1", "pdf", "en", 1000.0, "ha.tran", "Quality manager",
+                         "0" * 64, "", "")  # fmt: skip
+    await journal.record_issue(row, None, None, content)
+
+
+async def test_a_certificate_number_with_slashes_is_downloaded(
+    client: httpx.AsyncClient, journal: Journal
+) -> None:
+    await issued(journal, "DEMO/2026/0007", b"%PDF-1.7 as issued")
+    await log_in(client, "an.nguyen")
+    listed = await client.get("/certificates")
+    assert 'href="/certificates/DEMO/2026/0007"' in listed.text
+    answer = await client.get("/certificates/DEMO/2026/0007")
+    assert answer.status_code == 200 and answer.content == b"%PDF-1.7 as issued"
+    assert answer.headers["content-disposition"] == 'attachment; filename="DEMO-2026-0007.pdf"'
+    assert (await client.get("/certificates/DEMO/2026/0008")).status_code == 404
+
+
+async def test_an_archived_file_altered_on_disk_is_not_given_out(
+    client: httpx.AsyncClient, journal: Journal, tmp_path: Path
+) -> None:
+    await issued(journal, "DEMO-2026-0007", b"%PDF-1.7 as issued")
+    with sqlite3.connect(tmp_path / "j.sqlite") as db:  # edited in the file, beside the agent
+        db.execute("UPDATE certificate_files SET content = ? WHERE number = ?",
+                   (b"%PDF-1.7 forged", "DEMO-2026-0007"))  # fmt: skip
+    await log_in(client, "an.nguyen")
+    answer = await client.get("/certificates/DEMO-2026-0007")
+    assert answer.status_code == 409 and b"forged" not in answer.content
+    assert "altered" in answer.json()["detail"] and "not given out" in answer.json()["detail"]
+    await journal.flush()
+    [event] = await journal.events("certificate_file_altered")
+    assert event.run == "r1" and event.severity == "error" and "DEMO-2026-0007" in event.message
+
+
+async def test_an_administrator_edits_and_enables_users_and_a_change_holds_at_once(
+    client: httpx.AsyncClient, app: FastAPI, journal: Journal
+) -> None:
+    from daq.people import disable_user, edit_user
+
+    async with browser(app, "10.0.0.7") as hers:
+        await log_in(hers, "an.nguyen")
+        assert (await hers.get("/api/me")).json()["role"] == "operator"
+        await edit_user(journal, "an.nguyen", role="authoriser", by="root (command line)")
+        assert (await hers.get("/api/me")).json()["role"] == "authoriser"  # no new login
+
+    await log_in(client, "root.admin")
+    token = await csrf(client)
+    form = {"csrf": token, "role": "authoriser", "full_name": "Nguyễn Văn An",
+            "function": "Technical manager"}  # fmt: skip
+    edited = await client.post("/users/an.nguyen", data=form)
+    assert edited.status_code == 303, edited.text
+    user = await journal.user("an.nguyen")
+    assert user is not None and (user.full_name, user.function) == (
+        "Nguyễn Văn An", "Technical manager"
+    )  # fmt: skip
+    taken = await client.post("/users/an.nguyen", data={**form, "full_name": "ha.tran"})
+    assert taken.status_code == 409 and "already" in taken.json()["detail"]
+    control = await client.post("/users/an.nguyen", data={**form, "function": "QM\x07"})
+    assert control.status_code == 422
+    assert control.json()["detail"] == "the function holds a control character"
+    new = {"csrf": token, "name": "bao.le", "role": "operator", "password": PASSWORD}
+    added = await client.post("/users", data={**new, "full_name": "Lê\x1b Bảo"})
+    assert added.status_code == 422
+    await disable_user(journal, "an.nguyen", by="root (command line)")
+    assert "/users/an.nguyen/enable" in (await client.get("/users")).text
+    enabled = await client.post("/users/an.nguyen/enable", data={"csrf": token})
+    assert enabled.status_code == 303
+    async with browser(app, "10.0.0.7") as hers:
+        assert (await log_in(hers, "an.nguyen")).status_code == 303
+    await journal.flush()
+    assert [e.message for e in await journal.events("user_enabled")] == [
+        "user an.nguyen enabled by root.admin"
+    ]
+
+
+async def test_the_lab_keeps_an_administrator(client: httpx.AsyncClient) -> None:
+    await log_in(client, "root.admin")
+    token = await csrf(client)
+    demoted = await client.post("/users/root.admin", data={"csrf": token, "role": "operator",
+                                                           "full_name": "root.admin"})  # fmt: skip
+    assert demoted.status_code == 409 and "only administrator" in demoted.json()["detail"]

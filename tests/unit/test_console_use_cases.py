@@ -54,6 +54,8 @@ class StandIn:
 async def console(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, StandIn]]:
     agent = StandIn()
     async with Journal(tmp_path / "j.sqlite") as journal:
+        await add_user(journal, "root.admin", "administrator", PASSWORD, full_name="",
+                       function="", by="test")  # fmt: skip
         await add_user(journal, "an.nguyen", "operator", PASSWORD, full_name="An Nguyen",
                        function="", by="test")  # fmt: skip
         app = create_app(lab_in(tmp_path), journal, agent)  # type: ignore[arg-type]
@@ -163,3 +165,24 @@ async def test_the_live_events_end_with_the_login(
     answer = await asyncio.wait_for(listening, 5)
     assert answer.status_code == 200
     assert "event: prompts" in answer.text and "event: run" in answer.text
+
+
+async def test_control_characters_in_any_typed_text_are_refused_before_the_agent(
+    console: tuple[httpx.AsyncClient, StandIn],
+) -> None:
+    client, agent = console
+    csrf = (await client.get("/api/me")).json()["csrf"]
+    forms = [
+        ("/runs/balance-1/abort", {"reason": "wrong weights\x1b[2J"}, "reason"),
+        ("/start", {"plan": "balance", "customer": "Example\x07 Co"}, "customer"),
+        ("/start", {"plan": "balance", "item": ["balance-1"], "item_serial": ["SN\r\n42"]},
+         "serial of balance-1"),
+        ("/start", {"plan": "balance", "override": ["weight-100g-e2"], "reason": "new\x00"},
+         "reason"),
+        ("/prompts/abc123/answer", {"text": "2.5\x08 bar"}, "answer"),
+    ]  # fmt: skip
+    for path, form, field in forms:
+        answer = await client.post(path, data={"csrf": csrf, **form})
+        assert answer.status_code == 422, path
+        assert answer.json()["detail"] == f"the {field} holds a control character"
+    assert agent.calls == []

@@ -11,7 +11,7 @@ import pytest
 
 from daq.core.prompts import PromptUnavailable, Question
 from daq.journal import Journal
-from daq.operations import LiveRun, PromptDesk, Refused
+from daq.operations import LiveRun, PromptDesk, Refused, Unprintable
 
 QUESTION = Question("gauge-9", "Read the dial gauge", "pressure", "bar", 0, 10)
 
@@ -94,9 +94,11 @@ async def test_no_channel_fails_at_once_and_bad_answers_are_refused() -> None:
     desk = PromptDesk(console=True)
     asking = asyncio.create_task(desk.ask(QUESTION))
     ident = await open_prompt(desk)
-    for bad in ("x" * 201, "1\n2", "\x1b[2J"):
-        with pytest.raises(Refused, match="printable"):
-            desk.answer(ident, bad, "someone", "console")
+    with pytest.raises(Refused, match="at most 200 characters"):
+        desk.answer(ident, "x" * 201, "someone", "console")
+    for bad in ("1\n2", "\x1b[2J"):
+        with pytest.raises(Unprintable, match="the answer holds a control character"):
+            desk.answer(ident, bad, "someone", "mqtt")
     desk.answer(ident, "", "someone", "console")
     assert await asking == ""
 
