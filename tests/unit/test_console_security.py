@@ -35,11 +35,11 @@ class Time:
         return self.now
 
 
-def lab_in(folder: Path, **web: object) -> LabConfig:
+def lab_in(folder: Path, plans: Path | None = None, **web: object) -> LabConfig:
     raw = yaml.safe_load(default_lab_text())
     raw["journal"] = {"path": str(folder / "j.sqlite")}
     raw["standards"] = None
-    raw["plans"] = str(Path(__file__).parents[2] / "config" / "plans")
+    raw["plans"] = str(plans or Path(__file__).parents[2] / "config" / "plans")
     raw["web"] = {"listen": "127.0.0.1:8080", "session_timeout": 600, **web}
     return parse_lab(yaml.safe_dump(raw), "lab.yaml")
 
