@@ -472,11 +472,12 @@ class Agent:
             raise Refused(f"run {self._run_id} is in progress; abort it first")
         try:
             plan, path = find_plan(plan_name, self.lab, files=False)
-            plan = order.applied(plan, self.lab)
-            load_procedure(plan.procedure, self.lab).settings(plan.settings, str(path))
             register = (
                 load_standards(self.lab.standards) if self.lab.standards else StandardsRegister()
             )
+            today = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).date()
+            plan = order.applied(plan, self.lab, register, today)
+            load_procedure(plan.procedure, self.lab).settings(plan.settings, str(path))
         except ConfigError as exc:
             raise Refused(f"plan {plan_name}: {_without_files(exc)}") from None
         except OrderRefused as exc:
