@@ -47,6 +47,9 @@ class Answer(_Body):
 class Issue(_Body):
     format: str = Field("pdf", pattern="^(pdf|html|json|dcc)$")
     language: str = Field("en", pattern="^[a-z]{2}$")
+    nonce: str = Field("", pattern="^([A-Za-z0-9_-]{16,64})?$")
+    """The request's own id (16 to 64 letters, digits, - and _): sent again, it gets the
+    certificates it issued instead of new numbers."""
 
 
 @router.get("/me")
@@ -94,7 +97,7 @@ async def abort_run(request: Request, run_id: str, body: AbortRun) -> dict[str, 
 async def issue(request: Request, run_id: str, body: Issue) -> list[dict[str, str]]:
     login = require(request, Right.ISSUE)
     issued = await actions.issue_certificate(
-        console_of(request), login, checked_id(run_id), body.format, body.language
+        console_of(request), login, checked_id(run_id), body.format, body.language, body.nonce
     )
     return [{"number": i.number, "format": i.format, "file": f"/certificates/{i.number}"}
             for i in issued]  # fmt: skip
