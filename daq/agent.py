@@ -35,7 +35,7 @@ from daq.commands import reply as command_reply
 from daq.config import ConfigError, LabConfig, SinkConfig
 from daq.core.clock import Clock
 from daq.core.plugins import find
-from daq.core.prompts import Prompter, Question
+from daq.core.prompts import Question
 from daq.core.reading import Reading
 from daq.engine.document import RunDocument
 from daq.engine.loader import load_procedure
@@ -47,7 +47,7 @@ from daq.fleet import FleetReporter, agent_status
 from daq.forwarder import Forwarder
 from daq.journal import EventKind, Journal, JournalError, Severity, SinkState
 from daq.monitor import InstrumentState, Monitor
-from daq.operations import LiveRun, Progresses, PromptDesk, Refused
+from daq.operations import LiveRun, Progresses, PromptDesk, Refused, Terminal
 from daq.session import LabSession, lab_session
 from daq.signing import Signer, SigningError, load_signer
 from daq.sinks.base import SinkClass
@@ -194,7 +194,7 @@ class Agent:
         *,
         simulate: bool,
         web: str | None = None,
-        terminal: Prompter | None = None,
+        terminal: Terminal | None = None,
     ) -> None:
         self.lab = lab
         self.clock = clock

@@ -157,3 +157,28 @@ async def test_the_live_events_end_with_the_login(
     answer = await asyncio.wait_for(listening, 5)
     assert answer.status_code == 200
     assert "event: prompts" in answer.text and "event: run" in answer.text
+
+
+async def test_an_invalid_answer_sent_with_a_valid_one_does_not_win(
+    console: tuple[httpx.AsyncClient, StandIn],
+) -> None:
+    import asyncio
+
+    from daq.core.prompts import Question
+
+    client, agent = console
+    agent.answer_prompt = agent.prompter.answer  # type: ignore[method-assign]  # the real desk
+    asking = asyncio.create_task(
+        agent.prompter.ask(Question("gauge-9", "Read the dial gauge", "pressure", "bar", 0, 10))
+    )
+    while not agent.prompter.open:
+        await asyncio.sleep(0)
+    [ident] = agent.prompter.open
+    headers = {"X-CSRF-Token": (await client.get("/api/me")).json()["csrf"]}
+    invalid, valid = await asyncio.gather(
+        client.post(f"/api/prompts/{ident}/answer", json={"answer": "two"}, headers=headers),
+        client.post(f"/api/prompts/{ident}/answer", json={"answer": "2 bar"}, headers=headers),
+    )
+    assert invalid.status_code == 409 and "'two' is not a number" in invalid.json()["detail"]
+    assert valid.status_code == 200
+    assert await asking == "2 bar"

@@ -112,4 +112,4 @@ async def test_a_schema_9_journal_gains_the_users_table(tmp_path: Path) -> None:
         assert [e.message for e in await journal.events("agent_started")] == ["before"]
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
-    assert SCHEMA_VERSION == 10
+    assert SCHEMA_VERSION == 11
