@@ -75,14 +75,14 @@ async def verified_document(
 ) -> tuple[RunDocument, str]:
     """The run's document as its record holds it, once the whole record verifies, and the
     key that signed it ("" unsigned)."""
-    from daq.integrity import audit
+    from daq.integrity import audit_apart
     from daq.presence import alive
 
     if await journal.run(run_id) is None:
         raise IssueRefused(
             f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists them.", 2
         )
-    checked = await audit(journal, run_id, config.signing)
+    checked = await audit_apart(journal, run_id, config.signing)
     if checked.problems:
         raise IssueRefused(
             f"run {run_id}: its record does not verify",

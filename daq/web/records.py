@@ -64,14 +64,14 @@ def point_summary(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def run_detail(console: Console, run_id: str) -> dict[str, Any] | None:
-    from daq.integrity import audit
+    from daq.integrity import audit_apart
 
     journal = console.journal
     row = await journal.run(run_id)
     if row is None:
         return None
     points = [point_summary(_json(data)) for _, data in await journal.points(run_id)]
-    checked = await audit(journal, run_id, console.lab.signing)
+    checked = await audit_apart(journal, run_id, console.lab.signing)
     events = await journal.events(run=run_id, limit=500)
     return {
         **run_summary(row),

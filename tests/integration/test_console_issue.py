@@ -1,17 +1,21 @@
-"""Issuing a certificate from the console is done once per request: the issuing form carries
-a nonce recorded with the issue, so a second click (two POSTs at once) gets the first
-certificate, never a second number. A real run on the simulated balance, a real journal,
-the console's app over HTTP (httpx against ASGI)."""
+"""A finished run in the console: its page verifies the record away from the event loop, and
+a certificate is issued once per request (the issuing form carries a nonce recorded with the
+issue, so a second click, two POSTs at once, gets the first certificate, never a second
+number). A real run on the simulated balance, a real journal, the console's app over HTTP
+(httpx against ASGI)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import sqlite3
+import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
+from daq import integrity
 from daq.journal import Journal
 from daq.people import add_user
 from daq.web.app import create_app
@@ -63,3 +67,31 @@ async def test_the_same_issuing_form_sent_twice_at_once_issues_one_certificate(
     with sqlite3.connect(lab.journal.path) as db:
         rows = db.execute("SELECT number, replaces FROM certificates ORDER BY rowid").fetchall()
     assert rows == [(issued["number"], ""), (f"{issued['number']}-R1", issued["number"])]
+
+
+async def test_the_run_page_verifies_the_record_on_a_thread_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = touch_lab(tmp_path)
+    document = await run_plan(lab, touch_plan("balance"))
+    checked_on: list[int] = []
+    checking = integrity.audit
+
+    async def watched(*args: object) -> integrity.Audit:
+        checked_on.append(threading.get_ident())  # where the hashing runs
+        return await checking(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(integrity, "audit", watched)
+    async with Journal(lab.journal.path) as journal:
+        await add_user(journal, "an.nguyen", "operator", PASSWORD, full_name="An Nguyen",
+                       function="", by="test")  # fmt: skip
+        transport = httpx.ASGITransport(app=create_app(lab, journal))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            login = await client.get("/login")
+            token = re.search(r'name="csrf" value="([^"]+)"', login.text)
+            assert token is not None
+            await client.post("/login", data={"name": "an.nguyen", "password": PASSWORD,
+                                              "csrf": token[1]})  # fmt: skip
+            shown = await client.get(f"/runs/{document.run.id}")
+    assert shown.status_code == 200 and 'id="verify" class="ok"' in shown.text
+    assert checked_on and threading.get_ident() not in checked_on
