@@ -72,10 +72,7 @@ async def runs(
 
 @router.get("/runs/{run_id}")
 async def run(request: Request, run_id: str) -> dict[str, Any]:
-    detail = await records.run_detail(console_of(request), checked_id(run_id))
-    if detail is None:
-        raise HTTPException(404, "no such run")
-    return detail
+    return await records.found_run(console_of(request), run_id)
 
 
 @router.post("/runs")
@@ -110,9 +107,7 @@ async def certificates(request: Request) -> list[dict[str, Any]]:
 
 @router.get("/standards")
 async def standards(request: Request) -> list[dict[str, Any]]:
-    console = console_of(request)
-    today = dt.datetime.fromtimestamp(console.journal.clock.now(), dt.UTC).date()
-    found, problem = records.standards(console.lab, today, console.lab.agent.due_warning_days)
+    found, problem = records.standards_today(console_of(request))
     if problem:
         raise HTTPException(409, problem)
     return found

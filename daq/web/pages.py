@@ -57,10 +57,7 @@ async def runs_page(
 
 @router.get("/runs/{run_id}")
 async def run_page(request: Request, run_id: str) -> Response:
-    console = console_of(request)
-    detail = await records.run_detail(console, checked_id(run_id))
-    if detail is None:
-        raise HTTPException(404, "no such run")
+    detail = await records.found_run(console_of(request), run_id)
     # the issuing form's own nonce: sent twice (two clicks), it issues once
     return page(request, "run.html", run=detail, languages=languages(),
                 nonce=secrets.token_urlsafe(24))  # fmt: skip
@@ -103,8 +100,7 @@ async def certificate_file(request: Request, number: str) -> Response:
 @router.get("/standards")
 async def standards_page(request: Request) -> Response:
     console = console_of(request)
-    today = dt.datetime.fromtimestamp(console.journal.clock.now(), dt.UTC).date()
-    found, problem = records.standards(console.lab, today, console.lab.agent.due_warning_days)
+    found, problem = records.standards_today(console)
     charts: dict[str, list[Any]] = {}
     for rule in charted_rules(console.lab.alarms):
         chart = await control_chart(console.journal, rule)
@@ -150,8 +146,7 @@ async def start_page(request: Request) -> Response:
     console = console_of(request)
     plans = console.agent.plans() if console.agent is not None else []
     instruments = [i.id for _, i in console.lab.instruments()]
-    today = dt.datetime.fromtimestamp(console.journal.clock.now(), dt.UTC).date()
-    found, _ = records.standards(console.lab, today, console.lab.agent.due_warning_days)
+    found, _ = records.standards_today(console)
     refused = [s for s in found if s["state"] == "overdue"]
     return page(request, "start.html", plans=plans, instruments=instruments, refused=refused)
 

@@ -8,9 +8,11 @@ import json
 import math
 from typing import Any
 
+from fastapi import HTTPException
+
 from daq.config import ConfigError, LabConfig
 from daq.journal import Journal, RunRow
-from daq.web.console import Console, stamp
+from daq.web.console import Console, checked_id, stamp
 
 MAX_RUNS = 1000
 """Runs a list reads at most (newest first); the filters apply to them."""
@@ -61,6 +63,14 @@ def point_summary(data: dict[str, Any]) -> dict[str, Any]:
         "contributions": budget.get("contributions", []),
         "budget_unit": budget.get("unit", ""),
     }
+
+
+async def found_run(console: Console, run_id: str) -> dict[str, Any]:
+    """The run a page or the API names, in detail; 404 when the id names none."""
+    detail = await run_detail(console, checked_id(run_id))
+    if detail is None:
+        raise HTTPException(404, "no such run")
+    return detail
 
 
 async def run_detail(console: Console, run_id: str) -> dict[str, Any] | None:
@@ -116,6 +126,12 @@ async def certificates(journal: Journal) -> list[dict[str, Any]]:
          "replaces": c.replaces}
         for c in reversed(await journal.all_certificates())
     ]  # fmt: skip
+
+
+def standards_today(console: Console) -> tuple[list[dict[str, Any]], str]:
+    """The register as of today by the journal's clock (``standards``)."""
+    today = dt.datetime.fromtimestamp(console.journal.clock.now(), dt.UTC).date()
+    return standards(console.lab, today, console.lab.agent.due_warning_days)
 
 
 def standards(lab: LabConfig, today: dt.date, warn: int) -> tuple[list[dict[str, Any]], str]:
