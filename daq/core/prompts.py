@@ -80,8 +80,8 @@ class Question:
             parse_answer(text, self)
         except ValueError as exc:
             return str(exc)
-        except InstrumentError:  # over, under, error: what the instrument shows
-            return ""
+        except InstrumentError:  # over, under, error: what the instrument shows answers it
+            pass
         return ""
 
 
