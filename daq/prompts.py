@@ -17,7 +17,7 @@ class TerminalPrompter:
     """Asks on the terminal. One daemon thread reads the terminal's lines for as long as the
     program runs (so a question answered elsewhere leaves no reader behind to swallow the
     next answer, and never keeps the program from exiting); a line answers the question
-    shown when it was typed."""
+    shown when it was typed, and one typed while none is shown answers nothing."""
 
     def __init__(
         self, console: Console | None = None, read_line: Callable[[], str] | None = None
@@ -26,23 +26,34 @@ class TerminalPrompter:
         self._read_line = read_line or self._console.input
         self._lock = asyncio.Lock()
         self._lines: asyncio.Queue[str | PromptUnavailable] | None = None
+        self._asking = False
         self._closed: PromptUnavailable | None = None
 
     def _reading(self) -> asyncio.Queue[str | PromptUnavailable]:
-        """The lines typed, from the one reader thread (started at the first question)."""
+        """The lines typed while a question is shown, from the one reader thread (started
+        at the first question)."""
         if self._lines is None:
             lines: asyncio.Queue[str | PromptUnavailable] = asyncio.Queue()
             loop = asyncio.get_running_loop()
 
+            def arrived(line: str | PromptUnavailable) -> None:
+                if self._asking or isinstance(line, PromptUnavailable):
+                    lines.put_nowait(line)
+                else:  # the question it was typed for was answered elsewhere, or none is open
+                    self._console.print(Text("  no question is open: that line answers nothing"))
+
             def read() -> None:
                 while True:
                     try:
-                        text = self._read_line()
+                        line: str | PromptUnavailable = self._read_line()
                     except (EOFError, OSError) as exc:
-                        closed = PromptUnavailable(f"cannot read the operator's answer: {exc!r}")
-                        loop.call_soon_threadsafe(lines.put_nowait, closed)
+                        line = PromptUnavailable(f"cannot read the operator's answer: {exc!r}")
+                    try:
+                        loop.call_soon_threadsafe(arrived, line)
+                    except RuntimeError:  # the program's loop has ended: nobody asks
                         return
-                    loop.call_soon_threadsafe(lines.put_nowait, text)
+                    if isinstance(line, PromptUnavailable):
+                        return
 
             threading.Thread(target=read, name="operator-prompt", daemon=True).start()
             self._lines = lines
@@ -51,8 +62,6 @@ class TerminalPrompter:
     async def ask(self, question: Question) -> str:
         async with self._lock:  # one question at a time on one terminal
             lines = self._reading()
-            while not lines.empty():  # typed while nothing was asked: answers nothing
-                self._take(lines.get_nowait())
             if self._closed is not None:
                 raise self._closed
             if question.problem:
@@ -66,7 +75,11 @@ class TerminalPrompter:
                 ),
                 end="",
             )
-            return self._take(await lines.get())
+            self._asking = True
+            try:
+                return self._take(await lines.get())
+            finally:
+                self._asking = False
 
     def _take(self, line: str | PromptUnavailable) -> str:
         if isinstance(line, PromptUnavailable):
