@@ -35,7 +35,7 @@ from daq.commands import reply as command_reply
 from daq.config import ConfigError, LabConfig, SinkConfig
 from daq.core.clock import Clock
 from daq.core.plugins import find
-from daq.core.prompts import Prompter, Question
+from daq.core.prompts import Question
 from daq.core.reading import Reading
 from daq.engine.document import RunDocument
 from daq.engine.loader import load_procedure
@@ -47,7 +47,7 @@ from daq.fleet import FleetReporter, agent_status
 from daq.forwarder import Forwarder
 from daq.journal import EventKind, Journal, JournalError, Severity, SinkState
 from daq.monitor import InstrumentState, Monitor
-from daq.operations import LiveRun, Progresses, PromptDesk, Refused, printable
+from daq.operations import LiveRun, Progresses, PromptDesk, Refused, Terminal, printable
 from daq.session import LabSession, lab_session
 from daq.signing import Signer, SigningError, load_signer
 from daq.sinks.base import SinkClass
@@ -211,7 +211,7 @@ class Agent:
         *,
         simulate: bool,
         web: str | None = None,
-        terminal: Prompter | None = None,
+        terminal: Terminal | None = None,
     ) -> None:
         self.lab = lab
         self.clock = clock
@@ -490,11 +490,12 @@ class Agent:
             raise Refused(f"run {self._run_id} is in progress; abort it first")
         try:
             plan, path = find_plan(plan_name, self.lab, files=False)
-            plan = order.applied(plan, self.lab)
-            load_procedure(plan.procedure, self.lab).settings(plan.settings, str(path))
             register = (
                 load_standards(self.lab.standards) if self.lab.standards else StandardsRegister()
             )
+            today = dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).date()
+            plan = order.applied(plan, self.lab, register, today)
+            load_procedure(plan.procedure, self.lab).settings(plan.settings, str(path))
         except ConfigError as exc:
             raise Refused(f"plan {plan_name}: {_without_files(exc)}") from None
         except OrderRefused as exc:

@@ -3,18 +3,21 @@
 A certificate is issued only from a completed run whose whole record verifies; it is
 numbered, signed with the lab's key where the lab signs, rendered (PDF, HTML, JSON, DCC),
 and recorded with its file and the person authorising it. The caller decides where the
-file goes (a file beside the CLI, a download in the console).
+file goes (a file beside the CLI, a download in the console). A request carries a nonce
+(the console's issuing form has one of its own each time it is shown): sent twice, by two
+clicks or two POSTs at once, it issues once, and the second gets the first's certificates.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 from daq.config import LabConfig
-from daq.journal import CertificateFile, CertificateRow, EventKind, Journal, Severity
+from daq.journal import AlreadyIssued, CertificateFile, CertificateRow, EventKind, Journal, Severity
 
 if TYPE_CHECKING:
     from daq.engine.document import RunDocument
@@ -48,6 +51,16 @@ class Request:
     user: str = ""
     """The login name of the user issuing, proven by their password ("": a lab without
     users): the signature image printed is theirs."""
+    nonce: str = ""
+    """The request's own id: the same nonce issues once ("": every request issues)."""
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A certificate a request issued."""
+
+    number: str
+    format: str
 
 
 @dataclass(frozen=True)
@@ -65,14 +78,14 @@ async def verified_document(
 ) -> tuple[RunDocument, str]:
     """The run's document as its record holds it, once the whole record verifies, and the
     key that signed it ("" unsigned)."""
-    from daq.integrity import audit
+    from daq.integrity import audit_apart
     from daq.presence import alive
 
     if await journal.run(run_id) is None:
         raise IssueRefused(
             f"no run {run_id!r} in {config.journal.path}", "`daq runs` lists them.", 2
         )
-    checked = await audit(journal, run_id, config.signing)
+    checked = await audit_apart(journal, run_id, config.signing)
     if checked.problems:
         raise IssueRefused(
             f"run {run_id}: its record does not verify",
@@ -102,6 +115,30 @@ async def verified_document(
             "responsibility (recorded with the issue).",
         )
     return document, signed_by or ""
+
+
+async def issue(config: LabConfig, journal: Journal, run_id: str, request: Request) -> list[Issued]:
+    """Issue the run's certificate (one per UUT where it has several) in a verified record;
+    a request whose nonce issued them already gets those, never new numbers."""
+    from daq.engine.document import certified_items, for_uut
+
+    document, signed_by = await verified_document(config, journal, run_id, request.accept_unsigned)
+    request = replace(request, signed_by=signed_by)
+    issued: list[Issued] = []
+    for item in certified_items(document):
+        one = for_uut(document, item)
+        prepared = await prepare(config, journal, one, item, request)
+        content = await asyncio.to_thread(
+            render, request.form, one, prepared.issued, config, prepared.signature
+        )  # a PDF takes a while: the agent's loop goes on
+        try:
+            await record(config, journal, prepared, request, content)
+        except AlreadyIssued as exc:
+            first = await journal.certificate(exc.number)
+            issued.append(Issued(exc.number, first.format if first else request.form))
+        else:
+            issued.append(Issued(prepared.issued.number, request.form))
+    return issued
 
 
 async def prepare(
@@ -198,8 +235,11 @@ async def record(
     content: bytes,
     detached: bytes | None = None,
 ) -> None:
-    """Record the issue with its file (raises ``NumberTaken`` if another took the number)."""
-    await journal.record_issue(prepared.row, prepared.signature, prepared.signer, content, detached)
+    """Record the issue with its file (raises ``NumberTaken`` if another took the number,
+    ``AlreadyIssued`` if the request's nonce issued this certificate already)."""
+    await journal.record_issue(
+        prepared.row, prepared.signature, prepared.signer, content, detached, request.nonce
+    )
     issued, run_id = prepared.issued, prepared.row.run
     if request.accept_unsigned and config.signing is not None and not issued.signed_by:
         journal.event(

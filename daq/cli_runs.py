@@ -71,19 +71,21 @@ def _register(config: LabConfig) -> StandardsRegister:
         raise _problems(exc, "the register of reference standards") from None
 
 
-def _ordered(plan: Plan, order: RunOrder, config: LabConfig) -> Plan:
+def _ordered(plan: Plan, order: RunOrder, config: LabConfig, register: StandardsRegister) -> Plan:
     """The plan with what the command line adds (``daq.engine.order``), or what is wrong."""
+    import datetime as dt
+
     from daq.engine.order import OrderRefused
 
     try:
-        return order.applied(plan, config)
+        return order.applied(plan, config, register, dt.datetime.now(dt.UTC).date())
     except OrderRefused as exc:
         message = str(exc)
         if message.startswith("an override"):
             hint = 'Add --by "Full Name" --reason "why the standard may still be used".'
         elif message.startswith("accepting"):
             hint = 'Add --by "Full Name" --reason "why this is the item to calibrate".'
-        elif message.startswith("--uut"):
+        elif message.startswith("--uut") and message.endswith("no such instrument in the lab file"):
             message, hint = message, "`daq instruments` lists them."
         else:
             message, _, rest = message.partition("; ")
@@ -314,7 +316,7 @@ def run_command(
                 by=by or "",
                 reason=reason or "",
             )
-            plan = _ordered(plan, order, config)
+            plan = _ordered(plan, order, config, register)
             plan_file = str(path)
             load_procedure(plan.procedure, config).settings(plan.settings, plan_file)
     except ConfigError as exc:

@@ -16,7 +16,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from daq.core.prompts import Prompter, PromptUnavailable, Question
@@ -85,24 +85,36 @@ class PromptChannel(Protocol):
         ...
 
 
+class Terminal(Prompter, Protocol):
+    """The terminal the agent runs in: it asks, and hears when a question it shows was
+    closed elsewhere, so that it says so and its next line answers the next question."""
+
+    def withdraw(self, question: Question, why: str) -> None: ...
+
+
 @dataclass
 class OpenPrompt:
     id: str
     question: Question
     run: str | None
     answer: asyncio.Future[str] = field(repr=False)
+    answered_by: str = ""
+    """Who answered, and how ("" while open)."""
 
 
 class PromptDesk:
     """The operator's questions, open to every channel at once: the console, MQTT and the
-    terminal; the first answer wins, later ones are refused as already answered."""
+    terminal; the first valid answer wins, later ones are refused as already answered, and
+    an answer that cannot answer the question (a word where a number is asked, a value out
+    of range) is refused with the reason, the question staying open to everyone. A question
+    closed any way (answered, or its run ended) is withdrawn from every channel."""
 
     def __init__(
         self,
         channels: list[PromptChannel] | None = None,
         *,
         console: bool = False,
-        terminal: Prompter | None = None,
+        terminal: Terminal | None = None,
     ) -> None:
         self.channels = channels or []
         self.console = console
@@ -129,37 +141,58 @@ class PromptDesk:
             )
         ident = uuid.uuid4().hex[:12]
         answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self.open[ident] = OpenPrompt(ident, question, self.run_of(), answer)
-        self.changes.bump()
+        held = OpenPrompt(ident, question, self.run_of(), answer)
+        self.open[ident] = held
         reachable = [c for c in self.channels if c.reachable]
-        for channel in reachable:
-            await channel.show(ident, question)
         typing = None
-        if self.terminal is not None:
-            typing = asyncio.ensure_future(self._from_terminal(ident, question))
-        try:
-            return await answer
-        finally:
-            if typing is not None:
-                typing.cancel()
-            del self.open[ident]
+        try:  # from here on, whatever ends the question (its run too) closes it everywhere
             self.changes.bump()
             for channel in reachable:
-                await channel.show(ident, None)
+                await channel.show(ident, question)
+            if self.terminal is not None:
+                typing = asyncio.ensure_future(self._from_terminal(ident, question))
+            return await answer
+        finally:
+            del self.open[ident]
+            self.changes.bump()
+            if typing is not None and not typing.done():
+                typing.cancel()
+                assert self.terminal is not None
+                self.terminal.withdraw(question, held.answered_by or "closed: the run ended")
+            await asyncio.shield(self._withdraw(ident, reachable))
+
+    @staticmethod
+    async def _withdraw(ident: str, channels: list[PromptChannel]) -> None:
+        """The closed question off every channel, even when the asking task is cancelled."""
+        for channel in channels:
+            await channel.show(ident, None)
 
     async def _from_terminal(self, ident: str, question: Question) -> None:
+        """The terminal asks until it gets a valid answer, or the question closes."""
         assert self.terminal is not None
-        with contextlib.suppress(Refused, PromptUnavailable):
-            self.answer(ident, await self.terminal.ask(question), "the terminal", "terminal")
+        while (held := self.open.get(ident)) is not None and not held.answer.done():
+            try:
+                text = await self.terminal.ask(question)
+                self.answer(ident, text, "the terminal", "terminal")
+            except PromptUnavailable:
+                return
+            except Refused as exc:
+                question = replace(question, problem=str(exc))
+            else:
+                return
 
     def answer(self, prompt: str, text: str, who: str, via: str) -> None:
-        """Answer the open prompt ``prompt`` (journaled, with the run it belongs to)."""
+        """Answer the open prompt ``prompt`` (journaled, with the run it belongs to); an
+        answer that cannot answer it is refused and the prompt stays open."""
         held = self.open.get(prompt)
         if held is None or held.answer.done():
             raise Refused(f"no open prompt {prompt!r}")
         printable(answer=text)
         if len(text) > MAX_ANSWER:
             raise Refused(f"an answer is at most {MAX_ANSWER} characters")
+        if why := held.question.refusal(text):
+            raise Refused(f"{why}; the question stays open ({held.question.hint()})")
+        held.answered_by = f"answered by {who} ({via})"
         held.answer.set_result(text)
         if self.journal is not None:
             shown = f" {text!r}" if text else ""

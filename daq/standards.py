@@ -4,8 +4,11 @@ used today for a given value.
 ISO/IEC 17025 (6.4, 6.5) asks that a standard is within its calibration interval and used
 inside its calibrated range, and that each result is traceable through the standard's
 certificate to the national measurement standard. ``check_use`` enforces both before a
-point; a person may override a refusal with a reason, and the override travels with the
-result. ``snapshot`` is the standard's data as used, stored with each result.
+point. Only a passed due date may be overridden, by a named person with a reason (the
+override travels with the result): a standard used outside its calibrated range, or
+outside the range its coefficients are certified for, or whose certificate is dated after
+today, has no traceable value there, and nobody's name gives it one (``WAIVABLE``).
+``snapshot`` is the standard's data as used, stored with each result.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import datetime as dt
 import math
 from collections import Counter
 from dataclasses import dataclass
+from enum import StrEnum
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -250,7 +254,33 @@ class Override(_Strict):
 
 
 class StandardRefused(Exception):
-    """The standard is overdue or outside its calibrated range, and no override was given."""
+    """The standard may not be used for this value today, and no override may waive it."""
+
+
+class Refusal(StrEnum):
+    """Why the register refuses a standard for a value."""
+
+    OVERDUE = "overdue"
+    """Past its calibration's due date: a named person may accept it with a reason."""
+    NOT_YET_CALIBRATED = "certificate dated after today"
+    OUTSIDE_RANGE = "outside its calibrated range"
+    EXTRAPOLATED = "outside the range of its coefficients"
+
+
+WAIVABLE = frozenset({Refusal.OVERDUE})
+"""The refusals an override may waive; every other one stands, override or not."""
+
+
+@dataclass(frozen=True)
+class Unfit:
+    """One reason the register refuses a standard, and its kind."""
+
+    kind: Refusal
+    text: str
+
+    @property
+    def waivable(self) -> bool:
+        return self.kind in WAIVABLE
 
 
 @dataclass(frozen=True)
@@ -314,35 +344,55 @@ def days_until_due(standard: Standard, today: dt.date) -> int:
     return (standard.certificate.due - today).days
 
 
-def problems_with(standard: Standard, value: float, unit: str, today: dt.date) -> list[str]:
-    """Why ``standard`` may not be used for ``value`` today (empty when it may): overdue,
-    outside its calibrated range, or outside the range its certificate states its
-    Callendar-Van Dusen coefficients for."""
+def dated_problems(standard: Standard, today: dt.date) -> list[Unfit]:
+    """Why ``standard`` may not be used today whatever the value: overdue, or a certificate
+    dated after today."""
     found = []
     overdue = -days_until_due(standard, today)
     if overdue > 0:
         found.append(
-            f"{standard.id}: calibration due {standard.certificate.due} ({overdue} days overdue)"
+            Unfit(
+                Refusal.OVERDUE,
+                f"{standard.id}: calibration due {standard.certificate.due} ({overdue} days "
+                "overdue)",
+            )
         )
     if today < standard.certificate.calibrated:
         found.append(
-            f"{standard.id}: certificate dated {standard.certificate.calibrated}, after today"
+            Unfit(
+                Refusal.NOT_YET_CALIBRATED,
+                f"{standard.id}: certificate dated {standard.certificate.calibrated}, after today",
+            )
         )
+    return found
+
+
+def problems_with(standard: Standard, value: float, unit: str, today: dt.date) -> list[Unfit]:
+    """Why ``standard`` may not be used for ``value`` today (empty when it may): overdue,
+    a certificate dated after today, outside its calibrated range, or outside the range its
+    certificate states its Callendar-Van Dusen coefficients for."""
+    found = dated_problems(standard, today)
     span = standard.range
     in_range_unit = convert(value, unit, span.unit)
     if not span.minimum <= in_range_unit <= span.maximum:
         found.append(
-            f"{standard.id}: {in_range_unit:g} {span.unit} is outside the calibrated range "
-            f"{span.minimum:g} to {span.maximum:g} {span.unit}"
+            Unfit(
+                Refusal.OUTSIDE_RANGE,
+                f"{standard.id}: {in_range_unit:g} {span.unit} is outside the calibrated range "
+                f"{span.minimum:g} to {span.maximum:g} {span.unit}",
+            )
         )
     cvd = standard.corrections
     if isinstance(cvd, CallendarVanDusen) and same_dimension(unit, "°C"):
         celsius = convert(value, unit, "°C")
         if not cvd.covers(celsius):
             found.append(
-                f"{standard.id}: {celsius:g} °C is outside the range of its certificate's "
-                f"Callendar-Van Dusen coefficients, {cvd.describe_range()} (they would be "
-                "extrapolated)"
+                Unfit(
+                    Refusal.EXTRAPOLATED,
+                    f"{standard.id}: {celsius:g} °C is outside the range of its certificate's "
+                    f"Callendar-Van Dusen coefficients, {cvd.describe_range()} (they would be "
+                    "extrapolated)",
+                )
             )
     return found
 
@@ -354,14 +404,21 @@ def check_use(
     today: dt.date,
     override: Override | None = None,
 ) -> Use:
-    """Allow the use, refuse it, or allow it under ``override`` (recorded in the ``Use``)."""
+    """Allow the use, refuse it, or allow it under ``override`` when every problem is one an
+    override may waive (recorded in the ``Use``)."""
     found = problems_with(standard, value, unit, today)
+    standing = [p.text for p in found if not p.waivable]
+    if standing:
+        raise StandardRefused(
+            "; ".join(standing) + ". No override waives this: use another standard, or one "
+            "calibrated for this value"
+        )
     if found and override is None:
         raise StandardRefused(
-            "; ".join(found) + ". Use another standard, recalibrate this one, or give an "
-            "override with your name and the reason"
+            "; ".join(p.text for p in found) + ". Use another standard, recalibrate this one, "
+            "or give an override with your name and the reason"
         )
-    return Use(standard, tuple(found), override if found else None)
+    return Use(standard, tuple(p.text for p in found), override if found else None)
 
 
 def parse_standards(text: str, file: str) -> StandardsRegister:

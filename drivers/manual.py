@@ -11,23 +11,18 @@ interfaced instrument.
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import replace
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from daq.core.errors import InstrumentReportedError, OverloadError, ProtocolError, UnderloadError
-from daq.core.prompts import Question
+from daq.core.errors import ProtocolError
+from daq.core.prompts import Question, parse_answer
 from daq.core.reading import Reading
-from daq.core.units import check_unit, convert
+from daq.core.units import check_unit
 from drivers.base import Driver, Identity
 from drivers.roles import PRESSURE_GAUGE, THERMOMETER
 from drivers.transports.operator import OperatorLink
-
-_ANSWER = re.compile(r"\s*([+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*")
-WORDS = {"over": OverloadError, "under": UnderloadError, "error": InstrumentReportedError}
 
 
 class ManualSettings(BaseModel):
@@ -59,25 +54,6 @@ class ManualSettings(BaseModel):
         if self.minimum >= self.maximum:
             raise ValueError("minimum must be below maximum")
         return self
-
-
-def parse_answer(text: str, question: Question) -> float:
-    """The typed answer as a value in the question's unit; ValueError says what is wrong."""
-    word = text.strip().lower()
-    if word in WORDS:
-        raise WORDS[word](f"{question.instrument}: the operator reports {word!r}")
-    match = _ANSWER.fullmatch(text)
-    if match is None:
-        raise ValueError(f"{text.strip()!r} is not a number")
-    value = float(match[1].replace(",", "."))
-    if unit := match[2]:
-        value = convert(value, unit, question.unit)
-    if not math.isfinite(value):
-        raise ValueError(f"{text.strip()!r} is not a finite number")
-    low, high = question.minimum, question.maximum
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{value:g} {question.unit} is outside {low:g} to {high:g}")
-    return value
 
 
 class ManualEntry(Driver[OperatorLink, ManualSettings]):

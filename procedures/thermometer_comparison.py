@@ -16,8 +16,8 @@ mean uses the effective number of observations n_eff = n(1 - r1)/(1 + r1) from t
 autocorrelation r1 when r1 > 0 (Zhang, Metrologia 43 (2006) S276), with nu = n_eff - 1.
 
 A set point outside the range the reference's certificate states its CVD coefficients for is
-a problem of the standard's use (``daq.standards.problems_with``): the run is refused there
-unless a person overrides it, and the override and the extrapolation travel with the result.
+a problem of the standard's use (``daq.standards.problems_with``): the run is refused there,
+and no override waives it (the coefficients are certified for no value there).
 """
 
 from __future__ import annotations

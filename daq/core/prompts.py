@@ -7,8 +7,22 @@ question fails at once with a message saying so, instead of hanging an unattende
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from daq.core.errors import (
+    InstrumentError,
+    InstrumentReportedError,
+    OverloadError,
+    UnderloadError,
+)
+from daq.core.units import convert
+
+_ANSWER = re.compile(r"\s*([+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*")
+WORDS = {"over": OverloadError, "under": UnderloadError, "error": InstrumentReportedError}
+"""What the operator may answer instead of a number: the pointer on its stop, a fault."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,39 @@ class Question:
             span = f", {self.minimum:g} to {self.maximum:g}"
         wanted = f"{self.quantity} in {self.unit}" if self.quantity else self.unit
         return f"{wanted}{span}" if wanted else ""
+
+    def refusal(self, text: str) -> str:
+        """Why ``text`` cannot answer this question ("" when it can): a value asked for and
+        none given, in a unit of another quantity, or outside the plausible range."""
+        if self.is_confirmation:
+            return ""
+        try:
+            parse_answer(text, self)
+        except ValueError as exc:
+            return str(exc)
+        except InstrumentError:  # over, under, error: what the instrument shows answers it
+            pass
+        return ""
+
+
+def parse_answer(text: str, question: Question) -> float:
+    """The typed answer as a value in the question's unit; ValueError says what is wrong;
+    ``WORDS`` raise their instrument error."""
+    word = text.strip().lower()
+    if word in WORDS:
+        raise WORDS[word](f"{question.instrument}: the operator reports {word!r}")
+    match = _ANSWER.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text.strip()!r} is not a number")
+    value = float(match[1].replace(",", "."))
+    if unit := match[2]:
+        value = convert(value, unit, question.unit)
+    if not math.isfinite(value):
+        raise ValueError(f"{text.strip()!r} is not a finite number")
+    low, high = question.minimum, question.maximum
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{value:g} {question.unit} is outside {low:g} to {high:g}")
+    return value
 
 
 class PromptUnavailable(Exception):

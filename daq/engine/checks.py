@@ -10,6 +10,7 @@ so a plan a lab can write is refused with the file and field before a run measur
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from daq.config import ConfigError, LabConfig, Problem
@@ -55,7 +56,12 @@ def check_plan(
             f"{len(plan.uuts)}: write one plan per UUT (or run it with --uut ID)",
         )
 
-    for point in procedure.checkpoints(settings, plan):
+    points = procedure.checkpoints(settings, plan)
+    used = {*plan.standards.values(), *(s for p in points for s in p.standards.values())}
+    for refused in self_referenced(plan, register, used):
+        problem("uuts", refused)
+
+    for point in points:
         where = f"at {point.label}"
         try:
             plan.tolerance.limits(point.nominal, point.unit)
@@ -83,3 +89,41 @@ def check_plan(
                         f"{point.unit}",
                     )
     return problems
+
+
+def standards_of(plan: Plan, lab: LabConfig) -> set[str]:
+    """Every standard a run of ``plan`` uses: the plan's, and those its procedure uses at
+    its test points (the weights a weighing plan names in its settings)."""
+    procedure = load_procedure(plan.procedure, lab)
+    settings = procedure.settings(plan.settings, f"plan {plan.id}")
+    points = procedure.checkpoints(settings, plan)
+    return {*plan.standards.values(), *(s for p in points for s in p.standards.values())}
+
+
+def reference_instruments(
+    plan: Plan, register: StandardsRegister, used: set[str]
+) -> dict[str, str]:
+    """Instrument id -> a standard of the run read through it: the register's instrument of
+    each standard ``used``, and the instrument the plan gives a standard's own role
+    (``instruments.reference`` beside ``standards.reference``)."""
+    found: dict[str, str] = {}
+    for role, standard_id in plan.standards.items():
+        if role in plan.instruments:
+            found[plan.instruments[role]] = standard_id
+    for standard_id in sorted(used):
+        with contextlib.suppress(KeyError):  # an unknown standard is check_plan's to say
+            if (instrument := register.standard(standard_id).instrument) is not None:
+                found[instrument] = standard_id
+    return found
+
+
+def self_referenced(plan: Plan, register: StandardsRegister, used: set[str]) -> list[str]:
+    """Why a UUT of ``plan`` is one of the run's own references (empty: none is): a UUT read
+    as the instrument a standard is read through would be compared with itself and pass."""
+    references = reference_instruments(plan, register, used)
+    return [
+        f"UUT {u.id}: {u.instrument} is how standard {references[u.instrument]} is read; a "
+        "reference calibrated against itself proves nothing: choose another instrument"
+        for u in plan.uuts
+        if u.channel is None and u.instrument in references
+    ]

@@ -2,7 +2,10 @@
 the plan's UUT, the customer and the date the item was received, the item's serial, and
 overrides (a standard the register refuses, a UUT reporting another serial) with the name
 of the person taking responsibility and the reason. `daq run`, the MQTT command and the
-console apply them here, so each front end is held to the same rules."""
+console apply them here, so each front end is held to the same rules: an override names a
+standard of the plan the register refuses today for a reason an override may waive
+(``daq.standards.WAIVABLE``), and the UUT is never an instrument the plan's standards are
+read through (a reference calibrated against itself always passes)."""
 
 from __future__ import annotations
 
@@ -10,8 +13,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from daq.config import LabConfig
+from daq.engine.checks import self_referenced, standards_of
 from daq.engine.plan import Plan
-from daq.standards import Override
+from daq.standards import Override, StandardsRegister, dated_problems
+
+QUOTES = "'\""
+"""Around a KeyError's message."""
 
 
 class OrderRefused(Exception):
@@ -35,21 +42,56 @@ class RunOrder:
     by: str = ""
     reason: str = ""
 
-    def applied(self, plan: Plan, lab: LabConfig) -> Plan:
-        plan = with_overrides(plan, self.override, self.by, self.reason)
-        plan = with_uut(plan, self.uut, lab)
+    def applied(
+        self, plan: Plan, lab: LabConfig, register: StandardsRegister, today: dt.date
+    ) -> Plan:
+        """The plan as this run is to be made of it, or ``OrderRefused`` saying why not."""
+        plan = with_overrides(plan, self.override, self.by, self.reason, lab, register, today)
+        plan = with_uut(plan, self.uut, lab, register)
         plan = with_serial_overrides(plan, self.accept_serial, self.by, self.reason)
         serials = {plan.uuts[0].id: self.serial} if self.serial.strip() else {}
         return with_item(plan, self.customer, self.received, serials | self.serials)
 
 
-def with_overrides(plan: Plan, standards: list[str], by: str | None, reason: str | None) -> Plan:
+def with_overrides(
+    plan: Plan,
+    standards: list[str],
+    by: str | None,
+    reason: str | None,
+    lab: LabConfig,
+    register: StandardsRegister,
+    today: dt.date,
+) -> Plan:
+    """The plan with a person's override of each standard in ``standards``: each must be a
+    standard of the plan that the register refuses today, for reasons an override may
+    waive (a passed due date); a refusal no name can waive is refused here already."""
     if not standards:
         return plan
     if not by or not reason:
         raise OrderRefused(
             "an override needs the name of the person taking responsibility and a reason"
         )
+    used = standards_of(plan, lab)
+    for standard_id in standards:
+        if standard_id not in used:
+            raise OrderRefused(
+                f"--override {standard_id}: plan {plan.id} uses no such standard; its standards: "
+                f"{', '.join(sorted(used)) or 'none'}"
+            )
+        try:
+            found = dated_problems(register.standard(standard_id), today)
+        except KeyError as exc:
+            raise OrderRefused(f"--override {standard_id}: {str(exc).strip(QUOTES)}") from None
+        if not found:
+            raise OrderRefused(
+                f"--override {standard_id}: the register does not refuse it today; nothing "
+                "to override"
+            )
+        standing = [p.text for p in found if not p.waivable]
+        if standing:
+            raise OrderRefused(
+                f"--override {standard_id}: no override waives {'; '.join(standing)}"
+            )
     overrides = dict(plan.overrides)
     overrides.update({s: Override(by=by, reason=reason) for s in standards})
     return plan.model_copy(update={"overrides": overrides})
@@ -80,7 +122,7 @@ def with_serial_overrides(plan: Plan, uuts: list[str], by: str | None, reason: s
     )
 
 
-def with_uut(plan: Plan, uut: str | None, lab: LabConfig) -> Plan:
+def with_uut(plan: Plan, uut: str | None, lab: LabConfig, register: StandardsRegister) -> Plan:
     if uut is None:
         return plan
     if uut not in {i.id for _, i in lab.instruments()}:
@@ -88,7 +130,7 @@ def with_uut(plan: Plan, uut: str | None, lab: LabConfig) -> Plan:
     # the plan's serial names the plan's item: another instrument reports its own, recorded
     # instead (a probe on a channel keeps its serial: the readout is not the item)
     moved = {"serial": "", "serial_override": None}
-    return plan.model_copy(
+    plan = plan.model_copy(
         update={
             "uuts": [
                 u.model_copy(
@@ -99,6 +141,9 @@ def with_uut(plan: Plan, uut: str | None, lab: LabConfig) -> Plan:
             ]
         }
     )
+    if refused := self_referenced(plan, register, standards_of(plan, lab)):
+        raise OrderRefused(f"--uut {uut}: " + "; ".join(refused))
+    return plan
 
 
 def with_item(plan: Plan, customer: str, received: dt.date | None, serials: dict[str, str]) -> Plan:

@@ -18,6 +18,7 @@ from daq.journal.certificates import CertificateStore
 from daq.journal.history import History
 from daq.journal.outbox import STREAMS, Outbox
 from daq.journal.records import (
+    AlreadyIssued,
     CertificateFile,
     CertificateRow,
     DeadLetters,
@@ -42,6 +43,7 @@ from daq.journal.users import UserStore, UserTaken
 __all__ = [
     "SCHEMA_VERSION",
     "STREAMS",
+    "AlreadyIssued",
     "CertificateFile",
     "CertificateRow",
     "DeadLetters",

@@ -11,6 +11,7 @@ from dataclasses import astuple
 from daq.journal.records import (
     CERTIFICATE_COLUMNS,
     REGISTER_COLUMNS,
+    AlreadyIssued,
     CertificateFile,
     CertificateRow,
     EventKind,
@@ -97,17 +98,26 @@ class CertificateStore(BatchedWriter):
         signer: Signer | None = None,
         file: bytes | None = None,
         detached: bytes | None = None,
+        request: str = "",
     ) -> None:
         """Issuing a certificate, who issued it and the lab's signature go on record, once
         per number, with the number's entry in the register (signed by ``signer``) and the
         certificate's ``file`` as issued and a DCC's ``detached`` signature (their hashes
         signed too), so both can be reprinted byte for byte: a number already issued raises
-        ``NumberTaken``."""
+        ``NumberTaken``. A ``request`` (the issuing form's nonce) issues once per UUT: sent
+        again, it raises ``AlreadyIssued`` with the number it issued."""
         await self.flush()
 
         def record(db: sqlite3.Connection) -> None:
             try:
                 db.execute("BEGIN IMMEDIATE")
+                done = db.execute(
+                    "SELECT number FROM issue_requests WHERE request = ? AND uut = ?",
+                    (request, issue.uut),
+                ).fetchone()
+                if request and done:
+                    db.execute("ROLLBACK")
+                    raise AlreadyIssued(str(done[0]))
                 taken = db.execute(
                     "SELECT run, record_hash FROM certificates WHERE number = ? UNION ALL "
                     "SELECT run, '(its row is gone)' FROM certificate_register WHERE number = ? "
@@ -127,6 +137,12 @@ class CertificateStore(BatchedWriter):
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     astuple(issue),
                 )
+                if request:
+                    db.execute(
+                        "INSERT INTO issue_requests (request, uut, run, number) "
+                        "VALUES (?, ?, ?, ?)",
+                        (request, issue.uut, issue.run, issue.number),
+                    )
                 if signature is not None:
                     insert_signature(db, signature)
                 append_to_register(db, issue, signer, self.clock.now())
@@ -164,6 +180,15 @@ class CertificateStore(BatchedWriter):
             f"{issue.number} ({issue.format}, {issue.language}) for {issue.run} by "
             f"{issue.issued_by}, {issue.function}{replacing}",
         )
+
+    async def issued_for(self, request: str) -> list[tuple[str, str]]:
+        """(run, number) of each certificate the request (an issuing form's nonce) issued."""
+        rows: list[tuple[str, str]] = await self._run(
+            self._query_blocking,
+            "SELECT run, number FROM issue_requests WHERE request = ? ORDER BY rowid",
+            (request,),
+        )
+        return rows
 
     async def certificate_file(self, number: str) -> CertificateFile | None:
         """The file of certificate ``number`` as it was issued (None: issued before the

@@ -24,16 +24,7 @@ class History(BatchedWriter):
     async def readings(self, instrument: str | None = None, limit: int = 1000) -> list[Reading]:
         """The newest committed readings (of one instrument), oldest first."""
         where, params = ("WHERE instrument = ?", (instrument,)) if instrument else ("", ())
-        rows = await self._run(
-            self._query_blocking,
-            "SELECT instrument, quantity, value, unit, timestamp, status, raw FROM readings "
-            f"{where} ORDER BY id DESC LIMIT ?",
-            (*params, limit),
-        )
-        return [
-            Reading(i, q, math.nan if v is None else v, u, t, Status(s), raw)
-            for i, q, v, u, t, s, raw in reversed(rows)
-        ]
+        return await self._newest_readings(f"{where} ORDER BY id DESC", params, limit)
 
     async def recent_readings(
         self, instrument: str, quantity: str | None = None, limit: int = 1
@@ -42,10 +33,17 @@ class History(BatchedWriter):
         found through the (instrument, timestamp) index, however many the journal holds."""
         where = "instrument = ?" + (" AND quantity = ?" if quantity is not None else "")
         params = (instrument, quantity) if quantity is not None else (instrument,)
+        return await self._newest_readings(f"WHERE {where} ORDER BY timestamp DESC", params, limit)
+
+    async def _newest_readings(
+        self, where_and_order: str, params: tuple[str, ...], limit: int
+    ) -> list[Reading]:
+        """Up to ``limit`` readings, newest first as ``where_and_order`` says, returned
+        oldest first."""
         rows = await self._run(
             self._query_blocking,
             "SELECT instrument, quantity, value, unit, timestamp, status, raw FROM readings "
-            f"WHERE {where} ORDER BY timestamp DESC LIMIT ?",
+            f"{where_and_order} LIMIT ?",
             (*params, limit),
         )
         return [

@@ -288,6 +288,14 @@ class NumberTaken(Exception):
     """A certificate number is issued once; this one already was."""
 
 
+class AlreadyIssued(Exception):
+    """The request was carried out already: ``number`` is the certificate it issued."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(f"this request issued certificate {number} already")
+        self.number = number
+
+
 @dataclass(frozen=True)
 class RunRow:
     """A calibration run as the journal holds it (``setup`` and ``document`` are JSON)."""

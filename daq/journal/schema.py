@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 REGISTER_SCHEMA = 7
 """The schema that added the register of issued certificates (filled from the rows)."""
 SCHEMA = """
@@ -101,6 +101,13 @@ CREATE TABLE IF NOT EXISTS certificate_signature_files (
     hash TEXT NOT NULL,
     content BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS issue_requests (
+    request TEXT NOT NULL,
+    uut TEXT NOT NULL,
+    run TEXT NOT NULL,
+    number TEXT NOT NULL,
+    PRIMARY KEY (request, uut)
+);
 CREATE TABLE IF NOT EXISTS signatures (
     subject TEXT NOT NULL,
     hash TEXT NOT NULL,
@@ -174,6 +181,7 @@ MIGRATIONS = {
 a version that only adds tables needs none (8: the archive of issued certificates' files).
 9 adds the UUT of a certificate (``UUT_COLUMN``), whatever version it comes from, and
 the archive of signed DCCs' detached signatures. 10 adds the console's users (a table: no
-statement)."""
+statement), 11 the requests certificates were issued for (``issue_requests``: a form sent
+twice issues once)."""
 UUT_COLUMN = "ALTER TABLE certificates ADD COLUMN uut TEXT NOT NULL DEFAULT ''"
 """Schema 9: certificates per UUT."""

@@ -4,14 +4,14 @@ HTTP error with the use case's reason."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException
 
-from daq.certify import FORMATS, IssueRefused, Request, prepare, record, render, verified_document
+from daq.certify import FORMATS, Issued, IssueRefused, Request, issue
 from daq.engine.order import RunOrder
 from daq.journal import NumberTaken
 from daq.operations import Refused, Unprintable, printable
@@ -22,6 +22,9 @@ from daq.web.sessions import Login
 
 if TYPE_CHECKING:
     from daq.agent import Agent
+
+NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+"""An issuing form's request id."""
 
 
 def _agent(console: Console) -> Agent:
@@ -103,46 +106,29 @@ def acknowledge_alarm(console: Console, login: Login, alarm: str) -> None:
         raise HTTPException(409, str(exc)) from None
 
 
-@dataclass(frozen=True)
-class Issued:
-    number: str
-    format: str
-
-
 async def issue_certificate(
-    console: Console, login: Login, run: str, form: str, language: str
+    console: Console, login: Login, run: str, form: str, language: str, nonce: str = ""
 ) -> list[Issued]:
     """Issue the run's certificate (one per UUT where it has several) in the name and
-    function of the authoriser logged in."""
-    from daq.engine.document import certified_items, for_uut
-
+    function of the authoriser logged in; the issuing form's ``nonce`` issues once."""
     if not may(login.user.role, Right.ISSUE):
         raise HTTPException(403, "only an authoriser issues certificates")
     if form not in FORMATS:
         raise HTTPException(422, f"a certificate is one of {', '.join(FORMATS)}")
     if language not in languages():
         raise HTTPException(422, f"languages: {', '.join(languages())}")
+    if nonce and not NONCE.fullmatch(nonce):
+        raise HTTPException(422, "the form's request id is 16 to 64 letters, digits, - and _")
     user = login.user
     if not user.function:
         raise HTTPException(
             409, f"{user.name} has no function to print on certificates: an administrator sets it"
         )
-    lab, journal = console.lab, console.journal
-    issued = []
+    request = Request(form, language, user.full_name, user.function, nonce=nonce,
+                      user=user.name)  # fmt: skip
     try:
-        document, signed_by = await verified_document(lab, journal, run, accept_unsigned=False)
-        request = Request(form, language, user.full_name, user.function, signed_by=signed_by,
-                          user=user.name)  # fmt: skip
-        for item in certified_items(document):
-            one = for_uut(document, item)
-            prepared = await prepare(lab, journal, one, item, request)
-            content = await asyncio.to_thread(
-                render, form, one, prepared.issued, lab, prepared.signature
-            )  # a PDF takes a while: the agent's loop goes on
-            await record(lab, journal, prepared, request, content)
-            issued.append(Issued(prepared.issued.number, form))
+        return await issue(console.lab, console.journal, run, request)
     except IssueRefused as exc:
         raise HTTPException(409, f"{exc} {exc.hint}".strip()) from None
     except NumberTaken as exc:
         raise HTTPException(409, f"{exc}; issue it again: it gets the next number") from None
-    return issued

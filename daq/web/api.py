@@ -53,6 +53,9 @@ class Answer(_Body):
 class Issue(_Body):
     format: str = Field("pdf", pattern="^(pdf|html|json|dcc)$")
     language: str = Field("en", pattern="^[a-z]{2}$")
+    nonce: str = Field("", pattern="^([A-Za-z0-9_-]{16,64})?$")
+    """The request's own id (16 to 64 letters, digits, - and _): sent again, it gets the
+    certificates it issued instead of new numbers."""
 
 
 @router.get("/me")
@@ -75,10 +78,7 @@ async def runs(
 
 @router.get("/runs/{run_id}")
 async def run(request: Request, run_id: str) -> dict[str, Any]:
-    detail = await records.run_detail(console_of(request), checked_id(run_id))
-    if detail is None:
-        raise HTTPException(404, "no such run")
-    return detail
+    return await records.found_run(console_of(request), run_id)
 
 
 @router.post("/runs")
@@ -101,7 +101,7 @@ async def abort_run(request: Request, run_id: str, body: AbortRun) -> dict[str, 
 async def issue(request: Request, run_id: str, body: Issue) -> list[dict[str, str]]:
     login = require(request, Right.ISSUE)
     issued = await actions.issue_certificate(
-        console_of(request), login, checked_id(run_id), body.format, body.language
+        console_of(request), login, checked_id(run_id), body.format, body.language, body.nonce
     )
     return [{"number": i.number, "format": i.format, "file": f"/certificates/{quote(i.number)}"}
             for i in issued]  # fmt: skip
@@ -114,9 +114,7 @@ async def certificates(request: Request) -> list[dict[str, Any]]:
 
 @router.get("/standards")
 async def standards(request: Request) -> list[dict[str, Any]]:
-    console = console_of(request)
-    today = dt.datetime.fromtimestamp(console.journal.clock.now(), dt.UTC).date()
-    found, problem = records.standards(console.lab, today, console.lab.agent.due_warning_days)
+    found, problem = records.standards_today(console_of(request))
     if problem:
         raise HTTPException(409, problem)
     return found

@@ -8,9 +8,11 @@ import json
 import math
 from typing import Any
 
+from fastapi import HTTPException
+
 from daq.config import ConfigError, LabConfig
 from daq.journal import Journal, RunRow
-from daq.web.console import Console, stamp
+from daq.web.console import Console, checked_id, stamp
 
 MAX_RUNS = 1000
 """Runs a list reads at most (newest first); the filters apply to them."""
@@ -63,15 +65,23 @@ def point_summary(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def found_run(console: Console, run_id: str) -> dict[str, Any]:
+    """The run a page or the API names, in detail; 404 when the id names none."""
+    detail = await run_detail(console, checked_id(run_id))
+    if detail is None:
+        raise HTTPException(404, "no such run")
+    return detail
+
+
 async def run_detail(console: Console, run_id: str) -> dict[str, Any] | None:
-    from daq.integrity import audit
+    from daq.integrity import audit_apart
 
     journal = console.journal
     row = await journal.run(run_id)
     if row is None:
         return None
     points = [point_summary(_json(data)) for _, data in await journal.points(run_id)]
-    checked = await audit(journal, run_id, console.lab.signing)
+    checked = await audit_apart(journal, run_id, console.lab.signing)
     events = await journal.events(run=run_id, limit=500)
     return {
         **run_summary(row),
@@ -116,6 +126,12 @@ async def certificates(journal: Journal) -> list[dict[str, Any]]:
          "replaces": c.replaces}
         for c in reversed(await journal.all_certificates())
     ]  # fmt: skip
+
+
+def standards_today(console: Console) -> tuple[list[dict[str, Any]], str]:
+    """The register as of today by the journal's clock (``standards``)."""
+    today = dt.datetime.fromtimestamp(console.journal.clock.now(), dt.UTC).date()
+    return standards(console.lab, today, console.lab.agent.due_warning_days)
 
 
 def standards(lab: LabConfig, today: dt.date, warn: int) -> tuple[list[dict[str, Any]], str]:

@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from daq.journal import UserRow
+from daq.journal import Journal, UserRow
+from daq.operations import Changes
 
 THROTTLE_AFTER = 5
 """Wrong passwords in a row for one name from one address before logins of that name from
@@ -39,6 +40,8 @@ class Sessions:
         self.timeout = timeout
         self.now = now
         self._logins: dict[str, Login] = {}
+        self.ended = Changes()
+        """Moves when logins end (logged out, their user disabled): live streams look again."""
 
     def begin(self, user: UserRow) -> str:
         self._forget_idle()
@@ -64,14 +67,27 @@ class Sessions:
             login.seen = self.now()
         return login
 
+    async def lasting(self, token: str | None, journal: Journal) -> Login | None:
+        """The login of ``token`` if it still lasts, looked at without restarting its
+        inactivity clock (a live stream is no activity of the person); one whose user was
+        disabled or whose password was reset since (from `daq users` too) ends here."""
+        login = self.find(token, touch=False)
+        if login is None:
+            return None
+        now = await journal.user(login.user.name)
+        if now is None or now.disabled or now.password != login.user.password:
+            self.end(token)
+            return None
+        return login
+
     def end(self, token: str | None) -> None:
-        if token:
-            self._logins.pop(token, None)
+        if token and self._logins.pop(token, None) is not None:
+            self.ended.bump()
 
     def end_user(self, name: str) -> None:
         """End every login of ``name`` (disabled, or its password reset)."""
         for token in [t for t, login in self._logins.items() if login.user.name == name]:
-            del self._logins[token]
+            self.end(token)
 
     def _forget_idle(self) -> None:
         now = self.now()

@@ -219,9 +219,10 @@ async def test_resume_refuses_another_item(tmp_path: Path) -> None:
 def test_run_order_options(tmp_path: Path) -> None:
     lab = touch_lab(tmp_path)
     plan = touch_plan("pressure-gauge")
-    moved = with_uut(plan, "transmitter-2", lab)  # the plan's serial names gauge-1
+    register = load_standards(CONFIG / "standards.yaml")
+    moved = with_uut(plan, "transmitter-2", lab, register)  # the plan's serial names gauge-1
     assert (moved.uuts[0].instrument, moved.uuts[0].serial) == ("transmitter-2", "")
-    assert with_uut(plan, "gauge-1", lab).uuts[0].serial == "P-3301"
+    assert with_uut(plan, "gauge-1", lab, register).uuts[0].serial == "P-3301"
     accepted = with_serial_overrides(plan, ["gauge-1"], "Jane Doe", "plate replaced")
     assert accepted.uuts[0].serial_override == Override(by="Jane Doe", reason="plate replaced")
     with pytest.raises(OrderRefused, match="no such UUT"):

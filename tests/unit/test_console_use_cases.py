@@ -18,6 +18,7 @@ from daq.operations import LiveRun, PromptDesk, Refused
 from daq.people import add_user
 from daq.web.app import create_app
 from tests.unit.test_console_security import PASSWORD, lab_in
+from tests.unit.test_people import administrator_first
 
 
 class StandIn:
@@ -157,7 +158,7 @@ async def test_the_live_events_end_with_the_login(
 
     from daq.web import live
 
-    monkeypatch.setattr(live, "KEEPALIVE", 0.05)
+    monkeypatch.setattr(live, "CHECK", 60.0)  # a login ended in the console is heard at once
     client, agent = console
     listening = asyncio.create_task(client.get("/live/events"))
     await asyncio.sleep(0.3)
@@ -190,3 +191,85 @@ async def test_control_characters_in_any_typed_text_are_refused_before_the_agent
         assert answer.status_code == 422, path
         assert answer.json()["detail"] == f"the {field} holds a control character"
     assert agent.calls == []
+
+
+async def test_an_invalid_answer_sent_with_a_valid_one_does_not_win(
+    console: tuple[httpx.AsyncClient, StandIn],
+) -> None:
+    import asyncio
+
+    from daq.core.prompts import Question
+
+    client, agent = console
+    agent.answer_prompt = agent.prompter.answer  # type: ignore[method-assign]  # the real desk
+    asking = asyncio.create_task(
+        agent.prompter.ask(Question("gauge-9", "Read the dial gauge", "pressure", "bar", 0, 10))
+    )
+    while not agent.prompter.open:
+        await asyncio.sleep(0)
+    [ident] = agent.prompter.open
+    headers = {"X-CSRF-Token": (await client.get("/api/me")).json()["csrf"]}
+    invalid, valid = await asyncio.gather(
+        client.post(f"/api/prompts/{ident}/answer", json={"answer": "two"}, headers=headers),
+        client.post(f"/api/prompts/{ident}/answer", json={"answer": "2 bar"}, headers=headers),
+    )
+    assert invalid.status_code == 409 and "'two' is not a number" in invalid.json()["detail"]
+    assert valid.status_code == 200
+    assert await asking == "2 bar"
+
+
+async def test_the_live_events_end_when_the_user_is_disabled_from_the_command_line(
+    console: tuple[httpx.AsyncClient, StandIn], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from daq.people import disable_user
+    from daq.web import live
+
+    monkeypatch.setattr(live, "CHECK", 0.05)  # only the journal says so: looked at again soon
+    client, agent = console
+    app = client._transport.app  # type: ignore[attr-defined]
+    journal = app.state.console.journal
+    agent.live.begin("balance-1", "Balance", total=8, done=0)
+    streams = [asyncio.create_task(client.get(path)) for path in ("/live/events", "/bench/events")]
+
+    def waiting(what: str) -> bool:  # a stream past its first events, waiting for the next
+        return any(t.get_coro().__qualname__ == what for t in asyncio.all_tasks())  # type: ignore[union-attr]
+
+    while not (waiting("Changes.wait") and waiting("Ticks.wait")):
+        await asyncio.sleep(0)
+    assert not any(s.done() for s in streams)
+    await disable_user(journal, "an.nguyen", by="admin (daq users)")  # no console involved
+    live_answer, bench_answer = await asyncio.wait_for(asyncio.gather(*streams), 30)
+    assert live_answer.status_code == bench_answer.status_code == 200
+    assert "event: run" in live_answer.text and "event: bench" in bench_answer.text
+
+
+async def test_an_open_live_page_keeps_no_login_alive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from daq.web import live
+    from daq.web.sessions import Sessions
+    from tests.unit.test_console_security import Time, log_in
+
+    monkeypatch.setattr(live, "CHECK", 0.05)
+    time_, agent = Time(), StandIn()
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        await administrator_first(journal)
+        await add_user(journal, "an.nguyen", "operator", PASSWORD, full_name="An Nguyen",
+                       function="", by="test")  # fmt: skip
+        app = create_app(lab_in(tmp_path), journal, agent, sessions=Sessions(600, time_))  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            await log_in(client, "an.nguyen")
+            time_.now += 300  # the person opens the live page, then leaves it open
+            streaming = asyncio.create_task(client.get("/live/events"))
+            while not any(t.get_coro().__qualname__ == "Changes.wait"  # type: ignore[union-attr]
+                          for t in asyncio.all_tasks()):  # fmt: skip
+                await asyncio.sleep(0)
+            time_.now += 301  # 601 s after the person last did anything
+            agent.live.changes.bump()  # the run moves on: news for the page, not activity
+            assert (await asyncio.wait_for(streaming, 30)).status_code == 200
+            assert (await client.get("/api/me")).status_code == 401

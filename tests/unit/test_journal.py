@@ -145,3 +145,16 @@ async def test_two_runs_of_one_plan_in_the_same_second_get_their_own_ids(
         ids = await asyncio.gather(one.start_run(row), two.start_run(row), one.start_run(row))
         assert sorted(ids) == [row.id, f"{row.id}-2", f"{row.id}-3"]
         assert sorted(r.id for r in await one.runs()) == sorted(ids)
+
+
+async def test_a_schema_10_journal_gains_the_issuing_requests(tmp_path: Path) -> None:
+    path = tmp_path / "ten.sqlite"
+    async with Journal(path) as journal:
+        journal.event("agent_started", "before")  # type: ignore[arg-type]
+    with sqlite3.connect(path) as db:  # as schema 10 left it
+        db.execute("DROP TABLE issue_requests")
+        db.execute("PRAGMA user_version=10")
+    async with Journal(path) as journal:
+        assert await journal.issued_for("a-request-of-the-form") == []
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (11,)

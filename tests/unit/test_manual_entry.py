@@ -12,8 +12,8 @@ from daq.core.errors import (
     ProtocolError,
     UnderloadError,
 )
-from daq.core.prompts import PromptUnavailable, Question
-from drivers.manual import ManualEntry, ManualSettings, parse_answer
+from daq.core.prompts import PromptUnavailable, Question, parse_answer
+from drivers.manual import ManualEntry, ManualSettings
 from drivers.transports.operator import OperatorLink
 
 DIAL = Question("gauge-1", "Read the dial gauge", "pressure", "bar", 0.0, 10.0)

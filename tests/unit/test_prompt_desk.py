@@ -12,6 +12,7 @@ import pytest
 from daq.core.prompts import PromptUnavailable, Question
 from daq.journal import Journal
 from daq.operations import LiveRun, PromptDesk, Refused, Unprintable
+from daq.prompts import TerminalPrompter
 
 QUESTION = Question("gauge-9", "Read the dial gauge", "pressure", "bar", 0, 10)
 
@@ -28,15 +29,32 @@ class Shown:
 
 
 class SlowTerminal:
-    """A terminal where the person types after ``delay`` (or never)."""
+    """A terminal where the person types once ``typed`` is set (or never)."""
 
     def __init__(self, text: str, typed: asyncio.Event) -> None:
         self.text = text
         self.typed = typed
+        self.withdrawn: list[str] = []
 
     async def ask(self, question: Question) -> str:
         await self.typed.wait()
         return self.text
+
+    def withdraw(self, question: Question, why: str) -> None:
+        self.withdrawn.append(why)
+
+
+class SlowBroker(Shown):
+    """A channel like MQTT whose broker takes its time to take a question."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken = asyncio.Event()
+
+    async def show(self, ident: str, question: Question | None) -> None:
+        self.shown.append((ident, question))
+        if question is not None:
+            await self.taken.wait()
 
 
 async def open_prompt(desk: PromptDesk) -> str:
@@ -99,8 +117,93 @@ async def test_no_channel_fails_at_once_and_bad_answers_are_refused() -> None:
     for bad in ("1\n2", "\x1b[2J"):
         with pytest.raises(Unprintable, match="the answer holds a control character"):
             desk.answer(ident, bad, "someone", "mqtt")
-    desk.answer(ident, "", "someone", "console")
-    assert await asking == ""
+    desk.answer(ident, "7.5", "someone", "console")
+    assert await asking == "7.5"
+
+
+async def test_a_run_ending_closes_its_prompt_on_every_channel() -> None:
+    broker, typed = SlowBroker(), asyncio.Event()
+    terminal = SlowTerminal("9 bar", typed)
+    desk = PromptDesk([broker], console=True, terminal=terminal)
+    asking = asyncio.create_task(desk.ask(QUESTION))
+    while not broker.shown:  # the run is aborted while the broker is still taking it
+        await asyncio.sleep(0)
+    asking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asking
+    ident = broker.shown[0][0]
+    assert desk.open == {} and broker.shown[-1] == (ident, None)
+    broker.taken.set()
+    asking = asyncio.create_task(desk.ask(QUESTION))
+    ident = await open_prompt(desk)
+    await asyncio.sleep(0)  # the terminal shows it too
+    asking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asking
+    assert desk.open == {} and broker.shown[-1] == (ident, None)
+    assert terminal.withdrawn == ["closed: the run ended"]
+    with pytest.raises(Refused, match="no open prompt"):
+        desk.answer(ident, "2 bar", "someone", "console")
+
+
+async def test_an_invalid_answer_leaves_the_prompt_open_for_a_valid_one() -> None:
+    desk = PromptDesk(console=True)
+    asking = asyncio.create_task(desk.ask(QUESTION))
+    ident = await open_prompt(desk)
+    for bad, why in (("about two", "is not a number"), ("12 bar", "outside 0 to 10"),
+                     ("2 kg", "cannot be converted to bar"), ("", "is not a number")):  # fmt: skip
+        with pytest.raises(Refused, match=why):
+            desk.answer(ident, bad, "someone", "console")
+    assert ident in desk.open
+    desk.answer(ident, "2500 mbar", "key lims", "MQTT")
+    assert await asking == "2500 mbar"
+    over = asyncio.create_task(desk.ask(QUESTION))  # the pointer on its stop is an answer
+    desk.answer(await open_prompt(desk), "over", "someone", "console")
+    assert await over == "over"
+
+
+async def test_the_terminal_says_who_answered_and_answers_the_next_question() -> None:
+    import io
+    import queue
+
+    from rich.console import Console
+
+    typed: queue.Queue[str | None] = queue.Queue()
+
+    def read_line() -> str:
+        line = typed.get()
+        if line is None:
+            raise EOFError
+        return line
+
+    shown = io.StringIO()
+    terminal = TerminalPrompter(Console(file=shown, width=200), read_line)
+    desk = PromptDesk(console=True, terminal=terminal)
+
+    async def asked(times: int) -> None:
+        while shown.getvalue().count("(pressure in bar, 0 to 10): ") < times:
+            await asyncio.sleep(0)
+
+    async def typed_when_asked(line: str, times: int) -> None:
+        await asked(times)
+        typed.put(line)
+
+    first = asyncio.create_task(desk.ask(QUESTION))
+    ident = await open_prompt(desk)
+    await asked(1)  # the terminal shows it, and the console answers it
+    desk.answer(ident, "1 bar", "An Nguyen (an.nguyen)", "console")
+    assert await first == "1 bar"
+    assert "Read the dial gauge: answered by An Nguyen (an.nguyen) (console)" in shown.getvalue()
+
+    second = asyncio.create_task(desk.ask(QUESTION))  # the same terminal answers the next one
+    await typed_when_asked("3,5", 2)
+    assert await asyncio.wait_for(second, 30) == "3,5"
+    third = asyncio.create_task(desk.ask(QUESTION))
+    await typed_when_asked("what?", 3)  # refused on the terminal too: asked again, with why
+    await typed_when_asked("4", 4)
+    assert await asyncio.wait_for(third, 30) == "4"
+    assert "'what?' is not a number" in shown.getvalue()
+    typed.put(None)
 
 
 def test_the_live_view_counts_the_points_it_is_told_of() -> None:

@@ -9,7 +9,9 @@ import pytest
 
 from daq.config import ConfigError
 from daq.standards import (
+    WAIVABLE,
     Override,
+    Refusal,
     StandardRefused,
     calibrations,
     check_use,
@@ -17,6 +19,7 @@ from daq.standards import (
     drift,
     load_standards,
     parse_standards,
+    problems_with,
 )
 
 REGISTER = load_standards(Path(__file__).parents[2] / "config" / "standards.yaml")
@@ -68,6 +71,22 @@ def test_an_override_allows_the_use_and_is_carried_with_it() -> None:
     }
     assert "10 days overdue" in use.problems[0]
     assert check_use(PRT, 100.0, "°C", TODAY, override).override is None  # nothing to override
+
+
+def test_only_a_passed_due_date_is_waived_by_an_override() -> None:
+    override = Override(by="A. Nguyen", reason="needed today")
+    with pytest.raises(StandardRefused, match=r"outside the calibrated range.*No override waives"):
+        check_use(PRT, 450.0, "°C", TODAY, override)  # no traceable value up there
+    with pytest.raises(StandardRefused, match=r"after today.*No override waives"):
+        check_use(PRT, 100.0, "°C", dt.date(2026, 3, 1), override)  # dated 2026-03-10
+    with pytest.raises(StandardRefused, match=r"outside the calibrated range.*No override waives"):
+        check_use(PRT, 450.0, "°C", dt.date(2027, 3, 20), override)  # overdue and out of range
+    assert [p.kind for p in problems_with(PRT, 450.0, "°C", dt.date(2027, 3, 20))] == [
+        Refusal.OVERDUE,
+        Refusal.OUTSIDE_RANGE,
+        Refusal.EXTRAPOLATED,
+    ]
+    assert {Refusal.OVERDUE} == WAIVABLE
 
 
 def test_correction_table_interpolates_and_refuses_to_extrapolate() -> None:
