@@ -30,6 +30,9 @@ class RunOrder:
     uut: str | None = None
     """A lab-file instrument calibrated instead of the plan's UUT's."""
     customer: str = ""
+    customer_address: str = ""
+    """The customer's address, printed with their name: another customer than the plan's
+    never takes the plan's customer's address or e-mail."""
     received: dt.date | None = None
     serial: str = ""
     """The item's serial (of the plan's first UUT), when the plan does not state it."""
@@ -50,7 +53,8 @@ class RunOrder:
         plan = with_uut(plan, self.uut, lab, register)
         plan = with_serial_overrides(plan, self.accept_serial, self.by, self.reason)
         serials = {plan.uuts[0].id: self.serial} if self.serial.strip() else {}
-        return with_item(plan, self.customer, self.received, serials | self.serials)
+        plan = with_customer(plan, self.customer, self.customer_address)
+        return with_item(plan, self.received, serials | self.serials)
 
 
 def with_overrides(
@@ -146,12 +150,24 @@ def with_uut(plan: Plan, uut: str | None, lab: LabConfig, register: StandardsReg
     return plan
 
 
-def with_item(plan: Plan, customer: str, received: dt.date | None, serials: dict[str, str]) -> Plan:
-    """The customer and receipt date of this item, and each UUT's serial where the plan
-    has none (a serial the plan states cannot be changed here)."""
+def with_customer(plan: Plan, customer: str, address: str) -> Plan:
+    """Another customer than the plan's, with their own address (the plan's address and
+    e-mail are its customer's, never printed under another name)."""
+    name, address = customer.strip(), address.strip()
+    if not name:
+        if address:
+            raise OrderRefused("a customer's address goes with the customer's name")
+        return plan
+    if name == plan.customer and not address:
+        return plan
+    update = {"customer": name, "customer_address": address, "customer_email": ""}
+    return plan.model_copy(update=update)
+
+
+def with_item(plan: Plan, received: dt.date | None, serials: dict[str, str]) -> Plan:
+    """The receipt date of this item, and each UUT's serial where the plan has none (a
+    serial the plan states cannot be changed here)."""
     update: dict[str, object] = {}
-    if customer.strip():
-        update["customer"] = customer.strip()
     if received is not None:
         update["received"] = received
     given = {uut: serial.strip() for uut, serial in serials.items() if serial.strip()}

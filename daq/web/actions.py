@@ -40,6 +40,7 @@ class Start:
     plan: str
     uut: str | None = None
     customer: str = ""
+    customer_address: str = ""
     received: dt.date | None = None
     serial: str = ""
     """The serial of the plan's first UUT (where the plan has none)."""
@@ -57,7 +58,8 @@ async def start_run(console: Console, login: Login, start: Start) -> str:
         if not IDENT.fullmatch(ident):
             raise HTTPException(422, "an id is letters, digits and _.:-")
     try:
-        printable(customer=start.customer, serial=start.serial, reason=start.reason)
+        printable(customer=start.customer, customer_address=start.customer_address,
+                  serial=start.serial, reason=start.reason)  # fmt: skip
         for uut, serial in items.items():
             printable(**{f"serial of {uut}": serial})
     except Unprintable as exc:
@@ -65,7 +67,8 @@ async def start_run(console: Console, login: Login, start: Start) -> str:
     if start.override and not start.reason.strip():
         raise HTTPException(422, "an override needs the reason you take responsibility for")
     order = RunOrder(
-        uut=start.uut, customer=start.customer, received=start.received, serial=start.serial,
+        uut=start.uut, customer=start.customer, customer_address=start.customer_address,
+        received=start.received, serial=start.serial,
         serials=items, override=list(start.override), by=login.user.full_name,
         reason=start.reason.strip(),
     )  # fmt: skip

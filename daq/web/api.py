@@ -30,6 +30,8 @@ class StartRun(_Body):
     uut: str | None = Field(None, pattern=_ID)
     """A configured instrument calibrated instead of the plan's UUT."""
     customer: str = Field("", max_length=200, pattern=_TEXT)
+    customer_address: str = Field("", max_length=300, pattern=_TEXT)
+    """The customer's address, where the customer is not the plan's."""
     received: dt.date | None = None
     serial: str = Field("", max_length=64, pattern=_TEXT)
     """The serial of the plan's first UUT, where the plan states none."""
@@ -84,9 +86,10 @@ async def run(request: Request, run_id: str) -> dict[str, Any]:
 @router.post("/runs")
 async def start_run(request: Request, body: StartRun) -> dict[str, str]:
     login = require(request, Right.RUN)
-    start = actions.Start(body.plan, body.uut, body.customer, body.received, body.serial,
-                          tuple(body.serials.items()), tuple(body.override),
-                          body.reason)  # fmt: skip
+    start = actions.Start(
+        body.plan, body.uut, body.customer, body.customer_address, body.received, body.serial,
+        tuple(body.serials.items()), tuple(body.override), body.reason,
+    )  # fmt: skip
     return {"run": await actions.start_run(console_of(request), login, start)}
 
 

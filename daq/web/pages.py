@@ -200,6 +200,7 @@ async def start(
     plan: Annotated[str, Form(max_length=64)],
     uut: Annotated[str, Form(max_length=64)] = "",
     customer: Text = "",
+    customer_address: Annotated[str, Form(max_length=300)] = "",
     received: Annotated[str, Form(max_length=10)] = "",
     item: Annotated[list[str] | None, Form(max_length=50)] = None,
     item_serial: Annotated[list[str] | None, Form(max_length=50)] = None,
@@ -214,9 +215,10 @@ async def start(
     items, serials = item or [], item_serial or []
     if len(items) != len(serials) or any(len(s) > 64 for s in serials):
         raise HTTPException(422, "each UUT has one serial of at most 64 characters")
-    start = actions.Start(checked_id(plan, IDENT), uut or None, customer, day, "",
-                          tuple(zip(items, serials, strict=True)), tuple(override or ()),
-                          reason)  # fmt: skip
+    start = actions.Start(
+        checked_id(plan, IDENT), uut or None, customer, customer_address, day, "",
+        tuple(zip(items, serials, strict=True)), tuple(override or ()), reason,
+    )  # fmt: skip
     await actions.start_run(console_of(request), login, start)
     return _back("/live")
 

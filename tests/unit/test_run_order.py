@@ -114,3 +114,18 @@ def test_each_uut_of_a_run_of_several_gets_its_own_serial() -> None:
     assert applied(RunOrder(serials={"probe-3": "T-2002"}), stated).uuts == stated.uuts
     with pytest.raises(OrderRefused, match="serial of probe-9: no such UUT in plan thermometers"):
         applied(RunOrder(serials={"probe-9": "C-19"}), unnamed)
+
+
+def test_another_customer_never_takes_the_plans_customers_address() -> None:
+    shipped = plan()
+    assert shipped.customer_address and shipped.customer_email  # Example Customer Ltd's
+    other = applied(RunOrder(customer="Công ty TNHH Thử", customer_address="12 Lý Thường Kiệt"))
+    assert (other.customer, other.customer_address, other.customer_email) == (
+        "Công ty TNHH Thử", "12 Lý Thường Kiệt", "")  # fmt: skip
+    unaddressed = applied(RunOrder(customer="Công ty TNHH Thử"))
+    assert (unaddressed.customer_address, unaddressed.customer_email) == ("", "")
+    same = applied(RunOrder(customer=shipped.customer))
+    assert (same.customer_address, same.customer_email) == (
+        shipped.customer_address, shipped.customer_email)  # fmt: skip
+    with pytest.raises(OrderRefused, match="address goes with the customer's name"):
+        applied(RunOrder(customer_address="12 Lý Thường Kiệt"))
