@@ -26,6 +26,8 @@ from daq.journal import EventKind, Journal
 from daq.stability import Verdict
 
 MAX_ANSWER = 200
+CLOSED_KEPT = 100
+RUN_ENDED = "closed: the run ended"
 
 
 class Refused(Exception):
@@ -123,6 +125,9 @@ class PromptDesk:
         self.journal: Journal | None = None
         self.run_of: Callable[[], str | None] = lambda: None
         self.open: dict[str, OpenPrompt] = {}
+        self.closed: collections.OrderedDict[str, str] = collections.OrderedDict()
+        """How the latest questions closed (answered by whom, or their run ended), so that
+        a second answer is told who was first."""
         self.changes = Changes()
 
     @property
@@ -154,11 +159,14 @@ class PromptDesk:
             return await answer
         finally:
             del self.open[ident]
+            self.closed[ident] = held.answered_by or RUN_ENDED
+            while len(self.closed) > CLOSED_KEPT:
+                self.closed.popitem(last=False)
             self.changes.bump()
             if typing is not None and not typing.done():
                 typing.cancel()
                 assert self.terminal is not None
-                self.terminal.withdraw(question, held.answered_by or "closed: the run ended")
+                self.terminal.withdraw(question, held.answered_by or RUN_ENDED)
             await asyncio.shield(self._withdraw(ident, reachable))
 
     @staticmethod
@@ -185,8 +193,11 @@ class PromptDesk:
         """Answer the open prompt ``prompt`` (journaled, with the run it belongs to); an
         answer that cannot answer it is refused and the prompt stays open."""
         held = self.open.get(prompt)
-        if held is None or held.answer.done():
-            raise Refused(f"no open prompt {prompt!r}")
+        if held is not None and held.answer.done():
+            raise Refused(f"this question was {held.answered_by} first")
+        if held is None:
+            closed = self.closed.get(prompt)
+            raise Refused(f"this question was {closed}" if closed else f"no open prompt {prompt!r}")
         printable(answer=text)
         if len(text) > MAX_ANSWER:
             raise Refused(f"an answer is at most {MAX_ANSWER} characters")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
@@ -58,6 +59,14 @@ async def _problem(request: Request, exc: Exception) -> Response:
     wants_page = "text/html" in request.headers.get("accept", "")
     if request.url.path.startswith("/api/") or request.headers.get("HX-Request") or not wants_page:
         return await http_exception_handler(request, exc)
-    response = page(request, "problem.html", status=exc.status_code, detail=exc.detail)
+    response = page(request, "problem.html", status=exc.status_code, detail=exc.detail,
+                    back=_came_from(request))  # fmt: skip
     response.status_code = exc.status_code
     return response
+
+
+def _came_from(request: Request) -> str:
+    """The console's page the refused form was on (its path only, never another site)."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    ours = referer.netloc == request.url.netloc and referer.scheme == request.url.scheme
+    return referer.path if ours and referer.path.startswith("/") else ""

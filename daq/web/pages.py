@@ -12,7 +12,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from daq.certify import FileAltered, archived_copy
 from daq.config import ConfigError
-from daq.engine.plan import Uut, find_plan
+from daq.engine.checks import standards_of
+from daq.engine.plan import find_plan
 from daq.journal import EventKind, Severity
 from daq.people import Right
 from daq.reports.i18n import languages
@@ -172,26 +173,28 @@ async def start_page(request: Request) -> Response:
     console = console_of(request)
     plans = console.agent.plans() if console.agent is not None else []
     instruments = [i.id for _, i in console.lab.instruments()]
-    found, _ = records.standards_today(console)
-    refused = [s for s in found if s["state"] == "overdue"]
-    items = _items(console, plans[0]) if plans else []
-    return page(request, "start.html", plans=plans, instruments=instruments, refused=refused,
-                items=items)  # fmt: skip
+    return page(request, "start.html", plans=plans, instruments=instruments,
+                **_items(console, plans[0] if plans else ""))  # fmt: skip
 
 
 @router.get("/start/items")
 async def start_items(request: Request, plan: Annotated[str, Query(max_length=64)]) -> Response:
-    """The chosen plan's UUTs, each with its serial (to be given where the plan has none)."""
-    return page(request, "start_items.html", items=_items(console_of(request), plan))
+    """The chosen plan's UUTs, each with its serial (to be given where the plan has none),
+    and those of its standards the register refuses today (an override may be asked)."""
+    return page(request, "start_items.html", **_items(console_of(request), plan))
 
 
-def _items(console: Console, plan: str) -> list[Uut]:
-    if console.agent is None or plan not in console.agent.plans():
-        return []
+def _items(console: Console, name: str) -> dict[str, list[Any]]:
+    if console.agent is None or name not in console.agent.plans():
+        return {"items": [], "refused": []}
     try:
-        return find_plan(plan, console.lab, files=False)[0].uuts
+        plan = find_plan(name, console.lab, files=False)[0]
     except ConfigError:
-        return []  # the start itself names the plan's problem
+        return {"items": [], "refused": []}  # the start itself names the plan's problem
+    used = standards_of(plan, console.lab)
+    found, _ = records.standards_today(console)
+    refused = [s for s in found if s["state"] == "overdue" and s["id"] in used]
+    return {"items": plan.uuts, "refused": refused}
 
 
 @router.post("/start")

@@ -178,8 +178,8 @@ def answer_every_prompt(
     answered, rows_seen = 0, [0]
     deadline = time.monotonic() + 420
     while time.monotonic() < deadline:
-        page.wait_for_selector("form.prompt, #live-running:text('finished')", timeout=60_000)
-        if page.locator("#live-running:text('finished')").count():
+        page.wait_for_selector("form.prompt, #live-running[data-state=finished]", timeout=60_000)
+        if page.locator("#live-running[data-state=finished]").count():
             return answered, rows_seen
         prompt = page.locator("form.prompt").first
         ident = prompt.get_attribute("data-prompt")

@@ -17,7 +17,7 @@ from daq.journal import Journal
 from daq.operations import LiveRun, PromptDesk, Refused
 from daq.people import add_user
 from daq.web.app import create_app
-from tests.unit.test_console_security import PASSWORD, lab_in
+from tests.unit.test_console_security import PASSWORD, lab_in, log_in
 from tests.unit.test_people import administrator_first
 
 
@@ -145,7 +145,13 @@ async def test_the_live_pages_show_the_open_prompt_and_the_run(
     prompts = (await client.get("/live/prompts")).text
     assert "Place 200 g" in prompts and 'data-prompt="' in prompts
     panel = (await client.get("/live/panel")).text
-    assert 'id="live-run">balance-1' in panel and "0 / 8" in panel and 'id="abort"' in panel
+    assert (
+        'id="live-run">balance-1' in panel and "0 / 8" in panel and 'data-state="running"' in panel
+    )
+    # the abort form is outside the panel redrawn as the run moves on (a reason being typed)
+    live = (await client.get("/live")).text
+    assert 'id="abort"' not in panel and 'id="abort"' in live
+    assert live.index('id="abort"') > live.index("</section>", live.index('id="live-panel"'))
     [listed] = (await client.get("/api/prompts")).json()
     assert listed["text"] == "Place 200 g" and listed["confirmation"] is True
     asking.cancel()
@@ -273,3 +279,62 @@ async def test_an_open_live_page_keeps_no_login_alive(
             agent.live.changes.bump()  # the run moves on: news for the page, not activity
             assert (await asyncio.wait_for(streaming, 30)).status_code == 200
             assert (await client.get("/api/me")).status_code == 401
+
+
+async def test_the_start_form_offers_overrides_only_for_the_chosen_plans_standards(
+    tmp_path: Path,
+) -> None:
+    """On 1 March 2028 the balance's weights and the thermometers' reference PRT are both
+    past their due dates (config/standards.yaml); each plan's form offers its own only."""
+    import datetime as dt
+
+    from daq.core.clock import Clock
+
+    class March2028(Clock):
+        def now(self) -> float:
+            return dt.datetime(2028, 3, 1, 9, tzinfo=dt.UTC).timestamp()
+
+    config = Path(__file__).parents[2] / "config"
+    lab = lab_in(tmp_path).model_copy(update={"standards": config / "standards.yaml"})
+    agent = StandIn()
+    agent.plans = lambda: ["balance", "thermometers"]  # type: ignore[method-assign]
+    async with Journal(tmp_path / "j.sqlite", clock=March2028()) as journal:
+        await administrator_first(journal)
+        await add_user(journal, "an.nguyen", "operator", PASSWORD, full_name="An Nguyen",
+                       function="", by="test")  # fmt: skip
+        app = create_app(lab, journal, agent)  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            await log_in(client, "an.nguyen")
+            balance = (await client.get("/start/items", params={"plan": "balance"})).text
+            thermometers = (await client.get("/start/items", params={"plan": "thermometers"})).text
+    offered = re.compile(r'name="override" value="([^"]+)"')
+    assert "weight-100g-e2" in offered.findall(balance)
+    assert "prt-ref-1" not in offered.findall(balance)
+    assert offered.findall(thermometers) == ["prt-ref-1"]
+
+
+async def test_a_refused_form_leads_back_to_its_page_and_a_late_answer_says_who_was_first(
+    console: tuple[httpx.AsyncClient, StandIn],
+) -> None:
+    import asyncio
+
+    from daq.core.prompts import Question
+
+    client, agent = console
+    agent.answer_prompt = agent.prompter.answer  # type: ignore[method-assign]  # the real desk
+    asking = asyncio.create_task(agent.prompter.ask(Question("balance-1", "Place 200 g")))
+    while not agent.prompter.open:
+        await asyncio.sleep(0)
+    [ident] = agent.prompter.open
+    agent.prompter.answer(ident, "", "key lims", "MQTT")
+    await asking
+    csrf = (await client.get("/api/me")).json()["csrf"]
+    page = {"accept": "text/html", "referer": "http://127.0.0.1/live"}
+    late = await client.post(f"/prompts/{ident}/answer", data={"csrf": csrf}, headers=page)
+    assert late.status_code == 409
+    assert "this question was answered by key lims (MQTT)" in late.text
+    assert 'href="/live" id="back"' in late.text
+    elsewhere = {"accept": "text/html", "referer": "https://example.org/live"}
+    late = await client.post(f"/prompts/{ident}/answer", data={"csrf": csrf}, headers=elsewhere)
+    assert 'href="/runs" id="back"' in late.text

@@ -73,9 +73,13 @@ async def test_the_first_answer_wins_and_is_journaled_with_its_run(tmp_path: Pat
         ident = await open_prompt(desk)
         assert desk.open[ident].run == "run-1" and channel.shown == [(ident, QUESTION)]
         desk.answer(ident, "2.5 bar", "An Nguyen (an.nguyen)", "console")
-        with pytest.raises(Refused, match="no open prompt"):
+        with pytest.raises(Refused, match=r"answered by An Nguyen \(an.nguyen\) \(console\) first"):
             desk.answer(ident, "3 bar", "key lims", "MQTT")  # too late: answered
         assert await asking == "2.5 bar"
+        with pytest.raises(Refused, match=r"was answered by An Nguyen \(an.nguyen\) \(console\)"):
+            desk.answer(ident, "3 bar", "key lims", "MQTT")  # and later still
+        with pytest.raises(Refused, match="no open prompt 'nope'"):
+            desk.answer("nope", "3 bar", "key lims", "MQTT")
         await journal.flush()
         [event] = await journal.events("prompt_answered")
     assert channel.shown[-1] == (ident, None)  # cleared on the channel
@@ -142,7 +146,7 @@ async def test_a_run_ending_closes_its_prompt_on_every_channel() -> None:
         await asking
     assert desk.open == {} and broker.shown[-1] == (ident, None)
     assert terminal.withdrawn == ["closed: the run ended"]
-    with pytest.raises(Refused, match="no open prompt"):
+    with pytest.raises(Refused, match="this question was closed: the run ended"):
         desk.answer(ident, "2 bar", "someone", "console")
 
 
