@@ -553,6 +553,10 @@ class Agent:
         return self._alarms.active if self._alarms is not None else []
 
     @property
+    def acknowledged_alarms(self) -> dict[str, str]:
+        return self._alarms.acknowledged if self._alarms is not None else {}
+
+    @property
     def instrument_states(self) -> list[InstrumentState]:
         return list(self._monitor.states.values()) if self._monitor is not None else []
 

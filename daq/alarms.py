@@ -84,6 +84,8 @@ AlarmRule = Annotated[Limits | RateOfChange | Drift | Shewhart | Ewma, Field(dis
 @dataclass
 class _State:
     active: bool = False
+    acknowledged_by: str = ""
+    """Who acknowledged the alarm while it is active ("" until someone does)."""
     history: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=1000))
     ewma: float | None = None
 
@@ -136,6 +138,15 @@ class Alarms:
     def active(self) -> list[str]:
         return [ident for ident, state in self._states.items() if state.active]
 
+    @property
+    def acknowledged(self) -> dict[str, str]:
+        """Who acknowledged each active alarm that someone has."""
+        return {
+            ident: state.acknowledged_by
+            for ident, state in self._states.items()
+            if state.active and state.acknowledged_by
+        }
+
     def check(self, readings: list[Reading]) -> None:
         for reading in readings:
             if reading.status is not Status.OK or not math.isfinite(reading.value):
@@ -156,7 +167,7 @@ class Alarms:
                 rule.id,
             )
         elif why is None and state.active:
-            state.active = False
+            state.active, state.acknowledged_by = False, ""
             self.journal.event(
                 EventKind.ALARM_CLEARED, f"{rule.id}: back within the rule", instrument=rule.id
             )
@@ -164,8 +175,12 @@ class Alarms:
     def acknowledge(self, alarm: str, by: str) -> None:
         if alarm not in self._states:
             raise KeyError(f"no alarm rule {alarm!r}; rules: {', '.join(self._states) or 'none'}")
-        if not self._states[alarm].active:
+        state = self._states[alarm]
+        if not state.active:
             raise ValueError(f"alarm {alarm} is not active")
+        if state.acknowledged_by:
+            raise ValueError(f"alarm {alarm} was acknowledged by {state.acknowledged_by}")
+        state.acknowledged_by = by or "someone"
         self.journal.event(
             EventKind.ALARM_ACKNOWLEDGED,
             f"{alarm} acknowledged by {by or 'someone'}",

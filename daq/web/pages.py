@@ -145,9 +145,12 @@ async def events_page(
 ) -> Response:
     console = console_of(request)
     found = await records.events(console.journal, kind, severity)
-    active = console.agent.active_alarms if console.agent is not None else []
+    agent = console.agent
+    active = agent.active_alarms if agent is not None else []
+    acknowledged = agent.acknowledged_alarms if agent is not None else {}
     kinds = [k.value for k in EventKind]
     return page(request, "events.html", events=found, active=active, kinds=kinds,
+                acknowledged=acknowledged,
                 filters={"kind": kind, "severity": severity})  # fmt: skip
 
 

@@ -83,11 +83,17 @@ async def test_invalid_readings_are_ignored_and_ack(tmp_path: Path) -> None:
             alarms.acknowledge("r", "J. Doe")
         alarms.check(series([2.0]))
         alarms.acknowledge("r", "J. Doe")
+        assert alarms.acknowledged == {"r": "J. Doe"} and alarms.active == ["r"]
+        with pytest.raises(ValueError, match=r"alarm r was acknowledged by J\. Doe"):
+            alarms.acknowledge("r", "K. Lim")  # once, by the first
+        alarms.check(series([0.5, 2.0]))  # cleared, then broken again: to acknowledge anew
+        assert alarms.acknowledged == {} and alarms.active == ["r"]
+        alarms.acknowledge("r", "K. Lim")
         with pytest.raises(KeyError, match="no alarm rule"):
             alarms.acknowledge("other", "J. Doe")
         await journal.flush()
-        acked = (await journal.events())[-1]
-    assert acked.kind == "alarm_acknowledged" and "J. Doe" in acked.message
+        acked = [e for e in await journal.events() if e.kind == "alarm_acknowledged"]
+    assert [e.message for e in acked] == ["r acknowledged by J. Doe", "r acknowledged by K. Lim"]
 
 
 def test_a_rule_needs_a_limit() -> None:

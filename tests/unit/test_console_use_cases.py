@@ -31,6 +31,7 @@ class StandIn:
         self.bench = BenchView()
         self.running = False
         self.active_alarms = ["pan-load"]
+        self.acknowledged_alarms: dict[str, str] = {}
         self.instrument_states: list[Any] = []
 
     def plans(self) -> list[str]:
