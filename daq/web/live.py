@@ -26,6 +26,9 @@ PACE = 0.2
 """Seconds at least between updates: at most five a second."""
 BENCH_EVERY = 1.0
 """Seconds between bench updates (the monitor polls at about 1 Hz)."""
+BENCH_ALONE_EVERY = 5.0
+"""Seconds between bench updates of a console served alone: read again from the journal,
+which the agent commits every half second or so."""
 
 
 class Versions(Protocol):
@@ -78,9 +81,10 @@ async def live_events(request: Request) -> StreamingResponse:
 
 @router.get("/bench/events")
 async def bench_events(request: Request) -> StreamingResponse:
-    """``bench`` once a second while the agent polls."""
-    feeds = {} if console_of(request).agent is None else {"bench": Feed(Ticks(BENCH_EVERY), str)}
-    return _streamed(request, feeds)
+    """``bench`` once a second while the agent polls; every few seconds over the journal
+    alone."""
+    every = BENCH_EVERY if console_of(request).agent is not None else BENCH_ALONE_EVERY
+    return _streamed(request, {"bench": Feed(Ticks(every), str)})
 
 
 def _streamed(request: Request, feeds: dict[str, Feed]) -> StreamingResponse:

@@ -10,8 +10,10 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from daq.config import ConfigError, LabConfig
+from daq.config import ConfigError, InstrumentConfig, LabConfig
+from daq.core.reading import Reading
 from daq.journal import Journal, RunRow
+from daq.monitor import InstrumentState
 from daq.web.console import Console, checked_id, stamp
 
 MAX_RUNS = 1000
@@ -188,38 +190,56 @@ async def events(
 
 
 async def bench(console: Console) -> list[dict[str, Any]]:
-    """Every instrument: its newest value, state and short trend (live from the agent's
-    monitor; from the journal when the console is served alone)."""
+    """Every instrument: its newest value, state and short trend, live from the agent's
+    monitor (the quantity it shows); from the journal when the console is served alone,
+    where the newest value of each quantity it recently gave is shown."""
     agent = console.agent
     states = {s.id: s for s in agent.instrument_states} if agent is not None else {}
     rows = []
     for bench_config, instrument in console.lab.instruments():
         state = states.get(instrument.id)
-        last = agent.bench.last.get(instrument.id) if agent is not None else None
-        if last is None and agent is None:
-            kept = await console.journal.recent_readings(instrument.id)
-            last = kept[-1] if kept else None
-        trend = (
-            list(agent.bench.trend.get((instrument.id, last.quantity), []))
-            if agent is not None and last is not None
-            else []
-        )
-        rows.append(
-            {
-                "id": instrument.id,
-                "bench": bench_config.id,
-                "description": instrument.description,
-                "value": None if last is None or math.isnan(last.value) else last.value,
-                "unit": last.unit if last is not None else "",
-                "status": last.status.value if last is not None else "",
-                "time": stamp(last.timestamp) if last is not None else "",
-                "health": state.health.value if state is not None else "",
-                "error": state.last_error if state is not None else "",
-                "trend": trend,
-                "spark": spark(trend),
-            }
-        )
+        if agent is not None:
+            last = agent.bench.last.get(instrument.id)
+            shown: list[Reading | None] = [last]
+        else:
+            kept = await console.journal.recent_readings(instrument.id, limit=RECENT)
+            shown = list({r.quantity: r for r in kept}.values()) or [None]
+        for reading in shown:
+            trend = (
+                list(agent.bench.trend.get((instrument.id, reading.quantity), []))
+                if agent is not None and reading is not None
+                else []
+            )
+            rows.append(_bench_row(bench_config.id, instrument, reading, state, trend))
     return rows
+
+
+RECENT = 32
+"""Readings of an instrument looked at for its quantities when served alone (a readout's
+channels, a transmitter's pressure and temperature)."""
+
+
+def _bench_row(
+    bench: str,
+    instrument: InstrumentConfig,
+    last: Reading | None,
+    state: InstrumentState | None,
+    trend: list[float],
+) -> dict[str, Any]:
+    return {
+        "id": instrument.id,
+        "bench": bench,
+        "description": instrument.description,
+        "quantity": last.quantity if last is not None else "",
+        "value": None if last is None or math.isnan(last.value) else last.value,
+        "unit": last.unit if last is not None else "",
+        "status": last.status.value if last is not None else "",
+        "time": stamp(last.timestamp) if last is not None else "",
+        "health": state.health.value if state is not None else "",
+        "error": state.last_error if state is not None else "",
+        "trend": trend,
+        "spark": spark(trend),
+    }
 
 
 def spark(values: list[float], width: int = 120, height: int = 24) -> str:

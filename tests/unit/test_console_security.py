@@ -469,3 +469,24 @@ async def test_the_lab_keeps_an_administrator(client: httpx.AsyncClient) -> None
     demoted = await client.post("/users/root.admin", data={"csrf": token, "role": "operator",
                                                            "full_name": "root.admin"})  # fmt: skip
     assert demoted.status_code == 409 and "only administrator" in demoted.json()["detail"]
+
+
+async def test_served_alone_the_bench_shows_each_quantity_an_instrument_gave(
+    tmp_path: Path, journal: Journal
+) -> None:
+    """Over the journal alone there is no monitor to say which quantity a row shows: a
+    transmitter's pressure and its sensor temperature are both shown, each its newest."""
+    from daq.core.reading import Reading
+
+    for step in range(3):
+        journal.record(Reading("transmitter-1", "pressure", 1.0 + step, "bar", 1000.0 + step))
+        journal.record(Reading("transmitter-1", "temperature", 22.5, "°C", 1000.0 + step))
+    await journal.flush()
+    app = create_app(lab_in(tmp_path), journal, None)
+    async with browser(app) as client:
+        await log_in(client, "an.nguyen")
+        rows = [r for r in (await client.get("/api/bench")).json() if r["id"] == "transmitter-1"]
+        panel = (await client.get("/bench/panel")).text
+    shown = {r["quantity"]: (r["value"], r["unit"]) for r in rows}
+    assert shown == {"pressure": (3.0, "bar"), "temperature": (22.5, "°C")}
+    assert "<small>pressure</small>" in panel and "<small>temperature</small>" in panel
