@@ -52,9 +52,15 @@ class History(BatchedWriter):
         ]
 
     async def events(
-        self, kind: str | None = None, limit: int = 1000, run: str | None = None
+        self,
+        kind: str | None = None,
+        limit: int = 1000,
+        run: str | None = None,
+        severity: str | None = None,
     ) -> list[Event]:
-        clauses = [(c, v) for c, v in (("kind = ?", kind), ("run = ?", run)) if v is not None]
+        """The newest ``limit`` events of this kind, run and severity, oldest first."""
+        wanted = (("kind = ?", kind), ("run = ?", run), ("severity = ?", severity))
+        clauses = [(c, v) for c, v in wanted if v is not None]
         where = ("WHERE " + " AND ".join(c for c, _ in clauses)) if clauses else ""
         rows = await self._run(
             self._query_blocking,

@@ -96,13 +96,33 @@ class RunStore(BatchedWriter):
         )
         return [Link(r, int(s), k, c, p, h) for r, s, k, c, p, h in rows]
 
-    async def runs(self, limit: int = 100) -> list[RunRow]:
+    async def runs(
+        self, limit: int = 100, *, plan: str = "", status: str = "", text: str = ""
+    ) -> list[RunRow]:
+        """The newest ``limit`` runs of those with this plan and status whose id holds
+        ``text`` (any case); filtered in the query, so older runs are found too."""
+        where, params = [], []
+        for column, wanted in (("plan", plan), ("status", status)):
+            if wanted:
+                where.append(f"{column} = ?")
+                params.append(wanted)
+        if text:
+            where.append("instr(lower(id), ?) > 0")
+            params.append(text.lower())
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
         rows = await self._run(
             self._query_blocking,
-            f"SELECT {RUN_COLUMNS} FROM runs ORDER BY started DESC LIMIT ?",
-            (limit,),
+            f"SELECT {RUN_COLUMNS} FROM runs {clause}ORDER BY started DESC LIMIT ?",
+            (*params, limit),
         )
         return [RunRow(*row) for row in rows]
+
+    async def run_plans(self) -> list[str]:
+        """Every plan a run was made of, by name (the runs list's filter)."""
+        rows = await self._run(
+            self._query_blocking, "SELECT DISTINCT plan FROM runs ORDER BY plan", ()
+        )
+        return [plan for (plan,) in rows]
 
     async def run(self, run: str) -> RunRow | None:
         rows = await self._run(

@@ -59,8 +59,9 @@ async def runs_page(
     status: Annotated[str, Query(max_length=16)] = "",
     q: Annotated[str, Query(max_length=128)] = "",
 ) -> Response:
-    found = await records.runs(console_of(request).journal, plan, status, q)
-    plans = sorted({r["plan"] for r in found})
+    journal = console_of(request).journal
+    found = await records.runs(journal, plan, status, q)
+    plans = await journal.run_plans()
     return page(request, "runs.html", runs=found[:500], plans=plans,
                 filters={"plan": plan, "status": status, "q": q})  # fmt: skip
 

@@ -17,7 +17,7 @@ from daq.monitor import InstrumentState
 from daq.web.console import Console, checked_id, stamp
 
 MAX_RUNS = 1000
-"""Runs a list reads at most (newest first); the filters apply to them."""
+"""Runs a list shows at most: the newest of those its filters find."""
 
 
 def run_summary(row: RunRow) -> dict[str, Any]:
@@ -36,13 +36,8 @@ def run_summary(row: RunRow) -> dict[str, Any]:
 
 
 async def runs(journal: Journal, plan: str = "", status: str = "", text: str = "") -> list[Any]:
-    found = [run_summary(r) for r in await journal.runs(MAX_RUNS)]
     return [
-        r
-        for r in found
-        if (not plan or r["plan"] == plan)
-        and (not status or r["status"] == status)
-        and (not text or text.lower() in r["id"].lower())
+        run_summary(r) for r in await journal.runs(MAX_RUNS, plan=plan, status=status, text=text)
     ]
 
 
@@ -180,13 +175,12 @@ def standards(lab: LabConfig, today: dt.date, warn: int) -> tuple[list[dict[str,
 async def events(
     journal: Journal, kind: str = "", severity: str = "", limit: int = 300
 ) -> list[dict[str, Any]]:
-    found = await journal.events(kind or None, limit=limit * 4 if severity else limit)
+    found = await journal.events(kind or None, limit=limit, severity=severity or None)
     return [
         {"time": stamp(e.timestamp), "kind": e.kind, "severity": e.severity.value,
          "instrument": e.instrument or "", "run": e.run or "", "message": e.message}
         for e in reversed(found)
-        if not severity or e.severity.value == severity
-    ][:limit]  # fmt: skip
+    ]  # fmt: skip
 
 
 async def bench(console: Console) -> list[dict[str, Any]]:

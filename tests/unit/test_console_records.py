@@ -100,3 +100,41 @@ async def test_a_control_chart_of_check_values_with_the_rules_limits(tmp_path: P
     assert (chart.count, chart.outside, chart.unit) == (5, 1, "°C")  # 23.05 beyond 3σ
     assert chart.upper < chart.centre < chart.lower  # SVG's y grows downwards
     assert smoothed.outside == 0 and round(smoothed.limit, 4) == 0.01
+
+
+async def test_the_runs_list_finds_older_runs_by_its_filters_in_the_journal(
+    tmp_path: Path,
+) -> None:
+    """The filters are applied where the runs are read: a run older than the newest
+    thousand is found by plan, status or part of its id, and every plan stays offered."""
+    from daq.journal import Journal
+
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        await journal.start_run(RunRow("pressure-gauge-OLD1", "pressure-gauge", "pressure_gauge",
+                                       1.0, 2.0, "completed", "", None, "{}"))  # fmt: skip
+        for n in range(records.MAX_RUNS + 5):
+            await journal.start_run(RunRow(f"balance-{n:05d}", "balance", "weighing",
+                                           10.0 + n, None, "aborted", "", None, "{}"))  # fmt: skip
+        assert "pressure-gauge-OLD1" not in {r["id"] for r in await records.runs(journal)}
+        for found in (await records.runs(journal, plan="pressure-gauge"),
+                      await records.runs(journal, status="completed"),
+                      await records.runs(journal, text="gauge-old")):  # fmt: skip
+            assert [r["id"] for r in found] == ["pressure-gauge-OLD1"]
+        assert len(await records.runs(journal, plan="balance", text="BALANCE-0")) == 1000
+        assert await journal.run_plans() == ["balance", "pressure-gauge"]
+
+
+async def test_the_events_severity_filter_finds_an_error_behind_many_newer_events(
+    tmp_path: Path,
+) -> None:
+    from daq.journal import EventKind, Journal, Severity
+
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        journal.event(EventKind.INSTRUMENT_FAILED, "balance-1: no reply", Severity.ERROR)
+        for n in range(2000):
+            journal.event(EventKind.AGENT_STARTED, f"started {n}")
+        await journal.flush()
+        [error] = await records.events(journal, severity="error")
+        newest = await records.events(journal)
+    assert error["message"] == "balance-1: no reply"
+    assert len(newest) == 300 and newest[0]["message"] == "started 1999"
