@@ -104,6 +104,8 @@ class EventKind(StrEnum):
     USER_CHANGED = "user_changed"
     USER_LANGUAGE_CHANGED = "user_language_changed"
     LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
     LOGIN_THROTTLED = "login_throttled"
     PROMPT_ANSWERED = "prompt_answered"
     OPEN_FILES_SHORT = "open_files_short"

@@ -74,6 +74,11 @@ async def log_in(
         return response
     user = await authenticate(console.journal, name, password)
     if user is None:
+        console.journal.event(
+            EventKind.LOGIN_FAILED,
+            f"{name[:64]!r}: wrong name or password from {address}",
+            Severity.WARNING,
+        )
         if attempt.throttles_name:
             console.journal.event(
                 EventKind.LOGIN_THROTTLED,
@@ -102,7 +107,10 @@ async def log_in(
 
 @router.post("/logout")
 async def log_out(request: Request) -> Response:
-    console_of(request).sessions.end(request.cookies.get(COOKIE))
+    console = console_of(request)
+    ended = console.sessions.end(request.cookies.get(COOKIE))
+    if ended is not None:
+        console.journal.event(EventKind.LOGOUT, f"{ended.user.name} logged out")
     response = _back("/login")
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -80,9 +80,12 @@ class Sessions:
             return None
         return login
 
-    def end(self, token: str | None) -> None:
-        if token and self._logins.pop(token, None) is not None:
+    def end(self, token: str | None) -> Login | None:
+        """End a login; the one ended (None: there was none)."""
+        ended = self._logins.pop(token, None) if token else None
+        if ended is not None:
             self.ended.bump()
+        return ended
 
     def end_user(self, name: str) -> None:
         """End every login of ``name`` (disabled, or its password reset)."""

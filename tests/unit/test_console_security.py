@@ -188,8 +188,14 @@ async def test_five_wrong_passwords_throttle_the_name(
     await journal.flush()
     [event] = await journal.events("login_throttled")
     assert "5 wrong passwords" in event.message
+    failed = await journal.events("login_failed")  # each wrong one, with where it came from
+    assert [e.message for e in failed] == ["'an.nguyen': wrong name or password from 127.0.0.1"] * 5
     time_.now += 61
     assert (await log_in(client, "an.nguyen")).status_code == 303
+    await client.post("/logout", data={"csrf": await csrf(client)})
+    await journal.flush()
+    [logout] = await journal.events("logout")
+    assert logout.message == "an.nguyen logged out"
 
 
 async def test_wrong_passwords_sent_at_once_are_all_counted_before_any_is_checked(
