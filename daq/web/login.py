@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from daq.journal import EventKind, Severity
 from daq.people import authenticate, set_language
@@ -62,16 +63,59 @@ async def log_in(
     password: Annotated[str, Form(max_length=256)],
     csrf: Text = "",
 ) -> Response:
-    console = console_of(request)
     if not same_token(request.cookies.get(LOGIN_COOKIE), csrf):
         return JSONResponse({"detail": "missing or wrong CSRF token"}, 403)
+    outcome = await _logged_in(request, name, password)
+    if isinstance(outcome, float):
+        response: Response = page(request, "login.html", csrf=csrf, problem="throttled")
+        response.status_code = 429
+        response.headers["Retry-After"] = str(int(outcome) + 1)
+        return response
+    if outcome is None:
+        response = page(request, "login.html", csrf=csrf, problem="wrong")
+        response.status_code = 401
+        return response
+    response = _back("/runs")
+    _cookie(request, response, COOKIE, outcome)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=200)
+    password: str = Field(max_length=256)
+
+
+@router.post("/api/login")
+async def log_in_a_program(request: Request, body: Credentials) -> Response:
+    """A program logs in (JSON only, which no form of another site can send): the session
+    cookie, and the CSRF token its changes carry in ``X-CSRF-Token``. Throttled and
+    journaled as the login page is."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return JSONResponse({"detail": "send the name and password as JSON"}, 415)
+    outcome = await _logged_in(request, body.name, body.password)
+    if isinstance(outcome, float):
+        headers = {"Retry-After": str(int(outcome) + 1)}
+        return JSONResponse({"detail": "too many wrong passwords: wait"}, 429, headers)
+    if outcome is None:
+        return JSONResponse({"detail": "wrong name or password"}, 401)
+    login = console_of(request).sessions.find(outcome, touch=False)
+    assert login is not None
+    response = JSONResponse({"name": login.user.name, "role": login.user.role,
+                             "csrf": login.csrf})  # fmt: skip
+    _cookie(request, response, COOKIE, outcome)
+    return response
+
+
+async def _logged_in(request: Request, name: str, password: str) -> str | float | None:
+    """A new login's token; None for a wrong name or password; or, throttled, the seconds
+    to wait. Each attempt is counted before its password is checked, and journaled."""
+    console = console_of(request)
     address = request.client.host if request.client else "unknown"
     attempt = console.throttle.attempt(name, address)
     if attempt.wait > 0:
-        response: Response = page(request, "login.html", csrf=csrf, problem="throttled")
-        response.status_code = 429
-        response.headers["Retry-After"] = str(int(attempt.wait) + 1)
-        return response
+        return float(attempt.wait)
     user = await authenticate(console.journal, name, password)
     if user is None:
         console.journal.event(
@@ -93,16 +137,11 @@ async def log_in(
                 "the names; every login from there waits",
                 Severity.WARNING,
             )
-        response = page(request, "login.html", csrf=csrf, problem="wrong")
-        response.status_code = 401
-        return response
+        return None
     console.throttle.succeeded(attempt)
     token = console.sessions.begin(user)
     console.journal.event(EventKind.LOGIN, f"{user.name} logged in from {address}")
-    response = _back("/runs")
-    _cookie(request, response, COOKIE, token)
-    response.delete_cookie(LOGIN_COOKIE, path="/")
-    return response
+    return token
 
 
 @router.post("/logout")

@@ -19,7 +19,7 @@ MAX_BODY = 64 * 1024
 COOKIE = "daq_session"
 LOGIN_COOKIE = "daq_login"
 """The login form's own CSRF token (double submit), before there is a session."""
-OPEN = ("/health", "/login", "/static/", "/favicon.ico")
+OPEN = ("/health", "/login", "/api/login", "/static/", "/favicon.ico")
 CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
 HEADERS = {
     "X-Frame-Options": "DENY",

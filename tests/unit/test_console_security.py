@@ -496,3 +496,27 @@ async def test_served_alone_the_bench_shows_each_quantity_an_instrument_gave(
     shown = {r["quantity"]: (r["value"], r["unit"]) for r in rows}
     assert shown == {"pressure": (3.0, "bar"), "temperature": (22.5, "°C")}
     assert "<small>pressure</small>" in panel and "<small>temperature</small>" in panel
+
+
+async def test_a_program_logs_in_with_json_and_changes_with_the_csrf_token(
+    client: httpx.AsyncClient, journal: Journal
+) -> None:
+    form = await client.post("/api/login", data={"name": "an.nguyen", "password": PASSWORD})
+    assert form.status_code in (415, 422)  # a form (which another site could send): refused
+    assert "daq_session" not in client.cookies
+    wrong = await client.post("/api/login", json={"name": "an.nguyen", "password": "nope"})
+    assert wrong.status_code == 401 and wrong.json()["detail"] == "wrong name or password"
+    logged = await client.post("/api/login", json={"name": "an.nguyen", "password": PASSWORD})
+    assert logged.status_code == 200 and logged.json()["role"] == "operator"
+    token = logged.json()["csrf"]
+    assert (await client.get("/api/runs")).status_code == 200
+    refused = await client.post("/api/alarms/x/acknowledge")
+    assert refused.status_code == 403  # no token: refused before anything
+    with_token = await client.post("/api/alarms/x/acknowledge", headers={"X-CSRF-Token": token})
+    assert with_token.status_code != 403
+    for _ in range(THROTTLE_AFTER):
+        await client.post("/api/login", json={"name": "ha.tran", "password": "nope"})
+    throttled = await client.post("/api/login", json={"name": "ha.tran", "password": PASSWORD})
+    assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) > 0
+    await journal.flush()
+    assert len(await journal.events("login_failed")) == 1 + THROTTLE_AFTER
