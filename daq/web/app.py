@@ -67,6 +67,8 @@ async def _problem(request: Request, exc: Exception) -> Response:
 
 def _came_from(request: Request) -> str:
     """The console's page the refused form was on (its path only, never another site)."""
+    from daq.web.login import SAME_SITE_PATH
+
     referer = urlsplit(request.headers.get("referer", ""))
     ours = referer.netloc == request.url.netloc and referer.scheme == request.url.scheme
-    return referer.path if ours and referer.path.startswith("/") else ""
+    return referer.path if ours and SAME_SITE_PATH.fullmatch(referer.path) else ""

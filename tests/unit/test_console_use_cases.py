@@ -339,3 +339,6 @@ async def test_a_refused_form_leads_back_to_its_page_and_a_late_answer_says_who_
     elsewhere = {"accept": "text/html", "referer": "https://example.org/live"}
     late = await client.post(f"/prompts/{ident}/answer", data={"csrf": csrf}, headers=elsewhere)
     assert 'href="/runs" id="back"' in late.text
+    sneaky = {"accept": "text/html", "referer": "http://127.0.0.1//example.org/live"}
+    late = await client.post(f"/prompts/{ident}/answer", data={"csrf": csrf}, headers=sneaky)
+    assert 'href="/runs" id="back"' in late.text  # never a link to another site
