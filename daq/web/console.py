@@ -75,6 +75,13 @@ def words(language: str) -> Translator:
     return Translator(language if language in languages(WORDS) else "en", WORDS)
 
 
+def _worded(t: Translator, kind: str, value: str) -> str:
+    """A value the journal keeps in English (a run's status, a decision, a role) in the
+    person's language, where the table has it; else as kept."""
+    key = f"{kind}_{value.replace(' ', '_')}"
+    return t(key) if t.has(key) else value
+
+
 def checked_id(text: str, pattern: re.Pattern[str] = RUN_ID) -> str:
     if not pattern.fullmatch(text):
         raise HTTPException(404, "no such record")
@@ -96,7 +103,8 @@ def page(request: Request, template: str, **values: Any) -> Response:
         request,
         template,
         {
-            "t": words(language),
+            "t": (t := words(language)),
+            "word": (lambda kind, value: _worded(t, kind, value)),
             "login": login,
             "lab": console.lab,
             "agent": console.agent is not None,

@@ -342,3 +342,21 @@ async def test_a_refused_form_leads_back_to_its_page_and_a_late_answer_says_who_
     sneaky = {"accept": "text/html", "referer": "http://127.0.0.1//example.org/live"}
     late = await client.post(f"/prompts/{ident}/answer", data={"csrf": csrf}, headers=sneaky)
     assert 'href="/runs" id="back"' in late.text  # never a link to another site
+
+
+async def test_statuses_and_roles_kept_in_english_are_shown_in_the_persons_language(
+    console: tuple[httpx.AsyncClient, StandIn],
+) -> None:
+    from daq.journal import RunRow
+
+    client, _ = console
+    journal = client._transport.app.state.console.journal  # type: ignore[attr-defined]
+    await journal.start_run(RunRow("balance-1", "balance", "weighing", 1.0, 2.0, "completed",
+                                   "", None, "{}"))  # fmt: skip
+    csrf = (await client.get("/api/me")).json()["csrf"]
+    assert 'class="status-completed">completed<' in (await client.get("/runs")).text
+    await client.post("/language", data={"csrf": csrf, "choice": "vi"})
+    runs = (await client.get("/runs")).text
+    assert 'class="status-completed">hoàn thành<' in runs
+    assert '<option value="aborted">đã dừng</option>' in runs  # the filter still sends it
+    assert (await client.get("/api/runs")).json()[0]["status"] == "completed"  # the API: as kept
