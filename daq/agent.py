@@ -503,7 +503,7 @@ class Agent:
         started: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
         used = {*plan.instruments.values(), *(u.instrument for u in plan.uuts)}
-        monitor.paused |= used
+        await monitor.lend(used)  # the run's own links alone on those ports
         views = (MqttProgress(self.link),) if self.link else ()
         progress = Progresses(*views, self.live, self.bench)
         runner = Runner(session, register, progress)

@@ -95,6 +95,20 @@ class Monitor:
             self.states[config.id].phase = phase(index, slots, interval)
         self.paused: set[str] = set()
         """Instruments not polled for now (a calibration run is using them)."""
+        self._reading = {config.id: asyncio.Lock() for config, _ in self._instruments}
+        """Held while an instrument is being read, so that it is let go of between reads."""
+
+    async def lend(self, instruments: set[str]) -> None:
+        """Stop polling ``instruments`` and close the monitor's links to them once any read
+        in progress is over: a run opens its own, and a serial port open twice would hand
+        a reply to whichever of the two reads it first. The links open again on the next
+        poll after ``paused`` lets them go."""
+        self.paused |= instruments
+        for config, driver in self._instruments:
+            if config.id in instruments:
+                async with self._reading[config.id]:
+                    with contextlib.suppress(Exception):
+                        await driver.close()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set, then close every driver."""
@@ -128,18 +142,19 @@ class Monitor:
                 await asyncio.sleep(delay)
             if self._keep_lateness:
                 state.lateness.append(loop.time() - due)
-            if config.id in self.paused:
-                due = loop.time() + interval
-                continue
-            try:
-                readings = await driver.read()
-            except InstrumentError as exc:
-                self._failed(state, exc)
-            except Exception as exc:  # a driver bug must not stop the other instruments
-                log.exception("unexpected error reading %s", config.id)
-                self._failed(state, exc)
-            else:
-                self._succeeded(state, readings)
+            async with self._reading[config.id]:
+                if config.id in self.paused:  # lent to a run (also while this waited)
+                    due = loop.time() + interval
+                    continue
+                try:
+                    readings = await driver.read()
+                except InstrumentError as exc:
+                    self._failed(state, exc)
+                except Exception as exc:  # a driver bug must not stop the other instruments
+                    log.exception("unexpected error reading %s", config.id)
+                    self._failed(state, exc)
+                else:
+                    self._succeeded(state, readings)
             if state.health is Health.FAILING:
                 backoff = min(MAX_BACKOFF, config.poll_interval * 2 ** min(state.failures, 16))
                 due = loop.time() + self.clock.to_real(backoff)

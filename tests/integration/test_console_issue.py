@@ -21,6 +21,7 @@ from daq.people import add_user
 from daq.web.app import create_app
 from tests.integration.test_run_identity import run_plan, touch_lab, touch_plan
 from tests.unit.test_console_security import PASSWORD
+from tests.unit.test_people import administrator_first
 
 
 async def test_the_same_issuing_form_sent_twice_at_once_issues_one_certificate(
@@ -31,6 +32,7 @@ async def test_the_same_issuing_form_sent_twice_at_once_issues_one_certificate(
     assert document.run.status == "completed", document.run.reason
     run_id = document.run.id
     async with Journal(lab.journal.path) as journal:
+        await administrator_first(journal)
         await add_user(journal, "ha.tran", "authoriser", PASSWORD, full_name="Ha Tran",
                        function="Quality manager", by="test")  # fmt: skip
         app = create_app(lab, journal)
@@ -83,6 +85,7 @@ async def test_the_run_page_verifies_the_record_on_a_thread_of_its_own(
 
     monkeypatch.setattr(integrity, "audit", watched)
     async with Journal(lab.journal.path) as journal:
+        await administrator_first(journal)
         await add_user(journal, "an.nguyen", "operator", PASSWORD, full_name="An Nguyen",
                        function="", by="test")  # fmt: skip
         transport = httpx.ASGITransport(app=create_app(lab, journal))

@@ -9,6 +9,7 @@ import pytest
 
 from daq.config import LabConfig
 from daq.core.clock import Clock
+from daq.core.errors import InstrumentError
 from daq.monitor import Health, Monitor
 from daq.session import lab_session
 
@@ -110,3 +111,51 @@ async def test_instruments_are_spread_over_the_phase_slots_and_read_once_at_once
         await until(lambda: all(s.readings > 0 for s in states.values()))
         stop.set()
         await task
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_run_has_the_port_to_itself_and_the_monitor_takes_it_back(
+    fast_lab: LabConfig, loop: str
+) -> None:
+    """balance-1 is on a serial line (a pty): were the monitor's link still open while a
+    run's own link talks, a reply could be read by the monitor's and be lost to the run (and
+    read later as the answer to the monitor's next question). On either event loop."""
+    import uvloop
+
+    factory = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}[loop]
+    with asyncio.Runner(loop_factory=factory) as runner:
+        models, failed = runner.run(_lend_the_balance_to_a_run(fast_lab))
+    assert models == ["XS204"] * 100
+    assert failed == []
+
+
+async def _lend_the_balance_to_a_run(lab: LabConfig) -> tuple[list[str], list[str]]:
+    async with lab_session(lab, Clock(), simulate=True) as session:
+        pairs = session.drivers()
+        monitors_own = next(d for c, d in pairs if c.id == "balance-1")
+        monitor = Monitor(pairs, session.journal, session.clock)
+        stop = asyncio.Event()
+        task = asyncio.create_task(monitor.run(stop))
+        states = monitor.states
+        await until(lambda: states["balance-1"].readings >= 3)
+        assert monitors_own.transport.is_open
+        await monitor.lend({"balance-1"})
+        assert not monitors_own.transport.is_open  # the port let go of, not only unpolled
+        [(_, runs_own)] = session.drivers(only="balance-1")
+        try:
+            models = []
+            for _ in range(100):
+                try:
+                    models.append((await runs_own.identify()).model)
+                except InstrumentError as exc:
+                    models.append(str(exc))
+        finally:
+            await runs_own.close()
+        read_before = states["balance-1"].readings
+        monitor.paused.discard("balance-1")  # the run is over: polled again
+        await until(lambda: states["balance-1"].readings > read_before + 3)
+        stop.set()
+        await task
+        await session.journal.flush()
+        events = await session.journal.events()
+    return models, [e.message for e in events if e.instrument == "balance-1"]
