@@ -127,7 +127,13 @@ async def issue(config: LabConfig, journal: Journal, run_id: str, request: Reque
     issued: list[Issued] = []
     for item in certified_items(document):
         one = for_uut(document, item)
-        prepared = await prepare(config, journal, one, item, request)
+        try:
+            prepared = await prepare(config, journal, one, item, request)
+        except IssueRefused:
+            # the same request, sent twice at once, may find the number its twin just took
+            if done := await _issued_by(journal, request):
+                return done
+            raise
         content = await asyncio.to_thread(
             render, request.form, one, prepared.issued, config, prepared.signature
         )  # a PDF takes a while: the agent's loop goes on
@@ -139,6 +145,17 @@ async def issue(config: LabConfig, journal: Journal, run_id: str, request: Reque
         else:
             issued.append(Issued(prepared.issued.number, request.form))
     return issued
+
+
+async def _issued_by(journal: Journal, request: Request) -> list[Issued]:
+    """What a request (its nonce) issued already ([]: nothing, or no nonce)."""
+    if not request.nonce:
+        return []
+    found = []
+    for _, number in await journal.issued_for(request.nonce):
+        first = await journal.certificate(number)
+        found.append(Issued(number, first.format if first else request.form))
+    return found
 
 
 async def prepare(
