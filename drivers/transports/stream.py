@@ -11,7 +11,8 @@ import serial
 import serial_asyncio_fast
 
 from daq.core.errors import ConnectionLost, InstrumentTimeout, ProtocolError
-from drivers.transports.base import Backoff, port_lock, trace_log, with_retries
+from drivers.transports.base import Backoff, port_lock, trace_log
+from drivers.transports.deadline import Watch, watch
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Opener = Callable[[], Awaitable[Streams]]
@@ -49,8 +50,8 @@ def tcp_opener(host: str, port: int) -> Opener:
 class StreamTransport:
     """Commands out, reply lines in, over one stream; one exchange at a time per port.
 
-    Timeouts use ``asyncio.timeout``: on Python 3.11 ``asyncio.wait_for`` can swallow a
-    cancellation that arrives as the reply does, and a monitor task would never stop.
+    Timeouts are deadlines (``deadline``), never ``asyncio.wait_for``: on Python 3.11 it can
+    swallow a cancellation that arrives as the reply does, and a monitor task would never stop.
 
     After a timeout or a garbled reply the link is closed and reopened on the next call, so a
     late or partial reply can never be taken as the answer to the next command.
@@ -85,6 +86,8 @@ class StreamTransport:
         self._backoff = backoff or Backoff()
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._watch = Watch()
+        """Replaced by the running loop's when the link opens (its streams live there)."""
 
     @property
     def is_open(self) -> bool:
@@ -102,6 +105,7 @@ class StreamTransport:
             reason = f"cannot open {self.name}: {exc or type(exc).__name__}"
             self._backoff.failed(reason)
             raise ConnectionLost(reason) from exc
+        self._watch = watch()
         self._backoff.succeeded()
 
     async def close(self) -> None:
@@ -121,71 +125,75 @@ class StreamTransport:
 
     async def write(self, command: str) -> None:
         async with self._lock:
-            await self._guarded(command, 0)
+            await self._exchange(command, 0, self.timeout)
 
     async def read_line(self) -> str:
         async with self._lock:
-            return (await self._guarded(None, 1))[0]
+            return (await self._exchange(None, 1, self.timeout))[0]
 
     async def query(
         self, command: str, *, retries: int | None = None, timeout: float | None = None
     ) -> str:
-        """Send a command and return its reply line; retries timeouts and lost links."""
-
-        async def exchange() -> str:
-            async with self._lock:
-                return (await self._guarded(command, 1, timeout))[0]
-
-        return await with_retries(exchange, self.retries if retries is None else retries)
+        """Send a command and return its reply line; retries timeouts and lost links (the
+        loop of ``with_retries``, written out: every coroutine between the monitor and the
+        socket is passed through again each time the exchange wakes)."""
+        left = self.retries if retries is None else retries
+        while True:
+            try:
+                async with self._lock:
+                    return (await self._exchange(command, 1, timeout or self.timeout))[0]
+            except (InstrumentTimeout, ConnectionLost):
+                if not left:
+                    raise
+                left -= 1
 
     async def query_lines(self, command: str, count: int) -> list[str]:
         """Send a command whose reply is ``count`` lines (no retry: it may have side effects)."""
         async with self._lock:
-            return await self._guarded(command, count)
-
-    async def _guarded(
-        self, command: str | None, lines: int, timeout: float | None = None
-    ) -> list[str]:
-        try:
-            return await self._exchange(command, lines, timeout or self.timeout)
-        except asyncio.CancelledError:
-            self._drop()
-            raise
+            return await self._exchange(command, count, self.timeout)
 
     async def _exchange(self, command: str | None, lines: int, timeout: float) -> list[str]:
         """Write ``command`` (if any) and read ``lines`` reply lines, all within one
-        ``timeout``: one timer per exchange, and no wait on the write unless the bytes are
-        still queued (a wait that costs a timer and a loop pass on every command)."""
-        await self.open()
-        reader, writer = self._reader, self._writer
-        assert reader is not None and writer is not None
-        stage = "write"
+        ``timeout`` (a deadline, not a timer: ``deadline``), and no wait on the write unless
+        the bytes are still queued (a wait that costs a loop pass on every command). Cancelled
+        halfway, the link is dropped."""
         try:
-            async with asyncio.timeout(timeout):
-                if command is not None:
-                    data = (command + self._write_termination).encode(self._encoding)
-                    if self._trace:
-                        trace_log.debug("%s > %r", self.name, data)
-                    writer.write(data)
-                    if writer.transport.get_write_buffer_size() or writer.transport.is_closing():
-                        await writer.drain()
-                stage = "read"
-                replies = [await reader.readuntil(self._split) for _ in range(lines)]
-        except TimeoutError as exc:
-            await self.close()
-            if stage == "write":
-                message = f"{self.name}: write failed: not taken within {timeout:g} s"
-                raise ConnectionLost(message) from exc
-            raise InstrumentTimeout(f"{self.name}: no reply within {timeout:g} s") from exc
-        except asyncio.IncompleteReadError as exc:
-            await self.close()
-            raise ConnectionLost(f"{self.name}: connection closed by the instrument") from exc
-        except asyncio.LimitOverrunError as exc:
-            await self.close()
-            raise ProtocolError(f"{self.name}: reply longer than {MAX_LINE} bytes") from exc
-        except (OSError, serial.SerialException) as exc:
-            await self.close()
-            raise ConnectionLost(f"{self.name}: {stage} failed: {exc}") from exc
+            await self.open()
+            reader, writer = self._reader, self._writer
+            assert reader is not None and writer is not None
+            stage = "write"
+            replies = []
+            try:
+                with self._watch.deadline(timeout):
+                    if command is not None:
+                        data = (command + self._write_termination).encode(self._encoding)
+                        if self._trace:
+                            trace_log.debug("%s > %r", self.name, data)
+                        writer.write(data)
+                        sent = writer.transport
+                        if sent.get_write_buffer_size() or sent.is_closing():
+                            await writer.drain()
+                    stage = "read"
+                    for _ in range(lines):
+                        replies.append(await reader.readuntil(self._split))
+            except TimeoutError as exc:
+                await self.close()
+                if stage == "write":
+                    message = f"{self.name}: write failed: not taken within {timeout:g} s"
+                    raise ConnectionLost(message) from exc
+                raise InstrumentTimeout(f"{self.name}: no reply within {timeout:g} s") from exc
+            except asyncio.IncompleteReadError as exc:
+                await self.close()
+                raise ConnectionLost(f"{self.name}: connection closed by the instrument") from exc
+            except asyncio.LimitOverrunError as exc:
+                await self.close()
+                raise ProtocolError(f"{self.name}: reply longer than {MAX_LINE} bytes") from exc
+            except (OSError, serial.SerialException) as exc:
+                await self.close()
+                raise ConnectionLost(f"{self.name}: {stage} failed: {exc}") from exc
+        except asyncio.CancelledError:
+            self._drop()
+            raise
         return [self._decoded(data) for data in replies]
 
     def _decoded(self, data: bytes) -> str:
