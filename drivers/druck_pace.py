@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cached_property
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,7 +74,7 @@ class DruckPace(Driver[LineTransport, DruckPaceSettings]):
     def unit(self) -> str:
         return self.settings.unit
 
-    @property
+    @cached_property  # made once: it is asked for on every reading
     def scpi(self) -> ScpiSession:
         return ScpiSession(self.id, self.transport, echo=True)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cached_property
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -117,7 +118,7 @@ class Fluke1529(Driver[LineTransport, Fluke1529Settings]):
 
     _unit: str | None = None
 
-    @property
+    @cached_property  # made once: it is asked for on every reading
     def scpi(self) -> ScpiSession:
         return ScpiSession(self.id, self.transport)
 
@@ -167,4 +168,7 @@ class Fluke1529(Driver[LineTransport, Fluke1529Settings]):
         return reading
 
     async def read(self) -> list[Reading]:
-        return [await self._measure(channel) for channel in self.settings.channels]
+        readings = []
+        for channel in self.settings.channels:  # a loop, not a comprehension: one frame less
+            readings.append(await self._measure(channel))
+        return readings

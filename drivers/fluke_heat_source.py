@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cached_property
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,7 +71,7 @@ class FlukeHeatSource(Driver[LineTransport, FlukeHeatSourceSettings]):
     _celsius = False
     """The well is known to show °C (asked once; ``UNIT:TEMP C`` sent if it did not)."""
 
-    @property
+    @cached_property  # made once: it is asked for on every reading
     def scpi(self) -> ScpiSession:
         return ScpiSession(self.id, self.transport)
 

@@ -8,10 +8,12 @@ in both word orders and int16 values scaled by a decimals register.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.pdu import ModbusPDU
 
 from daq.core.errors import (
     ConnectionLost,
@@ -147,44 +149,56 @@ class ModbusTransport:
         await self._request("write_registers", address, values)
 
     async def _request(self, function: str, address: int, arg: int | list[int]) -> list[int]:
-        attempts = 1 + self.retries
-        for attempt in range(attempts):
+        """One request, retried after a timeout or a lost link; a single coroutine (the
+        exchange wakes through every frame between the monitor and pymodbus)."""
+        left = self.retries
+        while True:
             try:
                 async with self.port.lock:
-                    return await self._request_once(function, address, arg)
+                    if not self.port.client.connected:
+                        await self.port.ensure_connected()
+                    try:
+                        response = await self._call(function, address, arg)
+                    except ModbusException as exc:
+                        raise self._failure(exc, self._where(function, address)) from exc
+                    return self._registers(response, function, address)
             except (InstrumentTimeout, ConnectionLost):
-                if attempt == attempts - 1:
+                if not left:
                     raise
-        raise AssertionError("unreachable")
+                left -= 1
 
-    async def _request_once(self, function: str, address: int, arg: int | list[int]) -> list[int]:
-        await self.port.ensure_connected()
+    def _where(self, function: str, address: int) -> str:
+        return f"{self.name}: {function} at 0x{address:04X} (device {self.device_id})"
+
+    def _call(self, function: str, address: int, arg: int | list[int]) -> Awaitable[ModbusPDU]:
         client = self.port.client
-        where = f"{self.name}: {function} at 0x{address:04X} (device {self.device_id})"
-        try:
-            if function == "write_registers":
-                assert isinstance(arg, list)
-                response = await client.write_registers(address, arg, device_id=self.device_id)
-            else:
-                assert isinstance(arg, int)
-                call = getattr(client, function)
-                response = await call(address, count=arg, device_id=self.device_id)
-        except ModbusIOException as exc:
+        if function == "write_registers":
+            assert isinstance(arg, list)
+            return client.write_registers(address, arg, device_id=self.device_id)
+        assert isinstance(arg, int)
+        call: Callable[..., Awaitable[ModbusPDU]] = getattr(client, function)
+        return call(address, count=arg, device_id=self.device_id)
+
+    def _failure(self, exc: ModbusException, where: str) -> Exception:
+        """What pymodbus's exception means here; the link is closed unless it still holds."""
+        client = self.port.client
+        if isinstance(exc, ModbusIOException):
             if not client.connected:
-                raise ConnectionLost(f"{where}: connection closed by the device") from exc
-            raise InstrumentTimeout(f"{where}: no reply") from exc
-        except ConnectionException as exc:
-            client.close()
-            raise ConnectionLost(f"{where}: connection lost") from exc
-        except ModbusException as exc:
-            client.close()
-            raise ConnectionLost(f"{where}: {exc}") from exc
+                return ConnectionLost(f"{where}: connection closed by the device")
+            return InstrumentTimeout(f"{where}: no reply")
+        client.close()
+        if isinstance(exc, ConnectionException):
+            return ConnectionLost(f"{where}: connection lost")
+        return ConnectionLost(f"{where}: {exc}")
+
+    def _registers(self, response: ModbusPDU, function: str, address: int) -> list[int]:
         if response.isError():
+            where = self._where(function, address)
             code = getattr(response, "exception_code", None)
             if response.function_code != FUNCTION_CODES[function] | 0x80 or code not in (
                 EXCEPTION_NAMES
             ):
-                client.close()  # the next frame cannot be trusted to line up either
+                self.port.client.close()  # the next frame cannot be trusted to line up either
                 raise ProtocolError(
                     f"{where}: corrupted reply (function 0x{response.function_code:02X}, "
                     f"exception {code})"

@@ -170,8 +170,8 @@ class StreamTransport:
                         if self._trace:
                             trace_log.debug("%s > %r", self.name, data)
                         writer.write(data)
-                        sent = writer.transport
-                        if sent.get_write_buffer_size() or sent.is_closing():
+                        link = writer.transport
+                        if link.get_write_buffer_size() or link.is_closing():
                             await writer.drain()
                     stage = "read"
                     for _ in range(lines):

@@ -155,9 +155,11 @@ async def slow_instrument(end: bytes) -> AsyncIterator[tuple[int, list[tuple[byt
         await server.wait_closed()
 
 
-async def cancel_halfway(query: Awaitable[str]) -> None:
+async def cancel_halfway(query: Awaitable[str], seen: list[tuple[bytes, int]]) -> None:
+    """Cancel ``query`` once the instrument has its command (however long opening took)."""
     slow = asyncio.ensure_future(query)
-    await asyncio.sleep(0.05)
+    while not seen:
+        await asyncio.sleep(0.01)
     slow.cancel()
     with pytest.raises(asyncio.CancelledError):
         await slow
@@ -165,10 +167,10 @@ async def cancel_halfway(query: Awaitable[str]) -> None:
 
 async def test_a_cancelled_exchange_leaves_no_reply_for_the_next() -> None:
     """An abort cancels a query halfway; its late reply is never read as the next one's."""
-    async with slow_instrument(b"\r\n") as (port, _):
+    async with slow_instrument(b"\r\n") as (port, seen):
         t = StreamTransport("x", tcp_opener("127.0.0.1", port), port_key=f"x{port}", timeout=2)
         try:
-            await cancel_halfway(t.query("SLOW?"))
+            await cancel_halfway(t.query("SLOW?"), seen)
             assert await t.query("FAST?") == "fast"  # not "slow", which was in flight
             await asyncio.sleep(0.4)
             assert await t.query("FAST?") == "fast"
@@ -183,7 +185,7 @@ async def test_a_cancelled_visa_exchange_frees_the_port_only_once_finished() -> 
     async with slow_instrument(b"\n") as (port, seen):
         t = VisaTransport("v", f"TCPIP::127.0.0.1::{port}::SOCKET", timeout=2)
         try:
-            await cancel_halfway(t.query("SLOW?"))
+            await cancel_halfway(t.query("SLOW?"), seen)
             assert await t.query("FAST?") == "fast"
             assert seen == [(b"SLOW?", 0), (b"FAST?", 1)]  # sent only once SLOW? was answered
         finally:
