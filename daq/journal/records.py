@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from daq.chain import (
+    READING_FIELDS,
     canonical,
 )
 from daq.core.reading import Reading
@@ -327,19 +328,25 @@ class DeadLetters:
 AnchorRow = tuple[int, float, str, str, str, str | None, float | None, str | None]
 
 
-def stored_reading(r: Reading) -> dict[str, Any]:
-    """A reading's fields as the readings table stores them, in column order: what a
-    monitored reading's chain hash covers (so it can be recomputed from the row)."""
-    return {
-        "instrument": r.instrument,
-        "quantity": r.quantity,
+def stored_values(r: Reading) -> tuple[Any, ...]:
+    """A reading's fields as the readings table stores them, in column order
+    (``READING_FIELDS``): what a monitored reading's chain hash covers (so it can be
+    recomputed from the row)."""
+    return (
+        r.instrument,
+        r.quantity,
         # as SQLite gives it back: a float, and -0.0 read back as 0.0
-        "value": None if math.isnan(r.value) else float(r.value) + 0.0,
-        "unit": r.unit,
-        "timestamp": r.timestamp,
-        "status": r.status.value,
-        "raw": r.raw,
-    }
+        None if math.isnan(r.value) else float(r.value) + 0.0,
+        r.unit,
+        r.timestamp,
+        r.status.value,
+        r.raw,
+    )
+
+
+def stored_reading(r: Reading) -> dict[str, Any]:
+    """``stored_values`` by field name."""
+    return dict(zip(READING_FIELDS, stored_values(r), strict=True))
 
 
 class JournalError(Exception):

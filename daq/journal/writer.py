@@ -19,8 +19,8 @@ from daq.chain import (
     Link,
     genesis,
     make_link,
+    stored_reading_hash,
     stream_genesis,
-    stream_hash,
 )
 from daq.core.reading import Reading
 from daq.journal.connection import JournalBase, log
@@ -29,7 +29,7 @@ from daq.journal.records import (
     EventKind,
     JournalError,
     Severity,
-    stored_reading,
+    stored_values,
 )
 from daq.signing import SigningError, load_signer
 from daq.text import cap_id, cap_message
@@ -163,12 +163,12 @@ class BatchedWriter(JournalBase):
         heads = dict(self._load_heads_blocking())
         rows = []
         for r in readings:
-            row = stored_reading(r)
+            row = stored_values(r)
             chain = None
             if r.run is None:  # a run's readings are in its own chain
                 previous = heads.get(r.instrument) or stream_genesis(r.instrument)
-                chain = heads[r.instrument] = stream_hash(previous, row)
-            rows.append((*row.values(), r.run, chain))
+                chain = heads[r.instrument] = stored_reading_hash(previous, row)
+            rows.append((*row, r.run, chain))
         try:
             db.execute("BEGIN")
             db.executemany(

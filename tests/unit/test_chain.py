@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 
-from daq.chain import Link, genesis, link_hash, make_link, verify
+from hypothesis import given
+from hypothesis import strategies as st
+
+from daq.chain import (
+    READING_FIELDS,
+    Link,
+    canonical,
+    genesis,
+    link_hash,
+    make_link,
+    reading_text,
+    stored_reading_hash,
+    stream_hash,
+    verify,
+)
 
 
 def chain(run: str, count: int) -> list[Link]:
@@ -53,3 +67,31 @@ def test_removed_and_reordered_records() -> None:
     assert removed == ["record 3 is missing (found 4 instead)"]
     _, moved = verify("r2", chain("r1", 2))  # a record chained for another run
     assert moved[0].startswith("record 1 (reading of b mass) does not follow")
+
+
+FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -0.0, 1e-300])
+
+
+@given(
+    texts=st.lists(st.text(), min_size=5, max_size=5),
+    value=st.none() | FLOATS | st.integers(),
+    timestamp=FLOATS | st.integers(min_value=0, max_value=2**40),
+)
+def test_a_readings_text_is_what_the_encoder_writes(
+    texts: list[str], value: float | int | None, timestamp: float | int
+) -> None:
+    """The written-out text of a stored reading hashes as the canonical encoder's would, for
+    any text (quotes, control characters, any script) and any number, finite or not."""
+    instrument, quantity, unit, status, raw = texts
+    row = (instrument, quantity, value, unit, timestamp, status, raw)
+    fields = dict(zip(READING_FIELDS, row, strict=True))
+    assert reading_text(row) == canonical(fields)
+    assert stored_reading_hash("p" * 64, row) == stream_hash("p" * 64, fields)
+
+
+def test_a_readings_text_written_out() -> None:
+    row = ("balance-1", "mass", 100.00012, "g", 1764853200.25, "ok", 'S S    100.00012 g "x"')
+    assert reading_text(row) == (
+        '{"instrument":"balance-1","quantity":"mass","raw":"S S    100.00012 g \\"x\\"",'
+        '"status":"ok","timestamp":1764853200.25,"unit":"g","value":100.00012}'
+    )
