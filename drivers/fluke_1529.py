@@ -141,7 +141,7 @@ class Fluke1529(Driver[LineTransport, Fluke1529Settings]):
 
     async def _measure(self, channel: int) -> Reading:
         """The latest reading of ``channel``; over range it is an OVERLOAD reading, NaN."""
-        unit = await self.unit()
+        unit = self._unit or await self.unit()
         line = await self.scpi.query(f"{self.settings.query} {channel}")
         value, stamped_unit = parse_measurement(line, channel)
         over = value == math.inf

@@ -56,7 +56,9 @@ class ScpiSession:
         self.error_query = ":SYST:ERR?" if echo else "SYST:ERR?"
 
     async def _ask(self, command: str) -> str:
-        reply = await self.transport.query(command, retries=0)
+        return self._answer(command, await self.transport.query(command, retries=0))
+
+    def _answer(self, command: str, reply: str) -> str:
         if not self.echo:
             return reply
         header, _, value = reply.partition(" ")
@@ -76,12 +78,13 @@ class ScpiSession:
         Not repeated after a timeout: a refused query would only be refused again.
         """
         try:
-            return await self._ask(command)
+            reply = await self.transport.query(command, retries=0)
         except InstrumentTimeout:
             errors = await self.errors()
             if errors:
                 raise self.refused(command, errors) from None
             raise
+        return self._answer(command, reply)
 
     async def command(self, command: str) -> None:
         """A setting (no reply), then the error queue to learn whether it was taken."""

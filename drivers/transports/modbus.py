@@ -8,7 +8,8 @@ in both word orders and int16 values scaled by a decimals register.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -139,11 +140,13 @@ class ModbusTransport:
     async def close(self) -> None:
         self.port.client.close()
 
-    async def read_holding_registers(self, address: int, count: int) -> list[int]:
-        return await self._request("read_holding_registers", address, count)
+    # The reads hand back the request itself, not a coroutine awaiting it: one frame less
+    # for every wake of a monitored read.
+    def read_holding_registers(self, address: int, count: int) -> Coroutine[Any, Any, list[int]]:
+        return self._request("read_holding_registers", address, count)
 
-    async def read_input_registers(self, address: int, count: int) -> list[int]:
-        return await self._request("read_input_registers", address, count)
+    def read_input_registers(self, address: int, count: int) -> Coroutine[Any, Any, list[int]]:
+        return self._request("read_input_registers", address, count)
 
     async def write_registers(self, address: int, values: list[int]) -> None:
         await self._request("write_registers", address, values)
