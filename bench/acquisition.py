@@ -41,6 +41,7 @@ from daq.config import LabConfig, parse_lab
 from daq.core.clock import Clock
 from daq.core.loop import loop_factory, prefer_the_loop
 from daq.core.prompts import NoPrompter
+from daq.core.reading import Reading
 from daq.instruments import build_driver
 from daq.journal import Journal
 from daq.monitor import InstrumentState, Monitor, phase, slots_for
@@ -200,13 +201,15 @@ def uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 async def agent_run(
-    lab: LabConfig, seconds: float, slots: int | None = 1
+    lab: LabConfig, seconds: float, slots: int | None = 1, held: int = 0
 ) -> tuple[Steady, Monitor | None]:
     """The agent's own machinery: drivers, transports, monitor (polls over ``slots`` phase
     slots, None: as many as the agent chooses) and journal commits, with every reading
-    hashed into its instrument's chain."""
+    hashed into its instrument's chain; the journal first made to hold ``held`` readings
+    of the lab's instruments (as after a while of monitoring), outside the figures."""
     clock = Clock()
     async with Journal(lab.journal.path, batch_interval=lab.journal.batch_interval) as journal:
+        await fill(journal, [i.id for _, i in lab.instruments()], held)
         pairs = [(i, build_driver(i, clock, NoPrompter())) for _, i in lab.instruments()]
         monitor = Monitor(pairs, journal, clock, keep_lateness=True, phase_slots=slots)
         stop = asyncio.Event()
@@ -217,6 +220,18 @@ async def agent_run(
         await polled
         await journal.flush()
         return window, monitor
+
+
+async def fill(journal: Journal, instruments: list[str], held: int) -> None:
+    """Make the journal hold at least ``held`` monitored readings, the instruments in turn."""
+    missing = held - await journal.count_readings()
+    now = time.time() - missing / max(1, len(instruments))
+    for start in range(0, max(0, missing), 10_000):
+        journal.record_many(
+            Reading(instruments[n % len(instruments)], "mass", 1.0, "g", now + n * 1e-3, raw="1")
+            for n in range(start, min(missing, start + 10_000))
+        )
+        await journal.flush()
 
 
 async def bare_run(
@@ -315,6 +330,10 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default=agent_loop())
+    parser.add_argument(
+        "--journal-readings", type=int, default=0,
+        help="readings the journal holds before the schedule starts (0: an empty journal)",
+    )  # fmt: skip
     args = parser.parse_args()
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -353,7 +372,9 @@ def main() -> None:
         with Simulators(lab_file):
             scheduled = [
                 measure(
-                    lambda: agent_run(lab, args.schedule_seconds, args.phase_slots or None),
+                    lambda: agent_run(
+                        lab, args.schedule_seconds, args.phase_slots or None, args.journal_readings
+                    ),
                     args.loop,
                 )
                 for _ in range(args.runs)
@@ -362,7 +383,8 @@ def main() -> None:
         print(
             f"schedule, {args.schedule_instruments} instruments at 1 Hz over "
             f"{args.phase_slots or slots_for(args.schedule_instruments)} phase slots, "
-            f"{args.schedule_seconds:g} s, {args.runs} runs:"
+            f"{args.schedule_seconds:g} s, {args.runs} runs, the journal holding "
+            f"{args.journal_readings:,} readings at the start:"
         )
         print(
             f"  {spread([r.rate for r in scheduled], '{:.0f}')} readings/s, "

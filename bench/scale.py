@@ -7,7 +7,8 @@ own), alternating bare and agent ``--runs`` times. Printed per size, median and 
 readings/s, CPU per reading of each side and their ratio, the agent's resident memory and
 its p99 sampling jitter, with the machine's load.
 
-Run: `python bench/scale.py [--sizes 10,100,500,1000,2000,3000] [--seconds 15] [--runs 3]`.
+Run: `python bench/scale.py [--sizes 10,100,500,1000,2000,3000] [--seconds 15] [--runs 3]
+[--journal-readings 0]`.
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ from daq.descriptors import raise_open_files
 from daq.monitor import MIN_SLOTS, PER_SLOT, slots_for
 
 
-def child(side: str, lab_file: Path, seconds: float, slots: int, loop: str) -> None:
+def child(side: str, lab_file: Path, seconds: float, slots: int, loop: str, held: int) -> None:
     """One measurement, printed as JSON on the last line."""
     lab = parse_lab(lab_file.read_text(), str(lab_file))
     raise_open_files(sum(1 for _ in lab.instruments()))
     if side == "agent":
-        run = measure(lambda: agent_run(lab, seconds, slots or None), loop)
+        run = measure(lambda: agent_run(lab, seconds, slots or None, held), loop)
         p99 = percentile(run.jitter(), 0.99)
         failing = sum(1 for s in states(run) if s.failures)
     else:
@@ -59,7 +60,7 @@ def child(side: str, lab_file: Path, seconds: float, slots: int, loop: str) -> N
 
 def measured(side: str, lab_file: Path, args: argparse.Namespace) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", side, str(lab_file), str(args.seconds),
-               str(args.phase_slots), args.loop]  # fmt: skip
+               str(args.phase_slots), args.loop, str(args.journal_readings)]  # fmt: skip
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) > 1:
         command = ["taskset", "-c", str(cores[0]), *command]
@@ -94,17 +95,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--phase-slots", type=int, default=0, help="0: as the agent chooses")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default=agent_loop())
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--journal-readings", type=int, default=0,
+        help="readings the agent's journal holds before it starts (0: an empty journal)",
+    )  # fmt: skip
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        side, lab_file, seconds, slots, loop = args.child
-        child(side, Path(lab_file), float(seconds), int(slots), loop)
+        side, lab_file, seconds, slots, loop, held = args.child
+        child(side, Path(lab_file), float(seconds), int(slots), loop, int(held))
         return
     slots = (
         args.phase_slots or f"the agent's own ({PER_SLOT} instruments a slot, at least {MIN_SLOTS})"
     )
     print(f"{machine(args.loop)}; 1 Hz each, phase slots: {slots}, "
-          f"{args.seconds:g} s a run, median (range) of {args.runs} runs")  # fmt: skip
+          f"{args.seconds:g} s a run, median (range) of {args.runs} runs, the agent's journal "
+          f"holding {args.journal_readings:,} readings at the start")  # fmt: skip
     print("| instruments | readings/s | bare µs/reading | agent µs/reading | agent/bare CPU "
           "| agent RSS MB | agent p99 jitter ms | failed |")  # fmt: skip
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -34,6 +34,9 @@ PER_SLOT = 25
 monitor: 25 polls of about 150 µs each are under 4 ms of one core (docs/PERFORMANCE.md)."""
 MIN_SLOTS = 10
 
+FLAGGED = frozenset({Status.ERROR, Status.OVERLOAD, Status.UNDERLOAD})
+"""Reading statuses recorded as an event when an instrument's reading turns to them."""
+
 
 def slots_for(instruments: int) -> int:
     """The number of phase slots when the lab file gives none."""
@@ -177,6 +180,11 @@ class Monitor:
         state.health = Health.FAILING
         state.last_error = message
 
+    @staticmethod
+    def _was(state: InstrumentState, quantity: str) -> Status:
+        """The status of the instrument's last reading of ``quantity``."""
+        return next((r.status for r in state.last if r.quantity == quantity), Status.OK)
+
     def _succeeded(self, state: InstrumentState, readings: list[Reading]) -> None:
         if state.health is Health.FAILING and state.outage_since is not None:
             outage = self.clock.now() - state.outage_since
@@ -187,13 +195,8 @@ class Monitor:
                 Severity.INFO,
                 state.id,
             )
-        previous = {r.quantity: r.status for r in state.last}
         for reading in readings:
-            was = previous.get(reading.quantity, Status.OK)
-            if (
-                reading.status in (Status.ERROR, Status.OVERLOAD, Status.UNDERLOAD)
-                and was != reading.status
-            ):
+            if reading.status in FLAGGED and self._was(state, reading.quantity) != reading.status:
                 self.journal.event(
                     EventKind(f"reading_{reading.status.value}"),
                     f"{state.id} {reading.quantity}: {reading.status.value} ({reading.raw})",
