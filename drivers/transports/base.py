@@ -37,9 +37,9 @@ def port_lock(port_key: str) -> asyncio.Lock:
 
 
 async def with_retries(attempt: Callable[[], Awaitable[T]], retries: int) -> T:
-    """``attempt()`` again after a timeout or a lost link, up to ``retries`` more times: the
-    one retry loop of the line transports (stream and VISA). Only for exchanges that are
-    safe to repeat (queries); the last failure is raised as it is."""
+    """``attempt()`` again after a timeout or a lost link, up to ``retries`` more times (the
+    stream transport writes the same loop out in its query, to keep it one coroutine). Only
+    for exchanges that are safe to repeat (queries); the last failure is raised as it is."""
     for remaining in range(retries, -1, -1):
         try:
             return await attempt()
