@@ -205,9 +205,12 @@ async def agent_run(
 ) -> tuple[Steady, Monitor | None]:
     """The agent's own machinery: drivers, transports, monitor (polls over ``slots`` phase
     slots, None: as many as the agent chooses) and journal commits, with every reading
-    hashed into its instrument's chain; the journal first made to hold ``held`` readings
-    of the lab's instruments (as after a while of monitoring), outside the figures."""
+    hashed into its instrument's chain. Every run starts on a new journal (one left by an
+    earlier run would make the later runs dearer), first made to hold ``held`` readings of
+    the lab's instruments (as after a while of monitoring), outside the figures."""
     clock = Clock()
+    for file in lab.journal.path.parent.glob(f"{lab.journal.path.name}*"):
+        file.unlink()  # the bench's own temporary journal, its WAL and shared memory
     async with Journal(lab.journal.path, batch_interval=lab.journal.batch_interval) as journal:
         await fill(journal, [i.id for _, i in lab.instruments()], held)
         pairs = [(i, build_driver(i, clock, NoPrompter())) for _, i in lab.instruments()]
