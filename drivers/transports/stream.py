@@ -12,7 +12,7 @@ import serial_asyncio_fast
 
 from daq.core.errors import ConnectionLost, InstrumentTimeout, ProtocolError
 from drivers.transports.base import Backoff, port_lock, trace_log
-from drivers.transports.deadline import Watch, watch
+from drivers.transports.deadline import watch
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Opener = Callable[[], Awaitable[Streams]]
@@ -86,8 +86,6 @@ class StreamTransport:
         self._backoff = backoff or Backoff()
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._watch = Watch()
-        """Replaced by the running loop's when the link opens (its streams live there)."""
 
     @property
     def is_open(self) -> bool:
@@ -105,7 +103,6 @@ class StreamTransport:
             reason = f"cannot open {self.name}: {exc or type(exc).__name__}"
             self._backoff.failed(reason)
             raise ConnectionLost(reason) from exc
-        self._watch = watch()
         self._backoff.succeeded()
 
     async def close(self) -> None:
@@ -164,7 +161,7 @@ class StreamTransport:
             stage = "write"
             replies = []
             try:
-                with self._watch.deadline(timeout):
+                with watch().deadline(timeout):  # the running loop's
                     if command is not None:
                         data = (command + self._write_termination).encode(self._encoding)
                         if self._trace:
