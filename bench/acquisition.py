@@ -227,12 +227,12 @@ async def agent_run(
 
 async def fill(journal: Journal, instruments: list[str], held: int) -> None:
     """Make the journal hold at least ``held`` monitored readings, the instruments in turn."""
-    missing = held - await journal.count_readings()
-    now = time.time() - missing / max(1, len(instruments))
-    for start in range(0, max(0, missing), 10_000):
+    missing, count = held - await journal.count_readings(), len(instruments)
+    start = time.time() - missing // max(1, count) - 1  # once a second each, all in the past
+    for first in range(0, max(0, missing), 10_000):
         journal.record_many(
-            Reading(instruments[n % len(instruments)], "mass", 1.0, "g", now + n * 1e-3, raw="1")
-            for n in range(start, min(missing, start + 10_000))
+            Reading(instruments[n % count], "mass", 1.0, "g", start + n // count, raw="1")
+            for n in range(first, min(missing, first + 10_000))
         )
         await journal.flush()
 

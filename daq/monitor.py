@@ -183,7 +183,7 @@ class Monitor:
     @staticmethod
     def _was(state: InstrumentState, quantity: str) -> Status:
         """The status of the instrument's last reading of ``quantity``."""
-        return next((r.status for r in state.last if r.quantity == quantity), Status.OK)
+        return next((r.status for r in reversed(state.last) if r.quantity == quantity), Status.OK)
 
     def _succeeded(self, state: InstrumentState, readings: list[Reading]) -> None:
         if state.health is Health.FAILING and state.outage_since is not None:

@@ -338,7 +338,7 @@ def stored_values(r: Reading) -> tuple[Any, ...]:
         # as SQLite gives it back: a float, and -0.0 read back as 0.0
         None if math.isnan(r.value) else float(r.value) + 0.0,
         r.unit,
-        r.timestamp,
+        float(r.timestamp),  # as SQLite gives it back (REAL), so the hash can be recomputed
         r.status.value,
         r.raw,
     )

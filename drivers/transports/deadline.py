@@ -6,7 +6,9 @@ nearly never fires. Here an exchange only notes its deadline in its loop's ``Wat
 task per loop, awake only while exchanges are in flight, cancels every exchange past its
 deadline each ``PERIOD``, and the cancellation comes out of the ``with`` as ``TimeoutError``,
 as it does from ``asyncio.timeout`` (a cancellation from anywhere else stays one). A timeout
-fires up to one period late.
+fires up to one period late. The watch's task ends by itself once nothing is in flight (up
+to one period after the last exchange); a loop is expected to be run by ``asyncio.run`` or
+an ``asyncio.Runner``, which cancel what is left when they close.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class Watch:
 
     def start(self, deadline: Deadline) -> None:
         self.pending.add(deadline)
-        if self._watching is None:
+        if self._watching is None or self._watching.done():  # (done: it was cancelled)
             loop = asyncio.get_running_loop()
             self._watching = loop.create_task(self._watch(), name="exchange deadlines")
 

@@ -19,6 +19,8 @@ from daq.chain import (
     stream_hash,
     verify,
 )
+from daq.core.reading import Reading
+from daq.journal.records import stored_values
 
 
 def chain(run: str, count: int) -> list[Link]:
@@ -95,3 +97,11 @@ def test_a_readings_text_written_out() -> None:
         '{"instrument":"balance-1","quantity":"mass","raw":"S S    100.00012 g \\"x\\"",'
         '"status":"ok","timestamp":1764853200.25,"unit":"g","value":100.00012}'
     )
+
+
+def test_an_integer_timestamp_is_hashed_as_the_journal_gives_it_back() -> None:
+    """SQLite keeps the timestamp as REAL: a reading stamped 5 is read back as 5.0, and its
+    hash must be the one recomputed from what was read back."""
+    stored = stored_values(Reading("b", "mass", 1.0, "g", 5))
+    read_back = dict(zip(READING_FIELDS, ("b", "mass", 1.0, "g", 5.0, "ok", ""), strict=True))
+    assert stored_reading_hash("p" * 64, stored) == stream_hash("p" * 64, read_back)

@@ -4,6 +4,7 @@ and the watch sleeps once nothing is in flight."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import weakref
 from collections.abc import Callable
@@ -94,3 +95,25 @@ def test_a_watch_does_not_keep_its_loop_alive() -> None:
         assert loop() in deadline._watches
     gc.collect()
     assert loop() is None
+
+
+async def test_a_cancelled_watch_is_started_again_by_the_next_exchange() -> None:
+    """Something cancelling every task (a shutdown that did not finish) must not leave the
+    exchanges in flight without their timeout: the next exchange restarts the watch."""
+    held = watch()
+
+    async def late() -> None:
+        with held.deadline(0.1):
+            await asyncio.get_running_loop().create_future()
+
+    waiting = asyncio.create_task(late())
+    while held._watching is None:
+        await asyncio.sleep(0)
+    stopped = held._watching
+    stopped.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await stopped
+    with held.deadline(5.0):
+        assert held._watching is not None and held._watching is not stopped
+    with pytest.raises(TimeoutError):
+        await waiting
