@@ -34,7 +34,6 @@ from daq.journal.records import (
     certificate_file_subject,
     register_subject,
     signature_file_subject,
-    stored_reading,
 )
 from daq.journal.runs import RunStore
 from daq.journal.schema import SCHEMA_VERSION
@@ -61,7 +60,6 @@ __all__ = [
     "certificate_file_subject",
     "register_subject",
     "signature_file_subject",
-    "stored_reading",
 ]
 
 

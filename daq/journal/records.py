@@ -10,7 +10,6 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from daq.chain import (
-    READING_FIELDS,
     canonical,
 )
 from daq.core.reading import Reading
@@ -342,11 +341,6 @@ def stored_values(r: Reading) -> tuple[Any, ...]:
         r.status.value,
         r.raw,
     )
-
-
-def stored_reading(r: Reading) -> dict[str, Any]:
-    """``stored_values`` by field name."""
-    return dict(zip(READING_FIELDS, stored_values(r), strict=True))
 
 
 class JournalError(Exception):
