@@ -20,6 +20,7 @@ from daq.chain import (
 from daq.core.clock import Clock
 from daq.core.reading import Reading
 from daq.journal.place import network_share
+from daq.journal.reading_index import INDEX_BATCH, catch_up
 from daq.journal.records import (
     CERTIFICATE_COLUMNS,
     CertificateRow,
@@ -28,6 +29,7 @@ from daq.journal.records import (
 )
 from daq.journal.register import append_to_register
 from daq.journal.schema import (
+    INDEX_SCHEMA,
     MIGRATIONS,
     REGISTER_SCHEMA,
     SCHEMA,
@@ -55,6 +57,7 @@ class JournalBase:
         spill_folder: Path | None = None,
         close_timeout: float = 10.0,
         signing: SigningSettings | None = None,
+        index_batch: int = INDEX_BATCH,
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
@@ -67,10 +70,15 @@ class JournalBase:
         self._events: list[Event] = []
         self._links: list[Link] = []
         self._chains: dict[str, tuple[int, str]] = {}
+        """Run -> (seq, hash) of its last record, for the runs being recorded."""
         self._heads: dict[str, str] | None = None
         """Instrument -> hash of its last chained reading outside runs (loaded on first
         commit; replaced only once a commit succeeds)."""
-        """Run -> (seq, hash) of its last record, for the runs being recorded."""
+        self.index_batch = index_batch
+        """Readings committed between two updates of ``reading_index``."""
+        self._unindexed: int | None = None
+        """Readings committed since ``reading_index`` was last brought up to date (counted
+        on first commit)."""
         self._db: sqlite3.Connection | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._flusher: asyncio.Task[None] | None = None
@@ -170,6 +178,15 @@ class JournalBase:
                 "INSERT OR IGNORE INTO journal_facts (name, value) VALUES ('files_kept_from', ?)",
                 (repr(time.time()),),
             )
+            # readings by instrument: in reading_index, filled from the rows on upgrading
+            db.execute(
+                "INSERT OR IGNORE INTO journal_facts (name, value) VALUES ('indexed_upto', 0)"
+            )
+            if version < INDEX_SCHEMA:  # all or nothing; again, if cut off, at the next open
+                db.execute("BEGIN IMMEDIATE")
+                catch_up(db)
+                db.execute("DROP INDEX IF EXISTS readings_by_instrument")
+                db.execute("COMMIT")
             if version < REGISTER_SCHEMA:  # the register's step, all or nothing with its version
                 db.execute("BEGIN IMMEDIATE")
                 db.execute("DELETE FROM certificate_register")
@@ -190,7 +207,9 @@ class JournalBase:
             raise JournalError(f"cannot open the journal {self.path}: {exc}") from exc
         self._db = db
 
-    def _query_blocking(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _query_blocking(
+        self, sql: str, params: tuple[Any, ...] | dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
         assert self._db is not None
         try:
             return self._db.execute(sql, params).fetchall()

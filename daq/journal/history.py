@@ -10,6 +10,7 @@ from daq.chain import (
     canonical,
 )
 from daq.core.reading import Reading, Status
+from daq.journal.reading_index import all_of, newest_of
 from daq.journal.records import (
     AnchorRow,
     Event,
@@ -17,38 +18,41 @@ from daq.journal.records import (
 )
 from daq.journal.writer import BatchedWriter
 
+READING_COLUMNS = "instrument, quantity, value, unit, timestamp, status, raw"
+
 
 class History(BatchedWriter):
     """Readings, events and the monitored streams as recorded."""
 
-    async def readings(self, instrument: str | None = None, limit: int = 1000) -> list[Reading]:
-        """The newest committed readings (of one instrument), oldest first."""
-        where, params = ("WHERE instrument = ?", (instrument,)) if instrument else ("", ())
-        return await self._newest_readings(f"{where} ORDER BY id DESC", params, limit)
+    async def readings(self, limit: int = 1000) -> list[Reading]:
+        """The newest committed readings, oldest first."""
+        return self._as_readings(
+            await self._run(
+                self._query_blocking,
+                f"SELECT {READING_COLUMNS} FROM readings ORDER BY id DESC LIMIT ?",
+                (limit,),
+            )
+        )
 
     async def recent_readings(
         self, instrument: str, quantity: str | None = None, limit: int = 1
     ) -> list[Reading]:
         """The newest readings of ``instrument`` (of one quantity) by time, oldest first:
-        found through the (instrument, timestamp) index, however many the journal holds."""
-        where = "instrument = ?" + (" AND quantity = ?" if quantity is not None else "")
-        params = (instrument, quantity) if quantity is not None else (instrument,)
-        return await self._newest_readings(f"WHERE {where} ORDER BY timestamp DESC", params, limit)
-
-    async def _newest_readings(
-        self, where_and_order: str, params: tuple[str, ...], limit: int
-    ) -> list[Reading]:
-        """Up to ``limit`` readings, newest first as ``where_and_order`` says, returned
-        oldest first."""
-        rows = await self._run(
-            self._query_blocking,
-            "SELECT instrument, quantity, value, unit, timestamp, status, raw FROM readings "
-            f"{where_and_order} LIMIT ?",
-            (*params, limit),
+        found through ``reading_index``, however many the journal holds."""
+        where = "TRUE" if quantity is None else "r.quantity = :quantity"
+        return self._as_readings(
+            await self._run(
+                self._query_blocking,
+                newest_of(READING_COLUMNS, where),
+                {"instrument": instrument, "quantity": quantity, "limit": limit},
+            )
         )
+
+    @staticmethod
+    def _as_readings(newest_first: list[tuple[Any, ...]]) -> list[Reading]:
         return [
             Reading(i, q, math.nan if v is None else v, u, t, Status(s), raw)
-            for i, q, v, u, t, s, raw in reversed(rows)
+            for i, q, v, u, t, s, raw in reversed(newest_first)
         ]
 
     async def events(
@@ -121,9 +125,8 @@ class History(BatchedWriter):
         """An instrument's readings outside runs, in order: id, stored fields, chain hash."""
         rows = await self._run(
             self._query_blocking,
-            "SELECT id, instrument, quantity, value, unit, timestamp, status, raw, chain "
-            "FROM readings WHERE run IS NULL AND instrument = ? ORDER BY id",
-            (instrument,),
+            all_of(f"id, {READING_COLUMNS}, chain", "r.run IS NULL"),
+            {"instrument": instrument},
         )
         names = ("instrument", "quantity", "value", "unit", "timestamp", "status", "raw")
         return [(row[0], dict(zip(names, row[1:8], strict=True)), row[8]) for row in rows]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 REGISTER_SCHEMA = 7
 """The schema that added the register of issued certificates (filled from the rows)."""
+INDEX_SCHEMA = 12
+"""The schema that replaced the index of readings by instrument with ``reading_index``
+(filled from the rows, ``daq.journal.reading_index``)."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
     id INTEGER PRIMARY KEY,
@@ -18,7 +21,12 @@ CREATE TABLE IF NOT EXISTS readings (
     run TEXT,
     chain TEXT
 );
-CREATE INDEX IF NOT EXISTS readings_by_instrument ON readings (instrument, timestamp);
+CREATE TABLE IF NOT EXISTS reading_index (
+    instrument TEXT NOT NULL,
+    timestamp REAL NOT NULL,
+    id INTEGER NOT NULL,
+    PRIMARY KEY (instrument, timestamp, id)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_by_run ON readings (run) WHERE run IS NOT NULL;
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -182,6 +190,6 @@ a version that only adds tables needs none (8: the archive of issued certificate
 9 adds the UUT of a certificate (``UUT_COLUMN``), whatever version it comes from, and
 the archive of signed DCCs' detached signatures. 10 adds the console's users (a table: no
 statement), 11 the requests certificates were issued for (``issue_requests``: a form sent
-twice issues once)."""
+twice issues once), 12 ``reading_index`` (``INDEX_SCHEMA``)."""
 UUT_COLUMN = "ALTER TABLE certificates ADD COLUMN uut TEXT NOT NULL DEFAULT ''"
 """Schema 9: certificates per UUT."""

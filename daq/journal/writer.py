@@ -24,6 +24,7 @@ from daq.chain import (
 )
 from daq.core.reading import Reading
 from daq.journal.connection import JournalBase, log
+from daq.journal.reading_index import catch_up, unindexed
 from daq.journal.records import (
     Event,
     EventKind,
@@ -169,6 +170,9 @@ class BatchedWriter(JournalBase):
                 previous = heads.get(r.instrument) or stream_genesis(r.instrument)
                 chain = heads[r.instrument] = stored_reading_hash(previous, row)
             rows.append((*row, r.run, chain))
+        if self._unindexed is None:
+            self._unindexed = unindexed(db)
+        unindexed_after = self._unindexed + len(rows)
         try:
             db.execute("BEGIN")
             db.executemany(
@@ -176,6 +180,9 @@ class BatchedWriter(JournalBase):
                 " run, chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            if unindexed_after >= self.index_batch:
+                catch_up(db)
+                unindexed_after = 0
             db.executemany(
                 "INSERT INTO events (timestamp, kind, severity, instrument, message, run)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -190,7 +197,7 @@ class BatchedWriter(JournalBase):
                 [(k.run, k.seq, k.kind, k.content, k.previous, k.hash) for k in links],
             )
             db.execute("COMMIT")
-            self._heads = heads
+            self._heads, self._unindexed = heads, unindexed_after
         except sqlite3.Error:
             if db.in_transaction:
                 db.execute("ROLLBACK")

@@ -591,6 +591,7 @@ async def test_a_schema_4_journal_is_migrated(tmp_path: Path) -> None:
         db.executescript(OLD_TABLES)
     async with Journal(path) as journal:
         assert (await journal.readings())[0].value == 1.5
+        assert (await journal.recent_readings("balance-1"))[0].value == 1.5  # indexed too
         issued, again = await journal.certificates("r")  # a number reused, as schema 4 did
         assert issued.replaces == "" and issued.number == again.number == "x-0001"
         [entry] = await journal.register()  # issued before the register: taken in, onceto it

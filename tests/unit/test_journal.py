@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from daq.core.reading import Reading, Status
-from daq.journal import Journal, RunRow, Severity
+from daq.journal import SCHEMA_VERSION, Journal, RunRow, Severity
 
 
 def reading(value: float, status: Status = Status.OK, instrument: str = "balance-1") -> Reading:
@@ -28,7 +28,7 @@ async def test_readings_are_batched_and_round_trip(tmp_path: Path) -> None:
         assert await journal.count_readings() == 0  # not committed before the batch is due
         await journal.flush()
         assert await journal.count_readings() == 3
-        back = await journal.readings("balance-1")
+        back = await journal.recent_readings("balance-1", limit=10)
     assert back[0].value == 1.5
     assert math.isnan(back[1].value) and back[1].status is Status.OVERLOAD
     assert back[0].raw == "S S 1.5 g"
@@ -157,4 +157,4 @@ async def test_a_schema_10_journal_gains_the_issuing_requests(tmp_path: Path) ->
     async with Journal(path) as journal:
         assert await journal.issued_for("a-request-of-the-form") == []
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (11,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)

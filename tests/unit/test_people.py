@@ -153,7 +153,7 @@ async def test_a_schema_9_journal_gains_the_users_table(tmp_path: Path) -> None:
         assert [e.message for e in await journal.events("agent_started")] == ["before"]
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
-    assert SCHEMA_VERSION == 11
+    assert SCHEMA_VERSION == 12
 
 
 async def test_the_first_user_is_the_administrator_who_then_proves_each_change(

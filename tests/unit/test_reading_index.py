@@ -1,0 +1,179 @@
+"""The readings of one instrument, found through ``reading_index`` and the unindexed tail,
+against the same question answered by brute force over every reading recorded."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from daq.core.reading import Reading, Status
+from daq.journal import SCHEMA_VERSION, Journal
+from daq.journal.reading_index import all_of, newest_of
+
+INSTRUMENTS = ("balance-1", "keller-1", "readout-1")
+QUANTITIES = ("pressure", "temperature")
+
+
+def lab_readings(seed: int, count: int) -> list[Reading]:
+    """Readings of three instruments and two quantities whose times go back now and then
+    (a clock set back, a spill taken back) and sometimes tie."""
+    pick = random.Random(seed)
+    readings, now = [], 1_000.0
+    for k in range(count):
+        now += pick.choice((1.0, 1.0, 0.0, -5.0))
+        readings.append(
+            Reading(
+                pick.choice(INSTRUMENTS),
+                pick.choice(QUANTITIES),
+                float(k),
+                "bar",
+                now,
+                Status.OK,
+                f"{k}",
+                run=pick.choice((None, None, None, "run-1")),
+            )
+        )
+    return readings
+
+
+def newest(
+    recorded: list[Reading], instrument: str, quantity: str | None, limit: int
+) -> list[Reading]:
+    """By brute force: the newest by time, ties by order recorded, returned oldest first."""
+    ordered = sorted(
+        (
+            (r.timestamp, index, r)
+            for index, r in enumerate(recorded)
+            if r.instrument == instrument and quantity in (None, r.quantity)
+        ),
+        key=lambda item: (item[0], item[1]),
+    )
+    return [replace_run(r) for _, _, r in ordered[-limit:]] if limit else []
+
+
+def replace_run(reading: Reading) -> Reading:
+    """A reading as the journal's readings queries give it back (no run tag)."""
+    return Reading(*(getattr(reading, f) for f in Reading.__dataclass_fields__ if f != "run"))
+
+
+def index_parts(path: Path) -> tuple[int, int]:
+    """(readings in reading_index, readings in the tail)."""
+    with sqlite3.connect(path) as db:
+        indexed = db.execute("SELECT COUNT(*) FROM reading_index").fetchone()[0]
+        upto = db.execute(
+            "SELECT CAST(value AS INTEGER) FROM journal_facts WHERE name = 'indexed_upto'"
+        ).fetchone()[0]
+        tail = db.execute("SELECT COUNT(*) FROM readings WHERE id > ?", (upto,)).fetchone()[0]
+    return int(indexed), int(tail)
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_an_instruments_readings_are_found_in_the_index_and_the_tail(
+    tmp_path: Path, seed: int
+) -> None:
+    recorded = lab_readings(seed, 240)
+    path = tmp_path / "j.sqlite"
+    async with Journal(path, batch_interval=60, index_batch=50) as journal:
+        pick = random.Random(seed)
+        start = 0
+        while start < len(recorded):  # commits of 1 to 30 readings
+            end = min(len(recorded), start + pick.randint(1, 30))
+            for reading in recorded[start:end]:
+                journal.record(reading, reading.run)
+            await journal.flush()
+            start = end
+        indexed, tail = index_parts(path)
+        assert indexed > 0 and 0 < tail < 50 and indexed + tail == len(recorded)
+        for instrument in INSTRUMENTS:
+            for quantity in (None, *QUANTITIES):
+                for limit in (0, 1, 3, 40, 1000):
+                    found = await journal.recent_readings(instrument, quantity, limit)
+                    assert found == newest(recorded, instrument, quantity, limit)
+            rows = await journal.stream_rows(instrument)
+            outside_runs = [r for r in recorded if r.instrument == instrument and r.run is None]
+            assert [fields["value"] for _, fields, _ in rows] == [r.value for r in outside_runs]
+            assert [ident for ident, _, _ in rows] == sorted(ident for ident, _, _ in rows)
+
+
+async def test_the_index_is_brought_up_to_date_once_a_batch_is_committed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    recorded = lab_readings(7, 30)
+    async with Journal(path, batch_interval=60, index_batch=10) as journal:
+        journal.record_many(recorded[:9])
+        await journal.flush()
+        assert index_parts(path) == (0, 9)  # not yet a batch: all in the tail
+        journal.record_many(recorded[9:10])
+        await journal.flush()
+        assert index_parts(path) == (10, 0)  # the commit that makes a batch indexes it
+        journal.record_many(recorded[10:14])
+        await journal.flush()
+    assert index_parts(path) == (10, 4)
+    async with Journal(path, batch_interval=60, index_batch=10) as journal:
+        journal.record_many(recorded[14:20])  # the tail is counted again on opening
+        await journal.flush()
+    assert index_parts(path) == (20, 0)
+
+
+async def test_queries_by_instrument_search_the_index_and_the_tail_never_scan(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    async with Journal(path, batch_interval=60, index_batch=100) as journal:
+        journal.record_many(lab_readings(3, 250))
+        await journal.flush()
+    with sqlite3.connect(path) as db:
+        for statement, parameters in (
+            (newest_of("value", "r.quantity = :q"), {"instrument": "a", "q": "b", "limit": 1}),
+            (all_of("value", "r.run IS NULL"), {"instrument": "a"}),
+        ):
+            steps = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+            assert "SEARCH x USING PRIMARY KEY (instrument=?)" in steps
+            assert "SEARCH r USING INTEGER PRIMARY KEY (rowid>?)" in steps
+            assert not [s for s in steps if s.startswith("SCAN") and "subquery" not in s], steps
+
+
+async def test_a_schema_11_journal_is_indexed_from_its_rows_once(tmp_path: Path) -> None:
+    path = tmp_path / "eleven.sqlite"
+    recorded = lab_readings(11, 120)
+    async with Journal(path, batch_interval=60) as journal:
+        journal.record_many(recorded)
+        await journal.flush()
+    with sqlite3.connect(path) as db:  # as schema 11 left it
+        db.execute("DROP TABLE reading_index")
+        db.execute("DELETE FROM journal_facts WHERE name = 'indexed_upto'")
+        db.execute("CREATE INDEX readings_by_instrument ON readings (instrument, timestamp)")
+        db.execute("PRAGMA user_version=11")
+    for _ in range(2):  # opening it again changes nothing
+        async with Journal(path, batch_interval=60) as journal:
+            for instrument in INSTRUMENTS:
+                found = await journal.recent_readings(instrument, limit=1000)
+                assert found == newest(recorded, instrument, None, 1000)
+        assert index_parts(path) == (120, 0)
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+            names = [n for (n,) in db.execute("SELECT name FROM sqlite_master")]
+            assert "readings_by_instrument" not in names
+
+
+async def test_an_index_position_lost_by_hand_neither_hides_nor_stops_readings(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    recorded = lab_readings(5, 40)
+    async with Journal(path, batch_interval=60, index_batch=10) as journal:
+        journal.record_many(recorded[:20])
+        await journal.flush()
+    with sqlite3.connect(path) as db:  # the position set back to the start
+        db.execute("UPDATE journal_facts SET value = '0' WHERE name = 'indexed_upto'")
+    async with Journal(path, batch_interval=60, index_batch=10) as journal:
+        journal.record_many(recorded[20:])  # indexing again what is indexed: no failure
+        await journal.flush()
+        for instrument in INSTRUMENTS:
+            found = await journal.recent_readings(instrument, limit=1000)
+            assert found == newest(recorded, instrument, None, 1000)
+    assert index_parts(path) == (40, 0)
