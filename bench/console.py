@@ -33,6 +33,7 @@ from daq.agent import BenchView
 from daq.config import LabConfig, default_lab_text, parse_lab
 from daq.core.reading import Reading, Status
 from daq.journal import Journal
+from daq.journal.reading_index import INDEX_BATCH, catch_up
 from daq.people import add_user
 from daq.web.app import create_app
 
@@ -81,15 +82,21 @@ def fill(path: Path, lab: LabConfig, runs: int, readings: int, events: int) -> s
         "INSERT INTO points (run, seq, key, timestamp, data) VALUES (?, ?, ?, ?, ?)",
         ((middle, n, f"p{n}", start, json.dumps({**point, "key": f"p{n}"})) for n in range(8)),
     )
-    batch = 200_000
-    for first in range(0, readings, batch):
+
+    def insert(numbers: range) -> None:
         db.executemany(
             "INSERT INTO readings (instrument, quantity, value, unit, timestamp, status, raw) "
             "VALUES (?, 'pressure', ?, 'bar', ?, 'ok', '')",
             ((instruments[n % len(instruments)], 1.0 + n % 100 / 1000, start + n * 0.1)
-             for n in range(first, min(first + batch, readings))),
+             for n in numbers),
         )  # fmt: skip
         db.commit()
+
+    tail = max(0, readings - INDEX_BATCH + 1)  # the longest unindexed tail the writer leaves
+    for first in range(0, tail, 200_000):
+        insert(range(first, min(first + 200_000, tail)))
+    catch_up(db)  # as the journal's writer does once a batch is committed
+    insert(range(tail, readings))
     db.executemany(
         "INSERT INTO events (timestamp, kind, severity, instrument, message, run) "
         "VALUES (?, 'instrument_failed', 'error', 'balance-1', 'no reply', NULL)",

@@ -20,6 +20,8 @@ from daq.signing import Signature, Signer, SigningSettings, check, unsigned
 
 SUBJECT = "streams"
 """What an anchor's signature names (beside the digest of the heads and the time)."""
+PAGE = 10_000
+"""Readings read at a time while verifying (every stream in one pass, in id order)."""
 
 
 @dataclass
@@ -81,10 +83,14 @@ async def verify_streams(
     """Instrument -> chain hash -> the reading's timestamp."""
     before = await journal.chained_after()
     oldest_unanchored: float | None = None
-    for instrument in await journal.stream_instruments():
-        found.streams += 1
-        previous, hashes = stream_genesis(instrument), {}
-        for ident, reading, chain in await journal.stream_rows(instrument):
+    heads: dict[str, str] = {}
+    """Instrument -> the hash its next reading must follow from."""
+    last = -math.inf  # from the first id, a row put in by hand with a negative one too
+    while page := await journal.stream_rows(last, PAGE):
+        for ident, reading, chain in page:
+            instrument = reading["instrument"]
+            if instrument not in chained:
+                chained[instrument], heads[instrument] = {}, stream_genesis(instrument)
             found.readings += 1
             taken = _when(reading["timestamp"])
             what = f"reading {ident} of {instrument} ({reading['quantity']}, {taken} UTC)"
@@ -94,14 +100,15 @@ async def verify_streams(
                 else:
                     found.unchained += 1
                 continue
-            if chain != stream_hash(previous, reading):
+            if chain != stream_hash(heads[instrument], reading):
                 found.problems.append(
                     f"{what}: altered, or a reading before it removed or inserted (its hash does "
                     "not follow from the reading before it)"
                 )
-            previous = chain
-            hashes[chain] = reading["timestamp"]
-        chained[instrument] = hashes
+            heads[instrument] = chain
+            chained[instrument][chain] = reading["timestamp"]
+        last = page[-1][0]
+    found.streams = len(chained)
     keys = signing.keys if signing is not None else []
     covered: dict[str, float] = {}
     """Instrument -> timestamp of the last reading an anchor covers."""

@@ -4,13 +4,14 @@ anchors."""
 from __future__ import annotations
 
 import math
+import sqlite3
 from typing import Any
 
 from daq.chain import (
     canonical,
 )
 from daq.core.reading import Reading, Status
-from daq.journal.reading_index import all_of, newest_of
+from daq.journal.reading_index import newest_in_tail, newest_indexed, newest_of
 from daq.journal.records import (
     AnchorRow,
     Event,
@@ -47,6 +48,38 @@ class History(BatchedWriter):
                 {"instrument": instrument, "quantity": quantity, "limit": limit},
             )
         )
+
+    async def recent_readings_of(
+        self, instruments: list[str], limit: int
+    ) -> dict[str, list[Reading]]:
+        """The newest ``limit`` readings by time of each of ``instruments``, oldest first,
+        read in one snapshot, the unindexed tail scanned once for all of them (a page
+        showing many instruments)."""
+
+        def read(db: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+            columns = f"{READING_COLUMNS}, r.id"
+            db.execute("BEGIN")  # one snapshot: no batch indexed between the two parts
+            try:
+                found = {
+                    i: db.execute(
+                        newest_indexed(columns), {"instrument": i, "limit": limit}
+                    ).fetchall()
+                    for i in instruments
+                }
+                named = {f"i{n}": i for n, i in enumerate(instruments)}
+                tail = newest_in_tail(columns, len(instruments))
+                for row in db.execute(tail, {**named, "limit": limit}):
+                    found[row[0]].append(row)
+            finally:
+                db.execute("COMMIT")
+            return found
+
+        def newest_first(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            rows.sort(key=lambda row: (row[4], row[-1]), reverse=True)  # timestamp, id
+            return [row[:-1] for row in rows[:limit]]
+
+        found = await self.read_with(read)
+        return {i: self._as_readings(newest_first(rows)) for i, rows in found.items()}
 
     @staticmethod
     def _as_readings(newest_first: list[tuple[Any, ...]]) -> list[Reading]:
@@ -121,20 +154,17 @@ class History(BatchedWriter):
         )
         return rows
 
-    async def stream_rows(self, instrument: str) -> list[tuple[int, dict[str, Any], str | None]]:
-        """An instrument's readings outside runs, in order: id, stored fields, chain hash."""
+    async def stream_rows(
+        self, after: float, limit: int
+    ) -> list[tuple[int, dict[str, Any], str | None]]:
+        """Up to ``limit`` readings outside runs after id ``after``, in id order: id, stored
+        fields, chain hash. Read from the table itself, never through an index, so that a
+        row put in by hand is seen."""
         rows = await self._run(
             self._query_blocking,
-            all_of(f"id, {READING_COLUMNS}, chain", "r.run IS NULL"),
-            {"instrument": instrument},
+            f"SELECT id, {READING_COLUMNS}, chain FROM readings WHERE run IS NULL AND id > ? "
+            "ORDER BY id LIMIT ?",
+            (after, limit),
         )
         names = ("instrument", "quantity", "value", "unit", "timestamp", "status", "raw")
         return [(row[0], dict(zip(names, row[1:8], strict=True)), row[8]) for row in rows]
-
-    async def stream_instruments(self) -> list[str]:
-        rows = await self._run(
-            self._query_blocking,
-            "SELECT DISTINCT instrument FROM readings WHERE run IS NULL ORDER BY instrument",
-            (),
-        )
-        return [str(r[0]) for r in rows]

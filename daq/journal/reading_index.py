@@ -48,18 +48,30 @@ def newest_of(columns: str, where: str = "TRUE") -> str:
         f"SELECT {columns} FROM (SELECT * FROM (SELECT r.* FROM reading_index x "
         f"JOIN readings r ON r.id = x.id WHERE x.instrument = :instrument AND {where} "
         "ORDER BY x.timestamp DESC, x.id DESC LIMIT :limit) UNION ALL "
-        f"SELECT * FROM readings r WHERE r.id > {UPTO} AND r.instrument = :instrument "
-        f"AND {where}) ORDER BY timestamp DESC, id DESC LIMIT :limit"
+        "SELECT * FROM readings WHERE id IN (SELECT id FROM readings r "
+        f"WHERE r.id > {UPTO} AND r.instrument = :instrument AND {where} "
+        "ORDER BY r.timestamp DESC, r.id DESC LIMIT :limit)) ORDER BY timestamp DESC, id DESC "
+        "LIMIT :limit"
     )
 
 
-def all_of(columns: str, where: str = "TRUE") -> str:
-    """A statement selecting ``columns`` of every reading of one instrument, in id order:
-    ``:instrument`` and ``where``'s own named parameters (conditions on ``readings`` as
-    ``r``)."""
+def newest_indexed(columns: str) -> str:
+    """``newest_of``'s indexed part alone: ``columns`` of ``:instrument``'s newest
+    ``:limit`` indexed readings, newest first."""
     return (
         f"SELECT {columns} FROM (SELECT r.* FROM reading_index x JOIN readings r "
-        f"ON r.id = x.id WHERE x.instrument = :instrument AND {where} UNION ALL "
-        f"SELECT * FROM readings r WHERE r.id > {UPTO} AND r.instrument = :instrument "
-        f"AND {where}) ORDER BY id"
+        "ON r.id = x.id WHERE x.instrument = :instrument "
+        "ORDER BY x.timestamp DESC, x.id DESC LIMIT :limit) r"
+    )
+
+
+def newest_in_tail(columns: str, instruments: int) -> str:
+    """``columns`` of the tail's newest ``:limit`` readings by time (ties: by id) of each
+    of ``instruments`` instruments (named ``:i0``, ``:i1``...), in one scan (only the
+    ids sorted, then their rows read)."""
+    names = ", ".join(f":i{n}" for n in range(instruments))
+    return (
+        f"SELECT {columns} FROM readings r WHERE r.id IN (SELECT id FROM (SELECT id, "
+        "ROW_NUMBER() OVER (PARTITION BY instrument ORDER BY timestamp DESC, id DESC) AS place "
+        f"FROM readings WHERE id > {UPTO} AND instrument IN ({names})) WHERE place <= :limit)"
     )

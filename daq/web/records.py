@@ -190,14 +190,20 @@ async def bench(console: Console) -> list[dict[str, Any]]:
     agent = console.agent
     states = {s.id: s for s in agent.instrument_states} if agent is not None else {}
     rows = []
-    for bench_config, instrument in console.lab.instruments():
+    instruments = list(console.lab.instruments())
+    kept = (
+        {}
+        if agent is not None
+        else await console.journal.recent_readings_of([i.id for _, i in instruments], RECENT)
+    )
+    for bench_config, instrument in instruments:
         state = states.get(instrument.id)
         if agent is not None:
             last = agent.bench.last.get(instrument.id)
             shown: list[Reading | None] = [last]
         else:
-            kept = await console.journal.recent_readings(instrument.id, limit=RECENT)
-            shown = list({r.quantity: r for r in kept}.values()) or [None]
+            newest = {r.quantity: r for r in kept[instrument.id]}
+            shown = list(newest.values()) or [None]
         for reading in shown:
             trend = (
                 list(agent.bench.trend.get((instrument.id, reading.quantity), []))

@@ -52,7 +52,11 @@ async def audit(path: Path, signing: SigningSettings | None = None) -> list[str]
         return (await verify_streams(journal, signing)).problems
 
 
-async def test_intact_streams_verify(tmp_path: Path) -> None:
+@pytest.mark.parametrize("page", [3, 10_000])  # read in pages of 3 readings, or all at once
+async def test_intact_streams_verify(
+    tmp_path: Path, page: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("daq.streams.PAGE", page)
     path = tmp_path / "j.sqlite"
     await journal_with(path)
     async with Journal(path, clock=Fixed()) as journal:
@@ -91,10 +95,20 @@ async def test_intact_streams_verify(tmp_path: Path) -> None:
             "VALUES ('balance-1', 'pressure', 9, 'bar', 0, 'ok', 'forged')",
             "not chained",
         ),
+        (
+            "INSERT INTO readings (id, instrument, quantity, value, unit, timestamp, status, raw)"
+            " VALUES (-9223372036854775808, 'balance-1', 'pressure', 9, 'bar', 0, 'ok', '')",
+            "reading -9223372036854775808 of balance-1 (pressure, 1970-01-01 00:00:00 UTC): "
+            "not chained",
+        ),
     ],
-    ids=["altered", "removed", "inserted"],
+    ids=["altered", "removed", "inserted", "inserted-with-the-lowest-id"],
 )
-async def test_an_edit_is_named(tmp_path: Path, sql: str, found: str) -> None:
+@pytest.mark.parametrize("page", [3, 10_000])
+async def test_an_edit_is_named(
+    tmp_path: Path, sql: str, found: str, page: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("daq.streams.PAGE", page)
     path = tmp_path / "j.sqlite"
     await journal_with(path)
     execute(path, sql)

@@ -11,7 +11,7 @@ import pytest
 
 from daq.core.reading import Reading, Status
 from daq.journal import SCHEMA_VERSION, Journal
-from daq.journal.reading_index import all_of, newest_of
+from daq.journal.reading_index import newest_in_tail, newest_indexed, newest_of
 
 INSTRUMENTS = ("balance-1", "keller-1", "readout-1")
 QUANTITIES = ("pressure", "temperature")
@@ -87,15 +87,17 @@ async def test_an_instruments_readings_are_found_in_the_index_and_the_tail(
             start = end
         indexed, tail = index_parts(path)
         assert indexed > 0 and 0 < tail < 50 and indexed + tail == len(recorded)
+        for limit in (0, 1, 3, 40, 1000):
+            many = await journal.recent_readings_of([*INSTRUMENTS, "not-recorded"], limit)
+            assert many == {
+                **{i: newest(recorded, i, None, limit) for i in INSTRUMENTS},
+                "not-recorded": [],
+            }
         for instrument in INSTRUMENTS:
             for quantity in (None, *QUANTITIES):
                 for limit in (0, 1, 3, 40, 1000):
                     found = await journal.recent_readings(instrument, quantity, limit)
                     assert found == newest(recorded, instrument, quantity, limit)
-            rows = await journal.stream_rows(instrument)
-            outside_runs = [r for r in recorded if r.instrument == instrument and r.run is None]
-            assert [fields["value"] for _, fields, _ in rows] == [r.value for r in outside_runs]
-            assert [ident for ident, _, _ in rows] == sorted(ident for ident, _, _ in rows)
 
 
 async def test_the_index_is_brought_up_to_date_once_a_batch_is_committed(
@@ -126,14 +128,17 @@ async def test_queries_by_instrument_search_the_index_and_the_tail_never_scan(
     async with Journal(path, batch_interval=60, index_batch=100) as journal:
         journal.record_many(lab_readings(3, 250))
         await journal.flush()
+    indexed, tail = "USING PRIMARY KEY (instrument=?)", "USING INTEGER PRIMARY KEY (rowid>?)"
     with sqlite3.connect(path) as db:
-        for statement, parameters in (
-            (newest_of("value", "r.quantity = :q"), {"instrument": "a", "q": "b", "limit": 1}),
-            (all_of("value", "r.run IS NULL"), {"instrument": "a"}),
-        ):
+        for statement, parameters, parts in (
+            (newest_of("value", "r.quantity = :q"), {"instrument": "a", "q": "b", "limit": 1},
+             (indexed, tail)),
+            (newest_indexed("value"), {"instrument": "a", "limit": 1}, (indexed,)),
+            (newest_in_tail("value", 2), {"i0": "a", "i1": "b", "limit": 1}, (tail,)),
+        ):  # fmt: skip
             steps = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)]
-            assert "SEARCH x USING PRIMARY KEY (instrument=?)" in steps
-            assert "SEARCH r USING INTEGER PRIMARY KEY (rowid>?)" in steps
+            for part in parts:
+                assert [s for s in steps if s.endswith(part)], (part, steps)
             assert not [s for s in steps if s.startswith("SCAN") and "subquery" not in s], steps
 
 
