@@ -6,7 +6,9 @@ instruments and 500,000 readings, about 20 µs a reading, growing with the journ
 ``reading_index`` holds the same entries but is brought up to date in sorted batches
 (``INDEX_BATCH`` readings), so each leaf page takes many entries at once. Readings after
 ``indexed_upto`` (the unindexed tail, at most about a batch) are found by scanning them in
-id order, and every query by instrument reads both parts in one statement (one snapshot).
+id order. A query by instrument reads both parts in one statement or one read transaction,
+so it sees one snapshot: no batch indexed between the two. A row put in by hand is in
+neither part unless its id is in the tail; verification reads the table, not this.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import sqlite3
 
 INDEX_BATCH = 20_000
-"""Readings committed between two index updates: a tail this long is scanned in a few ms."""
+"""Readings committed between two index updates: a tail this long is scanned in about a
+millisecond per query."""
 
 UPTO = "COALESCE((SELECT CAST(value AS INTEGER) FROM journal_facts WHERE name = 'indexed_upto'), 0)"
 """The last reading id in ``reading_index``, as a constant of the statement using it."""
