@@ -83,14 +83,14 @@ async def verify_streams(
     """Instrument -> chain hash -> the reading's timestamp."""
     before = await journal.chained_after()
     oldest_unanchored: float | None = None
-    heads: dict[str, str] = {}
+    follows: dict[str, str] = {}
     """Instrument -> the hash its next reading must follow from."""
     last = -math.inf  # from the first id, a row put in by hand with a negative one too
     while page := await journal.stream_rows(last, PAGE):
         for ident, reading, chain in page:
             instrument = reading["instrument"]
             if instrument not in chained:
-                chained[instrument], heads[instrument] = {}, stream_genesis(instrument)
+                chained[instrument], follows[instrument] = {}, stream_genesis(instrument)
             found.readings += 1
             taken = _when(reading["timestamp"])
             what = f"reading {ident} of {instrument} ({reading['quantity']}, {taken} UTC)"
@@ -100,12 +100,12 @@ async def verify_streams(
                 else:
                     found.unchained += 1
                 continue
-            if chain != stream_hash(heads[instrument], reading):
+            if chain != stream_hash(follows[instrument], reading):
                 found.problems.append(
                     f"{what}: altered, or a reading before it removed or inserted (its hash does "
                     "not follow from the reading before it)"
                 )
-            heads[instrument] = chain
+            follows[instrument] = chain
             chained[instrument][chain] = reading["timestamp"]
         last = page[-1][0]
     found.streams = len(chained)

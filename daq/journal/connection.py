@@ -185,8 +185,9 @@ class JournalBase:
             if version < INDEX_SCHEMA:  # all or nothing; again, if cut off, at the next open
                 db.execute("BEGIN IMMEDIATE")
                 catch_up(db)
-                db.execute("DROP INDEX IF EXISTS readings_by_instrument")
                 db.execute("COMMIT")
+            # gone at every open: an older daq opening the file as it was upgraded makes it again
+            db.execute("DROP INDEX IF EXISTS readings_by_instrument")
             if version < REGISTER_SCHEMA:  # the register's step, all or nothing with its version
                 db.execute("BEGIN IMMEDIATE")
                 db.execute("DELETE FROM certificate_register")

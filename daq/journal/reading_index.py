@@ -5,10 +5,12 @@ different leaf page per instrument, each page then written whole to the WAL: at 
 instruments and 500,000 readings, about 20 µs a reading, growing with the journal.
 ``reading_index`` holds the same entries but is brought up to date in sorted batches
 (``INDEX_BATCH`` readings), so each leaf page takes many entries at once. Readings after
-``indexed_upto`` (the unindexed tail, at most about a batch) are found by scanning them in
-id order. A query by instrument reads both parts in one statement or one read transaction,
-so it sees one snapshot: no batch indexed between the two. A row put in by hand is in
-neither part unless its id is in the tail; verification reads the table, not this.
+``indexed_upto`` (the unindexed tail, about a batch for each process writing) are found
+by scanning them in id order. A query by instrument reads both parts in one statement or
+one read transaction, so it sees one snapshot: no batch indexed between the two. An index
+entry counts only while its row still has its instrument and time and its id is not past
+``indexed_upto``, so a row edited or removed by hand does not show another in its place;
+verification reads the table, never this.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ INDEX_BATCH = 20_000
 millisecond per query."""
 
 UPTO = "COALESCE((SELECT CAST(value AS INTEGER) FROM journal_facts WHERE name = 'indexed_upto'), 0)"
-"""The last reading id in ``reading_index``, as a constant of the statement using it."""
+"""The highest reading id when ``reading_index`` was last brought up to date, as a constant
+of the statement using it."""
+ENTRY = (
+    f"r.id = x.id AND r.instrument = x.instrument AND r.timestamp = x.timestamp AND x.id <= {UPTO}"
+)
+"""An index entry ``x`` of the row ``r`` as it is now."""
 
 
 def catch_up(db: sqlite3.Connection) -> None:
@@ -37,6 +44,19 @@ def catch_up(db: sqlite3.Connection) -> None:
     )
 
 
+def keep_in_reach(db: sqlite3.Connection) -> None:
+    """Move ``indexed_upto`` back to the highest id there is, and drop the entries past it,
+    within the caller's write transaction, before readings are added: after the newest rows
+    were removed by hand, SQLite gives their ids again, and those readings must be in the
+    tail."""
+    highest = "(SELECT COALESCE(MAX(id), 0) FROM readings)"
+    if db.execute(
+        f"UPDATE journal_facts SET value = {highest} "
+        f"WHERE name = 'indexed_upto' AND {UPTO} > {highest}"
+    ).rowcount:
+        db.execute(f"DELETE FROM reading_index WHERE id > {highest}")
+
+
 def unindexed(db: sqlite3.Connection) -> int:
     """Readings in the tail, not yet in ``reading_index``."""
     return int(db.execute(f"SELECT COUNT(*) FROM readings WHERE id > {UPTO}").fetchone()[0])
@@ -49,7 +69,7 @@ def newest_of(columns: str, where: str = "TRUE") -> str:
     at the limit."""
     return (
         f"SELECT {columns} FROM (SELECT * FROM (SELECT r.* FROM reading_index x "
-        f"JOIN readings r ON r.id = x.id WHERE x.instrument = :instrument AND {where} "
+        f"JOIN readings r ON {ENTRY} WHERE x.instrument = :instrument AND {where} "
         "ORDER BY x.timestamp DESC, x.id DESC LIMIT :limit) UNION ALL "
         "SELECT * FROM readings WHERE id IN (SELECT id FROM readings r "
         f"WHERE r.id > {UPTO} AND r.instrument = :instrument AND {where} "
@@ -63,7 +83,7 @@ def newest_indexed(columns: str) -> str:
     ``:limit`` indexed readings, newest first."""
     return (
         f"SELECT {columns} FROM (SELECT r.* FROM reading_index x JOIN readings r "
-        "ON r.id = x.id WHERE x.instrument = :instrument "
+        f"ON {ENTRY} WHERE x.instrument = :instrument "
         "ORDER BY x.timestamp DESC, x.id DESC LIMIT :limit) r"
     )
 

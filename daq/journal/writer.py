@@ -24,7 +24,7 @@ from daq.chain import (
 )
 from daq.core.reading import Reading
 from daq.journal.connection import JournalBase, log
-from daq.journal.reading_index import catch_up, unindexed
+from daq.journal.reading_index import catch_up, keep_in_reach, unindexed
 from daq.journal.records import (
     Event,
     EventKind,
@@ -175,6 +175,7 @@ class BatchedWriter(JournalBase):
         unindexed_after = self._unindexed + len(rows)
         try:
             db.execute("BEGIN")
+            keep_in_reach(db)
             db.executemany(
                 "INSERT INTO readings (instrument, quantity, value, unit, timestamp, status, raw,"
                 " run, chain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

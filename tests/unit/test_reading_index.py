@@ -182,3 +182,112 @@ async def test_an_index_position_lost_by_hand_neither_hides_nor_stops_readings(
             found = await journal.recent_readings(instrument, limit=1000)
             assert found == newest(recorded, instrument, None, 1000)
     assert index_parts(path) == (40, 0)
+
+
+async def everything_found(journal: Journal, recorded: list[Reading]) -> None:
+    """Every instrument's readings, one by one and all at once, as brute force finds them."""
+    many = await journal.recent_readings_of(list(INSTRUMENTS), 1000)
+    for instrument in INSTRUMENTS:
+        expected = newest(recorded, instrument, None, 1000)
+        assert await journal.recent_readings(instrument, limit=1000) == expected
+        assert many[instrument] == expected
+
+
+async def test_the_newest_readings_removed_by_hand_and_their_ids_given_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    recorded = lab_readings(13, 30)
+    async with Journal(path, batch_interval=60, index_batch=10) as journal:
+        journal.record_many(recorded[:20])
+        await journal.flush()  # all 20 indexed
+    with sqlite3.connect(path) as db:  # the five newest removed: their ids come again
+        db.execute("DELETE FROM readings WHERE id > 15")
+    kept = recorded[:15]
+    async with Journal(path, batch_interval=60, index_batch=10) as journal:
+        await everything_found(journal, kept)  # no entry shows the row gone
+        journal.record_many(recorded[20:23])  # ids 16-18 again, of other instruments
+        await journal.flush()
+        await everything_found(journal, kept + recorded[20:23])
+        journal.record_many(recorded[23:30])  # a batch: indexed, none twice
+        await journal.flush()
+        await everything_found(journal, kept + recorded[20:30])
+    assert index_parts(path) == (25, 0)
+
+
+async def test_a_reading_edited_by_hand_is_not_shown_for_its_old_instrument(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    recorded = lab_readings(17, 20)
+    async with Journal(path, batch_interval=60, index_batch=10) as journal:
+        journal.record_many(recorded)
+        await journal.flush()
+    moved = next(r for r in recorded if r.instrument == "balance-1")
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE readings SET instrument = 'keller-1' WHERE raw = ?", (moved.raw,))
+    async with Journal(path, read_only=True) as journal:
+        found = await journal.recent_readings("balance-1", limit=1000)
+    assert moved.raw not in [r.raw for r in found]
+    assert found == [r for r in newest(recorded, "balance-1", None, 1000) if r.raw != moved.raw]
+
+
+async def test_a_lost_index_position_shows_each_reading_once_to_a_reader(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    recorded = lab_readings(19, 25)
+    async with Journal(path, batch_interval=60, index_batch=10) as journal:
+        journal.record_many(recorded)
+        await journal.flush()
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM journal_facts WHERE name = 'indexed_upto'")
+    async with Journal(path, read_only=True) as journal:  # it cannot put the fact back
+        await everything_found(journal, recorded)
+        assert await journal.recent_readings_of([], 5) == {}
+
+
+async def test_a_commit_that_fails_as_it_indexes_leaves_nothing_half_done(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    recorded = lab_readings(23, 14)
+    async with Journal(path, batch_interval=60, index_batch=10) as journal:
+        journal.record_many(recorded[:8])
+        await journal.flush()
+        with sqlite3.connect(path) as db:  # the index refuses entries: the commit fails
+            db.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON reading_index "
+                "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+            )
+        journal.record_many(recorded[8:12])
+        await journal.flush()
+        assert journal.last_error is not None and "disk trouble" in journal.last_error
+        assert index_parts(path) == (0, 8)  # neither the readings nor their index entries
+        with sqlite3.connect(path) as db:
+            db.execute("DROP TRIGGER refuse")
+        await journal.flush()  # the same batch again, and the index with it
+        assert index_parts(path) == (12, 0)
+        journal.record_many(recorded[12:14])
+        await journal.flush()
+        assert index_parts(path) == (12, 2)  # counted from where the failed commit left it
+        await everything_found(journal, recorded)
+
+
+async def test_two_processes_writing_one_journal_both_find_every_reading(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    recorded = lab_readings(29, 90)
+    async with (
+        Journal(path, batch_interval=60, index_batch=7) as one,
+        Journal(path, batch_interval=60, index_batch=7) as two,
+    ):
+        for start in range(0, len(recorded), 5):
+            writer = one if start % 10 else two
+            writer.record_many(recorded[start : start + 5])
+            await writer.flush()
+            await everything_found(one, recorded[: start + 5])
+            await everything_found(two, recorded[: start + 5])
+        indexed, tail = index_parts(path)
+    assert indexed > 0 and indexed + tail == len(recorded)
