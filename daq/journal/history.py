@@ -20,6 +20,9 @@ from daq.journal.records import (
 from daq.journal.writer import BatchedWriter
 
 READING_COLUMNS = "instrument, quantity, value, unit, timestamp, status, raw"
+FEW = 16
+"""Instruments whose newest readings are read one by one, each scanning the unindexed tail
+(1-3 ms each); for more, one scan sorts the whole tail's (tens of ms, however many)."""
 
 
 class History(BatchedWriter):
@@ -52,9 +55,11 @@ class History(BatchedWriter):
     async def recent_readings_of(
         self, instruments: list[str], limit: int
     ) -> dict[str, list[Reading]]:
-        """The newest ``limit`` readings by time of each of ``instruments``, oldest first,
-        read in one snapshot, the unindexed tail scanned once for all of them (a page
-        showing many instruments)."""
+        """The newest ``limit`` readings by time of each of ``instruments``, oldest first (a
+        page showing many instruments): beyond ``FEW``, read in one snapshot, the unindexed
+        tail scanned once for all of them."""
+        if len(instruments) <= FEW:
+            return {i: await self.recent_readings(i, limit=limit) for i in instruments}
 
         def read(db: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
             columns = f"{READING_COLUMNS}, r.id"

@@ -70,10 +70,12 @@ def index_parts(path: Path) -> tuple[int, int]:
     return int(indexed), int(tail)
 
 
+@pytest.mark.parametrize("few", [0, 100])  # many instruments' readings read at once, or one by one
 @pytest.mark.parametrize("seed", range(6))
 async def test_an_instruments_readings_are_found_in_the_index_and_the_tail(
-    tmp_path: Path, seed: int
+    tmp_path: Path, seed: int, few: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("daq.journal.history.FEW", few)
     recorded = lab_readings(seed, 240)
     path = tmp_path / "j.sqlite"
     async with Journal(path, batch_interval=60, index_batch=50) as journal:
@@ -232,9 +234,11 @@ async def test_a_reading_edited_by_hand_is_not_shown_for_its_old_instrument(
     assert found == [r for r in newest(recorded, "balance-1", None, 1000) if r.raw != moved.raw]
 
 
+@pytest.mark.parametrize("few", [0, 100])
 async def test_a_lost_index_position_shows_each_reading_once_to_a_reader(
-    tmp_path: Path,
+    tmp_path: Path, few: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("daq.journal.history.FEW", few)
     path = tmp_path / "j.sqlite"
     recorded = lab_readings(19, 25)
     async with Journal(path, batch_interval=60, index_batch=10) as journal:
