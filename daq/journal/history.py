@@ -62,7 +62,7 @@ class History(BatchedWriter):
             return {i: await self.recent_readings(i, limit=limit) for i in instruments}
 
         def read(db: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
-            columns = f"{READING_COLUMNS}, r.id"
+            columns = f"{READING_COLUMNS}, id"
             db.execute("BEGIN")  # one snapshot: no batch indexed between the two parts
             try:
                 found = {

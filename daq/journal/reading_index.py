@@ -27,6 +27,8 @@ ENTRY = (
     f"r.id = x.id AND r.instrument = x.instrument AND r.timestamp = x.timestamp AND x.id <= {UPTO}"
 )
 """An index entry ``x`` of the row ``r`` as it is now."""
+HIGHEST = "(SELECT COALESCE(MAX(id), 0) FROM readings)"
+"""The highest reading id there is (0: none)."""
 
 
 def catch_up(db: sqlite3.Connection) -> None:
@@ -37,10 +39,7 @@ def catch_up(db: sqlite3.Connection) -> None:
         "SELECT instrument, timestamp, id "
         f"FROM readings WHERE id > {UPTO} ORDER BY instrument, timestamp, id"
     )
-    db.execute(
-        "UPDATE journal_facts SET value = (SELECT COALESCE(MAX(id), 0) FROM readings) "
-        "WHERE name = 'indexed_upto'"
-    )
+    db.execute(f"UPDATE journal_facts SET value = {HIGHEST} WHERE name = 'indexed_upto'")
 
 
 def keep_in_reach(db: sqlite3.Connection) -> None:
@@ -48,12 +47,11 @@ def keep_in_reach(db: sqlite3.Connection) -> None:
     within the caller's write transaction, before readings are added: after the newest rows
     were removed by hand, SQLite gives their ids again, and those readings must be in the
     tail."""
-    highest = "(SELECT COALESCE(MAX(id), 0) FROM readings)"
     if db.execute(
-        f"UPDATE journal_facts SET value = {highest} "
-        f"WHERE name = 'indexed_upto' AND {UPTO} > {highest}"
+        f"UPDATE journal_facts SET value = {HIGHEST} "
+        f"WHERE name = 'indexed_upto' AND {UPTO} > {HIGHEST}"
     ).rowcount:
-        db.execute(f"DELETE FROM reading_index WHERE id > {highest}")
+        db.execute(f"DELETE FROM reading_index WHERE id > {HIGHEST}")
 
 
 def unindexed(db: sqlite3.Connection) -> int:
@@ -64,12 +62,9 @@ def unindexed(db: sqlite3.Connection) -> int:
 def newest_of(columns: str, where: str = "TRUE") -> str:
     """A statement selecting ``columns`` of one instrument's newest readings by time (ties:
     by id), newest first: ``:instrument``, ``:limit`` and ``where``'s own named parameters
-    (conditions on ``readings`` as ``r``). The indexed part is walked backwards and stops
-    at the limit."""
+    (conditions on ``readings`` as ``r``), from the index and the tail."""
     return (
-        f"SELECT {columns} FROM (SELECT * FROM (SELECT r.* FROM reading_index x "
-        f"JOIN readings r ON {ENTRY} WHERE x.instrument = :instrument AND {where} "
-        "ORDER BY x.timestamp DESC, x.id DESC LIMIT :limit) UNION ALL "
+        f"SELECT {columns} FROM ({newest_indexed('*', where)} UNION ALL "
         "SELECT * FROM readings WHERE id IN (SELECT id FROM readings r "
         f"WHERE r.id > {UPTO} AND r.instrument = :instrument AND {where} "
         "ORDER BY r.timestamp DESC, r.id DESC LIMIT :limit)) ORDER BY timestamp DESC, id DESC "
@@ -77,13 +72,13 @@ def newest_of(columns: str, where: str = "TRUE") -> str:
     )
 
 
-def newest_indexed(columns: str) -> str:
-    """``newest_of``'s indexed part alone: ``columns`` of ``:instrument``'s newest
-    ``:limit`` indexed readings, newest first."""
+def newest_indexed(columns: str, where: str = "TRUE") -> str:
+    """``columns`` of ``:instrument``'s newest ``:limit`` indexed readings meeting ``where``,
+    newest first: the index walked backwards, stopping at the limit."""
     return (
         f"SELECT {columns} FROM (SELECT r.* FROM reading_index x JOIN readings r "
-        f"ON {ENTRY} WHERE x.instrument = :instrument "
-        "ORDER BY x.timestamp DESC, x.id DESC LIMIT :limit) r"
+        f"ON {ENTRY} WHERE x.instrument = :instrument AND {where} "
+        "ORDER BY x.timestamp DESC, x.id DESC LIMIT :limit)"
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from daq.core.reading import Reading, Status
 from daq.journal import SCHEMA_VERSION, Journal
-from daq.journal.reading_index import newest_in_tail, newest_indexed, newest_of
+from daq.journal.reading_index import INDEX_BATCH, newest_in_tail, newest_indexed, newest_of
 
 INSTRUMENTS = ("balance-1", "keller-1", "readout-1")
 QUANTITIES = ("pressure", "temperature")
@@ -68,6 +68,22 @@ def index_parts(path: Path) -> tuple[int, int]:
         ).fetchone()[0]
         tail = db.execute("SELECT COUNT(*) FROM readings WHERE id > ?", (upto,)).fetchone()[0]
     return int(indexed), int(tail)
+
+
+async def recorded_in(path: Path, readings: list[Reading], index_batch: int = 10) -> None:
+    """``readings`` committed at once to the journal at ``path``."""
+    async with Journal(path, batch_interval=60, index_batch=index_batch) as journal:
+        journal.record_many(readings)
+        await journal.flush()
+
+
+async def everything_found(journal: Journal, recorded: list[Reading]) -> None:
+    """Every instrument's readings, one by one and all at once, as brute force finds them."""
+    many = await journal.recent_readings_of(list(INSTRUMENTS), 1000)
+    for instrument in INSTRUMENTS:
+        expected = newest(recorded, instrument, None, 1000)
+        assert await journal.recent_readings(instrument, limit=1000) == expected
+        assert many[instrument] == expected
 
 
 @pytest.mark.parametrize("few", [0, 100])  # many instruments' readings read at once, or one by one
@@ -127,9 +143,7 @@ async def test_queries_by_instrument_search_the_index_and_the_tail_never_scan(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "j.sqlite"
-    async with Journal(path, batch_interval=60, index_batch=100) as journal:
-        journal.record_many(lab_readings(3, 250))
-        await journal.flush()
+    await recorded_in(path, lab_readings(3, 250), index_batch=100)
     indexed, tail = "USING PRIMARY KEY (instrument=?)", "USING INTEGER PRIMARY KEY (rowid>?)"
     with sqlite3.connect(path) as db:
         for statement, parameters, parts in (
@@ -147,9 +161,7 @@ async def test_queries_by_instrument_search_the_index_and_the_tail_never_scan(
 async def test_a_schema_11_journal_is_indexed_from_its_rows_once(tmp_path: Path) -> None:
     path = tmp_path / "eleven.sqlite"
     recorded = lab_readings(11, 120)
-    async with Journal(path, batch_interval=60) as journal:
-        journal.record_many(recorded)
-        await journal.flush()
+    await recorded_in(path, recorded, index_batch=INDEX_BATCH)
     with sqlite3.connect(path) as db:  # as schema 11 left it
         db.execute("DROP TABLE reading_index")
         db.execute("DELETE FROM journal_facts WHERE name = 'indexed_upto'")
@@ -157,9 +169,7 @@ async def test_a_schema_11_journal_is_indexed_from_its_rows_once(tmp_path: Path)
         db.execute("PRAGMA user_version=11")
     for _ in range(2):  # opening it again changes nothing
         async with Journal(path, batch_interval=60) as journal:
-            for instrument in INSTRUMENTS:
-                found = await journal.recent_readings(instrument, limit=1000)
-                assert found == newest(recorded, instrument, None, 1000)
+            await everything_found(journal, recorded)
         assert index_parts(path) == (120, 0)
         with sqlite3.connect(path) as db:
             assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
@@ -172,27 +182,14 @@ async def test_an_index_position_lost_by_hand_neither_hides_nor_stops_readings(
 ) -> None:
     path = tmp_path / "j.sqlite"
     recorded = lab_readings(5, 40)
-    async with Journal(path, batch_interval=60, index_batch=10) as journal:
-        journal.record_many(recorded[:20])
-        await journal.flush()
+    await recorded_in(path, recorded[:20])
     with sqlite3.connect(path) as db:  # the position set back to the start
         db.execute("UPDATE journal_facts SET value = '0' WHERE name = 'indexed_upto'")
     async with Journal(path, batch_interval=60, index_batch=10) as journal:
         journal.record_many(recorded[20:])  # indexing again what is indexed: no failure
         await journal.flush()
-        for instrument in INSTRUMENTS:
-            found = await journal.recent_readings(instrument, limit=1000)
-            assert found == newest(recorded, instrument, None, 1000)
+        await everything_found(journal, recorded)
     assert index_parts(path) == (40, 0)
-
-
-async def everything_found(journal: Journal, recorded: list[Reading]) -> None:
-    """Every instrument's readings, one by one and all at once, as brute force finds them."""
-    many = await journal.recent_readings_of(list(INSTRUMENTS), 1000)
-    for instrument in INSTRUMENTS:
-        expected = newest(recorded, instrument, None, 1000)
-        assert await journal.recent_readings(instrument, limit=1000) == expected
-        assert many[instrument] == expected
 
 
 async def test_the_newest_readings_removed_by_hand_and_their_ids_given_again(
@@ -200,9 +197,7 @@ async def test_the_newest_readings_removed_by_hand_and_their_ids_given_again(
 ) -> None:
     path = tmp_path / "j.sqlite"
     recorded = lab_readings(13, 30)
-    async with Journal(path, batch_interval=60, index_batch=10) as journal:
-        journal.record_many(recorded[:20])
-        await journal.flush()  # all 20 indexed
+    await recorded_in(path, recorded[:20])  # all 20 indexed
     with sqlite3.connect(path) as db:  # the five newest removed: their ids come again
         db.execute("DELETE FROM readings WHERE id > 15")
     kept = recorded[:15]
@@ -222,9 +217,7 @@ async def test_a_reading_edited_by_hand_is_not_shown_for_its_old_instrument(
 ) -> None:
     path = tmp_path / "j.sqlite"
     recorded = lab_readings(17, 20)
-    async with Journal(path, batch_interval=60, index_batch=10) as journal:
-        journal.record_many(recorded)
-        await journal.flush()
+    await recorded_in(path, recorded)
     moved = next(r for r in recorded if r.instrument == "balance-1")
     with sqlite3.connect(path) as db:
         db.execute("UPDATE readings SET instrument = 'keller-1' WHERE raw = ?", (moved.raw,))
@@ -241,9 +234,7 @@ async def test_a_lost_index_position_shows_each_reading_once_to_a_reader(
     monkeypatch.setattr("daq.journal.history.FEW", few)
     path = tmp_path / "j.sqlite"
     recorded = lab_readings(19, 25)
-    async with Journal(path, batch_interval=60, index_batch=10) as journal:
-        journal.record_many(recorded)
-        await journal.flush()
+    await recorded_in(path, recorded)
     with sqlite3.connect(path) as db:
         db.execute("DELETE FROM journal_facts WHERE name = 'indexed_upto'")
     async with Journal(path, read_only=True) as journal:  # it cannot put the fact back
